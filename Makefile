@@ -1,0 +1,46 @@
+# Delta Neutral Engine. `make` alone lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SITE := $(shell $(PYTHON) -c 'import sys; print(f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages")')
+PROTOS := $(shell find protos -name '*.proto')
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test proto lint bench clean env
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: env proto ## Start every service in paper mode on the recorded Drift data
+	$(PY) -m services.launcher
+
+test: env proto ## Install what is missing and run every test
+	$(PY) -m pytest -q -p no:cacheprovider
+
+proto: gen/.stamp ## Compile protos/ into gen/ with grpcio-tools
+
+lint: env proto ## Ruff over the project's own code
+	$(VENV)/bin/ruff check services tests
+
+bench: env proto ## Run the benchmarks under bench/
+	$(PY) -m pytest -q -p no:cacheprovider bench
+
+env: $(VENV)/.installed ## Create .venv with the pinned packages
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	# Generated code lives in gen/ (not in git); put it on the venv's path.
+	echo "$(CURDIR)/gen" > $(VENV)/$(SITE)/dne-generated.pth
+	touch $@
+
+gen/.stamp: $(PROTOS) $(VENV)/.installed
+	rm -rf gen && mkdir -p gen
+	$(PY) -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen $(PROTOS)
+	touch $@
+
+clean: ## Remove the environment, generated code and local state
+	rm -rf $(VENV) gen var .pytest_cache .hypothesis

@@ -1,0 +1,91 @@
+"""The one shape every service's main has: settings, telemetry, server, health, signals, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.logs import configure_logging
+from services.common.metrics import RpcMetricsInterceptor, serve_metrics
+from services.common.settings import ServiceSettings
+from services.common.telemetry import server_interceptors, setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+
+Register = Callable[[grpc.aio.Server], Sequence[str]]
+Hook = Callable[[], Awaitable[None]]
+
+
+async def build_server(
+    service: str, settings: ServiceSettings, register: Register
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer, Sequence[str]]:
+    """Builds and starts a server on settings.host:port; answers (server, port, health, names)."""
+    server = grpc.aio.server(
+        interceptors=[*server_interceptors(), RpcMetricsInterceptor(service)],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    service_names = list(register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME],
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise RuntimeError(f"{service}: cannot bind {settings.host}:{settings.port}")
+    await server.start()
+    return server, port, health_servicer, service_names
+
+
+async def set_serving(
+    health_servicer: health.aio.HealthServicer, names: Sequence[str], serving: bool
+) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ["", *names]:
+        await health_servicer.set(name, status)
+
+
+async def run_service(
+    service: str,
+    settings: ServiceSettings,
+    register: Register,
+    *,
+    on_start: Hook | None = None,
+    on_stop: Hook | None = None,
+) -> None:
+    """Runs until SIGTERM or SIGINT, then drains: NOT_SERVING, stop with grace, flush spans."""
+    configure_logging(service, settings.log_level, settings.log_format)
+    setup_tracing(service, settings.otel_exporter_otlp_endpoint)
+    serve_metrics(settings.metrics_port)
+    server, port, health_servicer, names = await build_server(service, settings, register)
+    if on_start is not None:
+        await on_start()
+    await set_serving(health_servicer, names, True)
+    # The launcher and the tests read this line to learn the port when it was 0.
+    print(f"{service} listening on {settings.host}:{port}", flush=True)
+    log.info("serving", extra={"address": f"{settings.host}:{port}"})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+    log.info("shutting down")
+    await health_servicer.enter_graceful_shutdown()
+    if on_stop is not None:
+        await on_stop()
+    await server.stop(settings.shutdown_grace_seconds)
+    shutdown_tracing()

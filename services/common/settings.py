@@ -1,0 +1,22 @@
+"""Settings shared by every service, read from the environment and validated at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Each service subclasses this with its own prefix-free names."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address the gRPC server binds to.")
+    port: int = Field(default=0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Prometheus /metrics port; unset: none."
+    )
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    otel_exporter_otlp_endpoint: str | None = None
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=120)

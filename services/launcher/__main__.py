@@ -1,0 +1,65 @@
+"""`make run`: every service on loopback in paper mode, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from services.launcher.processes import ServiceStartError
+from services.launcher.topology import ORDER, start_system
+
+DEFAULT_PORTS = {"feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054}
+
+
+def _ports() -> dict[str, int]:
+    return {
+        name: int(os.environ.get(f"DNE_{name.upper()}_PORT", port))
+        for name, port in DEFAULT_PORTS.items()
+    }
+
+
+async def main() -> int:
+    root = Path.cwd()
+    var = Path(os.environ.get("DNE_VAR_DIR", root / "var"))
+    log_dir = var / "log"
+    env = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}"),
+        "PAPER_STATE_PATH": os.environ.get("PAPER_STATE_PATH", str(var / "paper_venue.json")),
+        "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
+    }
+    print("Delta Neutral Engine: starting in paper mode on recorded Drift data", flush=True)
+    try:
+        system = await start_system(log_dir, ports=_ports(), env=env)
+    except ServiceStartError as error:
+        print(f"start-up failed: {error}", file=sys.stderr)
+        return 1
+    for name in ORDER:
+        print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
+    print(f"  logs      {log_dir}/", flush=True)
+    print("Ready. Ctrl-C stops everything.", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    waiters = [asyncio.create_task(p.wait()) for p in system.processes.values()]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if stopper not in done:
+        dead = [name for name, p in system.processes.items() if not p.running]
+        print(f"service exited unexpectedly: {', '.join(dead)}; stopping the rest", file=sys.stderr)
+        exit_code = 1
+    print("stopping...", flush=True)
+    await system.stop()
+    for task in [stopper, *waiters]:
+        task.cancel()
+    print("stopped.", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

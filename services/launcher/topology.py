@@ -1,0 +1,70 @@
+"""The system on one machine: which services, in which order, wired to which addresses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.launcher.processes import ServiceProcess
+
+# Start order: each service only needs the ones before it.
+ORDER = ("feed", "vault", "executor", "engine")
+
+
+@dataclass
+class System:
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def address(self, name: str) -> str:
+        address = self.processes[name].address
+        if address is None:
+            raise RuntimeError(f"{name} has not started")
+        return address
+
+    async def stop(self) -> None:
+        for name in reversed(ORDER):
+            if name in self.processes:
+                await self.processes[name].stop()
+
+
+def service_env(
+    name: str, system: System, ports: Mapping[str, int], extra: Mapping[str, str]
+) -> dict[str, str]:
+    env = {"PORT": str(ports.get(name, 0))}
+    if name in ("executor", "engine"):
+        env["FEED_ADDRESS"] = system.address("feed")
+    if name == "engine":
+        env["EXECUTOR_ADDRESS"] = system.address("executor")
+        env["VAULT_ADDRESS"] = system.address("vault")
+    env.update(extra.get(name, {}) if isinstance(extra.get(name), Mapping) else {})
+    return env
+
+
+async def start_system(
+    log_dir: Path,
+    *,
+    ports: Mapping[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
+    per_service_env: Mapping[str, Mapping[str, str]] | None = None,
+    services: tuple[str, ...] = ORDER,
+    timeout: float = 60.0,
+) -> System:
+    """Starts `services` in order; on any failure stops what started and raises."""
+    system = System()
+    ports = ports or {}
+    try:
+        for name in services:
+            child_env = {
+                **(env or {}),
+                **service_env(name, system, ports, {}),
+                **(per_service_env or {}).get(name, {}),
+            }
+            process = ServiceProcess(name, child_env, log_dir / f"{name}.log")
+            system.processes[name] = process
+            await process.start(timeout)
+    except BaseException:
+        await asyncio.shield(system.stop())
+        raise
+    return system
