@@ -10,7 +10,6 @@ import time
 from datetime import datetime, timedelta
 
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
-
 from services.common.timeutil import from_timestamp
 
 

@@ -29,16 +29,14 @@ class System:
                 await self.processes[name].stop()
 
 
-def service_env(
-    name: str, system: System, ports: Mapping[str, int], extra: Mapping[str, str]
-) -> dict[str, str]:
+def wiring_env(name: str, system: System, ports: Mapping[str, int]) -> dict[str, str]:
+    """The port a service binds and the addresses of the services it calls."""
     env = {"PORT": str(ports.get(name, 0))}
     if name in ("executor", "engine"):
         env["FEED_ADDRESS"] = system.address("feed")
     if name == "engine":
         env["EXECUTOR_ADDRESS"] = system.address("executor")
         env["VAULT_ADDRESS"] = system.address("vault")
-    env.update(extra.get(name, {}) if isinstance(extra.get(name), Mapping) else {})
     return env
 
 
@@ -58,7 +56,7 @@ async def start_system(
         for name in services:
             child_env = {
                 **(env or {}),
-                **service_env(name, system, ports, {}),
+                **wiring_env(name, system, ports),
                 **(per_service_env or {}).get(name, {}),
             }
             process = ServiceProcess(name, child_env, log_dir / f"{name}.log")
