@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from services.common.decimals import MAX_ABS, parse_decimal, to_wire
 from services.common.errors import DomainError, ErrorCode
 
-
 JUNK = ["", "  ", "abc", "NaN", "nan", "Infinity", "-inf", "1e999", "1,5"]
 
 
