@@ -1,0 +1,1 @@
+"""The `dne` command line."""

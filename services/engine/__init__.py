@@ -1,0 +1,1 @@
+"""The engine service: strategy, safety gates, rebalancing, commands and the event stream."""

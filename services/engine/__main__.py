@@ -1,0 +1,44 @@
+"""python -m services.engine"""
+
+from __future__ import annotations
+
+import asyncio
+
+from dne.engine.v1 import engine_pb2, engine_pb2_grpc
+from dne.executor.v1 import executor_pb2_grpc
+from dne.feed.v1 import feed_pb2_grpc
+from dne.vault.v1 import vault_pb2_grpc
+from services.common.grpc_client import open_channel
+from services.common.grpc_server import run_service
+from services.engine.engine import FundingEngine
+from services.engine.servicer import EngineServicer
+from services.engine.settings import EngineSettings
+
+
+async def main() -> None:
+    settings = EngineSettings()
+    feed, executor, vault = (open_channel(settings.feed_address),
+                             open_channel(settings.executor_address),
+                             open_channel(settings.vault_address))
+    engine = FundingEngine(
+        settings,
+        feed_pb2_grpc.FeedServiceStub(feed),
+        executor_pb2_grpc.ExecutorServiceStub(executor),
+        vault_pb2_grpc.VaultServiceStub(vault),
+    )
+
+    def register(server):  # type: ignore[no-untyped-def]
+        engine_pb2_grpc.add_EngineServiceServicer_to_server(EngineServicer(engine), server)
+        return [engine_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name]
+
+    async def on_stop() -> None:
+        await engine.shutdown()
+        engine.bus.close()
+        for channel in (feed, executor, vault):
+            await channel.close()
+
+    await run_service("engine", settings, register, on_stop=on_stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,129 @@
+"""Delta drift and the rebalance decision (properties 18-23). Pure: no I/O, no clock reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+EXPAND_SHORT = "expand_short"
+REDUCE_SHORT = "reduce_short"
+NO_ACTION = "none"
+
+SKIP_NO_HEDGE = "no_hedge"
+SKIP_NO_SPOT = "no_hedgeable_spot"
+SKIP_WITHIN_TOLERANCE = "within_tolerance"
+SKIP_COOLDOWN = "cooldown"
+SKIP_BELOW_MIN_SIZE = "below_min_size"
+
+
+def net_delta(spot_sol: Decimal, reserved_sol: Decimal, perp_sol: Decimal) -> Decimal:
+    """S - R + P: the SOL exposure left after the gas reserve and the (signed) hedge."""
+    return spot_sol - reserved_sol + perp_sol
+
+
+def drift_pct(spot_sol: Decimal, reserved_sol: Decimal, perp_sol: Decimal) -> Decimal | None:
+    """Property 18: (S - R + P) / (S - R) x 100; None without hedgeable spot (S - R <= 0)."""
+    hedgeable = spot_sol - reserved_sol
+    if hedgeable <= 0:
+        return None
+    return net_delta(spot_sol, reserved_sol, perp_sol) / hedgeable * HUNDRED
+
+
+def rebalance_signal(drift: Decimal | None, tolerance_pct: Decimal) -> bool:
+    """Property 19: a signal iff |D| > T."""
+    return drift is not None and abs(drift) > tolerance_pct
+
+
+def cooldown_until(last_rebalance: datetime | None, cooldown_sec: float) -> datetime | None:
+    if last_rebalance is None:
+        return None
+    return last_rebalance + timedelta(seconds=cooldown_sec)
+
+
+def in_cooldown(now: datetime, last_rebalance: datetime | None, cooldown_sec: float) -> bool:
+    """Property 20: inside [last, last + C) no rebalance runs."""
+    until = cooldown_until(last_rebalance, cooldown_sec)
+    return until is not None and now < until
+
+
+def correction_size(delta: Decimal) -> Decimal:
+    """Property 21: the trade that brings net delta to zero has size |net delta|."""
+    return abs(delta)
+
+
+def rebalance_direction(delta: Decimal) -> str:
+    """Property 23: too much long exposure -> expand the short; too little -> reduce it."""
+    if delta > 0:
+        return EXPAND_SHORT
+    if delta < 0:
+        return REDUCE_SHORT
+    return NO_ACTION
+
+
+@dataclass(frozen=True)
+class RebalancePlan:
+    spot_sol: Decimal
+    perp_sol: Decimal
+    reserved_sol: Decimal
+    net_delta: Decimal
+    drift_pct: Decimal | None
+    tolerance_pct: Decimal
+    signal: bool
+    action: str
+    correction_size: Decimal
+    skip_reason: str
+    cooldown_until: datetime | None
+
+    @property
+    def actionable(self) -> bool:
+        return self.action != NO_ACTION
+
+
+def plan_rebalance(
+    *,
+    spot_sol: Decimal,
+    perp_sol: Decimal,
+    reserved_sol: Decimal,
+    tolerance_pct: Decimal,
+    min_trade_size_sol: Decimal,
+    now: datetime,
+    last_rebalance: datetime | None,
+    cooldown_sec: float,
+) -> RebalancePlan:
+    """What the rebalancer should do now. Only a wallet with a hedge (a non-zero perp position)
+    is rebalanced: the SOL kept for gas in an unhedged wallet is not a position to hedge."""
+    delta = net_delta(spot_sol, reserved_sol, perp_sol)
+    drift = drift_pct(spot_sol, reserved_sol, perp_sol)
+    signal = rebalance_signal(drift, tolerance_pct)
+    size = correction_size(delta)
+    until = cooldown_until(last_rebalance, cooldown_sec)
+    if perp_sol == 0:
+        skip = SKIP_NO_HEDGE
+    elif drift is None:
+        # A hedge with no spot to hedge: the drift is undefined, a human decides.
+        skip = SKIP_NO_SPOT
+    elif not signal:
+        skip = SKIP_WITHIN_TOLERANCE
+    elif in_cooldown(now, last_rebalance, cooldown_sec):
+        skip = SKIP_COOLDOWN
+    elif size < min_trade_size_sol:
+        skip = SKIP_BELOW_MIN_SIZE
+    else:
+        skip = ""
+    return RebalancePlan(
+        spot_sol=spot_sol,
+        perp_sol=perp_sol,
+        reserved_sol=reserved_sol,
+        net_delta=delta,
+        drift_pct=drift,
+        tolerance_pct=tolerance_pct,
+        signal=signal,
+        action=rebalance_direction(delta) if not skip else NO_ACTION,
+        correction_size=size,
+        skip_reason=skip,
+        cooldown_until=until,
+    )

@@ -1,0 +1,428 @@
+"""The FundingEngine: start/stop, the tick loop, commands through the trade path, events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import grpc
+
+from dne.common.v1 import common_pb2
+from dne.engine.v1 import engine_pb2
+from dne.executor.v1 import executor_pb2_grpc
+from dne.feed.v1 import feed_pb2_grpc
+from dne.vault.v1 import vault_pb2, vault_pb2_grpc
+from services.common import metrics
+from services.common.decimals import to_wire
+from services.common.errors import DomainError, ErrorCode
+from services.common.market_clock import FeedClock
+from services.common.timeutil import to_timestamp
+from services.engine import commands, delta, orders, snapshot
+from services.engine.account import AccountView
+from services.engine.events import EventBus
+from services.engine.health import HealthAlerter
+from services.engine.ledger import Ledger
+from services.engine.orders import TradeRequest
+from services.engine.preflight import Preflight
+from services.engine.settings import EngineSettings
+from services.engine.trade_path import TradePath
+from services.engine.upstream import Upstream
+from services.engine.vault_sync import SyncFailed, VaultSynchronizer
+
+log = logging.getLogger(__name__)
+K = common_pb2
+E = engine_pb2
+MODES = ("paper", "live")
+# The vault dedups payments by id; re-asking an overlap makes a late settlement impossible to miss.
+FUNDING_OVERLAP = timedelta(hours=2)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class FundingEngine:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        feed: feed_pb2_grpc.FeedServiceStub,
+        executor: executor_pb2_grpc.ExecutorServiceStub,
+        vault: vault_pb2_grpc.VaultServiceStub,
+        *,
+        market_clock: FeedClock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.upstream = Upstream(feed, executor)
+        self._vault = vault
+        self.market_clock = market_clock or FeedClock(feed)
+        self._sleep = sleep
+        self.bus = bus or EventBus(settings.stream_queue_size)
+        self._alerter = HealthAlerter(monotonic)
+        self._synchronizer = VaultSynchronizer(
+            settings.vault_retry_delays, sleep, self._set_recovering
+        )
+        self._sync_lock = asyncio.Lock()
+        self.running = False
+        self.mode = ""
+        self.sub_account = settings.drift_sub_account
+        self.account = ""
+        self.venue = ""
+        self.started_at: datetime | None = None
+        self.last_rebalance: datetime | None = None
+        self.sync_error: common_pb2.Error | None = None
+        self._recovering = False
+        self._ledger: Ledger | None = None
+        self._trade_path: TradePath | None = None
+        self._vault_status: vault_pb2.VaultStatus | None = None
+        self._last_synced_as_of: datetime | None = None
+        self.last_update: E.FundingUpdate | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stop_loop = asyncio.Event()
+
+    # --- state -------------------------------------------------------------------------------
+
+    def blocked_reason(self) -> str:
+        """Why trades are refused now (property 45), or "" when they may run."""
+        if not self.running:
+            return "the engine is stopped"
+        if self.sync_error is not None:
+            return f"{self.sync_error.message}; run ResetVault"
+        if self._recovering:
+            return "re-syncing the vault after a failed sync"
+        if self._ledger is not None and self._ledger.outbox:
+            return f"{len(self._ledger.outbox)} trade outcome(s) wait to be written to the vault"
+        return ""
+
+    def leverage_limit(self) -> Decimal:
+        return self.settings.leverage_limit(self.mode or "paper")
+
+    def status(self) -> E.EngineStatus:
+        blocked = self.blocked_reason()
+        status = E.EngineStatus(
+            running=self.running, mode=self.mode, sub_account=self.sub_account,
+            account=self.account, trading_enabled=not blocked, blocked_reason=blocked,
+            venue=self.venue, hedge_market=self.settings.hedge_market,
+            max_leverage=to_wire(self.leverage_limit()),
+        )
+        if self.last_rebalance is not None:
+            status.last_rebalance.CopyFrom(to_timestamp(self.last_rebalance))
+        if self.started_at is not None:
+            status.started_at.CopyFrom(to_timestamp(self.started_at))
+        return status
+
+    def _set_recovering(self, recovering: bool) -> None:
+        self._recovering = recovering
+
+    # --- start / stop ------------------------------------------------------------------------
+
+    async def start(self, mode: str, sub_account: int, request_id: str) -> E.CommandResult:
+        action = commands.START_ENGINE
+        try:
+            await self._start(mode, sub_account)
+        except DomainError as error:
+            log.warning("engine start refused", extra={"code": str(error.code),
+                                                       "reason": error.message})
+            return self.publish_result(orders.failure(request_id, action, error))
+        self._emit_status()
+        return self.publish_result(orders.success(
+            request_id, action, f"engine running in {self.mode} mode on sub-account "
+            f"{self.sub_account}" + (f"; trading blocked: {self.blocked_reason()}"
+                                     if self.blocked_reason() else "")))
+
+    async def _start(self, mode: str, sub_account: int) -> None:
+        if self.running:
+            raise DomainError(ErrorCode.ENGINE_ALREADY_RUNNING,
+                              f"the engine already runs in {self.mode} mode; stop it first")
+        if mode not in MODES:
+            raise DomainError(ErrorCode.INVALID_MODE,
+                              f"mode must be 'paper' or 'live', found {mode[:20]!r}")
+        if mode == "live":
+            raise DomainError(ErrorCode.LIVE_MODE_UNAVAILABLE,
+                              "live mode is not available in this release (it arrives in a "
+                              "later issue); start in paper mode")
+        venue = await self.upstream.venue_status()
+        if venue.reply.venue != "paper":
+            raise DomainError(ErrorCode.FAILED_PRECONDITION,
+                              f"paper mode needs the executor's paper venue, it runs "
+                              f"{venue.reply.venue!r}")
+        started_at = await self._refresh_market_clock()
+        account = venue.reply.account or "paper-wallet"
+        ledger = Ledger(self._vault, account, sub_account)
+        self._vault_status = await ledger.open()
+        self.mode, self.sub_account, self.account = mode, sub_account, account
+        self.venue = venue.reply.venue
+        self.started_at, self.last_rebalance = started_at, None
+        self.sync_error, self._recovering = None, False
+        self._ledger = ledger
+        self._last_synced_as_of = None
+        self._trade_path = TradePath(
+            settings=self.settings, upstream=self.upstream, ledger=ledger,
+            preflight=Preflight(self.settings, self.leverage_limit()), account=account,
+            sub_account=sub_account, blocked_reason=self.blocked_reason, sleep=self._sleep,
+        )
+        self.running = True
+        log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
+                                          "account": account})
+        # Property 31: the vault starts from the venue's own numbers.
+        synced = await self._sync_vault()
+        if synced is not None:
+            await self._publish_update(synced)
+        self._stop_loop = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._tick_loop(), name="engine-tick-loop")
+
+    async def stop(self, request_id: str) -> E.CommandResult:
+        if not self.running:
+            return self.publish_result(orders.failure(request_id, commands.STOP_ENGINE, DomainError(
+                ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
+        await self.shutdown()
+        self._emit_status()
+        return self.publish_result(
+            orders.success(request_id, commands.STOP_ENGINE, "engine stopped"))
+
+    async def shutdown(self) -> None:
+        """Stops the tick loop after its current tick; no trade is cut in half."""
+        self.running = False
+        self._stop_loop.set()
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except TimeoutError:
+                log.error("tick loop did not stop in 30 s; cancelled")
+            except Exception:  # the loop logs its own errors
+                log.exception("tick loop ended with an error")
+        self.mode = ""
+        log.info("engine stopped")
+
+    # --- the tick ----------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        interval = self.settings.tick_interval_sec
+        while not self._stop_loop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_loop.wait(), timeout=interval)
+            if self._stop_loop.is_set():
+                return
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("engine tick failed")
+
+    async def tick(self) -> None:
+        """One pass: flush the outbox, sync the vault, publish, alert, rebalance."""
+        if not self.running:
+            return
+        await self._flush_outbox()
+        account = await self._sync_vault() if self.sync_error is None else None
+        if account is None:
+            try:
+                account = await self.upstream.account(self.sub_account, None)
+            except DomainError as error:
+                log.warning("no account state this tick", extra={"reason": error.message})
+                return
+        await self._publish_update(account)
+        if not self.blocked_reason():
+            await self._auto_rebalance(account)
+
+    async def _flush_outbox(self) -> None:
+        if self._ledger is None or not self._ledger.outbox:
+            return
+        try:
+            written = await self._ledger.flush_outbox()
+            log.info("vault outbox flushed", extra={"written": written})
+        except DomainError as error:
+            log.warning("vault outbox still waiting", extra={"reason": error.message})
+
+    # --- vault sync --------------------------------------------------------------------------
+
+    async def _sync_once(self) -> AccountView:
+        assert self._ledger is not None
+        since = (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
+        account = await self.upstream.account(self.sub_account, since)
+        reply = await self._ledger.sync(account.state)
+        self._vault_status = reply.status
+        self._last_synced_as_of = account.as_of or self._last_synced_as_of
+        return account
+
+    async def _sync_vault(self) -> AccountView | None:
+        """Sync with retries; after the last one, VAULT_SYNC_ERROR and trading disabled."""
+        async with self._sync_lock:
+            try:
+                return await self._synchronizer.run(self._sync_once)
+            except SyncFailed as failure:
+                self.sync_error = common_pb2.Error(
+                    code=ErrorCode.VAULT_SYNC_ERROR,
+                    message=f"vault sync failed after {failure.attempts} attempts "
+                            f"({failure.last_error})",
+                )
+                self.bus.emit(E.EVENT_TYPE_VAULT_SYNC_ERROR, E.VaultSyncError(
+                    attempts=failure.attempts, error=self.sync_error))
+                self._emit_status()
+                return None
+
+    async def reset_vault(self, request_id: str) -> E.CommandResult:
+        action = commands.RESET_VAULT
+        if not self.running or self._ledger is None:
+            return self.publish_result(orders.failure(request_id, action, DomainError(
+                ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
+        try:
+            await self._ledger.flush_outbox()
+            async with self._sync_lock:
+                account = await self._sync_once()
+        except (DomainError, grpc.RpcError) as error:
+            message = getattr(error, "message", str(error))
+            log.error("vault reset failed", extra={"reason": message}, exc_info=error)
+            return self.publish_result(orders.failure(request_id, action, DomainError(
+                ErrorCode.VAULT_SYNC_ERROR, f"vault reset failed: {message}")))
+        self.sync_error = None
+        self._emit_status()
+        await self._publish_update(account)
+        return self.publish_result(orders.success(request_id, action,
+                                           "vault re-synced from the venue; trading enabled"))
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def trade(self, request: TradeRequest) -> E.CommandResult:
+        if not self.running or self._trade_path is None:
+            return self.publish_result(orders.failure(
+                request.request_id, request.action, DomainError(
+                    ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running: StartEngine first")))
+        result = await self._trade_path.execute(request)
+        if result.ok and not result.order.replayed:
+            await self._after_trade()
+        return self.publish_result(result)
+
+    async def _after_trade(self) -> None:
+        """Sync the vault and publish the new state (unless the vault is known to be away)."""
+        assert self._ledger is not None
+        account: AccountView | None = None
+        if not self._ledger.outbox and self.sync_error is None:
+            account = await self._sync_vault()
+        if account is None:
+            try:
+                account = await self.upstream.account(self.sub_account, None)
+            except DomainError:
+                return
+        await self._publish_update(account)
+
+    def publish_result(self, result: E.CommandResult) -> E.CommandResult:
+        self.bus.emit(E.EVENT_TYPE_COMMAND_RESULT, result)
+        return result
+
+    # --- rebalancing -------------------------------------------------------------------------
+
+    def _plan(self, account: AccountView, now: datetime) -> delta.RebalancePlan:
+        settings = self.settings
+        return delta.plan_rebalance(
+            spot_sol=account.wallet_sol,
+            perp_sol=account.signed_size(settings.hedge_market),
+            reserved_sol=settings.reserved_sol,
+            tolerance_pct=settings.drift_tolerance_pct,
+            min_trade_size_sol=settings.min_trade_size_sol,
+            now=now,
+            last_rebalance=self.last_rebalance,
+            cooldown_sec=settings.rebalance_cooldown_sec,
+        )
+
+    async def _auto_rebalance(self, account: AccountView) -> None:
+        plan = self._plan(account, await self._market_now())
+        if plan.actionable:
+            await self._rebalance(plan, f"rebalance-{uuid.uuid4().hex}")
+
+    async def check_rebalance(
+        self, simulate: bool, request_id: str
+    ) -> tuple[E.RebalancePlan, E.CommandResult | None]:
+        if not self.running:
+            raise DomainError(ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")
+        account = await self.upstream.account(self.sub_account, None)
+        plan = self._plan(account, await self._market_now())
+        if simulate or not plan.actionable:
+            return snapshot.rebalance_plan(plan), None
+        result = await self._rebalance(plan, request_id or f"rebalance-{uuid.uuid4().hex}")
+        return snapshot.rebalance_plan(plan), self.publish_result(result)
+
+    async def _rebalance(self, plan: delta.RebalancePlan, request_id: str) -> E.CommandResult:
+        """Sends the correction through the trade path; last_rebalance moves only on success."""
+        assert self._trade_path is not None
+        planned_at = await self._market_now()
+        expand = plan.action == delta.EXPAND_SHORT
+        request = TradeRequest(
+            request_id, commands.REBALANCE, K.TRADE_KIND_PERP_REBALANCE,
+            self.settings.hedge_market, K.SIDE_SHORT if expand else K.SIDE_LONG,
+            plan.correction_size, source="rebalance", reduce_only=not expand,
+        )
+        log.info("rebalancing", extra={"action": plan.action, "size": str(plan.correction_size),
+                                       "drift_pct": str(plan.drift_pct)})
+        result = await self._trade_path.execute(request)
+        metrics.REBALANCES.labels(result="success" if result.ok else "failed").inc()
+        if result.ok:
+            self.last_rebalance = planned_at
+        self.bus.emit(E.EVENT_TYPE_REBALANCE, E.RebalanceEvent(
+            plan=snapshot.rebalance_plan(plan), result=result))
+        if result.ok:
+            await self._after_trade()
+        return result
+
+    # --- publishing --------------------------------------------------------------------------
+
+    async def _refresh_market_clock(self) -> datetime:
+        try:
+            return await self.market_clock.refresh()
+        except grpc.RpcError:
+            raise DomainError(ErrorCode.FEED_UNAVAILABLE,
+                              "the feed's market clock is unreachable") from None
+
+    async def _market_now(self) -> datetime:
+        try:
+            return await self.market_clock.now()
+        except grpc.RpcError:
+            try:
+                return self.market_clock.cached_now()
+            except RuntimeError:
+                return datetime.now(UTC)
+
+    async def _publish_update(self, account: AccountView) -> None:
+        hedge = self.settings.hedge_market
+        try:
+            sol_price: Decimal | None = await self.upstream.price(hedge)
+        except DomainError:
+            position = account.position(hedge)
+            sol_price = Decimal(position.mark_price) if position and position.mark_price else None
+        update = snapshot.funding_update(
+            account=account, hedge_market=hedge, reserved_sol=self.settings.reserved_sol,
+            sol_price=sol_price, vault_status=self._vault_status, mode=self.mode,
+            blocked_reason=self.blocked_reason(),
+            moment=account.as_of or await self._market_now(),
+        )
+        self.last_update = update
+        self.bus.emit(E.EVENT_TYPE_FUNDING_UPDATE, update)
+        self._record_state(account, update)
+        alert = self._alerter.observe(account.health)
+        if alert is not None:
+            log.warning("health alert", extra={"level": alert.level,
+                                               "health_ratio": str(alert.health)})
+            self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
+                level=alert.level, health=to_wire(alert.health), message=alert.message))
+
+    def _record_state(self, account: AccountView, update: E.FundingUpdate) -> None:
+        label = str(self.sub_account)
+        metrics.HEALTH_RATIO.labels(sub_account=label).set(float(account.health))
+        metrics.LEVERAGE.labels(sub_account=label).set(float(account.leverage))
+        metrics.NET_DELTA.labels(sub_account=label).set(float(update.net_delta or 0))
+        metrics.DRIFT_PCT.labels(sub_account=label).set(float(update.drift_pct or 0))
+        metrics.COLLATERAL.labels(sub_account=label).set(float(account.collateral))
+        log.info("account state", extra={
+            "health_ratio": update.health, "leverage": update.leverage,
+            "total_collateral": update.total_collateral,
+            "free_collateral": update.free_collateral, "net_delta": update.net_delta,
+            "drift_pct": update.drift_pct,
+        })
+
+    def _emit_status(self) -> None:
+        self.bus.emit(E.EVENT_TYPE_ENGINE_STATUS, self.status())

@@ -1,0 +1,98 @@
+"""The engine's side of the vault: intents, completions (with an outbox), sync, status.
+
+Never trade blind (property 45): an intent that cannot be written refuses the trade. A
+completion that cannot be written waits in the outbox and blocks trading until it is flushed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from dne.common.v1 import common_pb2
+from dne.vault.v1 import vault_pb2, vault_pb2_grpc
+from services.common.errors import DomainError, ErrorCode
+
+log = logging.getLogger(__name__)
+CALL_TIMEOUT_SEC = 5.0
+
+
+@dataclass(frozen=True)
+class PendingCompletion:
+    client_order_id: str
+    result: common_pb2.OrderResult
+
+
+class Ledger:
+    def __init__(self, vault: vault_pb2_grpc.VaultServiceStub, account: str, sub_account: int):
+        self._vault = vault
+        self.key = vault_pb2.VaultKey(account=account, sub_account=sub_account)
+        self.outbox: list[PendingCompletion] = []
+
+    async def open(self) -> vault_pb2.VaultStatus:
+        reply = await self._call("OpenVault", vault_pb2.OpenVaultRequest(key=self.key))
+        return reply.status
+
+    async def status(self) -> vault_pb2.VaultStatus:
+        reply = await self._call("GetVaultStatus", vault_pb2.GetVaultStatusRequest(key=self.key))
+        return reply.status
+
+    async def find(self, client_order_id: str) -> common_pb2.Trade | None:
+        reply = await self._call(
+            "ListTrades",
+            vault_pb2.ListTradesRequest(key=self.key, client_order_id=client_order_id, limit=1),
+        )
+        for trade in reply.trades:
+            if trade.client_order_id == client_order_id:
+                return trade
+        return None
+
+    async def record_intent(self, trade: common_pb2.Trade) -> tuple[common_pb2.Trade, bool]:
+        reply = await self._call("RecordIntent", vault_pb2.RecordIntentRequest(trade=trade))
+        return reply.trade, reply.created
+
+    async def complete(self, client_order_id: str, result: common_pb2.OrderResult) -> bool:
+        """Writes the outcome; when the vault is away keeps it for later. Answers written?"""
+        try:
+            await self._call(
+                "CompleteTrade",
+                vault_pb2.CompleteTradeRequest(client_order_id=client_order_id, result=result),
+            )
+            return True
+        except DomainError:
+            log.error("vault unreachable: trade completion kept in the outbox",
+                      extra={"client_order_id": client_order_id})
+            self.outbox.append(PendingCompletion(client_order_id, result))
+            return False
+
+    async def flush_outbox(self) -> int:
+        """Writes waiting completions in order; stops at the first failure. Answers how many."""
+        written = 0
+        while self.outbox:
+            pending = self.outbox[0]
+            await self._call(
+                "CompleteTrade",
+                vault_pb2.CompleteTradeRequest(
+                    client_order_id=pending.client_order_id, result=pending.result
+                ),
+            )
+            self.outbox.pop(0)
+            written += 1
+        return written
+
+    async def sync(self, state: common_pb2.AccountState) -> vault_pb2.SyncAccountResponse:
+        return await self._call(
+            "SyncAccount", vault_pb2.SyncAccountRequest(key=self.key, state=state)
+        )
+
+    async def _call(self, method: str, request: object):  # type: ignore[no-untyped-def]
+        try:
+            return await getattr(self._vault, method)(request, timeout=CALL_TIMEOUT_SEC)
+        except grpc.RpcError as error:
+            code = error.code() if callable(getattr(error, "code", None)) else None
+            raise DomainError(
+                ErrorCode.VAULT_UNAVAILABLE,
+                f"the vault is unreachable ({getattr(code, 'name', error)}); "
+                "no trade runs without its record",
+            ) from None

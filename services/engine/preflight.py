@@ -1,0 +1,208 @@
+"""The gates a trade passes before anything is written or sent, composed per trade kind."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dne.common.v1 import common_pb2
+from dne.feed.v1 import feed_pb2
+from services.common.decimals import from_wire, to_wire
+from services.common.errors import DomainError, ErrorCode
+from services.engine import gates
+from services.engine.account import AccountView, signed
+from services.engine.orders import SIDE_NAMES, TradeRequest
+from services.engine.settings import EngineSettings
+from services.engine.upstream import VenueStatus
+
+log = logging.getLogger(__name__)
+K = common_pb2
+ZERO = Decimal(0)
+CONFIRMABLE = (K.TRADE_KIND_PERP_OPEN, K.TRADE_KIND_PERP_CLOSE, K.TRADE_KIND_SPOT_BUY,
+               K.TRADE_KIND_SPOT_SELL)
+
+
+@dataclass(frozen=True)
+class TradeContext:
+    account: AccountView
+    venue: VenueStatus
+    markets: dict[str, feed_pb2.FundingMarket]
+    price: Decimal | None       # oracle price of the traded market (SOL's for a swap)
+    sol_price: Decimal | None   # converts lamport fees to USD
+
+
+@dataclass(frozen=True)
+class ApprovedTrade:
+    request: TradeRequest
+    side: int
+    size: Decimal
+    price: Decimal | None
+    price_limit: Decimal | None
+    notional: Decimal
+    cost: gates.CostEstimate | None
+    expected_revenue: Decimal | None
+
+    def details(self) -> dict[str, str]:
+        """What a human confirms: the whole trade, fees included."""
+        return {
+            "market": self.request.market,
+            "side": SIDE_NAMES.get(self.side, ""),
+            "size": to_wire(self.size),
+            "price": to_wire(self.price) if self.price is not None else "",
+            "notional": to_wire(self.notional, 2),
+            "estimated_fees": to_wire(self.cost.total, 4) if self.cost else "0",
+        }
+
+
+class Preflight:
+    def __init__(self, settings: EngineSettings, leverage_limit: Decimal) -> None:
+        self._settings = settings
+        self._leverage_limit = leverage_limit
+
+    def evaluate(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
+        """Answers the approved trade or raises GateDenied / DomainError with the reason."""
+        self._venue_gates(context)
+        kind = request.kind
+        if kind == K.TRADE_KIND_DEPOSIT:
+            gates.check_deposit(request.size, context.account.wallet_usdc).raise_if_denied()
+            return self._plain(request, request.size)
+        if kind == K.TRADE_KIND_WITHDRAW:
+            account = context.account
+            gates.check_withdrawal(
+                request.size, account.collateral, account.maintenance_margin
+            ).raise_if_denied()
+            return self._plain(request, request.size)
+        if kind == K.TRADE_KIND_SETTLE_PNL:
+            if request.market not in context.markets and context.account.position(
+                request.market
+            ) is None:
+                raise DomainError(ErrorCode.INVALID_MARKET,
+                                  f"{request.market!r} is neither a known market nor held")
+            return self._plain(request, ZERO)
+        if kind == K.TRADE_KIND_PERP_CLOSE:
+            return self._close(request, context)
+        if request.is_swap:
+            return self._swap(request, context)
+        return self._open(request, context)
+
+    def confirmation_needed(self, trade: ApprovedTrade) -> DomainError | None:
+        """Trades above the threshold need confirmed=true; automatic rebalances are exempt."""
+        request = trade.request
+        if request.source != "user" or request.kind not in CONFIRMABLE or request.confirmed:
+            return None
+        if trade.notional <= self._settings.confirm_above_usd:
+            return None
+        return DomainError(
+            ErrorCode.CONFIRMATION_REQUIRED,
+            f"this trade of {trade.notional:.2f} USD is above "
+            f"{self._settings.confirm_above_usd} USD: resend with confirmed=true",
+            **trade.details(),
+        )
+
+    # --- per kind -------------------------------------------------------------------------
+
+    def _venue_gates(self, context: TradeContext) -> None:
+        venue = context.venue.reply
+        if not venue.connected:
+            gates.deny("venue", ErrorCode.VENUE_UNAVAILABLE,
+                       "the venue is not connected").raise_if_denied()
+        if venue.trading_halted:
+            gates.deny("venue", ErrorCode.VENUE_HALTED,
+                       f"the venue halted trading: {venue.halt_reason or 'no reason given'}"
+                       ).raise_if_denied()
+        gates.check_latency(
+            venue.latency_ms, context.venue.measured_ms, self._settings.latency_limit_ms
+        ).raise_if_denied()
+        gates.check_gas(context.account.wallet_sol, self._settings.reserved_sol).raise_if_denied()
+
+    def _plain(self, request: TradeRequest, size: Decimal) -> ApprovedTrade:
+        return ApprovedTrade(request, request.side, size, None, None, size, None, None)
+
+    def _open(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
+        tradable = {s for s, market in context.markets.items() if market.tradable}
+        gates.check_market(request.market, tradable, context.markets).raise_if_denied()
+        price = _required(context.price, request.market)
+        account = context.account
+        prices = {**account.mark_prices(), request.market: price}
+        short = request.side == K.SIDE_SHORT
+        gates.check_leverage(
+            positions=account.signed_sizes(), prices=prices, collateral=account.collateral,
+            market=request.market, signed_size_change=-request.size if short else request.size,
+            limit=self._leverage_limit,
+        ).raise_if_denied()
+        notional = request.size * price
+        cost = self._cost(notional, context)
+        revenue = None
+        if request.kind == K.TRADE_KIND_PERP_OPEN:
+            # Rebalances are exempt: they restore neutrality, a risk decision, not a carry one.
+            revenue = self._profitability(request, context, price, cost)
+        return ApprovedTrade(
+            request, request.side, request.size, price,
+            gates.price_limit(price, self._settings.slippage_tolerance, buying=not short),
+            notional, cost, revenue,
+        )
+
+    def _close(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
+        position = context.account.position(request.market)
+        if position is None:
+            raise DomainError(ErrorCode.NO_POSITION, f"there is no open {request.market} position",
+                              market=request.market)
+        size = abs(signed(position))
+        closing_short = position.side == K.SIDE_SHORT
+        price = context.price or from_wire(position.mark_price)
+        side = K.SIDE_LONG if closing_short else K.SIDE_SHORT
+        notional = size * price
+        return ApprovedTrade(
+            request, side, size, price,
+            gates.price_limit(price, self._settings.slippage_tolerance, buying=closing_short),
+            notional, self._cost(notional, context), None,
+        )
+
+    def _swap(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
+        price = _required(context.price, "SOL")
+        buying = request.kind == K.TRADE_KIND_SPOT_BUY
+        limit = gates.price_limit(price, self._settings.slippage_tolerance, buying=buying)
+        account = context.account
+        if buying and request.size * limit > account.wallet_usdc:
+            gates.deny("balance", ErrorCode.INSUFFICIENT_BALANCE,
+                       f"buying {request.size} SOL needs up to {request.size * limit:.2f} USDC, "
+                       f"the wallet holds {account.wallet_usdc} USDC").raise_if_denied()
+        if not buying and account.wallet_sol - request.size < self._settings.reserved_sol:
+            gates.deny("balance", ErrorCode.INSUFFICIENT_BALANCE,
+                       f"selling {request.size} SOL would leave less than the "
+                       f"{self._settings.reserved_sol} SOL gas reserve "
+                       f"(wallet holds {account.wallet_sol} SOL)").raise_if_denied()
+        notional = request.size * price
+        return ApprovedTrade(request, request.side, request.size, price, limit, notional,
+                             self._cost(notional, context), None)
+
+    def _cost(self, notional: Decimal, context: TradeContext) -> gates.CostEstimate:
+        sol_price = context.sol_price or context.price or ZERO
+        return gates.estimate_cost(notional, sol_price, self._settings.jito_tip_lamports,
+                                   self._settings.base_fee_lamports)
+
+    def _profitability(
+        self, request: TradeRequest, context: TradeContext, price: Decimal,
+        cost: gates.CostEstimate,
+    ) -> Decimal:
+        rate = from_wire(context.markets[request.market].rate_1h)
+        revenue = gates.expected_revenue(
+            request.size, gates.conservative_rate(rate), price,
+            self._settings.profit_horizon_hours, short=request.side == K.SIDE_SHORT,
+        )
+        log.info("profitability", extra={
+            "market": request.market, "expected_revenue": str(revenue),
+            "estimated_costs": str(cost.total), "net_profit": str(revenue - cost.total),
+            "rate_1h": str(rate), "horizon_hours": str(self._settings.profit_horizon_hours),
+        })
+        gates.check_profitability(
+            revenue, cost.total, self._settings.fee_guard_multiple
+        ).raise_if_denied()
+        return revenue
+
+
+def _required(price: Decimal | None, market: str) -> Decimal:
+    if price is None:
+        raise DomainError(ErrorCode.FEED_UNAVAILABLE, f"no price for {market}")
+    return price

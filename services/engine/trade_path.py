@@ -1,0 +1,299 @@
+"""The one path every trade takes, commands and rebalances alike:
+
+validate -> trading enabled? -> gates -> vault intent (PENDING) -> executor order (client order
+id = request id, transport errors retried with the same id) -> vault completion -> answer.
+The same request id twice never trades twice: the stored outcome is answered instead."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import grpc
+from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
+
+from dne.common.v1 import common_pb2
+from dne.engine.v1 import engine_pb2
+from dne.executor.v1 import executor_pb2
+from services.common.decimals import to_wire
+from services.common.errors import DomainError, ErrorCode
+from services.common.metrics import GATE_BLOCKS, TRADES
+from services.common.timeutil import to_timestamp
+from services.engine import orders
+from services.engine.gates import GateDenied
+from services.engine.ledger import Ledger
+from services.engine.orders import TradeRequest
+from services.engine.preflight import ApprovedTrade, Preflight, TradeContext
+from services.engine.settings import EngineSettings
+from services.engine.upstream import CALL_TIMEOUT_SEC, Upstream
+
+log = logging.getLogger(__name__)
+K = common_pb2
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class _WaitFromList(wait_base):
+    def __init__(self, delays: Sequence[float]) -> None:
+        self._delays = tuple(delays) or (0.0,)
+
+    def __call__(self, retry_state) -> float:  # type: ignore[no-untyped-def]
+        return self._delays[min(retry_state.attempt_number, len(self._delays)) - 1]
+
+
+class TradePath:
+    def __init__(
+        self,
+        *,
+        settings: EngineSettings,
+        upstream: Upstream,
+        ledger: Ledger,
+        preflight: Preflight,
+        account: str,
+        sub_account: int,
+        blocked_reason: Callable[[], str],
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._upstream = upstream
+        self._ledger = ledger
+        self._preflight = preflight
+        self._account = account
+        self._sub_account = sub_account
+        self._blocked_reason = blocked_reason
+        self._sleep = sleep
+        self._lock = asyncio.Lock()  # one trade at a time: gates see the state they guard
+
+    async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
+        async with self._lock:
+            try:
+                return await self._execute(request)
+            except GateDenied as denied:
+                GATE_BLOCKS.labels(reason=denied.code).inc()
+                log.warning("trade blocked by a safety gate", extra={
+                    "request_id": request.request_id, "action": request.action,
+                    "gate": denied.decision.gate, "code": str(denied.code),
+                    "reason": denied.message, **dict(denied.decision.details),
+                })
+                return orders.failure(request.request_id, request.action, denied)
+            except DomainError as error:
+                log.info("trade refused", extra={"request_id": request.request_id,
+                                                 "code": str(error.code), "reason": error.message})
+                return orders.failure(request.request_id, request.action, error)
+
+    async def _execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
+        stored = await self._ledger.find(request.request_id)
+        if stored is not None:
+            return await self._answer_stored(request, stored)
+        blocked = self._blocked_reason()
+        if blocked:
+            raise DomainError(ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")
+        context = await self._context(request)
+        trade = self._preflight.evaluate(request, context)
+        needs_confirmation = self._preflight.confirmation_needed(trade)
+        if needs_confirmation is not None:
+            raise needs_confirmation
+        stored, created = await self._ledger.record_intent(self._intent(trade))
+        if not created:
+            return await self._answer_stored(request, stored)
+        order, settlement = await self._send(trade)
+        await self._ledger.complete(request.request_id, order)
+        if settlement is not None and settlement.client_order_id:
+            await self._record_settlement(settlement, request.source)
+        self._record_outcome(trade, order)
+        return orders.from_order(request, order, settlement)
+
+    async def _context(self, request: TradeRequest) -> TradeContext:
+        needs_markets = request.is_perp or request.kind == K.TRADE_KIND_SETTLE_PNL
+        needs_price = request.is_perp or request.is_swap
+        price_market = self._settings.hedge_market if request.is_swap else request.market
+        venue, account, markets, price, sol_price = await asyncio.gather(
+            self._upstream.venue_status(),
+            self._upstream.account(self._sub_account, None),
+            self._upstream.markets() if needs_markets else _none({}),
+            self._price_or_none(price_market, request) if needs_price else _none(None),
+            self._sol_price() if needs_price else _none(None),
+        )
+        return TradeContext(account, venue, markets, price, sol_price)
+
+    async def _price_or_none(self, market: str, request: TradeRequest):  # type: ignore[no-untyped-def]
+        try:
+            return await self._upstream.price(market)
+        except DomainError as error:
+            # Unknown to the feed: the market gate names the problem (and a close must stay
+            # possible for a market the feed no longer prices).
+            if request.is_perp and error.code == ErrorCode.INVALID_MARKET:
+                return None
+            raise
+
+    async def _sol_price(self):  # type: ignore[no-untyped-def]
+        return await self._upstream.price(self._settings.hedge_market)
+
+    def _intent(self, trade: ApprovedTrade) -> common_pb2.Trade:
+        request = trade.request
+        now = to_timestamp(datetime.now(UTC))
+        return common_pb2.Trade(
+            client_order_id=request.request_id, account=self._account,
+            sub_account=self._sub_account, kind=request.kind, status=K.TRADE_STATUS_PENDING,
+            market=_wire_market(request), side=trade.side, requested_size=to_wire(trade.size),
+            price=to_wire(trade.price) if trade.price is not None else "",
+            notional=to_wire(trade.notional), source=request.source,
+            created_at=now, updated_at=now,
+        )
+
+    async def _send(
+        self, trade: ApprovedTrade
+    ) -> tuple[common_pb2.OrderResult, common_pb2.OrderResult | None]:
+        """Sends the order; transport errors are retried with the same client order id, which
+        the executor makes idempotent. When every attempt fails the outcome is UNKNOWN."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(len(self._settings.vault_retry_delays) + 1),
+            wait=_WaitFromList(self._settings.vault_retry_delays),
+            retry=retry_if_exception_type(grpc.RpcError),
+            sleep=self._sleep,
+        )
+        try:
+            return await retrying(self._send_once, trade)
+        except RetryError as failure:
+            error = failure.last_attempt.exception()
+            log.error("executor unreachable while sending an order",
+                      extra={"client_order_id": trade.request.request_id}, exc_info=error)
+        found = await self._lookup_order(trade.request.request_id)
+        if found is not None:
+            return found, None
+        return self._unknown(trade), None
+
+    async def _send_once(
+        self, trade: ApprovedTrade
+    ) -> tuple[common_pb2.OrderResult, common_pb2.OrderResult | None]:
+        request = trade.request
+        executor = self._upstream.executor
+        common = {"client_order_id": request.request_id}
+        limit = to_wire(trade.price_limit, 6) if trade.price_limit is not None else ""
+        if request.kind == K.TRADE_KIND_DEPOSIT:
+            reply = await executor.Deposit(executor_pb2.DepositRequest(
+                **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
+                timeout=CALL_TIMEOUT_SEC)
+        elif request.kind == K.TRADE_KIND_WITHDRAW:
+            reply = await executor.Withdraw(executor_pb2.WithdrawRequest(
+                **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
+                timeout=CALL_TIMEOUT_SEC)
+        elif request.kind == K.TRADE_KIND_SETTLE_PNL:
+            reply = await executor.SettlePnl(executor_pb2.SettlePnlRequest(
+                **common, sub_account=self._sub_account, market=request.market),
+                timeout=CALL_TIMEOUT_SEC)
+        elif request.kind == K.TRADE_KIND_PERP_CLOSE:
+            # Property 16: settling PnL above $1 after a close is always on; the proto's bool
+            # cannot tell "unset" from "false", so the engine does not offer to skip it.
+            closed = await executor.ClosePosition(executor_pb2.ClosePositionRequest(
+                **common, sub_account=self._sub_account, market=request.market,
+                settle_pnl=True, price_limit=limit), timeout=CALL_TIMEOUT_SEC)
+            settlement = closed.settlement if closed.HasField("settlement") else None
+            return closed.result, settlement
+        elif request.is_swap:
+            reply = await executor.Swap(executor_pb2.SwapRequest(
+                **common, side=trade.side, size=to_wire(trade.size), price_limit=limit),
+                timeout=CALL_TIMEOUT_SEC)
+        else:
+            reply = await executor.OpenPosition(executor_pb2.OpenPositionRequest(
+                **common, sub_account=self._sub_account, market=request.market,
+                side=trade.side, size=to_wire(trade.size), price_limit=limit,
+                reduce_only=request.reduce_only, kind=request.kind), timeout=CALL_TIMEOUT_SEC)
+        return reply.result, None
+
+    async def _lookup_order(self, client_order_id: str) -> common_pb2.OrderResult | None:
+        try:
+            reply = await self._upstream.executor.GetOrder(
+                executor_pb2.GetOrderRequest(client_order_id=client_order_id),
+                timeout=CALL_TIMEOUT_SEC)
+        except grpc.RpcError:
+            return None
+        return reply.result if reply.found else None
+
+    def _unknown(self, trade: ApprovedTrade) -> common_pb2.OrderResult:
+        request = trade.request
+        return common_pb2.OrderResult(
+            client_order_id=request.request_id, kind=request.kind,
+            status=K.TRADE_STATUS_UNKNOWN, market=_wire_market(request), side=trade.side,
+            requested_size=to_wire(trade.size),
+            error=common_pb2.Error(
+                code=ErrorCode.VENUE_UNAVAILABLE,
+                message="the executor could not be reached after every retry: the outcome is "
+                        "unknown; verify the order before trading again",
+            ),
+        )
+
+    async def _answer_stored(
+        self, request: TradeRequest, stored: common_pb2.Trade
+    ) -> engine_pb2.CommandResult:
+        """A request id seen before: answer its outcome, resolving a PENDING one at the venue."""
+        if stored.status == K.TRADE_STATUS_PENDING:
+            try:
+                reply = await self._upstream.executor.GetOrder(
+                    executor_pb2.GetOrderRequest(client_order_id=request.request_id),
+                    timeout=CALL_TIMEOUT_SEC)
+            except grpc.RpcError:
+                raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                                  "this request is pending and the executor is unreachable "
+                                  "to resolve it") from None
+            if reply.found:
+                order = common_pb2.OrderResult()
+                order.CopyFrom(reply.result)
+            else:
+                # Written as an intent, never received by the venue: nothing traded.
+                order = orders.order_from_trade(stored)
+                order.status = K.TRADE_STATUS_REJECTED
+                order.error.CopyFrom(common_pb2.Error(
+                    code=ErrorCode.VENUE_REJECTED,
+                    message="the order never reached the venue; nothing was traded"))
+            order.replayed = False
+            await self._ledger.complete(request.request_id, order)
+            order.replayed = True
+            return orders.from_order(request, order)
+        return orders.from_order(request, orders.order_from_trade(stored))
+
+    async def _record_settlement(self, settlement: common_pb2.OrderResult, source: str) -> None:
+        intent = common_pb2.Trade(
+            client_order_id=settlement.client_order_id, account=self._account,
+            sub_account=self._sub_account, kind=K.TRADE_KIND_SETTLE_PNL,
+            status=K.TRADE_STATUS_PENDING, market=settlement.market, source=source,
+        )
+        try:
+            _, created = await self._ledger.record_intent(intent)
+        except DomainError:
+            log.error("vault unreachable: settlement not recorded",
+                      extra={"client_order_id": settlement.client_order_id})
+            return
+        if created:
+            await self._ledger.complete(settlement.client_order_id, settlement)
+
+    def _record_outcome(self, trade: ApprovedTrade, order: common_pb2.OrderResult) -> None:
+        kind = K.TradeKind.Name(trade.request.kind).removeprefix("TRADE_KIND_").lower()
+        status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
+        TRADES.labels(kind=kind, result=status).inc()
+        if order.status == K.TRADE_STATUS_FILLED:
+            log.info("trade executed", extra={
+                "timestamp": datetime.now(UTC).isoformat(), "market": order.market,
+                "side": orders.SIDE_NAMES.get(order.side, ""), "size": order.filled_size,
+                "price": order.fill_price, "tx_signature": order.tx_signature,
+                "request_id": trade.request.request_id, "source": trade.request.source,
+            })
+        else:
+            log.warning("trade not filled", extra={
+                "request_id": trade.request.request_id, "status": status,
+                "code": order.error.code, "reason": order.error.message,
+            })
+
+
+def _wire_market(request: TradeRequest) -> str:
+    if request.is_swap:
+        return orders.HEDGE_SPOT_MARKET
+    if request.kind in (K.TRADE_KIND_DEPOSIT, K.TRADE_KIND_WITHDRAW):
+        return orders.QUOTE_MARKET
+    return request.market
+
+
+async def _none(value):  # type: ignore[no-untyped-def]
+    return value

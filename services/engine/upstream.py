@@ -1,0 +1,99 @@
+"""Calls to the feed and the executor's read side, with transport errors turned into refusals."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import grpc
+
+from dne.executor.v1 import executor_pb2, executor_pb2_grpc
+from dne.feed.v1 import feed_pb2, feed_pb2_grpc
+from services.common.decimals import from_wire
+from services.common.errors import DomainError, ErrorCode
+from services.common.timeutil import to_timestamp
+from services.engine.account import AccountView
+
+log = logging.getLogger(__name__)
+CALL_TIMEOUT_SEC = 5.0
+
+
+@dataclass(frozen=True)
+class VenueStatus:
+    reply: executor_pb2.GetVenueStatusResponse
+    measured_ms: float
+
+
+class Upstream:
+    def __init__(
+        self,
+        feed: feed_pb2_grpc.FeedServiceStub,
+        executor: executor_pb2_grpc.ExecutorServiceStub,
+        monotonic: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.feed = feed
+        self.executor = executor
+        self._monotonic = monotonic
+
+    async def price(self, market: str) -> Decimal:
+        """The oracle price fills and PnL use."""
+        try:
+            reply = await self.feed.GetPrice(
+                feed_pb2.GetPriceRequest(market=market), timeout=CALL_TIMEOUT_SEC
+            )
+        except grpc.RpcError as error:
+            if _code(error) in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise DomainError(ErrorCode.INVALID_MARKET,
+                                  f"the feed has no price for {market!r}") from None
+            raise _unavailable(ErrorCode.FEED_UNAVAILABLE, "feed", error) from None
+        price = from_wire(reply.price.oracle_price)
+        if price <= 0:
+            raise DomainError(ErrorCode.FEED_UNAVAILABLE,
+                              f"the feed answered no usable price for {market}")
+        return price
+
+    async def markets(self) -> dict[str, feed_pb2.FundingMarket]:
+        """Every market the feed knows, tradable or not, by symbol."""
+        try:
+            reply = await self.feed.ListFundingMarkets(
+                feed_pb2.ListFundingMarketsRequest(include_untradable=True),
+                timeout=CALL_TIMEOUT_SEC,
+            )
+        except grpc.RpcError as error:
+            raise _unavailable(ErrorCode.FEED_UNAVAILABLE, "feed", error) from None
+        return {market.symbol: market for market in reply.markets}
+
+    async def venue_status(self) -> VenueStatus:
+        started = self._monotonic()
+        try:
+            reply = await self.executor.GetVenueStatus(
+                executor_pb2.GetVenueStatusRequest(), timeout=CALL_TIMEOUT_SEC
+            )
+        except grpc.RpcError as error:
+            raise _unavailable(ErrorCode.VENUE_UNAVAILABLE, "executor", error) from None
+        return VenueStatus(reply, (self._monotonic() - started) * 1000)
+
+    async def account(self, sub_account: int, funding_since: datetime | None) -> AccountView:
+        request = executor_pb2.GetAccountStateRequest(sub_account=sub_account)
+        if funding_since is not None:
+            request.funding_since.CopyFrom(to_timestamp(funding_since))
+        try:
+            reply = await self.executor.GetAccountState(request, timeout=CALL_TIMEOUT_SEC)
+        except grpc.RpcError as error:
+            raise _unavailable(ErrorCode.VENUE_UNAVAILABLE, "executor", error) from None
+        return AccountView(reply.state)
+
+
+def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    code = getattr(error, "code", None)
+    return code() if callable(code) else None
+
+
+def _unavailable(code: ErrorCode, service: str, error: grpc.RpcError) -> DomainError:
+    status = _code(error)
+    log.warning("%s call failed", service, extra={"grpc_status": str(status)})
+    return DomainError(code, f"the {service} is unreachable ({status.name if status else error})")

@@ -1,0 +1,1 @@
+"""The feed: funding markets, prices, funding history and the market clock."""

@@ -1,0 +1,46 @@
+"""python -m services.feed: the feed on the replay source until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from pydantic import ValidationError
+
+from services.common.grpc_server import run_service
+from services.common.logs import configure_logging
+from services.feed.replay_market import FeedStartError, ReplayMarket
+from services.feed.servicers import register
+from services.feed.settings import FeedSettings
+
+
+def settings_problems(error: ValidationError) -> str:
+    """One line per bad variable, named as in the environment."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']).upper()}: "
+        f"{problem['msg'].removeprefix('Value error, ')}"
+        for problem in error.errors()
+    )
+
+
+def main() -> int:
+    try:
+        settings = FeedSettings()
+    except ValidationError as error:
+        print(f"feed: refusing to start: {settings_problems(error)}", file=sys.stderr)
+        return 2
+    configure_logging("feed", settings.log_level, settings.log_format)
+    try:
+        market = ReplayMarket.load(
+            settings.dne_data_dir, settings.dne_import_dir,
+            start=settings.replay_start, speed=settings.replay_speed,
+        )
+    except FeedStartError as error:
+        print(f"feed: refusing to start: {error}", file=sys.stderr)
+        return 2
+    asyncio.run(run_service("feed", settings, register(market)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""FeedService and ReplayControlService over the replay source.
+
+Bad input answers a gRPC status with a sentence: INVALID_ARGUMENT, NOT_FOUND for an unknown
+market, FAILED_PRECONDITION when the state does not allow the call. Nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import grpc
+
+from dne.feed.v1 import feed_pb2, feed_pb2_grpc
+from services.common.decimals import parse_decimal
+from services.common.errors import DomainError, ErrorCode
+from services.common.metrics import FEED_DATA_AGE, FUNDING_APR
+from services.common.timeutil import from_timestamp, is_set, to_timestamp
+from services.feed import wire
+from services.feed.replay_market import ReplayMarket
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STREAM_INTERVAL_SECONDS = 1.0
+MIN_STREAM_INTERVAL_SECONDS = 0.05
+MAX_STREAM_INTERVAL_SECONDS = 3600.0
+# The replay computes the table at request time from the loaded data: there is no fetch to age.
+REPLAY_DATA_AGE_SECONDS = 0.0
+
+_STATUS = {
+    ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.INVALID_MARKET: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorCode.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+Reply = TypeVar("Reply")
+
+
+async def _answer(
+    context: grpc.aio.ServicerContext, method: str, compute: Callable[[], Reply]
+) -> Reply:
+    """Runs `compute`; a DomainError becomes its status, anything else INTERNAL (logged)."""
+    try:
+        return compute()
+    except DomainError as error:
+        status, message = _STATUS.get(error.code, grpc.StatusCode.INTERNAL), error.message
+    except Exception:
+        log.error("feed call failed", exc_info=True, extra={"method": method})
+        status, message = grpc.StatusCode.INTERNAL, f"{method} failed inside the feed; see its log"
+    await context.abort(status, message)
+    raise AssertionError("unreachable: abort raises")
+
+
+def _moment(stamp: Any, field: str) -> datetime | None:
+    """An optional Timestamp field; unset means None, out of range is INVALID_ARGUMENT."""
+    if not is_set(stamp):
+        return None
+    try:
+        return from_timestamp(stamp)
+    except (ValueError, OverflowError):
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT, f"{field} is not a valid time: {stamp.seconds} s"
+        ) from None
+
+
+def stream_interval(requested: float) -> float:
+    """0 means the default; otherwise clamped to [0.05 s, 1 h] of wall time."""
+    if not math.isfinite(requested) or requested < 0:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"interval_seconds must be a finite number >= 0 (0: default 1 s), found {requested}",
+        )
+    if requested == 0:
+        return DEFAULT_STREAM_INTERVAL_SECONDS
+    return min(max(requested, MIN_STREAM_INTERVAL_SECONDS), MAX_STREAM_INTERVAL_SECONDS)
+
+
+class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
+    def __init__(self, market: ReplayMarket) -> None:
+        self._market = market
+
+    def _table(self, include_untradable: bool) -> feed_pb2.ListFundingMarketsResponse:
+        table = self._market.funding_table(include_untradable)
+        for row in table.rows:
+            FUNDING_APR.labels(market=row.symbol).set(float(row.apr))
+        FEED_DATA_AGE.set(REPLAY_DATA_AGE_SECONDS)
+        return feed_pb2.ListFundingMarketsResponse(
+            markets=[wire.funding_market(row) for row in table.rows],
+            stats=wire.market_stats(table.stats),
+            as_of=to_timestamp(table.as_of),
+            source=self._market.source_name,
+            data_age_seconds=REPLAY_DATA_AGE_SECONDS,
+            model_notes=table.notes,
+        )
+
+    async def ListFundingMarkets(
+        self, request: feed_pb2.ListFundingMarketsRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.ListFundingMarketsResponse:
+        return await _answer(
+            context, "ListFundingMarkets", lambda: self._table(request.include_untradable)
+        )
+
+    async def GetMarketStats(
+        self, request: feed_pb2.GetMarketStatsRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.GetMarketStatsResponse:
+        def compute() -> feed_pb2.GetMarketStatsResponse:
+            table = self._market.funding_table(include_untradable=False)
+            return feed_pb2.GetMarketStatsResponse(
+                stats=wire.market_stats(table.stats), as_of=to_timestamp(table.as_of)
+            )
+
+        return await _answer(context, "GetMarketStats", compute)
+
+    async def GetPrice(
+        self, request: feed_pb2.GetPriceRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.GetPriceResponse:
+        return await _answer(
+            context, "GetPrice",
+            lambda: feed_pb2.GetPriceResponse(price=wire.price(self._market.price(request.market))),
+        )
+
+    async def StreamPrices(
+        self, request: feed_pb2.StreamPricesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[feed_pb2.StreamPricesResponse]:
+        def plan() -> tuple[list[str], float]:
+            interval = stream_interval(request.interval_seconds)
+            if not request.markets:
+                return self._market.tradable_markets(), interval
+            symbols = [self._market.require_market(name).symbol for name in request.markets]
+            return list(dict.fromkeys(symbols)), interval
+
+        markets, interval = await _answer(context, "StreamPrices", plan)
+        # Runs until the client cancels: grpc then cancels this generator at its next await.
+        while True:
+            yield feed_pb2.StreamPricesResponse(
+                prices=[wire.price(self._market.price(symbol)) for symbol in markets]
+            )
+            await asyncio.sleep(interval)
+
+    async def GetFundingHistory(
+        self, request: feed_pb2.GetFundingHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.GetFundingHistoryResponse:
+        def compute() -> feed_pb2.GetFundingHistoryResponse:
+            start = _moment(request.start, "start")
+            end = _moment(request.end, "end")
+            rows = self._market.funding_history(request.market, start, end, request.limit)
+            return feed_pb2.GetFundingHistoryResponse(
+                records=[wire.funding_record(row) for row in rows]
+            )
+
+        return await _answer(context, "GetFundingHistory", compute)
+
+    async def GetClock(
+        self, request: feed_pb2.GetClockRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.GetClockResponse:
+        return await _answer(
+            context, "GetClock",
+            lambda: feed_pb2.GetClockResponse(clock=wire.clock(self._market.clock_state())),
+        )
+
+
+class ReplayControlServicer(feed_pb2_grpc.ReplayControlServiceServicer):
+    def __init__(self, market: ReplayMarket) -> None:
+        self._market = market
+
+    async def SetClock(
+        self, request: feed_pb2.SetClockRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.SetClockResponse:
+        def compute() -> feed_pb2.SetClockResponse:
+            state = self._market.set_clock(
+                now=_moment(request.now, "now"),
+                speed=None if request.speed == 0 else request.speed,
+                paused=request.paused if request.set_paused else None,
+            )
+            return feed_pb2.SetClockResponse(clock=wire.clock(state))
+
+        return await _answer(context, "SetClock", compute)
+
+    async def AdvanceClock(
+        self, request: feed_pb2.AdvanceClockRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.AdvanceClockResponse:
+        return await _answer(
+            context, "AdvanceClock",
+            lambda: feed_pb2.AdvanceClockResponse(
+                clock=wire.clock(self._market.advance_clock(request.seconds))
+            ),
+        )
+
+    async def SetPriceScenario(
+        self, request: feed_pb2.SetPriceScenarioRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.SetPriceScenarioResponse:
+        def compute() -> feed_pb2.SetPriceScenarioResponse:
+            self._market.require_market(request.market)
+            price = parse_decimal(request.oracle_price, "oracle_price", positive=True)
+            quote = self._market.set_price_scenario(request.market, price)
+            return feed_pb2.SetPriceScenarioResponse(price=wire.price(quote))
+
+        return await _answer(context, "SetPriceScenario", compute)
+
+    async def ClearPriceScenario(
+        self, request: feed_pb2.ClearPriceScenarioRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.ClearPriceScenarioResponse:
+        def compute() -> feed_pb2.ClearPriceScenarioResponse:
+            self._market.clear_price_scenario(request.market)
+            return feed_pb2.ClearPriceScenarioResponse()
+
+        return await _answer(context, "ClearPriceScenario", compute)
+
+    async def ReloadHistory(
+        self, request: feed_pb2.ReloadHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.ReloadHistoryResponse:
+        return await _answer(
+            context, "ReloadHistory",
+            lambda: feed_pb2.ReloadHistoryResponse(
+                imported_records=self._market.reload_history()
+            ),
+        )
+
+
+def register(market: ReplayMarket) -> Callable[[grpc.aio.Server], list[str]]:
+    """The `register` hook of run_service: both services on one server."""
+
+    def add(server: grpc.aio.Server) -> list[str]:
+        feed_pb2_grpc.add_FeedServiceServicer_to_server(FeedServicer(market), server)
+        feed_pb2_grpc.add_ReplayControlServiceServicer_to_server(
+            ReplayControlServicer(market), server
+        )
+        services = feed_pb2.DESCRIPTOR.services_by_name
+        return [services["FeedService"].full_name, services["ReplayControlService"].full_name]
+
+    return add
+

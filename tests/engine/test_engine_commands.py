@@ -1,0 +1,384 @@
+"""Each command's success and its refusals, through the one trade path (properties 4, 9, 12,
+13, 14, 16, 25-30, 40), confirmations, and idempotent request ids."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dne.common.v1 import common_pb2 as K
+from dne.engine.v1 import engine_pb2 as E
+from services.common.errors import DomainError
+from services.engine import commands, orders
+from tests.kit.engine_fakes import EngineHarness, build_engine, hedge
+
+
+async def deposit(h: EngineHarness, amount: str, rid: str = "dep") -> E.CommandResult:
+    try:
+        request = commands.deposit(E.DepositRequest(request_id=rid, amount=amount))
+    except DomainError as refused:  # what the servicer answers for malformed input
+        return orders.failure(rid, commands.DEPOSIT, refused)
+    return await h.engine.trade(request)  # type: ignore[attr-defined]
+
+
+async def open_(h: EngineHarness, size: str, direction: str = "short", market: str = "SOL-PERP",
+                rid: str = "open", confirmed: bool = True) -> E.CommandResult:
+    return await h.engine.trade(commands.open_position(  # type: ignore[attr-defined]
+        E.OpenPositionRequest(request_id=rid, market=market, direction=direction, size=size,
+                              confirmed=confirmed)))
+
+
+async def swap(h: EngineHarness, direction: str, size: str, rid: str = "swap",
+               confirmed: bool = True) -> E.CommandResult:
+    return await h.engine.trade(commands.swap(E.SwapRequest(  # type: ignore[attr-defined]
+        request_id=rid, direction=direction, size=size, confirmed=confirmed)))
+
+
+# --- deposit and withdraw ------------------------------------------------------------------
+
+async def test_deposit_moves_wallet_usdc_into_collateral_and_records_the_trade(
+    running: EngineHarness,
+) -> None:
+    results = running.engine.bus.subscribe(  # type: ignore[attr-defined]
+        [E.EVENT_TYPE_COMMAND_RESULT, E.EVENT_TYPE_FUNDING_UPDATE])
+    result = await deposit(running, "1000", "dep-1")
+    assert result.ok and result.order.status == K.TRADE_STATUS_FILLED
+    assert result.client_order_id == "dep-1" and result.action == "DRIFT_DEPOSIT"
+    assert running.executor.wallet_usdc == Decimal(9000)
+    assert running.vault.trades["dep-1"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["dep-1"].source == "user"
+    assert Decimal(running.vault.statuses[("paper-wallet", 0)].balance) == Decimal(1000)
+    kinds = [results.queue.get_nowait().type for _ in range(results.queue.qsize())]
+    assert kinds == [E.EVENT_TYPE_FUNDING_UPDATE, E.EVENT_TYPE_COMMAND_RESULT]
+
+
+async def test_deposit_beyond_the_wallet_is_refused_before_the_venue(
+    running: EngineHarness,
+) -> None:
+    result = await deposit(running, "10000.01")
+    assert result.error.code == "INSUFFICIENT_BALANCE" and result.error.message
+    assert running.executor.order_calls == [] and running.vault.trades == {}
+
+
+async def test_withdraw_returns_collateral_and_refuses_below_80_percent_health(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "10")).ok  # 1500 notional: maintenance 75
+    ok = await running.engine.trade(  # type: ignore[attr-defined]
+        commands.withdraw(E.WithdrawRequest(request_id="w1", amount="500")))
+    assert ok.ok, ok.error
+    # C ~ 1498.5, M = 75: health after withdrawing 1200 is 100 x (1 - 75/298.5) < 80.
+    refused = await running.engine.trade(  # type: ignore[attr-defined]
+        commands.withdraw(E.WithdrawRequest(request_id="w2", amount="1200")))
+    assert refused.error.code == "HEALTH_LIMIT" and "80" in refused.error.message
+    assert [call for call in running.executor.order_calls if call[1] == "w2"] == []
+
+
+# --- positions -----------------------------------------------------------------------------
+
+async def test_open_short_sends_the_sell_price_limit_and_records_the_fill(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    result = await open_(running, "5")
+    assert result.ok, result.error
+    sent = running.executor.last_requests["OpenPosition"]
+    # Property 14: a sell is limited at P x (1 - S) = 150 x 0.995.
+    assert Decimal(sent.price_limit) == Decimal("149.25")  # type: ignore[attr-defined]
+    assert sent.client_order_id == "open" and sent.kind == K.TRADE_KIND_PERP_OPEN  # type: ignore
+    assert running.vault.trades["open"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["open"].tx_signature
+
+
+async def test_open_refuses_unknown_and_untradable_markets(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "1", market="DOGE-PERP")).error.code == "INVALID_MARKET"
+    assert (await open_(running, "1", market="PAUSED-PERP", rid="p")).error.code == (
+        "MARKET_NOT_TRADABLE")
+    assert running.executor.last_requests.get("OpenPosition") is None
+
+
+async def test_open_beyond_the_leverage_limit_is_refused_and_max_leverage_lowers_it() -> None:
+    harness = build_engine(max_leverage="2")
+    assert (await harness.engine.start("paper", 0, "s")).ok  # type: ignore[attr-defined]
+    assert (await deposit(harness, "1000")).ok
+    assert (await open_(harness, "14", rid="a")).error.code == "LEVERAGE_LIMIT"  # 2100 / 1000
+    assert (await open_(harness, "6", rid="b")).ok                              # 900 / 1000
+    await harness.engine.shutdown()  # type: ignore[attr-defined]
+
+
+async def test_a_long_that_pays_funding_is_refused_as_unprofitable(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    result = await open_(running, "5", direction="long")  # SOL rate > 0: longs pay
+    assert result.error.code == "UNPROFITABLE"
+    for field in ("expected_revenue", "estimated_costs", "net_profit"):
+        assert field in result.error.details
+
+
+async def test_a_trade_over_100_usd_needs_confirmation_with_its_full_details(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    result = await open_(running, "1", confirmed=False)  # 150 USD
+    assert result.error.code == "CONFIRMATION_REQUIRED"
+    details = result.error.details
+    assert details["market"] == "SOL-PERP" and details["side"] == "short"
+    assert details["size"] == "1" and details["price"] == "150"
+    assert details["notional"] == "150" and Decimal(details["estimated_fees"]) > 0
+    assert "open" not in running.vault.trades
+    small = await swap(running, "buy", "0.5", rid="small", confirmed=False)  # 75 USD
+    assert small.ok, small.error
+
+
+async def test_close_offsets_the_whole_position_and_records_the_settlement(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "5")).ok
+    running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
+    result = await running.engine.trade(commands.close_position(  # type: ignore[attr-defined]
+        E.ClosePositionRequest(request_id="close", market="SOL-PERP", confirmed=True)))
+    assert result.ok, result.error
+    sent = running.executor.last_requests["ClosePosition"]
+    assert sent.settle_pnl  # type: ignore[attr-defined]  # property 16: always on
+    assert Decimal(sent.price_limit) == Decimal("140.7")  # type: ignore[attr-defined]  # buy
+    assert result.order.filled_size == "5" and result.order.side == K.SIDE_LONG
+    assert result.settlement.status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["close:settle"].kind == K.TRADE_KIND_SETTLE_PNL
+    assert running.executor.sub(0).positions == {}
+    again = await running.engine.trade(commands.close_position(  # type: ignore[attr-defined]
+        E.ClosePositionRequest(request_id="close-2", market="SOL-PERP", confirmed=True)))
+    assert again.error.code == "NO_POSITION"
+
+
+async def test_settle_pnl_runs_for_a_known_market_and_refuses_an_unknown_one(
+    running: EngineHarness,
+) -> None:
+    ok = await running.engine.trade(commands.settle_pnl(  # type: ignore[attr-defined]
+        E.SettlePnlRequest(request_id="settle", market="SOL-PERP")))
+    assert ok.ok and ok.action == "DRIFT_SETTLE_PNL"
+    bad = await running.engine.trade(commands.settle_pnl(  # type: ignore[attr-defined]
+        E.SettlePnlRequest(request_id="settle-2", market="DOGE-PERP")))
+    assert bad.error.code == "INVALID_MARKET"
+
+
+async def test_swaps_buy_and_sell_sol_and_never_sell_the_gas_reserve(
+    running: EngineHarness,
+) -> None:
+    bought = await swap(running, "buy", "2")
+    assert bought.ok and running.executor.wallet_sol == Decimal(3)
+    assert Decimal(running.executor.last_requests["Swap"].price_limit) == Decimal(  # type: ignore
+        "150.75")
+    sold = await swap(running, "sell", "1", rid="sell")
+    assert sold.ok and running.executor.wallet_sol == Decimal(2)
+    refused = await swap(running, "sell", "1.99", rid="sell-2")
+    assert refused.error.code == "INSUFFICIENT_BALANCE" and "reserve" in refused.error.message
+    too_big = await swap(running, "buy", "100", rid="buy-2")
+    assert too_big.error.code == "INSUFFICIENT_BALANCE"
+
+
+async def test_a_halted_venue_refuses_every_trade(running: EngineHarness) -> None:
+    running.executor.halted = True
+    assert (await deposit(running, "10")).error.code == "VENUE_HALTED"
+
+
+@settings(max_examples=100)
+@given(venue_ms=st.floats(min_value=0, max_value=1000), limit=st.integers(50, 500))
+def test_property_29_venue_latency_above_the_limit_blocks_every_trade(
+    venue_ms: float, limit: int
+) -> None:
+    async def attempt() -> tuple[E.CommandResult, int]:
+        harness = build_engine(latency_limit_ms=limit)
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        harness.executor.latency_ms = venue_ms
+        result = await deposit(harness, "10")
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return result, len(harness.executor.order_calls)
+
+    result, orders_sent = asyncio.run(attempt())
+    if venue_ms > limit:
+        assert result.error.code == "LATENCY_TOO_HIGH" and orders_sent == 0
+    else:
+        assert result.ok  # the in-memory round trip itself is far below 50 ms
+
+
+@settings(max_examples=100)
+@given(wallet_sol=st.decimals(min_value=Decimal(0), max_value=Decimal("0.05"), places=9))
+def test_property_30_a_wallet_below_the_gas_reserve_blocks_trades(wallet_sol: Decimal) -> None:
+    async def attempt() -> tuple[E.CommandResult, int]:
+        harness = build_engine()
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        harness.executor.wallet_sol = wallet_sol
+        result = await deposit(harness, "10")
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return result, len(harness.executor.order_calls)
+
+    result, orders_sent = asyncio.run(attempt())
+    if wallet_sol < Decimal("0.017"):
+        assert result.error.code == "INSUFFICIENT_GAS" and orders_sent == 0
+    else:
+        assert result.ok
+
+
+@settings(max_examples=100)
+@given(amount=st.decimals(min_value=Decimal(-100), max_value=Decimal(20_000), places=2))
+def test_property_9_deposits_reach_the_venue_iff_within_the_wallet(amount: Decimal) -> None:
+    async def attempt() -> tuple[E.CommandResult, Decimal]:
+        harness = build_engine()
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        result = await deposit(harness, str(amount))
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return result, harness.executor.sub(0).quote
+
+    result, collateral = asyncio.run(attempt())
+    assert result.ok == (Decimal(0) < amount <= Decimal(10_000))
+    assert collateral == (amount if result.ok else 0)
+
+
+@settings(max_examples=100)
+@given(market=st.sampled_from(["SOL-PERP", "BTC-PERP", "ETH-PERP", "PAUSED-PERP", "DOGE-PERP",
+                               "XRP-PERP"]))
+def test_property_13_positions_open_only_in_tradable_markets(market: str) -> None:
+    async def attempt() -> E.CommandResult:
+        harness = build_engine()
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        await deposit(harness, "5000")
+        direction = "long" if market == "ETH-PERP" else "short"  # the side that is paid
+        result = await open_(harness, "0.01", direction=direction, market=market)
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return result
+
+    result = asyncio.run(attempt())
+    if market in ("SOL-PERP", "BTC-PERP", "ETH-PERP"):
+        assert result.ok, result.error
+    else:
+        assert result.error.code in ("INVALID_MARKET", "MARKET_NOT_TRADABLE")
+
+
+@settings(max_examples=100)
+@given(size=st.decimals(min_value=Decimal("0.1"), max_value=Decimal(200), places=1))
+def test_property_4_a_short_beyond_10x_paper_leverage_is_refused(size: Decimal) -> None:
+    async def attempt() -> E.CommandResult:
+        harness = build_engine()
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        await deposit(harness, "1000")
+        result = await open_(harness, str(size))
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return result
+
+    result = asyncio.run(attempt())
+    leverage = size * 150 / Decimal(1000)
+    if leverage > 10:
+        assert result.error.code == "LEVERAGE_LIMIT"
+    else:
+        assert result.error.code != "LEVERAGE_LIMIT"
+
+
+# --- property 40: refusals are answers with a code and a message --------------------------
+
+junk = st.one_of(st.sampled_from(["", "NaN", "-1", "0", "inf", "1e400", "abc", "1e16",
+                                  "0.0000000001", " ", "1,5"]), st.text(max_size=8))
+
+
+@settings(max_examples=150)
+@given(amount=junk, size=junk, market=junk, direction=junk, rid=junk)
+def test_property_40_every_failed_command_has_a_code_and_a_message(
+    amount: str, size: str, market: str, direction: str, rid: str
+) -> None:
+    parsers = [
+        lambda: commands.deposit(E.DepositRequest(request_id=rid, amount=amount)),
+        lambda: commands.withdraw(E.WithdrawRequest(request_id=rid, amount=amount)),
+        lambda: commands.open_position(E.OpenPositionRequest(
+            request_id=rid, market=market, direction=direction, size=size)),
+        lambda: commands.close_position(E.ClosePositionRequest(request_id=rid, market=market)),
+        lambda: commands.settle_pnl(E.SettlePnlRequest(request_id=rid, market=market)),
+        lambda: commands.swap(E.SwapRequest(request_id=rid, direction=direction, size=size)),
+    ]
+
+    async def attempt() -> list[E.CommandResult]:
+        harness = build_engine()
+        await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+        answers = []
+        for parse in parsers:
+            try:
+                request = parse()
+            except DomainError as error:
+                assert error.code and error.message
+                continue
+            answers.append(await harness.engine.trade(request))  # type: ignore[attr-defined]
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+        return answers
+
+    for result in asyncio.run(attempt()):
+        if not result.ok:
+            assert result.error.code and result.error.message
+
+
+# --- idempotency ---------------------------------------------------------------------------
+
+async def test_the_same_request_id_twice_trades_once_and_answers_the_stored_outcome(
+    running: EngineHarness,
+) -> None:
+    first = await deposit(running, "100", "same")
+    second = await deposit(running, "100", "same")
+    assert first.ok and second.ok and second.order.replayed
+    assert second.order.filled_size == first.order.filled_size == "100"
+    assert running.executor.order_calls == [("Deposit", "same")]
+    assert running.executor.sub(0).quote == Decimal(100)
+
+
+async def test_an_executor_transport_error_is_retried_with_the_same_id(
+    running: EngineHarness,
+) -> None:
+    running.executor.transport_failures = 2
+    result = await deposit(running, "100", "retry")
+    assert result.ok
+    assert running.executor.order_calls == [("Deposit", "retry")] * 3
+    assert running.sleeps[:2] == [1.0, 2.0]
+    assert running.executor.sub(0).quote == Decimal(100)
+
+
+async def test_a_lost_reply_is_retried_and_the_venue_does_not_trade_twice(
+    running: EngineHarness,
+) -> None:
+    running.executor.lost_replies = 1
+    result = await deposit(running, "100", "lost")
+    assert result.ok and result.order.replayed
+    assert running.executor.sub(0).quote == Decimal(100)
+    assert running.vault.trades["lost"].status == K.TRADE_STATUS_FILLED
+
+
+async def test_an_unreachable_executor_leaves_the_outcome_unknown_and_recorded_so(
+    running: EngineHarness,
+) -> None:
+    running.executor.transport_failures = 99
+    result = await deposit(running, "100", "lost-all")
+    assert not result.ok and result.order.status == K.TRADE_STATUS_UNKNOWN
+    assert result.error.code == "VENUE_UNAVAILABLE" and "unknown" in result.error.message
+    assert running.vault.trades["lost-all"].status == K.TRADE_STATUS_UNKNOWN
+
+
+async def test_a_pending_intent_is_resolved_at_the_venue_not_traded_again(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "100", "crash")).ok
+    running.vault.trades["crash"].status = K.TRADE_STATUS_PENDING  # crashed before completing
+    again = await deposit(running, "100", "crash")
+    assert again.ok and again.order.replayed
+    assert running.vault.trades["crash"].status == K.TRADE_STATUS_FILLED
+    assert running.executor.order_calls == [("Deposit", "crash")]
+
+
+async def test_a_pending_intent_the_venue_never_saw_is_closed_as_rejected(
+    running: EngineHarness,
+) -> None:
+    running.vault.trades["ghost"] = K.Trade(
+        client_order_id="ghost", status=K.TRADE_STATUS_PENDING, kind=K.TRADE_KIND_DEPOSIT)
+    again = await deposit(running, "100", "ghost")
+    assert not again.ok and again.error.code == "VENUE_REJECTED"
+    assert running.vault.trades["ghost"].status == K.TRADE_STATUS_REJECTED
+    assert running.executor.order_calls == []
