@@ -24,8 +24,9 @@ NET_DELTA = Gauge("dne_net_delta_sol", "Spot minus reserve plus perp, in SOL.", 
 DRIFT_PCT = Gauge("dne_delta_drift_percent", "Net delta over hedgeable spot.", ["sub_account"])
 COLLATERAL = Gauge("dne_collateral_usd", "Total collateral.", ["sub_account"])
 FUNDING_APR = Gauge("dne_funding_apr_percent", "Funding APR per market.", ["market"])
-FUNDING_RECEIVED = Counter(
-    "dne_funding_received_usd_total", "Funding recorded by the vault (negative when paid).",
+# A gauge, not a counter: funding is paid as well as received, and a counter cannot go down.
+FUNDING_RECEIVED = Gauge(
+    "dne_funding_received_usd", "Net funding recorded by the vault (negative when paid).",
     ["sub_account"],
 )
 TRADES = Counter("dne_trades_total", "Orders by kind and result.", ["kind", "result"])

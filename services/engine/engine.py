@@ -379,8 +379,10 @@ class FundingEngine:
                               "the feed's market clock is unreachable") from None
 
     async def _market_now(self) -> datetime:
+        """Asks the feed every time: a cached answer extrapolated across a replay jump would
+        start (or end) a cooldown at the wrong market time."""
         try:
-            return await self.market_clock.now()
+            return await self.market_clock.refresh()
         except grpc.RpcError:
             try:
                 return self.market_clock.cached_now()

@@ -84,12 +84,13 @@ class TradePath:
                 return orders.failure(request.request_id, request.action, error)
 
     async def _execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
-        stored = await self._ledger.find(request.request_id)
-        if stored is not None:
-            return await self._answer_stored(request, stored)
+        # Blocked first: while disabled nothing is asked of the vault, not even a replay.
         blocked = self._blocked_reason()
         if blocked:
             raise DomainError(ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")
+        stored = await self._ledger.find(request.request_id)
+        if stored is not None:
+            return await self._answer_stored(request, stored)
         context = await self._context(request)
         trade = self._preflight.evaluate(request, context)
         needs_confirmation = self._preflight.confirmation_needed(trade)

@@ -127,6 +127,14 @@ class VaultStore:
             if verdict is Verdict.ALREADY_DONE:
                 return trade
             if verdict is Verdict.REFUSE:
+                log.warning(
+                    "trade completion refused",
+                    extra={
+                        "client_order_id": client_order_id,
+                        "status": current,
+                        "refused_status": outcome.status,
+                    },
+                )
                 raise DomainError(
                     ErrorCode.FAILED_PRECONDITION,
                     f"trade {client_order_id!r} is {current} and cannot become "

@@ -13,7 +13,7 @@ from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from services.common.errors import DomainError
 from services.engine import commands, orders
-from tests.kit.engine_fakes import EngineHarness, build_engine, hedge
+from tests.kit.engine_fakes import EngineHarness, build_engine
 
 
 async def deposit(h: EngineHarness, amount: str, rid: str = "dep") -> E.CommandResult:

@@ -586,9 +586,21 @@ async def serve_fakes(
 ) -> tuple[grpc.aio.Server, str]:
     """The three fakes behind one real grpc.aio server on 127.0.0.1:0."""
     server = grpc.aio.server()
-    feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)  # type: ignore[arg-type]
-    executor_pb2_grpc.add_ExecutorServiceServicer_to_server(executor, server)  # type: ignore
-    vault_pb2_grpc.add_VaultServiceServicer_to_server(vault, server)  # type: ignore[arg-type]
+    feed_pb2_grpc.add_FeedServiceServicer_to_server(
+        _servicer(feed_pb2_grpc.FeedServiceServicer, feed), server)
+    executor_pb2_grpc.add_ExecutorServiceServicer_to_server(
+        _servicer(executor_pb2_grpc.ExecutorServiceServicer, executor), server)
+    vault_pb2_grpc.add_VaultServiceServicer_to_server(
+        _servicer(vault_pb2_grpc.VaultServiceServicer, vault), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, f"127.0.0.1:{port}"
+
+
+def _servicer(base: type, fake: object) -> object:
+    """The generated servicer (UNIMPLEMENTED for every RPC) with the fake's methods on top."""
+    adapter = base()
+    for name in dir(base):
+        if not name.startswith("_") and hasattr(fake, name):
+            setattr(adapter, name, getattr(fake, name))
+    return adapter
