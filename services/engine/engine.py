@@ -241,11 +241,11 @@ class FundingEngine:
 
     # --- vault sync --------------------------------------------------------------------------
 
-    async def _sync_once(self) -> AccountView:
+    async def _sync_once(self, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
         since = (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
         account = await self.upstream.account(self.sub_account, since)
-        reply = await self._ledger.sync(account.state)
+        reply = await self._ledger.sync(account.state, patient=patient)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
         return account
@@ -272,9 +272,9 @@ class FundingEngine:
             return self.publish_result(orders.failure(request_id, action, DomainError(
                 ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
         try:
-            await self._ledger.flush_outbox()
+            await self._ledger.flush_outbox(patient=True)
             async with self._sync_lock:
-                account = await self._sync_once()
+                account = await self._sync_once(patient=True)
         except (DomainError, grpc.RpcError) as error:
             message = getattr(error, "message", str(error))
             log.error("vault reset failed", extra={"reason": message}, exc_info=error)
@@ -405,7 +405,10 @@ class FundingEngine:
         self.last_update = update
         self.bus.emit(E.EVENT_TYPE_FUNDING_UPDATE, update)
         self._record_state(account, update)
-        alert = self._alerter.observe(account.health)
+        # Health is about liquidation: with no margin requirement nothing can be liquidated,
+        # whatever number the venue reports for an empty account.
+        at_risk = account.maintenance_margin > 0
+        alert = self._alerter.observe(account.health if at_risk else Decimal(100))
         if alert is not None:
             log.warning("health alert", extra={"level": alert.level,
                                                "health_ratio": str(alert.health)})

@@ -66,7 +66,7 @@ class Ledger:
             self.outbox.append(PendingCompletion(client_order_id, result))
             return False
 
-    async def flush_outbox(self) -> int:
+    async def flush_outbox(self, *, patient: bool = False) -> int:
         """Writes waiting completions in order; stops at the first failure. Answers how many."""
         written = 0
         while self.outbox:
@@ -76,19 +76,26 @@ class Ledger:
                 vault_pb2.CompleteTradeRequest(
                     client_order_id=pending.client_order_id, result=pending.result
                 ),
+                patient=patient,
             )
             self.outbox.pop(0)
             written += 1
         return written
 
-    async def sync(self, state: common_pb2.AccountState) -> vault_pb2.SyncAccountResponse:
+    async def sync(
+        self, state: common_pb2.AccountState, *, patient: bool = False
+    ) -> vault_pb2.SyncAccountResponse:
         return await self._call(
-            "SyncAccount", vault_pb2.SyncAccountRequest(key=self.key, state=state)
+            "SyncAccount", vault_pb2.SyncAccountRequest(key=self.key, state=state),
+            patient=patient,
         )
 
-    async def _call(self, method: str, request: object):  # type: ignore[no-untyped-def]
+    async def _call(self, method: str, request: object, *, patient: bool = False):  # type: ignore[no-untyped-def]
+        # patient: wait (within the timeout) for a vault that is coming back, instead of
+        # failing at once while the channel is still in its reconnect backoff.
         try:
-            return await getattr(self._vault, method)(request, timeout=CALL_TIMEOUT_SEC)
+            return await getattr(self._vault, method)(
+                request, timeout=CALL_TIMEOUT_SEC, wait_for_ready=patient)
         except grpc.RpcError as error:
             code = error.code() if callable(getattr(error, "code", None)) else None
             raise DomainError(

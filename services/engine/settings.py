@@ -29,7 +29,9 @@ class EngineSettings(ServiceSettings):
     drift_sub_account: int = Field(default=0, ge=0, le=2**32 - 1)
     tick_interval_sec: float = Field(default=5, gt=0, le=3600)
     vault_retry_delays_sec: str = Field(
-        default="1,2,4", description="Waits between vault sync attempts, comma separated."
+        default="1,2,4",
+        description="Waits between attempts, comma separated: vault syncs (property 36) and "
+                    "resends of an order after a transport error (same client order id).",
     )
     latency_limit_ms: float = Field(default=300, gt=0, le=10_000)
     slippage_tolerance: Decimal = Field(default=Decimal("0.005"), gt=0, le=Decimal("0.1"))

@@ -12,8 +12,6 @@ from services.common.timeutil import to_timestamp
 from services.engine import delta
 from services.engine.account import AccountView
 
-PLACES = 8
-
 
 def funding_update(
     *,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import grpc
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base
 
 from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
@@ -29,18 +28,11 @@ from services.engine.orders import TradeRequest
 from services.engine.preflight import ApprovedTrade, Preflight, TradeContext
 from services.engine.settings import EngineSettings
 from services.engine.upstream import CALL_TIMEOUT_SEC, Upstream
+from services.engine.vault_sync import WaitFromList
 
 log = logging.getLogger(__name__)
 K = common_pb2
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class _WaitFromList(wait_base):
-    def __init__(self, delays: Sequence[float]) -> None:
-        self._delays = tuple(delays) or (0.0,)
-
-    def __call__(self, retry_state) -> float:  # type: ignore[no-untyped-def]
-        return self._delays[min(retry_state.attempt_number, len(self._delays)) - 1]
 
 
 class TradePath:
@@ -151,7 +143,7 @@ class TradePath:
         the executor makes idempotent. When every attempt fails the outcome is UNKNOWN."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(len(self._settings.vault_retry_delays) + 1),
-            wait=_WaitFromList(self._settings.vault_retry_delays),
+            wait=WaitFromList(self._settings.vault_retry_delays),
             retry=retry_if_exception_type(grpc.RpcError),
             sleep=self._sleep,
         )
@@ -277,7 +269,9 @@ class TradePath:
         if order.status == K.TRADE_STATUS_FILLED:
             log.info("trade executed", extra={
                 "timestamp": datetime.now(UTC).isoformat(), "market": order.market,
-                "side": orders.SIDE_NAMES.get(order.side, ""), "size": order.filled_size,
+                # Transfers have no side: the kind ("deposit", ...) says the direction.
+                "side": orders.SIDE_NAMES.get(order.side, "") or kind,
+                "size": order.filled_size,
                 "price": order.fill_price, "tx_signature": order.tx_signature,
                 "request_id": trade.request.request_id, "source": trade.request.source,
             })

@@ -24,7 +24,7 @@ class SyncFailed(Exception):
         self.last_error = last_error
 
 
-class _WaitFromList(wait_base):
+class WaitFromList(wait_base):
     """The n-th retry waits delays[n-1]."""
 
     def __init__(self, delays: Sequence[float]) -> None:
@@ -54,7 +54,7 @@ class VaultSynchronizer:
         """Runs `attempt` until it succeeds or every delay is spent; raises SyncFailed."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=_WaitFromList(self._delays),
+            wait=WaitFromList(self._delays),
             sleep=self._sleep,
             before_sleep=self._before_sleep,
             reraise=False,

@@ -149,6 +149,6 @@ async def test_low_health_raises_alerts_on_change_and_not_on_every_tick(
     assert warning.health_alert.level == "CRITICAL" and Decimal(warning.health_alert.health) < 20
     await engine.tick()  # type: ignore[attr-defined]
     assert drain(alerts) == []  # the same level inside 60 s of wall time
-    engine.wall[0] += 61  # type: ignore[attr-defined]
+    running.wall[0] += 61
     await engine.tick()  # type: ignore[attr-defined]
     assert len(drain(alerts)) == 1

@@ -555,6 +555,7 @@ class EngineHarness:
     vault: FakeVault
     engine: object
     sleeps: list[float]
+    wall: list[float]  # the engine's monotonic wall clock (health alert repeats), in seconds
 
 
 def build_engine(**overrides: object) -> EngineHarness:
@@ -577,8 +578,7 @@ def build_engine(**overrides: object) -> EngineHarness:
         market_clock=FeedClock(feed, max_age_seconds=0),  # type: ignore[arg-type]
         sleep=record_sleep, monotonic=lambda: wall[0],
     )
-    engine.wall = wall  # type: ignore[attr-defined]  # tests move the alerter's wall clock
-    return EngineHarness(clock, feed, executor, vault, engine, sleeps)
+    return EngineHarness(clock, feed, executor, vault, engine, sleeps, wall)
 
 
 async def serve_fakes(
