@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from services.common.errors import DomainError, ErrorCode
+from services.common.health import health_ratio
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -55,14 +56,6 @@ def deny(gate: str, code: ErrorCode, reason: str, **details: object) -> GateDeci
 
 
 # --- Health (property 2, as Drift defines it; see the brief) ---------------------------------
-
-def health_ratio(collateral: Decimal, maintenance_margin: Decimal) -> Decimal:
-    """100 with no margin needed, 0 with no collateral, else 100 x (1 - M / C) clamped."""
-    if maintenance_margin <= 0 and collateral >= 0:
-        return HUNDRED
-    if collateral <= 0:
-        return ZERO
-    return min(HUNDRED, max(ZERO, HUNDRED * (1 - maintenance_margin / collateral)))
 
 
 # --- Capital (properties 9 and 12) -----------------------------------------------------------

@@ -16,6 +16,9 @@ from services.common.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_SEC = 5.0
+# Only these mean "the vault is away"; any other status is the vault's answer and will not
+# change by asking again (a conflicting outcome, an unknown id).
+TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,11 @@ class Ledger:
                 vault_pb2.CompleteTradeRequest(client_order_id=client_order_id, result=result),
             )
             return True
-        except DomainError:
+        except DomainError as error:
+            if error.code != ErrorCode.VAULT_UNAVAILABLE:
+                log.error("vault refused a trade completion", extra={
+                    "client_order_id": client_order_id, "error": error.message})
+                return False
             log.error("vault unreachable: trade completion kept in the outbox",
                       extra={"client_order_id": client_order_id})
             self.outbox.append(PendingCompletion(client_order_id, result))
@@ -71,15 +78,23 @@ class Ledger:
         written = 0
         while self.outbox:
             pending = self.outbox[0]
-            await self._call(
-                "CompleteTrade",
-                vault_pb2.CompleteTradeRequest(
-                    client_order_id=pending.client_order_id, result=pending.result
-                ),
-                patient=patient,
-            )
+            try:
+                await self._call(
+                    "CompleteTrade",
+                    vault_pb2.CompleteTradeRequest(
+                        client_order_id=pending.client_order_id, result=pending.result
+                    ),
+                    patient=patient,
+                )
+                written += 1
+            except DomainError as error:
+                if error.code == ErrorCode.VAULT_UNAVAILABLE:
+                    raise
+                # Refused for good: keeping it would block trading forever. A human reads this.
+                log.error("vault refused a kept trade completion; dropped from the outbox",
+                          extra={"client_order_id": pending.client_order_id,
+                                 "error": error.message})
             self.outbox.pop(0)
-            written += 1
         return written
 
     async def sync(
@@ -98,6 +113,11 @@ class Ledger:
                 request, timeout=CALL_TIMEOUT_SEC, wait_for_ready=patient)
         except grpc.RpcError as error:
             code = error.code() if callable(getattr(error, "code", None)) else None
+            if code is not None and code not in TRANSIENT:
+                details = error.details() if callable(getattr(error, "details", None)) else ""
+                raise DomainError(
+                    ErrorCode.INTERNAL, f"the vault refused {method}: {code.name}: {details}"
+                ) from None
             raise DomainError(
                 ErrorCode.VAULT_UNAVAILABLE,
                 f"the vault is unreachable ({getattr(code, 'name', error)}); "

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from services.common.health import health_ratio
+
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
@@ -29,16 +31,6 @@ def slippage_fraction(notional: Decimal, scale: Decimal = DEFAULT_SLIPPAGE_SCALE
 def unrealized_pnl(signed_size: Decimal, entry_price: Decimal, price: Decimal) -> Decimal:
     """(price - entry) x size x (+1 long, -1 short): signed_size carries the sign (property 7)."""
     return (price - entry_price) * signed_size
-
-
-def health_ratio(collateral: Decimal, maintenance_margin: Decimal) -> Decimal:
-    """Drift's health, 0-100: 100 with no margin requirement, 0 at or below zero collateral,
-    else 100 (1 - M / C) clamped (property 2; see the brief on design.md's literal formula)."""
-    if collateral <= 0:
-        return ZERO
-    if maintenance_margin <= 0:
-        return HUNDRED
-    return min(HUNDRED, max(ZERO, HUNDRED * (1 - maintenance_margin / collateral)))
 
 
 def leverage(total_notional: Decimal, collateral: Decimal) -> Decimal:

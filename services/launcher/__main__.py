@@ -39,6 +39,8 @@ async def main() -> int:
     for name in ORDER:
         print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
     print(f"  logs      {log_dir}/", flush=True)
+    print("Every service answers gRPC reflection, e.g. "
+          f"`grpcurl -plaintext {system.address('engine')} list`.", flush=True)
     print("Ready. Ctrl-C stops everything.", flush=True)
 
     stop = asyncio.Event()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from services.engine import commands
+from services.engine.ledger import Ledger
 from tests.kit.engine_fakes import EngineHarness, build_engine
 
 
@@ -145,3 +147,32 @@ async def test_a_completion_the_vault_missed_waits_in_the_outbox_and_blocks_trad
     assert engine.status().trading_enabled  # type: ignore[attr-defined]
     assert (await deposit(running, "5", "next-2")).ok
     assert running.executor.sub(0).quote == Decimal(105)
+
+
+class _RefusingVault:
+    """A vault that answers CompleteTrade with one fixed gRPC status."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self.code = code
+        self.calls = 0
+
+    async def CompleteTrade(self, request, timeout=None, wait_for_ready=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        raise grpc.aio.AioRpcError(
+            self.code, grpc.aio.Metadata(), grpc.aio.Metadata(), "refused by test")
+
+
+async def test_a_completion_the_vault_refuses_for_good_is_not_kept_to_block_trading() -> None:
+    vault = _RefusingVault(grpc.StatusCode.FAILED_PRECONDITION)
+    ledger = Ledger(vault, "paper-wallet", 0)  # type: ignore[arg-type]
+    written = await ledger.complete("conflict", K.OrderResult(client_order_id="conflict"))
+    assert written is False
+    assert ledger.outbox == []
+
+
+async def test_a_completion_the_vault_could_not_hear_is_kept_in_the_outbox() -> None:
+    vault = _RefusingVault(grpc.StatusCode.UNAVAILABLE)
+    ledger = Ledger(vault, "paper-wallet", 0)  # type: ignore[arg-type]
+    written = await ledger.complete("lost", K.OrderResult(client_order_id="lost"))
+    assert written is False
+    assert [pending.client_order_id for pending in ledger.outbox] == ["lost"]

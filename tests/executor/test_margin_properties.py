@@ -32,10 +32,10 @@ def test_property_2_health_is_drifts_formula_clamped_to_0_100(
 ) -> None:
     health = health_ratio(collateral, maintenance)
     assert Decimal(0) <= health <= Decimal(100)
-    if collateral <= 0:
+    if maintenance == 0 and collateral >= 0:
+        assert health == 100  # nothing can be liquidated
+    elif collateral <= 0:
         assert health == 0
-    elif maintenance == 0:
-        assert health == 100
     else:
         expected = 100 * (1 - maintenance / collateral)
         assert health == min(Decimal(100), max(Decimal(0), expected))
@@ -53,7 +53,8 @@ def test_property_2_known_answers() -> None:
     assert health_ratio(Decimal(1000), Decimal(0)) == 100
     assert health_ratio(Decimal(1000), Decimal(250)) == 75
     assert health_ratio(Decimal(1000), Decimal(1000)) == 0  # collateral = margin: liquidatable
-    assert health_ratio(Decimal(0), Decimal(0)) == 0
+    assert health_ratio(Decimal(0), Decimal(0)) == 100  # an empty account is not at risk
+    assert health_ratio(Decimal(-5), Decimal(0)) == 0
     assert health_ratio(Decimal(-5), Decimal(10)) == 0
 
 
