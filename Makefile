@@ -25,7 +25,7 @@ lint: env proto ## Ruff over the project's own code
 	$(VENV)/bin/ruff check services tests
 
 bench: env proto ## Run the benchmarks under bench/
-	$(PY) -m pytest -q -p no:cacheprovider bench
+	$(PY) -m pytest -q -s bench
 
 env: $(VENV)/.installed ## Create .venv with the pinned packages
 
