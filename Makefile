@@ -8,7 +8,8 @@ PROTOS := $(shell find protos -name '*.proto')
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test proto lint bench clean env
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+.PHONY: help run test proto lint bench clean env browser
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,18 +17,23 @@ help: ## List the targets
 run: env proto ## Start every service in paper mode on the recorded Drift data
 	$(PY) -m services.launcher
 
-test: env proto ## Install what is missing and run every test
-	$(PY) -m pytest -q -p no:cacheprovider
+test: env proto browser ## Install what is missing, lint, and run every test
+	$(VENV)/bin/ruff check services tests bench
+	$(PY) -m pytest -q
 
 proto: gen/.stamp ## Compile protos/ into gen/ with grpcio-tools
 
 lint: env proto ## Ruff over the project's own code
-	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/ruff check services tests bench
 
 bench: env proto ## Run the benchmarks under bench/
 	$(PY) -m pytest -q -s bench
 
 env: $(VENV)/.installed ## Create .venv with the pinned packages
+
+browser: ## Install Debian's chromium for the browser tests when it is missing
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

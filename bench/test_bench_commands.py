@@ -13,7 +13,6 @@ from pathlib import Path
 
 from dne.engine.v1 import engine_pb2
 from dne.feed.v1 import feed_pb2
-
 from services.common.health import health_ratio
 from services.engine import delta
 from tests.integration.flow import pause_clock_at, request_id

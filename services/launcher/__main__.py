@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from services.launcher.processes import ServiceStartError
-from services.launcher.topology import ORDER, start_system
+from services.launcher.topology import BACKEND, start_system
 
 DEFAULT_PORTS = {"feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054}
 
@@ -32,11 +32,11 @@ async def main() -> int:
     }
     print("Delta Neutral Engine: starting in paper mode on recorded Drift data", flush=True)
     try:
-        system = await start_system(log_dir, ports=_ports(), env=env)
+        system = await start_system(log_dir, ports=_ports(), env=env, services=BACKEND)
     except ServiceStartError as error:
         print(f"start-up failed: {error}", file=sys.stderr)
         return 1
-    for name in ORDER:
+    for name in BACKEND:
         print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
     print(f"  logs      {log_dir}/", flush=True)
     print("Every service answers gRPC reflection, e.g. "

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 _LISTENING = re.compile(r"^(\w+) listening on (\S+):(\d+)$")
@@ -36,7 +37,11 @@ class ServiceProcess:
         *,
         module: str | None = None,
         python: str = sys.executable,
+        readiness: str = "grpc",
     ) -> None:
+        if readiness not in ("grpc", "http"):
+            raise ValueError(f"readiness must be 'grpc' or 'http', found {readiness!r}")
+        self.readiness = readiness
         self.name = name
         self.module = module or f"services.{name}"
         self.env = dict(env)
@@ -67,7 +72,10 @@ class ServiceProcess:
         log_file.close()
         try:
             self.address = await asyncio.wait_for(self._read_address(), timeout)
-            await wait_serving(self.address, timeout)
+            if self.readiness == "grpc":
+                await wait_serving(self.address, timeout)
+            else:
+                await wait_http(self.address, timeout)
         except (TimeoutError, ServiceStartError) as error:
             await self.stop()
             tail = self.log_tail()
@@ -139,4 +147,20 @@ async def wait_serving(address: str, timeout: float = 30.0) -> None:
                 pass
             if asyncio.get_running_loop().time() > deadline:
                 raise ServiceStartError(f"no SERVING answer from {address} in {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
+
+async def wait_http(address: str, timeout: float = 30.0) -> None:
+    """Polls GET /health until the server answers at all (degraded counts: it is up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            try:
+                reply = await client.get(f"http://{address}/health")
+                if reply.status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise ServiceStartError(f"no /health answer from {address} in {timeout:.0f} s")
             await asyncio.sleep(0.1)

@@ -10,7 +10,8 @@ from pathlib import Path
 from services.launcher.processes import ServiceProcess
 
 # Start order: each service only needs the ones before it.
-ORDER = ("feed", "vault", "executor", "engine")
+ORDER = ("feed", "vault", "executor", "engine", "gateway")
+BACKEND = ORDER[:-1]
 
 
 @dataclass
@@ -34,9 +35,12 @@ def wiring_env(name: str, system: System, ports: Mapping[str, int]) -> dict[str,
     env = {"PORT": str(ports.get(name, 0))}
     if name in ("executor", "engine"):
         env["FEED_ADDRESS"] = system.address("feed")
-    if name == "engine":
+    if name in ("engine", "gateway"):
         env["EXECUTOR_ADDRESS"] = system.address("executor")
         env["VAULT_ADDRESS"] = system.address("vault")
+    if name == "gateway":
+        env["FEED_ADDRESS"] = system.address("feed")
+        env["ENGINE_ADDRESS"] = system.address("engine")
     return env
 
 
@@ -59,7 +63,10 @@ async def start_system(
                 **wiring_env(name, system, ports),
                 **(per_service_env or {}).get(name, {}),
             }
-            process = ServiceProcess(name, child_env, log_dir / f"{name}.log")
+            readiness = "http" if name == "gateway" else "grpc"
+            process = ServiceProcess(
+                name, child_env, log_dir / f"{name}.log", readiness=readiness
+            )
             system.processes[name] = process
             await process.start(timeout)
     except BaseException:

@@ -13,7 +13,7 @@ from dne.engine.v1 import engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
-from services.launcher.topology import System, start_system
+from services.launcher.topology import BACKEND, ORDER, System, start_system
 from tests.kit.ports import free_port
 
 # Fast settings for tests: market time paused and moved explicitly, ticks every 0.2 s,
@@ -22,6 +22,9 @@ FAST_ENGINE_ENV = {
     "TICK_INTERVAL_SEC": "0.2",
     "VAULT_RETRY_DELAYS_SEC": "0.1,0.2,0.4",
 }
+
+
+TEST_API_TOKEN = "test-token-0123456789abcdef"
 
 
 @dataclass
@@ -39,6 +42,11 @@ class RunningSystem:
     system: System
     stubs: Stubs
     var_dir: Path
+    api_token: str = ""
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.system.address('gateway')}"
 
 
 @asynccontextmanager
@@ -48,21 +56,26 @@ async def running_system(
     *,
     feed_env: Mapping[str, str] | None = None,
     engine_env: Mapping[str, str] | None = None,
+    gateway: bool = False,
+    gateway_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningSystem]:
-    """Starts feed, vault, executor and engine; the vault keeps its port across restarts."""
+    """Starts feed, vault, executor and engine (and the gateway when asked); the vault keeps
+    its port across restarts."""
     per_service = {
         "feed": {"DNE_IMPORT_DIR": str(var_dir / "history"), **(feed_env or {})},
         "vault": {"DATABASE_URL": database_url},
         "executor": {"PAPER_STATE_PATH": str(var_dir / "paper_venue.json")},
         "engine": {**FAST_ENGINE_ENV, **(engine_env or {})},
+        "gateway": {"DNE_API_TOKEN": TEST_API_TOKEN, **(gateway_env or {})},
     }
     system = await start_system(
         var_dir / "log",
         ports={"vault": free_port()},
         env={"LOG_FORMAT": "text"},
         per_service_env=per_service,
+        services=ORDER if gateway else BACKEND,
     )
-    channels = {name: grpc.aio.insecure_channel(system.address(name)) for name in system.processes}
+    channels = {name: grpc.aio.insecure_channel(system.address(name)) for name in BACKEND}
     try:
         stubs = Stubs(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),
@@ -72,7 +85,7 @@ async def running_system(
             vault=vault_pb2_grpc.VaultServiceStub(channels["vault"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),
         )
-        yield RunningSystem(system, stubs, var_dir)
+        yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "")
     finally:
         for channel in channels.values():
             await channel.close()
