@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from services.common.errors import DomainError, ErrorCode
 from services.executor import margin
@@ -42,6 +40,15 @@ from services.executor.market_data import (
     MarketInfo,
     PriceQuote,
 )
+from services.executor.paper_fills import (
+    DEFAULT_TAKER_FEE_RATE,
+    Fill,
+    apply_perp_fill,
+    floor_hour,
+    payment_id,
+    simulate_fill,
+    tx_signature,
+)
 from services.executor.paper_state import (
     OrderRecord,
     PaperPosition,
@@ -56,101 +63,9 @@ ZERO = Decimal(0)
 ONE_HOUR = timedelta(hours=1)
 # Drift v2 precisions: base 1e-9, price and quote 1e-6.
 BASE_STEP = Decimal("1e-9")
-PRICE_STEP = Decimal("1e-6")
-QUOTE_STEP = Decimal("1e-6")
 SETTLE_THRESHOLD_USD = Decimal(1)  # property 16
-DEFAULT_TAKER_FEE_RATE = Decimal("0.0002")
 DEFAULT_MAX_LEVERAGE = Decimal(10)  # property 4, paper venue
 MAX_LATENCY_MS = 60_000.0
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def tx_signature(client_order_id: str) -> str:
-    """Deterministic, so a replayed or restarted order shows the same signature."""
-    return "paper:" + hashlib.sha256(client_order_id.encode()).hexdigest()
-
-
-def payment_id(sub_account: int, market: str, period_start: datetime) -> str:
-    return f"{sub_account}:{market}:{int(period_start.timestamp())}"
-
-
-@dataclass(frozen=True)
-class Fill:
-    side: Side
-    size: Decimal
-    oracle_price: Decimal
-    slippage: Decimal
-    price: Decimal
-    notional: Decimal
-    fee: Decimal
-
-    def check_limit(self, price_limit: Decimal | None) -> None:
-        if price_limit is None:
-            return
-        worse = self.price > price_limit if self.side is Side.LONG else self.price < price_limit
-        if worse:
-            raise DomainError(
-                ErrorCode.PRICE_LIMIT,
-                f"fill price {self.price} is worse than the limit {price_limit} for a "
-                f"{self.side.value} of {self.size} (oracle {self.oracle_price}, slippage "
-                f"{self.slippage:.6%})",
-            )
-
-
-def simulate_fill(
-    side: Side,
-    size: Decimal,
-    oracle_price: Decimal,
-    *,
-    slippage_scale: Decimal = margin.DEFAULT_SLIPPAGE_SCALE_USD,
-    fee_rate: Decimal = DEFAULT_TAKER_FEE_RATE,
-) -> Fill:
-    """Oracle price moved against the taker by the size-dependent slippage (property 3), on
-    Drift's price grid rounded against the taker; the fee rounds up to the quote grid."""
-    slippage = margin.slippage_fraction(size * oracle_price, slippage_scale)
-    if side is Side.LONG:
-        price = (oracle_price * (1 + slippage)).quantize(PRICE_STEP, rounding=ROUND_CEILING)
-    else:
-        price = (oracle_price * (1 - slippage)).quantize(PRICE_STEP, rounding=ROUND_FLOOR)
-    notional = size * price
-    fee = (notional * fee_rate).quantize(QUOTE_STEP, rounding=ROUND_CEILING)
-    return Fill(side, size, oracle_price, slippage, price, notional, fee)
-
-
-def apply_perp_fill(account: SubAccount, market: str, fill: Fill) -> Decimal:
-    """Trades `fill` into the account; answers the realized price PnL (to unsettled PnL).
-
-    Increase: size-weighted entry. Reduce: realized PnL. Through zero: reduce, then the rest
-    opens the other way at the fill price."""
-    account.quote_balance -= fill.fee
-    delta = fill.size * fill.side.sign
-    position = account.positions.get(market)
-    if position is None:
-        account.positions[market] = PaperPosition(market, delta, fill.price)
-        return ZERO
-    old = position.signed_size
-    if (old > 0) == (delta > 0):
-        new_size = old + delta
-        position.entry_price = (abs(old) * position.entry_price + fill.size * fill.price) / abs(
-            new_size
-        )
-        position.signed_size = new_size
-        return ZERO
-    closed = min(abs(old), fill.size)
-    sign = 1 if old > 0 else -1
-    realized = (fill.price - position.entry_price) * closed * sign
-    account.unsettled_pnl[market] = account.unsettled_pnl.get(market, ZERO) + realized
-    remainder = fill.size - closed
-    if remainder == 0 and closed == abs(old):
-        del account.positions[market]
-    elif remainder == 0:
-        position.signed_size = old + delta
-    else:  # through zero: a fresh position the other way
-        account.positions[market] = PaperPosition(market, remainder * fill.side.sign, fill.price)
-    return realized
 
 
 class PriceBook:

@@ -17,7 +17,7 @@ from services.executor.margin import (
     summarize,
     unrealized_pnl,
 )
-from services.executor.paper_driver import simulate_fill
+from services.executor.paper_fills import simulate_fill
 
 money = st.decimals(min_value="-100000", max_value="1000000", places=6)
 positive_money = st.decimals(min_value="0.000001", max_value="1000000", places=6)

@@ -12,7 +12,8 @@ import pytest
 
 from services.common.errors import ErrorCode
 from services.executor.domain import OpenOrder, OrderKind, OrderStatus, Side
-from services.executor.paper_driver import PaperDriver, tx_signature
+from services.executor.paper_driver import PaperDriver
+from services.executor.paper_fills import tx_signature
 from tests.kit.executor_fakes import SOL_PRICE, START, FakeFeed, paper_driver, perp_market
 
 D = Decimal

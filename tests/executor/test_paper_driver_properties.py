@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from services.common.errors import ErrorCode
 from services.executor.domain import OpenOrder, OrderStatus, Side
 from services.executor.margin import health_ratio
-from services.executor.paper_driver import PaperDriver, simulate_fill
+from services.executor.paper_driver import PaperDriver
+from services.executor.paper_fills import simulate_fill
 from tests.kit.executor_fakes import START, FakeFeed, paper_driver
 
 D = Decimal
