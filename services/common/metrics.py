@@ -34,6 +34,17 @@ GATE_BLOCKS = Counter("dne_safety_gate_blocks_total", "Trades refused by a gate.
 VAULT_SYNC_FAILURES = Counter("dne_vault_sync_failures_total", "Vault sync attempts that failed.")
 REBALANCES = Counter("dne_rebalances_total", "Auto-rebalances by result.", ["result"])
 FEED_DATA_AGE = Gauge("dne_feed_data_age_seconds", "Age of the market data served.")
+# Gateway (browser side).
+WEBSOCKET_CLIENTS = Gauge("dne_websocket_clients", "Browser WebSocket connections open now.")
+HTTP_REQUESTS = Counter(
+    "dne_http_requests_total", "HTTP requests served by the gateway, by route and status.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "dne_http_request_duration_seconds", "HTTP request latency as seen by the gateway.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 def serve_metrics(port: int | None) -> None:

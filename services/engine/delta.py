@@ -127,3 +127,12 @@ def plan_rebalance(
         skip_reason=skip,
         cooldown_until=until,
     )
+
+
+def spot_to_buy(
+    spot_sol: Decimal, reserved_sol: Decimal, perp_sol: Decimal, new_short: Decimal
+) -> Decimal:
+    """SOL the spot leg must buy so that a new short of `new_short` leaves the hedge neutral:
+    the shortfall of spot after the short, never more than the short itself."""
+    shortfall = -(net_delta(spot_sol, reserved_sol, perp_sol) - new_short)
+    return min(max(shortfall, Decimal(0)), new_short)

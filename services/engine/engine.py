@@ -27,6 +27,7 @@ from services.engine import commands, delta, orders, snapshot
 from services.engine.account import AccountView
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
+from services.engine.hedged_entry import HedgedEntry
 from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
@@ -79,6 +80,7 @@ class FundingEngine:
         self._recovering = False
         self._ledger: Ledger | None = None
         self._trade_path: TradePath | None = None
+        self._hedged_entry: HedgedEntry | None = None
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -165,6 +167,13 @@ class FundingEngine:
             settings=self.settings, upstream=self.upstream, ledger=ledger,
             preflight=Preflight(self.settings, self.leverage_limit()), account=account,
             sub_account=sub_account, blocked_reason=self.blocked_reason, sleep=self._sleep,
+        )
+        self._hedged_entry = HedgedEntry(
+            trade_path=self._trade_path,
+            account=lambda: self.upstream.account(self.sub_account, None),
+            hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
+            min_trade_size_sol=self.settings.min_trade_size_sol,
+            critical_stop=self._critical_stop,
         )
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
@@ -293,10 +302,21 @@ class FundingEngine:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running: StartEngine first")))
-        result = await self._trade_path.execute(request)
-        if result.ok and not result.order.replayed:
+        if self._hedged_entry is not None and self._hedged_entry.applies_to(request):
+            result = await self._hedged_entry.open(request)
+        else:
+            result = await self._trade_path.execute(request)
+        if result.ok and not result.order.replayed and self.running:
             await self._after_trade()
         return self.publish_result(result)
+
+    async def _critical_stop(self, message: str) -> None:
+        """One leg without the other: stop, say so loudly, and wait for a human."""
+        log.critical("critical stop", extra={"reason": message})
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
+                      E.HealthAlert(level="CRITICAL", health="", message=message))
+        await self.shutdown()
+        self._emit_status()
 
     async def _after_trade(self) -> None:
         """Sync the vault and publish the new state (unless the vault is known to be away)."""

@@ -75,6 +75,22 @@ class TradePath:
                                                  "code": str(error.code), "reason": error.message})
                 return orders.failure(request.request_id, request.action, error)
 
+    async def preview(self, request: TradeRequest) -> engine_pb2.CommandResult | None:
+        """Runs the gates and the confirmation rule without trading: None when the trade would
+        go ahead, else the refusal a real attempt would answer."""
+        async with self._lock:
+            try:
+                blocked = self._blocked_reason()
+                if blocked:
+                    raise DomainError(ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")
+                trade = self._preflight.evaluate(request, await self._context(request))
+                needs_confirmation = self._preflight.confirmation_needed(trade)
+                if needs_confirmation is not None:
+                    raise needs_confirmation
+            except DomainError as error:
+                return orders.failure(request.request_id, request.action, error)
+            return None
+
     async def _execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
         # Blocked first: while disabled nothing is asked of the vault, not even a replay.
         blocked = self._blocked_reason()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
+from dne.executor.v1 import executor_pb2 as X
 from services.common.errors import DomainError
 from services.engine import commands, orders
 from tests.kit.engine_fakes import EngineHarness, build_engine
@@ -382,3 +383,89 @@ async def test_a_pending_intent_the_venue_never_saw_is_closed_as_rejected(
     assert not again.ok and again.error.code == "VENUE_REJECTED"
     assert running.vault.trades["ghost"].status == K.TRADE_STATUS_REJECTED
     assert running.executor.order_calls == []
+
+
+# --- the carry on the hedge market: spot leg, perp leg, rollback ------------------------------
+
+async def test_a_short_on_the_hedge_market_buys_the_missing_spot_first(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    result = await open_(running, "3", rid="carry")
+    assert result.ok, result.error
+    spot, perp = running.executor.wallet_sol, running.executor.sub(0).positions
+    assert spot == Decimal(3) + Decimal("0.017")  # 1 SOL held + what the short lacked
+    assert running.vault.trades["carry:spot"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["carry"].status == K.TRADE_STATUS_FILLED
+    assert "spot leg bought" in result.message
+    assert perp
+
+
+async def test_a_short_already_covered_by_spot_buys_nothing_more(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await swap(running, "buy", "5")).ok
+    assert (await open_(running, "3", rid="covered")).ok
+    assert "covered:spot" not in running.vault.trades
+    assert running.executor.wallet_sol == Decimal(6)
+
+
+async def test_a_failed_perp_leg_sells_the_spot_leg_back(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    running.executor.failing_methods.add("OpenPosition")
+    result = await open_(running, "3", rid="unlucky")
+    assert not result.ok and "sold back" in result.error.message
+    assert running.vault.trades["unlucky:rollback"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["unlucky:rollback"].source == "rollback"
+    assert running.executor.wallet_sol == Decimal(1)  # back where it started
+    assert running.engine.running  # type: ignore[attr-defined]
+
+
+async def test_a_failed_rollback_stops_the_engine_with_a_critical_alert(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    alerts = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
+    running.executor.failing_methods.add("OpenPosition")
+    real_swap = running.executor.Swap
+
+    async def rollback_fails(request, **kwargs):  # type: ignore[no-untyped-def]
+        if request.client_order_id.endswith(":rollback"):
+            return X.SwapResponse(result=K.OrderResult(
+                client_order_id=request.client_order_id, status=K.TRADE_STATUS_FAILED,
+                error=K.Error(code="VENUE_REJECTED", message="fake: no route")))
+        return await real_swap(request, **kwargs)
+
+    running.executor.Swap = rollback_fails  # type: ignore[method-assign]
+    result = await open_(running, "3", rid="doomed")
+    assert not result.ok
+    assert "needs a human" in result.error.message
+    assert running.vault.trades["doomed:spot"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["doomed:rollback"].status == K.TRADE_STATUS_FAILED
+    assert not running.engine.running  # type: ignore[attr-defined]
+    alert = alerts.queue.get_nowait()
+    assert alert.health_alert.level == "CRITICAL" and "unhedged" in alert.health_alert.message
+
+
+async def test_a_perp_leg_with_an_unknown_outcome_is_never_unwound_blind(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    alerts = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
+    running.executor.lost_replies = 0
+    running.executor.transport_failures = 0
+
+    original = running.executor.OpenPosition
+
+    async def unreachable(request, **kwargs):  # type: ignore[no-untyped-def]
+        from tests.kit.engine_fakes import transport_error
+        raise transport_error()
+
+    running.executor.OpenPosition = unreachable  # type: ignore[method-assign]
+    result = await open_(running, "3", rid="dark")
+    running.executor.OpenPosition = original  # type: ignore[method-assign]
+    assert not result.ok
+    assert running.vault.trades["dark"].status == K.TRADE_STATUS_UNKNOWN
+    assert "dark:rollback" not in running.vault.trades
+    assert not running.engine.running  # type: ignore[attr-defined]
+    alert = alerts.queue.get_nowait()
+    assert alert.health_alert.level == "CRITICAL" and "unknown" in alert.health_alert.message

@@ -133,3 +133,24 @@ def test_a_hedge_without_hedgeable_spot_is_left_to_a_human() -> None:
 def test_within_tolerance_is_skipped_with_its_reason() -> None:
     result = plan(spot_sol=Decimal("11.05"), perp_sol=Decimal("-10.983"))
     assert not result.signal and result.skip_reason == "within_tolerance"
+
+
+@settings(max_examples=200)
+@given(
+    spot=st.decimals(min_value=0, max_value=1000, places=3),
+    perp=st.decimals(min_value=-1000, max_value=0, places=3),
+    short=st.decimals(min_value="0.001", max_value=1000, places=3),
+)
+def test_property_18_the_spot_leg_of_a_new_short_restores_neutrality(
+    spot: Decimal, perp: Decimal, short: Decimal
+) -> None:
+    reserved = Decimal("0.017")
+    buy = delta.spot_to_buy(spot, reserved, perp, short)
+    assert Decimal(0) <= buy <= short
+    after = delta.net_delta(spot + buy, reserved, perp - short)
+    if buy < short:
+        # Not capped: exactly neutral, or already long enough that nothing was needed.
+        assert after == 0 or (buy == 0 and after >= 0)
+    else:
+        # Capped at the short's own size: never buys more than the trade hedges.
+        assert after <= 0

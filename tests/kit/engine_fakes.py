@@ -150,6 +150,7 @@ class FakeExecutor:
         self.transport_failures = 0   # the next N order calls fail before reaching the venue
         self.lost_replies = 0         # the next N order calls trade, then the reply is lost
         self.failing_orders = 0       # the next N orders FAIL at the venue (nothing changes)
+        self.failing_methods: set[str] = set()  # orders through these RPCs FAIL at the venue
         self.fee_rate = Decimal("0.001")
 
     # knobs for test set-up ---------------------------------------------------------------
@@ -269,8 +270,8 @@ class FakeExecutor:
             replay.replayed = True
             return replay, stored[1]
         await asyncio.sleep(0)
-        if self.failing_orders > 0:
-            self.failing_orders -= 1
+        if self.failing_orders > 0 or method in self.failing_methods:
+            self.failing_orders = max(0, self.failing_orders - 1)
             result, settlement = K.OrderResult(
                 status=K.TRADE_STATUS_FAILED,
                 error=K.Error(code="VENUE_REJECTED", message="fake: simulation failed")), None

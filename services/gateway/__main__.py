@@ -1,0 +1,81 @@
+"""python -m services.gateway: bind, announce the address and the dashboard URL, serve.
+
+The token appears in exactly one place: the dashboard line printed at start (the way Jupyter
+prints its URL). Every log line goes through a filter that blanks it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from services.common.logs import configure_logging
+from services.gateway.app import create_app
+from services.gateway.clients import BackendClients
+from services.gateway.settings import GatewaySettings
+
+# Frames over 16 KiB are answered INVALID_MESSAGE; beyond this the server closes with 1009.
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+_TOKEN_PARAM = re.compile(r"(token=)[^&\s\"']+")
+
+
+class RedactToken(logging.Filter):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message or self._token in message:
+            record.msg = _TOKEN_PARAM.sub(r"\1[REDACTED]", message).replace(
+                self._token, "[REDACTED]")
+            record.args = ()
+        return True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(settings: GatewaySettings) -> None:
+    clients = BackendClients.connect(settings)
+    sock = bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        create_app(settings, clients), log_config=None, lifespan="on", server_header=False,
+        proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5,
+    )
+    print(f"gateway listening on {host}:{port}", flush=True)
+    print(f"dashboard: http://{host}:{port}/?token={settings.api_token}", flush=True)
+    try:
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        sock.close()
+        await clients.close()
+
+
+def main() -> int:
+    try:
+        settings = GatewaySettings()
+    except ValidationError as error:  # hide_input_in_errors: the token is never printed
+        print(f"gateway: invalid settings:\n{error}", file=sys.stderr, flush=True)
+        return 2
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(settings.api_token))
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

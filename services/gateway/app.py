@@ -1,0 +1,58 @@
+"""create_app(settings, clients): the FastAPI application, its dependencies passed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket
+
+from services.gateway.clients import BackendClients
+from services.gateway.dispatch import CommandDispatcher
+from services.gateway.errors import CatchAllMiddleware, install_error_handlers
+from services.gateway.fanout import EventFanout
+from services.gateway.http_metrics import HttpMetricsMiddleware
+from services.gateway.markets import MarketDirectory
+from services.gateway.rate_limits import RateLimits
+from services.gateway.routes import VERSION, Gateway, build_router
+from services.gateway.settings import GatewaySettings
+from services.gateway.static import mount_frontend
+from services.gateway.websocket import serve_browser
+
+
+def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
+    limits = RateLimits(settings)
+    markets = MarketDirectory(clients.feed, timeout=settings.backend_timeout_sec,
+                              cache_seconds=settings.market_cache_sec)
+    fanout = EventFanout(clients.engine, queue_size=settings.ws_queue_size,
+                         status_timeout=settings.backend_timeout_sec)
+    dispatcher = CommandDispatcher(clients.engine, markets, limits,
+                                   timeout=settings.command_timeout_sec,
+                                   max_frame_bytes=settings.ws_max_frame_bytes)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        fanout.start()
+        try:
+            yield
+        finally:
+            await fanout.stop()
+
+    app = FastAPI(
+        title="Delta Neutral Engine gateway", version=VERSION, lifespan=lifespan,
+        description="REST and WebSocket API of the dashboard; see docs/protocol.md.",
+    )
+    app.state.gateway = Gateway(settings, clients, limits, markets)
+    app.state.fanout = fanout
+    install_error_handlers(app)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
+    app.include_router(build_router())
+
+    @app.websocket("/ws")
+    async def websocket(socket: WebSocket) -> None:
+        await serve_browser(socket, token=settings.api_token, fanout=fanout,
+                            dispatcher=dispatcher)
+
+    mount_frontend(app, settings.frontend_dir)
+    return app

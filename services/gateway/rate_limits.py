@@ -1,0 +1,38 @@
+"""design.md's rate limits on a moving window (the `limits` library, in memory)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import limits
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from services.gateway.settings import GatewaySettings
+
+
+class RateLimits:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.markets = limits.parse(settings.rate_limit_markets)
+        self.api = limits.parse(settings.rate_limit_api)
+        self.ws_commands = limits.parse(settings.rate_limit_ws_commands)
+        self.position_ops = limits.parse(settings.rate_limit_position_ops)
+
+    async def retry_after(self, item: limits.RateLimitItem, *identifiers: str) -> float | None:
+        """Counts one hit; answers None when allowed, else the seconds until the next one is."""
+        if await self._limiter.hit(item, *identifiers):
+            return None
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return max(0.0, stats.reset_time - time.time())
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+def describe(item: limits.RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    per = f"{item.multiples} {unit}s" if item.multiples > 1 else unit
+    return f"{item.amount} per {per}"

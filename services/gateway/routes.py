@@ -1,0 +1,192 @@
+"""REST routes: market data (public, rate limited), config, status (token), health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Annotated, Any
+
+import grpc
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dne.engine.v1 import engine_pb2
+from dne.executor.v1 import executor_pb2
+from dne.feed.v1 import feed_pb2
+from services.common.errors import ErrorCode
+from services.gateway import schemas, wire
+from services.gateway.auth import require_token
+from services.gateway.clients import BackendClients
+from services.gateway.errors import ApiError, responses
+from services.gateway.markets import MarketDirectory
+from services.gateway.rate_limits import RateLimits, describe, retry_after_header
+from services.gateway.settings import GatewaySettings
+
+MARKET_PATTERN = r"^[A-Za-z0-9]{1,20}-(PERP|perp)$"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("delta-neutral-engine")
+    except metadata.PackageNotFoundError:
+        return "0.1.0"
+
+
+VERSION = _version()
+
+
+@dataclass
+class Gateway:
+    """Everything a request handler needs, built once by create_app."""
+
+    settings: GatewaySettings
+    clients: BackendClients
+    limits: RateLimits
+    markets: MarketDirectory
+
+
+def gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def rate_limited(
+    bucket: str, pick: Callable[[RateLimits], Any]
+) -> Callable[..., Awaitable[None]]:
+    async def check(request: Request) -> None:
+        limits: RateLimits = gateway(request).limits
+        item = pick(limits)
+        wait = await limits.retry_after(item, bucket, _client_ip(request))
+        if wait is not None:
+            raise ApiError(
+                429, ErrorCode.RATE_LIMITED,
+                f"too many requests: at most {describe(item)} per client; "
+                f"retry in {retry_after_header(wait)} s",
+                {"retry_after_seconds": round(wait, 3)},
+                headers={"Retry-After": retry_after_header(wait)})
+
+    return check
+
+
+markets_limit = Depends(rate_limited("markets", lambda limits: limits.markets))
+api_limit = Depends(rate_limited("api", lambda limits: limits.api))
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/drift/markets", response_model=schemas.MarketsResponse,
+                dependencies=[markets_limit], responses=responses(422, 429, 503),
+                summary="Funding markets, highest APR first")
+    async def markets(
+        gw: GatewayDep, include_untradable: bool = False,
+    ) -> dict[str, Any]:
+        return wire.markets_table(await gw.markets.table(include_untradable))
+
+    @router.get("/api/drift/markets/{symbol}/funding",
+                response_model=schemas.FundingHistoryResponse, dependencies=[api_limit],
+                responses=responses(404, 422, 429, 503),
+                summary="Hourly funding history ending at the market clock's now")
+    async def funding(
+        gw: GatewayDep,
+        symbol: Annotated[str, Path(pattern=MARKET_PATTERN, max_length=25)],
+        hours: Annotated[int, Query(ge=1, le=2000)] = 168,
+    ) -> dict[str, Any]:
+        market = symbol.upper()
+        records = await gw.markets.history(market, hours)
+        return {"market": market, "records": [wire.funding_record(r) for r in records]}
+
+    @router.get("/api/config", response_model=schemas.ConfigResponse, dependencies=[api_limit],
+                responses=responses(429))
+    async def config(gw: GatewayDep) -> dict[str, Any]:
+        settings = gw.settings
+        return {"mode_label": settings.mode_label,
+                "confirm_above_usd": settings.confirm_above_usd,
+                "confirm_timeout_sec": settings.confirm_timeout_sec,
+                "hedge_market": settings.hedge_market, "version": VERSION}
+
+    @router.get("/api/status", response_model=schemas.StatusResponse,
+                dependencies=[Depends(require_token), api_limit],
+                responses=responses(401, 429, 503))
+    async def status(gw: GatewayDep) -> dict[str, Any]:
+        timeout = gw.settings.backend_timeout_sec
+        try:
+            reply = await gw.clients.engine.GetEngineStatus(
+                engine_pb2.GetEngineStatusRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise ApiError(503, ErrorCode.ENGINE_UNAVAILABLE,
+                           f"the engine did not answer within {timeout:g} s") from error
+        snapshot = (wire.funding_update(reply.snapshot)
+                    if reply.status.running and reply.HasField("snapshot") else None)
+        return {"engine": wire.engine_status(reply.status), "snapshot": snapshot}
+
+    @router.get("/health", response_model=schemas.HealthResponse,
+                responses={503: {"model": schemas.HealthResponse,
+                                 "description": "A backend service is not serving"}})
+    async def health(gw: GatewayDep) -> JSONResponse:
+        body = await _health(gw)
+        return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
+
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                                 "description": "Prometheus text format"}})
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _serving(gw: Gateway, name: str) -> str:
+    try:
+        reply = await gw.clients.health[name].Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=gw.settings.backend_timeout_sec)
+    except grpc.aio.AioRpcError:
+        return "UNAVAILABLE"
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+async def _optional(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except grpc.aio.AioRpcError:
+        return None
+
+
+async def _health(gw: Gateway) -> dict[str, Any]:
+    timeout = gw.settings.backend_timeout_sec
+    clients = gw.clients
+    (feed, engine, executor, vault, table, engine_status, venue) = await asyncio.gather(
+        _serving(gw, "feed"), _serving(gw, "engine"), _serving(gw, "executor"),
+        _serving(gw, "vault"),
+        _optional(clients.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest(),
+                                                  timeout=timeout)),
+        _optional(clients.engine.GetEngineStatus(engine_pb2.GetEngineStatusRequest(),
+                                                 timeout=timeout)),
+        _optional(clients.executor.GetVenueStatus(executor_pb2.GetVenueStatusRequest(),
+                                                  timeout=timeout)),
+    )
+    engines = {
+        "feed": {"status": feed,
+                 "data_age_seconds": table.data_age_seconds if table is not None else None},
+        "engine": {"status": engine,
+                   "running": engine_status.status.running if engine_status else None,
+                   "mode": engine_status.status.mode if engine_status else None},
+        "executor": {"status": executor},
+        "vault": {"status": vault},
+        "venue": {"connected": bool(venue and venue.connected),
+                  "venue": venue.venue if venue else "",
+                  "latency_ms": venue.latency_ms if venue else 0.0},
+    }
+    serving = all(status == "SERVING" for status in (feed, engine, executor, vault))
+    healthy = serving and engines["venue"]["connected"]
+    return {"status": "healthy" if healthy else "degraded", "engines": engines}

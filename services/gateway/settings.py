@@ -1,0 +1,77 @@
+"""Gateway settings from the environment, validated at start (a short token refuses to boot)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import limits
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MIN_TOKEN_LENGTH = 16
+MODE_LABELS = ("PAPER", "LIVE", "LIVE (SIMULATED VENUE)")
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("GATEWAY_HOST", "HOST"))
+    # The launcher sets PORT (0 in tests: a free port); GATEWAY_PORT is the user's name for it.
+    port: int = Field(default=8000, ge=0, le=65535,
+                      validation_alias=AliasChoices("PORT", "GATEWAY_PORT"))
+    api_token: str = Field(default_factory=lambda: secrets.token_urlsafe(32),
+                           validation_alias="DNE_API_TOKEN", repr=False)
+    feed_address: str = "127.0.0.1:50051"
+    engine_address: str = "127.0.0.1:50054"
+    executor_address: str = "127.0.0.1:50053"
+    vault_address: str = "127.0.0.1:50052"
+    mode_label: str = "PAPER"
+    frontend_dir: Path = REPO_ROOT / "frontend"
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    # design.md "Rate limiting"; strings in the `limits` notation ("10/minute").
+    rate_limit_markets: str = "10/minute"        # GET /api/drift/markets, per client IP
+    rate_limit_api: str = "1000/minute"          # every other /api route, per client IP
+    rate_limit_ws_commands: str = "5/second"     # WebSocket frames, per connection
+    rate_limit_position_ops: str = "10/minute"   # open, close, settle, swap, per client IP
+
+    # What the dashboard shows; the engine enforces the confirmation itself.
+    confirm_above_usd: int = 100
+    confirm_timeout_sec: int = 30
+    hedge_market: str = "SOL-PERP"
+
+    backend_timeout_sec: float = Field(default=2.0, gt=0, le=30)   # feed, status, health calls
+    command_timeout_sec: float = Field(default=4.5, gt=0, le=30)   # property 39: answer in 5 s
+    market_cache_sec: float = Field(default=60.0, ge=0)
+    ws_queue_size: int = Field(default=256, ge=1, le=100_000)
+    ws_max_frame_bytes: int = Field(default=16 * 1024, ge=256)
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_long_enough(cls, value: str) -> str:
+        if len(value.strip()) < MIN_TOKEN_LENGTH:
+            # The value itself never goes into the message.
+            raise ValueError(f"DNE_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
+        return value.strip()
+
+    @field_validator("mode_label")
+    @classmethod
+    def _known_label(cls, value: str) -> str:
+        if value not in MODE_LABELS:
+            raise ValueError(f"MODE_LABEL must be one of {MODE_LABELS}")
+        return value
+
+    @field_validator("rate_limit_markets", "rate_limit_api", "rate_limit_ws_commands",
+                     "rate_limit_position_ops")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate limit like '10/minute': {value!r}") from error
+        return value

@@ -1,0 +1,96 @@
+"""The /ws endpoint: token check, one reader and one writer per browser, commands answered
+concurrently (a slow engine call never holds up the next PING), overflow closes with 1013."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from services.common import metrics
+from services.common.errors import ErrorCode
+from services.gateway.auth import token_matches
+from services.gateway.dispatch import CommandDispatcher
+from services.gateway.fanout import Browser, EventFanout, encode
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_GRACE_SECONDS = 1.0
+
+
+async def serve_browser(
+    websocket: WebSocket, *, token: str, fanout: EventFanout, dispatcher: CommandDispatcher,
+) -> None:
+    await websocket.accept()
+    if not token_matches(websocket.query_params.get("token"), token):
+        await websocket.send_text(encode({"type": "ERROR", "payload": {
+            "code": ErrorCode.UNAUTHORIZED,
+            "message": "missing or wrong token: open the dashboard URL printed by the gateway"}}))
+        await websocket.close(CLOSE_UNAUTHORIZED)
+        return
+    browser = await fanout.join()
+    metrics.WEBSOCKET_CLIENTS.inc()
+    client_ip = websocket.client.host if websocket.client else "unknown"
+    writer = asyncio.create_task(_write(websocket, browser), name=f"ws-writer-{browser.id}")
+    reader = asyncio.create_task(_read(websocket, browser, dispatcher, client_ip),
+                                 name=f"ws-reader-{browser.id}")
+    overflow = asyncio.create_task(browser.overflowed.wait())
+    try:
+        await asyncio.wait({writer, reader, overflow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        fanout.leave(browser)
+        metrics.WEBSOCKET_CLIENTS.dec()
+        for task in (writer, reader, overflow):
+            task.cancel()
+        for task in (writer, reader, overflow):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if browser.overflowed.is_set():
+        # The close frame waits behind what the browser did not read: give it a moment,
+        # then let the server drop the connection.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(CLOSE_TRY_AGAIN_LATER,
+                                                   "too slow: messages piled up"),
+                                   CLOSE_GRACE_SECONDS)
+
+
+async def _write(websocket: WebSocket, browser: Browser) -> None:
+    while True:
+        text = await browser.queue.get()
+        if websocket.application_state != WebSocketState.CONNECTED:
+            return
+        await websocket.send_text(text)
+
+
+async def _read(
+    websocket: WebSocket, browser: Browser, dispatcher: CommandDispatcher, client_ip: str,
+) -> None:
+    pending: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame: str | bytes | None = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            task = asyncio.create_task(_answer(frame, browser, dispatcher, client_ip))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+    except WebSocketDisconnect:
+        return
+    finally:
+        for task in pending:
+            task.cancel()
+
+
+async def _answer(
+    frame: str | bytes, browser: Browser, dispatcher: CommandDispatcher, client_ip: str,
+) -> None:
+    reply: dict[str, Any] = await dispatcher.handle(frame, browser.id, client_ip)
+    browser.offer(encode(reply))

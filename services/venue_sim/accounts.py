@@ -1,0 +1,361 @@
+"""The accounts the stand-in serves: recorded Drift buffers at their real addresses, plus what
+no recording holds (State, oracles, lookup table, a test wallet), built by `synthetic`.
+
+Addresses are the program's PDAs, derived with driftpy.addresses from the program id and the
+decoded fields (market_index; authority and sub_account_id). Where several recordings give
+the same address (three BTC-PERP buffers), the latest wins, by the oracle TWAP timestamp of
+markets or the last active slot of users; the others are listed as shadowed in the manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftpy.accounts.oracle import decode_oracle
+from driftpy.addresses import (
+    get_perp_market_public_key,
+    get_spot_market_public_key,
+    get_state_public_key,
+    get_user_account_public_key,
+    get_user_stats_account_public_key,
+)
+from driftpy.constants.config import configs
+from driftpy.types import MarketStatus, is_variant
+from solders.pubkey import Pubkey
+from spl.token.instructions import get_associated_token_address
+
+from services.venue_sim import synthetic
+from services.venue_sim.drift_coder import (
+    PROGRAM_ID,
+    account_name,
+    decode_account,
+    encode_account,
+    replace,
+)
+
+RECORDED = "recorded"
+SYNTHETIC = "synthetic"
+MARKET_STATUSES = (
+    "Initialized", "Active", "FundingPaused", "AmmPaused", "FillPaused", "WithdrawPaused",
+    "ReduceOnly", "Settlement", "Delisted",
+)
+LAMPORTS_PER_SOL = 1_000_000_000
+USDC_MINT = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
+WRAPPED_SOL_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
+# Oracle exponents tried in turn, the usual Pyth -8 first.
+_EXPONENTS = (-8, -6, -9, -10, -7, -11, -12, -13, -14)
+
+
+class SnapshotError(RuntimeError):
+    """The accounts file is missing, not JSON, or holds a record that does not decode."""
+
+
+def rent_exempt_lamports(size: int) -> int:
+    # Solana's rent: 3480 lamports per byte-year, two years, plus 128 bytes of account overhead.
+    return (size + 128) * 3480 * 2
+
+
+@dataclass
+class ServedAccount:
+    address: Pubkey
+    data: bytes
+    owner: Pubkey
+    kind: str
+    origin: str              # RECORDED or SYNTHETIC
+    note: str                # where it was recorded, or why and how it was built
+    lamports: int | None = None
+    executable: bool = False
+
+    def balance(self) -> int:
+        return self.lamports if self.lamports is not None else rent_exempt_lamports(len(self.data))
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    kind: str
+    data: bytes
+    source: str
+    summary: dict[str, Any]
+
+
+def load_snapshot(path: Path) -> list[SnapshotRecord]:
+    """Records of mainnet_account_snapshots.json's shape: {"accounts": [{kind, base64, ...}]}."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SnapshotError(f"no accounts file at {path} (set DNE_SIM_ACCOUNTS)") from None
+    except (OSError, ValueError) as error:
+        raise SnapshotError(f"cannot read {path}: {error}") from None
+    entries = document.get("accounts") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise SnapshotError(f"{path}: expected {{'accounts': [...]}} records with kind and base64")
+    records = []
+    for number, entry in enumerate(entries):
+        try:
+            data = base64.b64decode(entry["base64"], validate=True)
+            kind = str(entry["kind"])
+        except (KeyError, TypeError, binascii.Error) as error:
+            raise SnapshotError(f"{path}: record {number} has no valid kind/base64: {error}") from None
+        if account_name(data) != kind:
+            raise SnapshotError(
+                f"{path}: record {number} says {kind} but its discriminator is "
+                f"{account_name(data) or 'not a Drift account'}"
+            )
+        source = entry.get("source") or {}
+        where = f"{source.get('repo', '?')}@{str(source.get('commit', '?'))[:8]} " \
+                f"{source.get('path', '?')}:{source.get('line', '?')}"
+        records.append(SnapshotRecord(kind, data, where, entry.get("summary") or {}))
+    return records
+
+
+def _address_and_recency(kind: str, account: Any) -> tuple[Pubkey, int]:
+    if kind == "PerpMarket":
+        return (get_perp_market_public_key(PROGRAM_ID, account.market_index),
+                account.amm.historical_oracle_data.last_oracle_price_twap_ts)
+    if kind == "SpotMarket":
+        return (get_spot_market_public_key(PROGRAM_ID, account.market_index),
+                account.historical_oracle_data.last_oracle_price_twap_ts)
+    if kind == "User":
+        return (get_user_account_public_key(PROGRAM_ID, account.authority,
+                                            account.sub_account_id),
+                account.last_active_slot)
+    if kind == "UserStats":
+        return get_user_stats_account_public_key(PROGRAM_ID, account.authority), 0
+    if kind == "State":
+        return get_state_public_key(PROGRAM_ID), 0
+    raise SnapshotError(f"no address rule for recorded {kind} accounts")
+
+
+@dataclass
+class OracleNeed:
+    address: Pubkey
+    source: Any
+    price: int               # PRICE_PRECISION, the market's recorded last_oracle_price
+    ts: int
+    slot: int
+    market: str
+
+
+@dataclass
+class AccountStore:
+    """Address -> served account; listeners hear every change (the WebSocket's notifications)."""
+
+    accounts: dict[Pubkey, ServedAccount] = field(default_factory=dict)
+    shadowed: list[dict[str, Any]] = field(default_factory=list)
+    unbuilt: list[dict[str, str]] = field(default_factory=list)
+    listeners: list[Callable[[ServedAccount], None]] = field(default_factory=list)
+
+    def get(self, address: Pubkey) -> ServedAccount | None:
+        return self.accounts.get(address)
+
+    def put(self, account: ServedAccount) -> None:
+        self.accounts[account.address] = account
+        for listener in list(self.listeners):
+            listener(account)
+
+    def update_data(self, address: Pubkey, data: bytes) -> None:
+        current = self.accounts[address]
+        self.put(replace(current, data=data))
+
+    def owned_by(self, owner: Pubkey) -> Iterable[ServedAccount]:
+        return [account for account in self.accounts.values() if account.owner == owner]
+
+    def of_kind(self, kind: str) -> list[ServedAccount]:
+        return [account for account in self.accounts.values() if account.kind == kind]
+
+    # -- switches a test selects -------------------------------------------------------
+    def set_exchange_paused(self, paused: bool) -> None:
+        state = get_state_public_key(PROGRAM_ID)
+        status = synthetic.EXCHANGE_PAUSED if paused else synthetic.EXCHANGE_ACTIVE
+        self.update_data(state, synthetic.with_exchange_status(self.accounts[state].data, status))
+
+    def set_perp_market_status(self, market_index: int, status: str) -> None:
+        if status not in MARKET_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(MARKET_STATUSES)}; got {status!r}")
+        address = get_perp_market_public_key(PROGRAM_ID, market_index)
+        if address not in self.accounts:
+            raise KeyError(f"no perp market {market_index} is served")
+        market = decode_account(self.accounts[address].data)
+        variant = getattr(MarketStatus, status)()
+        self.update_data(address, encode_account("PerpMarket", replace(market, status=variant)))
+
+    def fund_wallet(self, authority: Pubkey, usdc: int, lamports: int) -> list[Pubkey]:
+        """A test wallet: SOL, a USDC token account, and a Drift User (sub-account 0) + stats."""
+        note = "test wallet, built with the real coders"
+        user = get_user_account_public_key(PROGRAM_ID, authority, 0)
+        stats = get_user_stats_account_public_key(PROGRAM_ID, authority)
+        usdc_account = get_associated_token_address(authority, USDC_MINT)
+        made = [
+            ServedAccount(authority, b"", synthetic.SYSTEM_PROGRAM, "Wallet", SYNTHETIC, note,
+                          lamports=lamports),
+            ServedAccount(usdc_account, synthetic.token_account(USDC_MINT, authority, usdc),
+                          synthetic.TOKEN_PROGRAM, "TokenAccount", SYNTHETIC, note),
+        ]
+        if user not in self.accounts:
+            made.append(ServedAccount(user, synthetic.user_account(authority, 0), PROGRAM_ID,
+                                      "User", SYNTHETIC, note))
+        if stats not in self.accounts:
+            made.append(ServedAccount(stats, synthetic.user_stats_account(authority), PROGRAM_ID,
+                                      "UserStats", SYNTHETIC, note))
+        for account in made:
+            self.put(account)
+        return [account.address for account in made]
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "program_id": str(PROGRAM_ID),
+            "accounts": [
+                {"address": str(a.address), "kind": a.kind, "origin": a.origin,
+                 "owner": str(a.owner), "size": len(a.data), "note": a.note}
+                for a in sorted(self.accounts.values(), key=lambda a: (a.kind, str(a.address)))
+            ],
+            "shadowed": self.shadowed,
+            "unbuilt": self.unbuilt,
+        }
+
+
+def _contiguous_count(indices: Iterable[int]) -> int:
+    present, count = set(indices), 0
+    while count in present:
+        count += 1
+    return count
+
+
+def _unit_multiple(source: Any) -> int:
+    name = str(source)
+    return 1_000_000 if "1M" in name else 1_000 if "1K" in name else 1
+
+
+def _oracle_bytes(name: str, need: OracleNeed, raw: int, exponent: int) -> tuple[bytes, Pubkey, str]:
+    if name.startswith("PythLazer"):
+        data = synthetic.pyth_lazer_oracle(raw, exponent, need.slot, need.ts)
+        return data, synthetic.PYTH_LAZER_OWNER, "PythLazerOracle"
+    if "Pull" in name:
+        data = synthetic.pyth_pull_price_update(raw, exponent, need.slot, need.ts)
+        return data, synthetic.PYTH_RECEIVER_PROGRAM, "PriceUpdateV2"
+    data = synthetic.pyth_legacy_price(raw, exponent, need.slot)
+    return data, synthetic.PYTH_LEGACY_PROGRAM, "PythPriceAccount"
+
+
+def _oracle_account(need: OracleNeed) -> ServedAccount | None:
+    """Builds the oracle account driftpy decodes to `need.price`; None for unsupported kinds.
+
+    driftpy scales oracle prices through floats, so an exponent that round-trips exactly is
+    searched for: the account is checked by decoding it back with driftpy's own decoder.
+    """
+    name = type(need.source).__name__
+    note = f"{name} oracle of {need.market}, holding its recorded last_oracle_price {need.price}"
+    if name == "Prelaunch":
+        data = synthetic.prelaunch_oracle(need.price, need.slot, 0)
+        return ServedAccount(need.address, data, PROGRAM_ID, "PrelaunchOracle", SYNTHETIC, note)
+    if not name.startswith("Pyth"):
+        return None
+    multiple = _unit_multiple(need.source)
+    for exponent in _EXPONENTS:
+        exact = synthetic.oracle_price_raw(need.price, multiple, exponent)
+        for raw in (exact, exact + 1):  # one raw unit up absorbs a float product's shortfall
+            data, owner, kind = _oracle_bytes(name, need, raw, exponent)
+            if decode_oracle(data, need.source).price == need.price:
+                return ServedAccount(need.address, data, owner, kind, SYNTHETIC, note)
+    raise SnapshotError(f"no {name} oracle for {need.market} decodes to {need.price}")
+
+
+def _oracle_needs(markets: list[tuple[str, Any]]) -> dict[Pubkey, OracleNeed]:
+    needs: dict[Pubkey, OracleNeed] = {}
+    for kind, market in markets:
+        if kind == "PerpMarket":
+            oracle, source = market.amm.oracle, market.amm.oracle_source
+            history, slot = market.amm.historical_oracle_data, market.amm.last_update_slot
+            label = bytes(market.name).decode(errors="replace").strip()
+        else:
+            oracle, source = market.oracle, market.oracle_source
+            history, slot = market.historical_oracle_data, market.last_interest_ts
+            label = bytes(market.name).decode(errors="replace").strip()
+        if is_variant(source, "QuoteAsset") or oracle == Pubkey.default():
+            continue
+        need = OracleNeed(oracle, source, history.last_oracle_price,
+                          history.last_oracle_price_twap_ts, slot, label)
+        if oracle not in needs or need.ts > needs[oracle].ts:
+            needs[oracle] = need
+    return needs
+
+
+def build_store(
+    records: list[SnapshotRecord],
+    *,
+    paused: bool = False,
+    wallets: Iterable[Pubkey] = (),
+    wallet_usdc: int = 10_000 * 10**6,
+    wallet_lamports: int = LAMPORTS_PER_SOL,
+) -> AccountStore:
+    store = AccountStore()
+    chosen: dict[Pubkey, tuple[int, SnapshotRecord, Any]] = {}
+    for record in records:
+        account = decode_account(record.data)
+        address, recency = _address_and_recency(record.kind, account)
+        previous = chosen.get(address)
+        if previous is None or recency > previous[0]:
+            if previous is not None:
+                store.shadowed.append({"address": str(address), "source": previous[1].source})
+            chosen[address] = (recency, record, account)
+        else:
+            store.shadowed.append({"address": str(address), "source": record.source})
+    for address, (_, record, _account) in chosen.items():
+        store.put(ServedAccount(address, record.data, PROGRAM_ID, record.kind, RECORDED,
+                                record.source))
+
+    markets = [(r.kind, a) for _, r, a in chosen.values() if r.kind in ("PerpMarket", "SpotMarket")]
+    state_address = get_state_public_key(PROGRAM_ID)
+    if state_address not in store.accounts:
+        perp = _contiguous_count(a.market_index for k, a in markets if k == "PerpMarket")
+        spot = _contiguous_count(a.market_index for k, a in markets if k == "SpotMarket")
+        store.put(ServedAccount(
+            state_address, synthetic.state_account(perp, spot, paused), PROGRAM_ID, "State",
+            SYNTHETIC,
+            f"no State was recorded; number_of_markets={perp} and number_of_spot_markets={spot} "
+            "cover the contiguous recorded indices so driftpy's find-all subscription finds "
+            "every market it asks for; exchange_status selects paused or active",
+        ))
+    for need in _oracle_needs(markets).values():
+        built = _oracle_account(need)
+        if built is None:
+            store.unbuilt.append({"address": str(need.address), "market": need.market,
+                                  "reason": f"{type(need.source).__name__} oracles are not built"})
+        elif need.address not in store.accounts:
+            store.put(built)
+    _add_mints(store, markets)
+    _add_lookup_tables(store)
+    for wallet in wallets:
+        store.fund_wallet(wallet, wallet_usdc, wallet_lamports)
+    return store
+
+
+def _add_mints(store: AccountStore, markets: list[tuple[str, Any]]) -> None:
+    for kind, market in markets:
+        if kind == "SpotMarket" and market.mint not in store.accounts:
+            store.put(ServedAccount(
+                market.mint, synthetic.mint_account(market.decimals, 10**18),
+                synthetic.TOKEN_PROGRAM, "Mint", SYNTHETIC,
+                f"mint of spot market {market.market_index} (decimals {market.decimals})",
+            ))
+
+
+def _add_lookup_tables(store: AccountStore) -> None:
+    """driftpy compiles v0 transactions against mainnet's market lookup tables: serve them."""
+    addresses = [store.accounts[a].address for a in store.accounts
+                 if store.accounts[a].kind in ("State", "PerpMarket", "SpotMarket")]
+    addresses += [a.address for a in store.accounts.values() if a.origin == SYNTHETIC
+                  and a.kind in ("PythLazerOracle", "PriceUpdateV2", "PythPriceAccount")]
+    for table in configs["mainnet"].market_lookup_tables:
+        store.put(ServedAccount(
+            table, synthetic.address_lookup_table(addresses[:256]),
+            synthetic.ADDRESS_LOOKUP_TABLE_PROGRAM, "AddressLookupTable", SYNTHETIC,
+            "driftpy's mainnet market lookup table, holding the served State, markets and oracles",
+        ))
+
