@@ -48,7 +48,18 @@ export class Toasts {
       el("button", { class: "toast-close", type: "button", "aria-label": "Dismiss", onclick: () => toast.remove() }, "×"),
     );
     this.root.append(toast);
-    setTimeout(() => toast.remove(), TOAST_MS[kind] || 5000);
+    this.raise();
+    setTimeout(() => {
+      toast.remove();
+      if (!this.root.children.length && this.root.matches(":popover-open")) this.root.hidePopover();
+    }, TOAST_MS[kind] || 5000);
     return toast;
+  }
+
+  /** Toasts live in the top layer (a manual popover), re-shown so they sit above any modal. */
+  raise() {
+    if (typeof this.root.showPopover !== "function") return;
+    if (this.root.matches(":popover-open")) this.root.hidePopover();
+    this.root.showPopover();
   }
 }

@@ -250,11 +250,7 @@ class DashboardApp {
     const label = ACTION_LABELS[result.action] || result.action || "Command";
     if (result.action === "PING" && result.ok) return;
     if (result.ok) {
-      const order = result.order;
-      const fill = order && order.filled_size
-        ? `${String(order.side || "").toUpperCase()} ${fmt.amount(Number(order.filled_size), 6)} ${order.market || ""} @ ${fmt.price(Number(order.fill_price))}`
-        : "";
-      this.toasts.show({ kind: "success", title: `${label}: done`, message: [fill, result.message].filter(Boolean).join(" · ") });
+      this.toasts.show({ kind: "success", title: `${label}: done`, message: describeOrder(result.order) || result.message || "" });
     } else {
       const error = result.error || {};
       this.toasts.show({ kind: "error", title: `${label} refused`, code: error.code || "ERROR", message: error.message || result.message || "" });
@@ -327,6 +323,20 @@ class DashboardApp {
     node.textContent = text;
     node.hidden = !text;
   }
+}
+
+/** "SHORT 2.983 SOL-PERP @ $84.931 · fee $0.2534 · tx paper:b745a3…" */
+function describeOrder(order) {
+  if (!order) return "";
+  const parts = [];
+  if (order.filled_size) {
+    parts.push(`${String(order.side || "").toUpperCase()} ${fmt.amount(order.filled_size, 6)} ${order.market || ""} @ ${fmt.price(order.fill_price)}`);
+    if (order.fee) parts.push(`fee ${fmt.usd(order.fee, 4)}`);
+  } else if (order.market) {
+    parts.push(`${order.market} ${String(order.status || "").toLowerCase()}`);
+  }
+  if (order.tx_signature) parts.push(`tx ${order.tx_signature.slice(0, 14)}…`);
+  return parts.join(" · ");
 }
 
 const app = new DashboardApp();

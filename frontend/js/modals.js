@@ -11,8 +11,10 @@ const DECIMAL = /^(\d+)(\.(\d+))?$/;
 
 /** Validates a user-typed positive decimal; answers {value: string} or {error}. */
 export function parsePositiveDecimal(text, { label = "Size", max = Infinity } = {}) {
-  const trimmed = String(text ?? "").trim().replace(/,/g, "");
+  const trimmed = String(text ?? "").trim();
   if (!trimmed) return { error: `${label} is required.` };
+  // "2,5" could mean 2.5 or 25: refuse rather than guess with money.
+  if (trimmed.includes(",")) return { error: `${label}: use a dot for decimals (1.5) and no thousands separators.` };
   const match = DECIMAL.exec(trimmed);
   if (!match) return { error: `${label} must be a plain positive number, like 1.5.` };
   if ((match[3] || "").length > MAX_DECIMALS) return { error: `${label} has more than ${MAX_DECIMALS} decimals.` };

@@ -6,10 +6,13 @@ prints its URL). Every log line goes through a filter that blanks it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
@@ -38,6 +41,27 @@ class RedactToken(logging.Filter):
         return True
 
 
+class GatewayServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown (exit status -15); a requested
+    stop is a clean exit here, status 0, like every other service."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def _request_stop(self, sig: int) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True   # a second Ctrl-C: do not wait for connections
+        self.should_exit = True
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -58,7 +82,7 @@ async def serve(settings: GatewaySettings) -> None:
     print(f"gateway listening on {host}:{port}", flush=True)
     print(f"dashboard: http://{host}:{port}/?token={settings.api_token}", flush=True)
     try:
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await GatewayServer(config).serve(sockets=[sock])
     finally:
         sock.close()
         await clients.close()

@@ -92,8 +92,6 @@ class EventFanout:
     def broadcast(self, text: str) -> None:
         for browser in list(self._browsers):
             if not browser.offer(text):
-                log.warning("dropping a browser that stopped reading",
-                            extra={"connection": browser.id, "queue_size": self._queue_size})
                 self._browsers.discard(browser)
 
     async def _greeting(self) -> list[str]:

@@ -51,6 +51,8 @@ async def serve_browser(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     if browser.overflowed.is_set():
+        log.warning("closed a browser that stopped reading",
+                    extra={"connection": browser.id, "close_code": CLOSE_TRY_AGAIN_LATER})
         # The close frame waits behind what the browser did not read: give it a moment,
         # then let the server drop the connection.
         with contextlib.suppress(Exception):

@@ -254,6 +254,10 @@ def _oracle_account(need: OracleNeed) -> ServedAccount | None:
     if name == "Prelaunch":
         data = synthetic.prelaunch_oracle(need.price, need.slot, 0)
         return ServedAccount(need.address, data, PROGRAM_ID, "PrelaunchOracle", SYNTHETIC, note)
+    if name == "SwitchboardOnDemand":
+        data = synthetic.switchboard_on_demand_feed(need.price, need.slot)
+        return ServedAccount(need.address, data, synthetic.SWITCHBOARD_ON_DEMAND_PROGRAM,
+                             "PullFeedAccountData", SYNTHETIC, note)
     if not name.startswith("Pyth"):
         return None
     multiple = _unit_multiple(need.source)

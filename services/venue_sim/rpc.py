@@ -14,11 +14,12 @@ import asyncio
 import base64
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import base58
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from solders.pubkey import Pubkey
 
 from services.venue_sim.accounts import ServedAccount
@@ -31,6 +32,8 @@ API_VERSION = "2.1.21"
 RENT_EPOCH = 18_446_744_073_709_551_615  # what current nodes report for rent-exempt accounts
 FEE_LAMPORTS_PER_SIGNATURE = 5_000
 Handler = Callable[[Venue, list[Any]], Awaitable[Any]]
+VENUE = web.AppKey("venue", Venue)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 
 
 class Dropped(Exception):
@@ -283,7 +286,7 @@ async def _before_answering(venue: Venue, methods: list[str]) -> None:
 
 
 async def _handle_http(request: web.Request) -> web.StreamResponse:
-    venue: Venue = request.app["venue"]
+    venue = request.app[VENUE]
     body = await request.read()
     try:
         document = json.loads(body)
@@ -309,19 +312,22 @@ async def _health(request: web.Request) -> web.Response:
 def rpc_app(venue: Venue) -> web.Application:
     # auto_decompress is a server setting (see server.py): driftpy's gzip header is a lie.
     app = web.Application(client_max_size=8 * 1024 * 1024)
-    app["venue"] = venue
+    app[VENUE] = venue
     app.router.add_post("/", _handle_http)
     app.router.add_get("/health", _health)
     add_control_routes(app, venue)
     return app
 
 
-# -- WebSocket: accountSubscribe / accountUnsubscribe ---------------------------------------
+# -- WebSocket: account and program subscriptions ---------------------------------------
 
 class _Subscriptions:
+    """One socket's accountSubscribe and programSubscribe subscriptions."""
+
     def __init__(self, venue: Venue, socket: web.WebSocketResponse) -> None:
         self.venue, self.socket = venue, socket
-        self.by_id: dict[int, tuple[Pubkey, dict[str, Any]]] = {}
+        self.accounts: dict[int, tuple[Pubkey, dict[str, Any]]] = {}
+        self.programs: dict[int, tuple[Pubkey, dict[str, Any]]] = {}
         self.next_id = 1
         venue.store.listeners.append(self.changed)
 
@@ -329,34 +335,44 @@ class _Subscriptions:
         if self.changed in self.venue.store.listeners:
             self.venue.store.listeners.remove(self.changed)
 
+    def _notify(self, method: str, subscription: int, value: Any) -> None:
+        if self.socket.closed:
+            return
+        notification = {"jsonrpc": "2.0", "method": method,
+                        "params": {"result": _context(self.venue, value),
+                                   "subscription": subscription}}
+        asyncio.get_running_loop().create_task(self.socket.send_json(notification))
+
     def changed(self, account: ServedAccount) -> None:
-        for subscription, (address, config) in list(self.by_id.items()):
-            if address == account.address and not self.socket.closed:
-                notification = {
-                    "jsonrpc": "2.0", "method": "accountNotification",
-                    "params": {"result": _context(self.venue, account_json(account, config)),
-                               "subscription": subscription},
-                }
-                asyncio.get_running_loop().create_task(self.socket.send_json(notification))
+        for subscription, (address, config) in list(self.accounts.items()):
+            if address == account.address:
+                self._notify("accountNotification", subscription, account_json(account, config))
+        for subscription, (program, config) in list(self.programs.items()):
+            if account.owner == program and _matches(account, config.get("filters") or []):
+                self._notify("programNotification", subscription,
+                             {"pubkey": str(account.address),
+                              "account": account_json(account, config)})
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         method, params = request.get("method"), request.get("params") or []
         request_id = request.get("id")
-        if method == "accountSubscribe":
-            address = _pubkey(_param(params, 0))
+        registry = {"accountSubscribe": self.accounts, "programSubscribe": self.programs}
+        if method in registry:
             subscription, self.next_id = self.next_id, self.next_id + 1
-            self.by_id[subscription] = (address, _param(params, 1, {}))
+            registry[method][subscription] = (_pubkey(_param(params, 0)), _param(params, 1, {}))
             return {"jsonrpc": "2.0", "result": subscription, "id": request_id}
-        if method == "accountUnsubscribe":
-            found = self.by_id.pop(int(_param(params, 0, -1)), None) is not None
+        if method in ("accountUnsubscribe", "programUnsubscribe"):
+            table = self.accounts if method == "accountUnsubscribe" else self.programs
+            found = table.pop(int(_param(params, 0, -1)), None) is not None
             return {"jsonrpc": "2.0", "result": found, "id": request_id}
         return _error(request_id, -32601, "Method not found")
 
 
 async def _handle_ws(request: web.Request) -> web.WebSocketResponse:
-    venue: Venue = request.app["venue"]
+    venue = request.app[VENUE]
     socket = web.WebSocketResponse()
     await socket.prepare(request)
+    request.app[SOCKETS].add(socket)
     subscriptions = _Subscriptions(venue, socket)
     try:
         async for message in socket:
@@ -383,8 +399,16 @@ async def _handle_ws(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """Stopping closes open subscriptions (GOING_AWAY) instead of waiting for clients."""
+    for socket in list(app[SOCKETS]):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"venue_sim stopping")
+
+
 def ws_app(venue: Venue) -> web.Application:
     app = web.Application()
-    app["venue"] = venue
+    app[VENUE] = venue
+    app[SOCKETS] = weakref.WeakSet()
     app.router.add_get("/", _handle_ws)
+    app.on_shutdown.append(_close_sockets)
     return app

@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import struct
 
+from anchorpy.program.common import NamedInstruction
+from driftpy.accounts.oracle import SWB_ON_DEMAND_CODER
 from driftpy.addresses import get_drift_client_signer_public_key
-from driftpy.constants.numeric_constants import PRICE_PRECISION
+from driftpy.constants.numeric_constants import PRICE_PRECISION, SWB_PRECISION
 from solders.pubkey import Pubkey
 from spl.token._layouts import ACCOUNT_LAYOUT, MINT_LAYOUT
 from spl.token.constants import TOKEN_PROGRAM_ID
@@ -35,6 +37,7 @@ EXCHANGE_ACTIVE = 0
 EXCHANGE_PAUSED = 0b1111_1111
 
 PYTH_RECEIVER_PROGRAM = Pubkey.from_string("rec5EKMGg6MxZYaMdyBfgwp4d5rB9T1VQH5pJv5LtFJ")
+SWITCHBOARD_ON_DEMAND_PROGRAM = Pubkey.from_string("SBondMDrcV3K4kxZR1HNVT7osZxAHVHgYXL5Ze1oMUv")
 PYTH_LEGACY_PROGRAM = Pubkey.from_string("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH")
 PYTH_LAZER_OWNER = PROGRAM_ID  # PythLazerOracle is a Drift account (drift.json)
 TOKEN_PROGRAM = TOKEN_PROGRAM_ID
@@ -80,6 +83,17 @@ def prelaunch_oracle(price: int, slot: int, perp_market_index: int) -> bytes:
         last_update_slot=slot, amm_last_update_slot=slot, perp_market_index=perp_market_index,
     )
     return encode_account("PrelaunchOracle", oracle)
+
+
+def switchboard_on_demand_feed(price: int, slot: int) -> bytes:
+    """Switchboard On-Demand PullFeedAccountData (driftpy's switchboard_on_demand.json IDL)."""
+    coder = SWB_ON_DEMAND_CODER.accounts
+    name = "PullFeedAccountData"
+    feed = coder.decode(coder.acc_name_to_discriminator[name] + bytes(8_192))
+    value = price * SWB_PRECISION  # 18-decimal value; driftpy divides by SWB_PRECISION
+    result = replace(feed.result, value=value, mean=value, range=value // 10_000,
+                     slot=slot, min_slot=slot, max_slot=slot, num_samples=1)
+    return coder.build(NamedInstruction(name=name, data=replace(feed, result=result)))
 
 
 def _anchor_discriminator(name: str) -> bytes:

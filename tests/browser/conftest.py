@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
-from tests.kit.browser_dashboard import deposit, start_engine
 from tests.integration.flow import pause_clock_at
+from tests.kit.browser_dashboard import deposit, start_engine
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, BrowserContext, Route, WebSocketRoute, expect
 
-from tests.kit.browser_dashboard import Dashboard
+from dne.feed.v1 import feed_pb2
+from tests.integration.flow import account, perp_size, wait_for
+from tests.kit.browser_dashboard import PHONE, Dashboard
 from tests.kit.system import RunningSystem
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
+USD = re.compile(r"^\$[\d,.]+$")
 COMPACT_USD = re.compile(r"^\$\d+(\.\d+)?[KMB]$")
+RESERVED_SOL = Decimal("0.017")
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def dashboard(browser: Browser, system: RunningSystem) -> AsyncIterator[Dashboard]:
-    opened = await Dashboard.open(browser, system)
+    opened = await Dashboard.open(browser, system, fake_clock=True)
     await opened.wait_connected()
     yield opened
     await opened.close()
@@ -51,12 +57,57 @@ async def test_dashboard_shows_the_replayed_markets_sorted_by_apr_with_formatted
     assert COMPACT_USD.match(await stats.locator('[data-stat="total_oi"]').inner_text())
     assert COMPACT_USD.match(await stats.locator('[data-stat="volume_24h"]').inner_text())
     await expect(page.get_by_test_id("opportunity-card")).to_have_count(3)
-    await expect(page.get_by_test_id("source-line")).to_contain_text("Recorded Drift data, replayed")
+    source = page.get_by_test_id("source-line")
+    await expect(source).to_contain_text("Recorded Drift data, replayed")
     await expect(page.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    paused = page.locator('[data-testid="market-row"][data-market="1MBONK-PERP"]')
+    await expect(paused.get_by_test_id("market-status")).to_have_text("Funding paused")
+    await expect(paused.get_by_test_id("take-button")).to_have_count(0)
+    # The hedge market's funding history is charted first.
+    await expect(page.locator("#chart-market")).to_have_text("SOL-PERP")
+    await expect(page.get_by_test_id("funding-chart").locator("canvas")).to_be_visible()
+    await expect(page.locator("#chart-status")).to_contain_text("hourly records")
     # The token left the address bar but stays in this tab's sessionStorage.
     assert "token=" not in page.url
     assert await page.evaluate("sessionStorage.getItem('dne.apiToken')") == system.api_token
     await dashboard.screenshot(screenshots, "01-markets-loaded")
+
+
+async def test_display_and_validation_helpers_give_known_answers(dashboard: Dashboard) -> None:
+    answers = await dashboard.page.evaluate("""async () => {
+        const fmt = await import("/static/js/format.js");
+        const { parsePositiveDecimal } = await import("/static/js/modals.js");
+        const { backoffDelay } = await import("/static/js/socket.js");
+        const { unsettledPnl } = await import("/static/js/positions.js");
+        const { topOpportunities, receivingSide } = await import("/static/js/markets.js");
+        const market = (symbol, apr, tradable = true) => ({ symbol, apr, tradable });
+        return {
+            compact: [72000000, 21702819.7, 1.2e9, 512850, 999, -2.5e6].map(
+                (v) => fmt.usdCompact(v)),
+            pct: [fmt.signedPct(8.47968), fmt.ratePct(9.68e-6), fmt.usd(1234.5),
+                  fmt.signedUsd(-0.18)],
+            sizes: ["1.5", "0", "-1", "1e3", "NaN", "Infinity", "0.0000000001", "2,5", ""].map(
+                (v) => parsePositiveDecimal(v, { max: 1000 }).value ?? "invalid"),
+            tooBig: parsePositiveDecimal("1001", { max: 1000 }).error,
+            backoff: [0, 1, 2, 3, 4, 5, 6, 10].map(backoffDelay),
+            unsettled: [
+                unsettledPnl({ total_pnl: 12.5, settled_pnl: 10, unrealized_pnl: 99 }),
+                unsettledPnl({ total_pnl: null, settled_pnl: null, unrealized_pnl: -3 }),
+            ],
+            top: topOpportunities([market("A", 5), market("B", -40), market("C", 90, false),
+                                   market("D", 12), market("E", 1)]).map((m) => m.symbol),
+            sides: [receivingSide({ direction: "shorts" }), receivingSide({ direction: "longs" })],
+        };
+    }""")
+    assert answers["compact"] == ["$72M", "$21.7M", "$1.2B", "$512.85K", "$999", "-$2.5M"]
+    assert answers["pct"] == ["+8.48%", "+0.0010%", "$1,234.50", "-$0.18"]
+    assert answers["sizes"] == ["1.5", "invalid", "invalid", "invalid", "invalid", "invalid",
+                                "invalid", "invalid", "invalid"]  # "2,5": 2.5 or 25?
+    assert "at most" in answers["tooBig"]
+    assert answers["backoff"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+    assert answers["unsettled"] == [2.5, -3]
+    assert answers["top"] == ["B", "D", "A"]  # |APR|, tradable only
+    assert answers["sides"] == ["short", "long"]
 
 
 async def test_take_modal_preselects_the_side_that_receives_funding_and_validates_the_size(
@@ -82,3 +133,334 @@ async def test_take_modal_preselects_the_side_that_receives_funding_and_validate
     expected = 2 * sol["oracle_price"]
     await expect(page.get_by_test_id("take-notional")).to_have_text(f"${expected:,.2f}")
     await dashboard.screenshot(screenshots, "02-take-modal")
+
+
+async def test_a_trade_over_100_usd_needs_confirmation_and_auto_cancels_after_30_s(
+    dashboard: Dashboard, system: RunningSystem, screenshots: Path
+) -> None:
+    page = dashboard.page
+    before = await account(system.stubs)
+    await dashboard.open_take_modal("SOL-PERP")
+    await dashboard.submit_take("2")
+
+    confirm = page.get_by_test_id("confirm-modal")
+    await expect(confirm).to_be_visible(timeout=10_000)
+    details = page.get_by_test_id("confirm-details")
+    for key, text in [("market", "SOL-PERP"), ("side", "SHORT"), ("size", "2")]:
+        await expect(details.locator(f'[data-detail="{key}"]')).to_have_text(text)
+    for key in ("price", "notional", "fees"):
+        await expect(details.locator(f'[data-detail="{key}"]')).to_have_text(USD)
+    await expect(page.get_by_test_id("confirm-countdown")).to_have_text("30")
+    await dashboard.screenshot(screenshots, "03-confirmation")
+    sent = dashboard.commands("DRIFT_OPEN_POSITION")
+    assert [frame["payload"]["confirmed"] for frame in sent] == [False]
+
+    await page.clock.fast_forward(10_000)
+    await expect(page.get_by_test_id("confirm-countdown")).to_have_text("20")
+    await page.clock.fast_forward(21_000)
+    await expect(confirm).to_be_hidden()
+    await expect(page.get_by_test_id("toast-warning")).to_contain_text("timed out")
+
+    await asyncio.sleep(1.0)  # a late send would reach the engine within this
+    assert len(dashboard.commands("DRIFT_OPEN_POSITION")) == 1
+    after = await account(system.stubs)
+    assert list(after.positions) == list(before.positions) == []
+    assert after.collateral == before.collateral
+    await expect(page.get_by_test_id("position-row")).to_have_count(0)
+
+
+async def test_a_refused_trade_shows_an_error_toast_with_its_code_and_message(
+    dashboard: Dashboard, system: RunningSystem, screenshots: Path
+) -> None:
+    page = dashboard.page
+    await dashboard.open_take_modal("SOL-PERP")
+    await dashboard.submit_take("50000")  # ~$4.3M against $1,000 of collateral
+
+    toast = page.get_by_test_id("toast-error")
+    await expect(toast).to_be_visible(timeout=10_000)
+    code = await toast.get_by_test_id("toast-code").inner_text()
+    assert code in {"LEVERAGE_LIMIT", "INSUFFICIENT_COLLATERAL", "SIZE_LIMIT", "HEALTH_LIMIT"}
+    await expect(toast.get_by_test_id("toast-message")).not_to_be_empty()
+    await expect(page.get_by_test_id("take-error")).to_contain_text(code)
+    await expect(page.get_by_test_id("take-submit")).to_be_enabled()
+    await expect(page.get_by_test_id("confirm-modal")).to_be_hidden()
+    await dashboard.screenshot(screenshots, "04-error-toast")
+    assert list((await account(system.stubs)).positions) == []
+
+
+async def buy_sol_from_the_quick_action(dashboard: Dashboard, size: str) -> None:
+    page = dashboard.page
+    await page.get_by_test_id("quick-buy-sol").click()
+    await page.get_by_test_id("amount-input").fill(size)
+    await page.get_by_test_id("amount-submit").click()
+    await expect(page.get_by_test_id("confirm-modal")).to_be_visible(timeout=10_000)
+    await page.get_by_test_id("confirm-submit").click()
+    await expect(page.get_by_test_id("toast-success").filter(has_text="Swap")).to_be_visible(
+        timeout=10_000
+    )
+
+
+async def hedge_size(system: RunningSystem) -> str:
+    """The short that neutralises the wallet's SOL: spot minus the gas reserve."""
+    state = await account(system.stubs)
+    return str(Decimal(state.wallet.sol) - RESERVED_SOL)
+
+
+async def test_the_send_button_spins_and_stays_disabled_until_the_command_result_arrives(
+    browser: Browser, system: RunningSystem
+) -> None:
+    held: list[str] = []
+    holding = True
+
+    async def gateway(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        route.on_message(server.send)
+
+        def from_server(message: str | bytes) -> None:
+            if holding and isinstance(message, str) and '"COMMAND_RESULT"' in message:
+                held.append(message)
+            else:
+                route.send(message)
+
+        server.on_message(from_server)
+        routes.append(route)
+
+    routes: list[WebSocketRoute] = []
+
+    async def route_socket(context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+
+    dashboard = await Dashboard.open(browser, system, prepare=route_socket)
+    try:
+        page = dashboard.page
+        await dashboard.wait_connected()
+        await dashboard.open_take_modal("SOL-PERP")
+        await dashboard.submit_take("50000")
+        submit = page.get_by_test_id("take-submit")
+        await wait_for(lambda: held)
+        await expect(submit).to_be_disabled()
+        await expect(submit).to_have_text("Sending…")
+        await expect(submit.locator(".spinner")).to_be_visible()
+
+        holding = False
+        routes[0].send(held.pop())
+        await expect(submit).to_be_enabled()
+        await expect(submit).to_have_text("Review & send")
+        await expect(page.get_by_test_id("take-error")).not_to_be_empty()
+    finally:
+        await dashboard.close()
+
+
+async def test_a_confirmed_trade_appears_in_the_positions_and_leaving_removes_it(
+    dashboard: Dashboard, system: RunningSystem, screenshots: Path
+) -> None:
+    page = dashboard.page
+    await buy_sol_from_the_quick_action(dashboard, "2")
+    size = await hedge_size(system)
+    await dashboard.take_and_confirm("SOL-PERP", size)
+
+    opened = page.get_by_test_id("toast-success").filter(has_text="Open position")
+    await expect(opened).to_be_visible(timeout=10_000)
+    row = dashboard.position_row("SOL-PERP")
+    await expect(row).to_be_visible(timeout=10_000)  # drawn from a FUNDING_UPDATE
+    await expect(row.get_by_test_id("position-size")).to_have_text(size.rstrip("0").rstrip("."))
+    await expect(row).to_contain_text("Short")
+    assert perp_size(await account(system.stubs)) == -Decimal(size)
+    confirmed = [f for f in dashboard.commands("DRIFT_OPEN_POSITION") if f["payload"]["confirmed"]]
+    assert len(confirmed) == 1
+    assert any(frame.get("type") == "FUNDING_UPDATE" and frame["payload"]["positions"]
+               for frame in dashboard.received)
+    await dashboard.screenshot(screenshots, "05-position-open")
+
+    await dashboard.leave("SOL-PERP")
+    await expect(page.get_by_test_id("positions-empty")).to_be_visible()
+    assert perp_size(await account(system.stubs)) == 0
+    closes = dashboard.commands("DRIFT_CLOSE_POSITION")
+    assert [frame["payload"]["confirmed"] for frame in closes] == [False, True]
+
+
+async def health_at(system: RunningSystem, price: Decimal) -> Decimal:
+    await system.stubs.replay.SetPriceScenario(
+        feed_pb2.SetPriceScenarioRequest(market="SOL-PERP", oracle_price=str(price))
+    )
+    return Decimal((await account(system.stubs)).health_ratio)
+
+
+async def rally_until_health_between(system: RunningSystem, low: int, high: int) -> Decimal:
+    """Moves SOL up (bisection: a short's health falls as the price rises) until the venue's
+    health is within [low, high]; answers that price."""
+    below, above = Decimal(85), Decimal(400)
+    for _ in range(30):
+        price = ((below + above) / 2).quantize(Decimal("0.001"))
+        health = await health_at(system, price)
+        if low <= health <= high:
+            return price
+        if health > high:
+            below = price
+        else:
+            above = price
+    raise AssertionError(f"no SOL price gives health in [{low}, {high}]")
+
+
+async def test_health_alert_banner_appears_when_sol_rallies_against_a_leveraged_short(
+    dashboard: Dashboard, system: RunningSystem, screenshots: Path
+) -> None:
+    page = dashboard.page
+    banner = page.get_by_test_id("health-banner")
+    await buy_sol_from_the_quick_action(dashboard, "40")
+    size = await hedge_size(system)  # ~43 SOL: ~3.7x on $1,000 of collateral
+    await dashboard.take_and_confirm("SOL-PERP", size)
+    await expect(dashboard.position_row("SOL-PERP")).to_be_visible(timeout=10_000)
+    await expect(banner).to_be_hidden()
+    try:
+        await rally_until_health_between(system, 30, 45)
+        await expect(banner).to_be_visible(timeout=10_000)
+        await expect(banner).to_have_attribute("data-level", "warning")
+        await expect(banner).to_contain_text("below 50")
+        health_text = await page.get_by_test_id("health-value").inner_text()
+        assert 30 <= float(health_text.rstrip("%")) <= 45
+        await dashboard.screenshot(screenshots, "06-health-alert")
+        await page.clock.fast_forward(11_000)  # auto-dismissed after 10 s
+        await expect(banner).to_be_hidden()
+
+        await rally_until_health_between(system, 5, 15)
+        await expect(banner).to_be_visible(timeout=10_000)
+        await expect(banner).to_have_attribute("data-level", "critical")
+        await page.get_by_test_id("health-banner-dismiss").click()
+        await expect(banner).to_be_hidden()
+
+        # Far over $1 unsettled, so the row offers Settle PnL; it answers with a toast.
+        row = dashboard.position_row("SOL-PERP")
+        await row.get_by_test_id("settle-button").click()
+        settled = page.get_by_test_id("toast-success").filter(has_text="Settle PnL")
+        await expect(settled).to_be_visible(timeout=10_000)
+        await expect(row.get_by_test_id("settle-button")).to_be_enabled()
+        settles = dashboard.commands("DRIFT_SETTLE_PNL")
+        assert [frame["payload"] for frame in settles] == [{"market": "SOL-PERP"}]
+    finally:
+        await system.stubs.replay.ClearPriceScenario(feed_pb2.ClearPriceScenarioRequest())
+    await wait_for(lambda: health_back_above(system, 50))
+    await dashboard.leave("SOL-PERP")
+    assert perp_size(await account(system.stubs)) == 0
+
+
+async def health_back_above(system: RunningSystem, floor: int) -> bool:
+    return Decimal((await account(system.stubs)).health_ratio) > floor
+
+
+async def test_phone_viewport_renders_without_horizontal_page_overflow(
+    browser: Browser, system: RunningSystem, screenshots: Path
+) -> None:
+    phone = await Dashboard.open(browser, system, viewport=PHONE)
+    try:
+        page = phone.page
+        await phone.wait_connected()
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        # The wide funding table scrolls inside its own box instead.
+        scrolls = await page.get_by_test_id("funding-table").evaluate(
+            "t => t.parentElement.scrollWidth > t.parentElement.clientWidth"
+        )
+        assert scrolls
+        for test_id in ("account-panel", "positions-panel", "markets-panel", "opportunity-card"):
+            box = await page.get_by_test_id(test_id).first.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], test_id
+        await phone.screenshot(screenshots, "07-mobile", full_page=True)
+    finally:
+        await phone.close()
+
+
+async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_30_s(
+    browser: Browser, system: RunningSystem
+) -> None:
+    attempts: list[WebSocketRoute] = []
+    gateway_back = False
+
+    async def gateway(route: WebSocketRoute) -> None:
+        attempts.append(route)
+        if gateway_back:
+            route.connect_to_server()
+        else:
+            await route.close(code=1011, reason="gateway restarting")
+
+    async def route_socket(context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+
+    dashboard = await Dashboard.open(browser, system, fake_clock=True, prepare=route_socket)
+    try:
+        page = dashboard.page
+        status = page.get_by_test_id("connection-status")
+        for attempt, delay in enumerate([1, 2, 4, 8, 16, 30, 30], start=1):
+            await expect(status).to_have_attribute("data-state", "reconnecting")
+            await expect(status).to_have_text(f"Reconnecting in {delay} s")
+            assert len(attempts) == attempt
+            await page.clock.fast_forward(delay * 1000)
+            await wait_for(lambda attempt=attempt: len(attempts) > attempt)
+        gateway_back = True
+        await expect(status).to_have_text(re.compile(r"Reconnecting in \d+ s"))
+        await page.clock.fast_forward(30_000)
+        await expect(status).to_have_attribute("data-state", "open", timeout=10_000)
+        await expect(status).to_have_text("Live")
+    finally:
+        await dashboard.close()
+
+
+async def test_markets_show_the_gateways_503_message_and_the_age_of_stale_data(
+    browser: Browser, system: RunningSystem
+) -> None:
+    real = await markets_from_api(system)
+    answers = [
+        {"status": 503, "json": {"error": {"code": "FEED_UNAVAILABLE", "details": {},
+                                           "message": "the feed did not answer within 2 s"}}},
+        {"status": 200, "json": {**real, "data_age_seconds": 600.0, "stale": True}},
+    ]
+
+    async def markets(route: Route) -> None:
+        await route.fulfill(**answers.pop(0))
+
+    context = await browser.new_context()
+    try:
+        await context.route(re.compile(r"/api/drift/markets$"), markets)
+        page = await context.new_page()
+        await page.goto(f"{system.gateway_url}/?token={system.api_token}")
+        error = page.get_by_test_id("markets-error")
+        await expect(error).to_contain_text("the feed did not answer within 2 s")
+        await expect(error).to_contain_text("FEED_UNAVAILABLE")
+        await expect(page.get_by_test_id("market-row")).to_have_count(0)
+
+        await page.locator("#markets-refresh").click()
+        await expect(page.get_by_test_id("market-row").first).to_be_visible()
+        await expect(error).to_be_hidden()
+        await expect(page.get_by_test_id("markets-freshness")).to_have_text("stale · 10 min old")
+    finally:
+        await context.close()
+
+
+async def test_engine_stop_and_start_and_a_deposit_from_the_dashboard(
+    dashboard: Dashboard, system: RunningSystem
+) -> None:
+    page = dashboard.page
+    engine = page.get_by_test_id("engine-status")
+    await expect(engine).to_have_text("Engine running (paper)")
+    await page.get_by_test_id("engine-stop").click()
+    await expect(engine).to_have_text("Engine stopped", timeout=10_000)
+    await expect(page.get_by_test_id("engine-start")).to_be_enabled()
+    await expect(page.get_by_test_id("engine-stop")).to_be_disabled()
+
+    await page.get_by_test_id("engine-start").click()
+    await expect(engine).to_have_text("Engine running (paper)", timeout=10_000)
+    await expect(page.get_by_test_id("engine-stop")).to_be_enabled()
+
+    before = Decimal((await account(system.stubs)).collateral)
+    await page.get_by_test_id("quick-deposit").click()
+    await page.get_by_test_id("amount-input").fill("50")
+    await page.get_by_test_id("amount-submit").click()
+    await expect(page.get_by_test_id("toast-success").filter(has_text="Deposit")).to_be_visible(
+        timeout=10_000
+    )
+    assert Decimal((await account(system.stubs)).collateral) == before + 50
+    collateral = f"${before + 50:,.2f}"
+    await expect(page.get_by_test_id("collateral-value")).to_have_text(collateral, timeout=10_000)

@@ -4,6 +4,7 @@ set-up steps the tests need before the page opens."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,12 @@ class Dashboard:
         *,
         viewport: dict[str, int] | None = None,
         fake_clock: bool = False,
+        prepare: Callable[[BrowserContext], Awaitable[None]] | None = None,
     ) -> Dashboard:
+        """`prepare` runs before the page loads (e.g. to route its WebSocket)."""
         context = await browser.new_context(viewport=viewport or DESKTOP)
+        if prepare is not None:
+            await prepare(context)
         page = await context.new_page()
         dashboard = cls(context, page)
         page.on("websocket", dashboard._record)
@@ -76,7 +81,7 @@ class Dashboard:
 
     async def screenshot(self, directory: Path, name: str, *, full_page: bool = False) -> Path:
         path = directory / f"{name}.png"
-        await self.page.screenshot(path=str(path), full_page=full_page)
+        await self.page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         return path
 
     # --- flows -------------------------------------------------------------------------------

@@ -1,0 +1,95 @@
+"""EventFanout against an in-process fake engine: one subscription, resubscribed when the engine
+comes back, and a full browser queue dropped without touching the others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+import pytest
+
+from dne.engine.v1 import engine_pb2 as E
+from dne.engine.v1 import engine_pb2_grpc
+from services.gateway.fanout import EventFanout
+from tests.kit.ports import free_port
+
+
+class FakeEngine(engine_pb2_grpc.EngineServiceServicer):
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[E.EngineEvent] = asyncio.Queue()
+        self.subscriptions = 0
+
+    async def GetEngineStatus(self, request, context):
+        return E.GetEngineStatusResponse(status=E.EngineStatus(running=True, mode="paper"))
+
+    async def StreamEvents(self, request, context):
+        self.subscriptions += 1
+        while True:
+            yield E.StreamEventsResponse(event=await self.events.get())
+
+
+def update(health: str) -> E.EngineEvent:
+    return E.EngineEvent(type=E.EVENT_TYPE_FUNDING_UPDATE,
+                         funding_update=E.FundingUpdate(health=health, mode="paper"))
+
+
+async def serve(engine: FakeEngine, port: int) -> grpc.aio.Server:
+    server = grpc.aio.server()
+    engine_pb2_grpc.add_EngineServiceServicer_to_server(engine, server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    return server
+
+
+async def next_message(queue: asyncio.Queue[str], kind: str) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(queue.get(), 5))
+        if message["type"] == kind:
+            return message
+
+
+async def test_the_event_stream_is_followed_again_after_the_engine_restarts():
+    port = free_port()
+    first = FakeEngine()
+    server = await serve(first, port)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(channel), queue_size=16,
+                         status_timeout=1, max_backoff=0.3)
+    fanout.start()
+    try:
+        browser = await fanout.join()
+        assert (await next_message(browser.queue, "ENGINE_STATUS"))["payload"]["running"]
+        await first.events.put(update("91"))
+        assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 91
+        await server.stop(0)
+
+        second = FakeEngine()
+        server = await serve(second, port)
+        for _ in range(100):
+            if second.subscriptions:
+                break
+            await asyncio.sleep(0.05)
+        assert second.subscriptions == 1
+        await second.events.put(update("77"))
+        assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 77
+    finally:
+        await fanout.stop()
+        await server.stop(0)
+        await channel.close()
+
+
+@pytest.mark.parametrize("browsers", [2, 50])
+async def test_a_full_browser_is_dropped_and_the_others_get_every_message(browsers):
+    fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(
+        grpc.aio.insecure_channel("127.0.0.1:1")), queue_size=3, status_timeout=0.1)
+    readers = [await fanout.join() for _ in range(browsers)]   # greeted with an ERROR each
+    for message in range(5):
+        for reader in readers[1:]:
+            while not reader.queue.empty():
+                reader.queue.get_nowait()
+        fanout.broadcast(f'{{"n": {message}}}')
+    assert readers[0].overflowed.is_set()
+    assert fanout.browser_count == browsers - 1
+    assert all(not reader.overflowed.is_set() for reader in readers[1:])
+    assert all(reader.queue.get_nowait() == '{"n": 4}' for reader in readers[1:])
