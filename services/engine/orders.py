@@ -89,9 +89,7 @@ def from_order(
 ) -> engine_pb2.CommandResult:
     """A CommandResult for the venue's answer: ok only when the order filled."""
     if order.status == K.TRADE_STATUS_FILLED:
-        side = SIDE_NAMES.get(order.side, "")
-        message = (f"{request.action} filled: {side} {order.filled_size} {order.market} "
-                   f"at {order.fill_price}").replace("  ", " ")
+        message = _filled_message(request, order)
         return success(request.request_id, request.action, message, order, settlement)
     error = common_pb2.Error()
     error.CopyFrom(order.error)
@@ -117,3 +115,14 @@ def order_from_trade(trade: common_pb2.Trade) -> common_pb2.OrderResult:
     if trade.HasField("updated_at"):
         order.executed_at.CopyFrom(trade.updated_at)
     return order
+
+
+def _filled_message(request: TradeRequest, order: common_pb2.OrderResult) -> str:
+    if order.kind == K.TRADE_KIND_SETTLE_PNL:
+        return f"{request.action} done: {order.notional or '0'} USD of {order.market} PnL settled"
+    if order.kind in (K.TRADE_KIND_DEPOSIT, K.TRADE_KIND_WITHDRAW):
+        return f"{request.action} done: {order.filled_size} {order.market}"
+    side = SIDE_NAMES.get(order.side, "")
+    return " ".join(part for part in (
+        f"{request.action} filled:", side, order.filled_size, order.market,
+        f"at {order.fill_price}" if order.fill_price else "") if part)

@@ -52,6 +52,7 @@ class Exposure:
     price: Decimal  # oracle
     margin_ratio_initial: Decimal
     margin_ratio_maintenance: Decimal
+    price_pnl_settled: Decimal = Decimal(0)
 
     @property
     def notional(self) -> Decimal:
@@ -59,7 +60,8 @@ class Exposure:
 
     @property
     def unrealized_pnl(self) -> Decimal:
-        return unrealized_pnl(self.signed_size, self.entry_price, self.price)
+        return (unrealized_pnl(self.signed_size, self.entry_price, self.price)
+                - self.price_pnl_settled)
 
     @property
     def maintenance_margin(self) -> Decimal:

@@ -302,6 +302,12 @@ class PaperDriver:
             await self._market(market)
             account = self._state.account(sub_account)
             await self._accrue_funding(sub_account, account, now)
+            position = account.positions.get(market)
+            if position is not None:
+                # Like Drift's settle_pnl: the open position's unrealized PnL is settled too.
+                open_pnl = (await self._exposure(position, prices, {})).unrealized_pnl
+                position.price_pnl_settled += open_pnl
+                account.unsettled_pnl[market] = account.unsettled_pnl.get(market, ZERO) + open_pnl
             return OrderRecord(self._settle(client_order_id, account, market, now))
 
         return (await self._order(intent, sub_account, execute)).result
@@ -511,6 +517,7 @@ class PaperDriver:
             margin_ratio_maintenance=(
                 info.margin_ratio_maintenance if info else DEFAULT_MARGIN_RATIO_MAINTENANCE
             ),
+            price_pnl_settled=position.price_pnl_settled,
         )
 
     async def _check_risk(self, candidate: SubAccount, prices: PriceBook, market: str) -> None:

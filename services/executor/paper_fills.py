@@ -99,7 +99,10 @@ def apply_perp_fill(account: SubAccount, market: str, fill: Fill) -> Decimal:
         return ZERO
     closed = min(abs(old), fill.size)
     sign = 1 if old > 0 else -1
-    realized = (fill.price - position.entry_price) * closed * sign
+    # The part of this position's price PnL settled earlier is already in the quote balance.
+    already_settled = position.price_pnl_settled * closed / abs(old)
+    position.price_pnl_settled -= already_settled
+    realized = (fill.price - position.entry_price) * closed * sign - already_settled
     account.unsettled_pnl[market] = account.unsettled_pnl.get(market, ZERO) + realized
     remainder = fill.size - closed
     if remainder == 0 and closed == abs(old):

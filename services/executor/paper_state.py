@@ -30,6 +30,9 @@ class PaperPosition:
     entry_price: Decimal
     funding_pnl: Decimal = ZERO
     settled_pnl: Decimal = ZERO  # funding and settled price PnL moved into the quote balance
+    # Price PnL of the open position already moved into the quote balance (Drift's settle_pnl
+    # settles unrealized PnL too); unrealized PnL is counted net of it.
+    price_pnl_settled: Decimal = ZERO
 
     @property
     def side(self) -> Side:
@@ -192,6 +195,7 @@ def state_to_json(state: PaperVenueState) -> dict[str, Any]:
                         "entry_price": str(p.entry_price),
                         "funding_pnl": str(p.funding_pnl),
                         "settled_pnl": str(p.settled_pnl),
+                        "price_pnl_settled": str(p.price_pnl_settled),
                     }
                     for p in account.positions.values()
                 ],
@@ -232,6 +236,7 @@ def state_from_json(data: dict[str, Any]) -> PaperVenueState:
                 entry_price=Decimal(p["entry_price"]),
                 funding_pnl=Decimal(p["funding_pnl"]),
                 settled_pnl=Decimal(p["settled_pnl"]),
+                price_pnl_settled=Decimal(p.get("price_pnl_settled", "0")),
             )
         for p in raw.get("funding_payments", []):
             payment = _payment_from_json(p)

@@ -101,7 +101,9 @@ def load_snapshot(path: Path) -> list[SnapshotRecord]:
             data = base64.b64decode(entry["base64"], validate=True)
             kind = str(entry["kind"])
         except (KeyError, TypeError, binascii.Error) as error:
-            raise SnapshotError(f"{path}: record {number} has no valid kind/base64: {error}") from None
+            raise SnapshotError(
+                f"{path}: record {number} has no valid kind/base64: {error}"
+            ) from None
         if account_name(data) != kind:
             raise SnapshotError(
                 f"{path}: record {number} says {kind} but its discriminator is "
@@ -232,7 +234,9 @@ def _unit_multiple(source: Any) -> int:
     return 1_000_000 if "1M" in name else 1_000 if "1K" in name else 1
 
 
-def _oracle_bytes(name: str, need: OracleNeed, raw: int, exponent: int) -> tuple[bytes, Pubkey, str]:
+def _oracle_bytes(
+    name: str, need: OracleNeed, raw: int, exponent: int
+) -> tuple[bytes, Pubkey, str]:
     if name.startswith("PythLazer"):
         data = synthetic.pyth_lazer_oracle(raw, exponent, need.slot, need.ts)
         return data, synthetic.PYTH_LAZER_OWNER, "PythLazerOracle"
@@ -352,10 +356,9 @@ def _add_mints(store: AccountStore, markets: list[tuple[str, Any]]) -> None:
 
 def _add_lookup_tables(store: AccountStore) -> None:
     """driftpy compiles v0 transactions against mainnet's market lookup tables: serve them."""
-    addresses = [store.accounts[a].address for a in store.accounts
-                 if store.accounts[a].kind in ("State", "PerpMarket", "SpotMarket")]
-    addresses += [a.address for a in store.accounts.values() if a.origin == SYNTHETIC
-                  and a.kind in ("PythLazerOracle", "PriceUpdateV2", "PythPriceAccount")]
+    listed = ("State", "PerpMarket", "SpotMarket", "PythLazerOracle", "PriceUpdateV2",
+              "PythPriceAccount", "PrelaunchOracle", "PullFeedAccountData")
+    addresses = [a.address for a in store.accounts.values() if a.kind in listed]
     for table in configs["mainnet"].market_lookup_tables:
         store.put(ServedAccount(
             table, synthetic.address_lookup_table(addresses[:256]),

@@ -93,8 +93,9 @@ def funding_history(store: AccountStore, data_dir: Path) -> dict[str, list[Hourl
                        .to_integral_value())
             for hour in range(24):
                 ts = int((start + hour * HOUR + HOUR + SETTLE_DELAY).timestamp())
-                hours[_settled_hour(ts)] = HourlyFunding(market.market_index, symbol, ts, rate, twap,
-                                                  None, "daily-average")
+                hours[_settled_hour(ts)] = HourlyFunding(
+                    market.market_index, symbol, ts, rate, twap, None, "daily-average"
+                )
         if amm.last_funding_rate_ts:
             ts = amm.last_funding_rate_ts
             hours[_settled_hour(ts)] = HourlyFunding(

@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 
 from services.venue_sim.accounts import ServedAccount
 from services.venue_sim.control import add_control_routes
-from services.venue_sim.synthetic import token_amount
+from services.venue_sim.synthetic import mint_decimals, token_amount
 from services.venue_sim.venue import Refusal, Venue
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ async def get_token_account_balance(venue: Venue, params: list[Any]) -> Any:
     if account is None or account.kind != "TokenAccount":
         raise Refusal(-32602, "Invalid param: could not find account")
     amount = token_amount(account.data)
-    decimals = 6  # the stand-in's token accounts are the test wallet's USDC
+    mint = venue.store.get(Pubkey.from_bytes(account.data[:32]))  # SPL layout: mint first
+    decimals = mint_decimals(mint.data) if mint else 0
     ui = amount / 10**decimals
     return _context(venue, {"amount": str(amount), "decimals": decimals, "uiAmount": ui,
                             "uiAmountString": f"{amount / 10**decimals:f}".rstrip("0")
@@ -259,6 +260,7 @@ async def answer(venue: Venue, request: Any) -> dict[str, Any]:
                       -32600, "Invalid request")
     request_id, method = request.get("id"), request["method"]
     params = request.get("params") or []
+    venue.calls[method] += 1
     handler = METHODS.get(method)
     if handler is None:
         return _error(request_id, -32601, "Method not found")
@@ -357,6 +359,7 @@ class _Subscriptions:
         method, params = request.get("method"), request.get("params") or []
         request_id = request.get("id")
         registry = {"accountSubscribe": self.accounts, "programSubscribe": self.programs}
+        self.venue.calls[str(method)] += 1
         if method in registry:
             subscription, self.next_id = self.next_id, self.next_id + 1
             registry[method][subscription] = (_pubkey(_param(params, 0)), _param(params, 1, {}))

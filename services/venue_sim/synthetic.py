@@ -16,7 +16,6 @@ import struct
 
 from anchorpy.program.common import NamedInstruction
 from driftpy.accounts.oracle import SWB_ON_DEMAND_CODER
-from driftpy.addresses import get_drift_client_signer_public_key
 from driftpy.constants.numeric_constants import PRICE_PRECISION, SWB_PRECISION
 from solders.pubkey import Pubkey
 from spl.token._layouts import ACCOUNT_LAYOUT, MINT_LAYOUT
@@ -48,7 +47,8 @@ PYTH_LEGACY_MAGIC = 0xA1B2C3D4
 
 
 def state_account(number_of_markets: int, number_of_spot_markets: int, paused: bool) -> bytes:
-    signer, nonce = get_drift_client_signer_public_key(PROGRAM_ID), 0
+    # the PDA driftpy's get_drift_client_signer_public_key derives; its bump is the nonce
+    signer, nonce = Pubkey.find_program_address([b"drift_signer"], PROGRAM_ID)
     state = replace(
         blank_account("State"),
         signer=signer,
@@ -153,6 +153,10 @@ def mint_account(decimals: int, supply: int) -> bytes:
         "decimals": decimals, "is_initialized": True, "freeze_authority_option": 0,
         "freeze_authority": bytes(32),
     })
+
+
+def mint_decimals(data: bytes) -> int:
+    return MINT_LAYOUT.parse(data).decimals
 
 
 def address_lookup_table(addresses: list[Pubkey]) -> bytes:

@@ -7,6 +7,7 @@ do what the control's outcome says.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Venue:
     control: Control = field(default_factory=Control)
     journal: Journal = field(default_factory=Journal)
     statuses: dict[str, SignatureStatus] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)  # RPC methods asked for, by name
 
     @classmethod
     def from_file(cls, path: Path, *, paused: bool = False,

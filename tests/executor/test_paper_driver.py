@@ -174,6 +174,31 @@ async def test_settle_pnl_moves_unsettled_pnl_into_the_quote_balance(
     assert after.collateral == before.collateral
 
 
+async def test_settling_an_open_position_moves_its_unrealized_pnl_like_drift(
+    driver: PaperDriver, feed: FakeFeed
+) -> None:
+    await driver.deposit("dep", 0, D(5000))
+    opened = await driver.open_position(short("a", "10"))
+    feed.prices["SOL-PERP"] = D(80)
+    before = await driver.account_state(0)
+    unrealized = (opened.fill_price - D(80)) * 10
+    assert before.positions[0].unrealized_pnl == unrealized
+    await driver.settle_pnl("s", 0, "SOL-PERP")
+    after = await driver.account_state(0)
+    position = after.positions[0]
+    assert position.unrealized_pnl == 0
+    assert position.settled_pnl == unrealized
+    assert position.total_pnl == before.positions[0].total_pnl
+    assert after.quote_balance == before.quote_balance + unrealized
+    assert after.collateral == before.collateral
+    # Closing later realizes only what moved after the settlement: nothing is counted twice.
+    feed.prices["SOL-PERP"] = D(78)
+    closed = await driver.close_position("c", 0, "SOL-PERP", settle_pnl=True)
+    final = await driver.account_state(0)
+    moved_after = (D(80) - closed.result.fill_price) * 10
+    assert final.quote_balance == after.quote_balance - closed.result.fee + moved_after
+
+
 async def test_deposit_and_withdraw_move_usdc_between_wallet_and_sub_account(
     driver: PaperDriver,
 ) -> None:

@@ -14,6 +14,7 @@ from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
 from services.venue_sim.synthetic import EXCHANGE_PAUSED
 from tests.kit.venue_sim_builders import SimAndWallet, drift_client, recorded_records
 
+
 def exchange_paused(state) -> bool:
     """Any operation bit set. (driftpy 0.8.89's math.exchange_status.exchange_paused treats the
     u8 as an enum variant and answers True for every State, so it cannot be used here.)"""

@@ -41,10 +41,10 @@ async def test_legacy_funding_rates_are_raw_integer_strings_history_import_accep
     index, hours = markets["SOL-PERP"]
     assert index == 0
     assert len(hours) == 73 * 24
-    # 2026-03-09 averaged -1.54e-5 an hour (PROVENANCE); its hours carry that average...
+    # 2026-03-09 averaged -1.539e-5 an hour (the daily file); its hours carry that average...
     day = [h for h in hours if h.period_start.date() == datetime(2026, 3, 9).date()]
     expanded = [h.rate_1h for h in day if h.period_start.hour != 15]
-    assert all(abs(rate - Decimal("-0.00001540")) < Decimal("1e-10") for rate in expanded)
+    assert all(abs(rate - Decimal("-0.00001539")) < Decimal("1e-10") for rate in expanded)
     # ...except 15:00, which the SOL-PERP account recorded: -987625 / 1e9 / 85.043706
     (recorded,) = [h for h in day if h.period_start.hour == 15]
     assert recorded.period_start == datetime(2026, 3, 9, 15, tzinfo=UTC)
@@ -99,9 +99,9 @@ async def test_a_quote_prices_sol_at_the_recorded_oracle_less_a_small_impact(
 async def test_a_swap_transaction_signed_by_the_wallet_lands_through_the_rpc_stand_in(
     sim: SimAndWallet,
 ) -> None:
-    _, quote = await get_json(f"{sim.sim.swap_url}/quote", inputMint=USDC, outputMint=SOL,
-                              amount=100 * 10**6)
     async with httpx.AsyncClient() as http:
+        quote = (await http.get(f"{sim.sim.swap_url}/quote", params={
+            "inputMint": USDC, "outputMint": SOL, "amount": 100 * 10**6})).json()
         answer = await http.post(f"{sim.sim.swap_url}/swap", json={
             "quoteResponse": quote, "userPublicKey": str(sim.wallet.pubkey()),
             "wrapAndUnwrapSol": True,
