@@ -146,6 +146,7 @@ const DETAIL_ROWS = [
   ["notional", "Notional", (v) => fmt.usd(Number(v))],
   ["fees", "Est. fees", (v) => fmt.usd(Number(v), 4)],
   ["estimated_fees", "Est. fees", (v) => fmt.usd(Number(v), 4)],
+  ["spot_leg_buy_sol", "Spot leg: buy SOL", (v) => fmt.amount(Number(v), 6)],
 ];
 
 export class ConfirmModal {

@@ -58,6 +58,8 @@ class HedgedEntry:
         # any leg is sent.
         refused = await self._trade_path.preview(request)
         if refused is not None:
+            # The user confirms both legs: say how much spot SOL comes with the short.
+            refused.error.details["spot_leg_buy_sol"] = str(spot)
             return refused
         spot_leg = _swap(f"{request.request_id}:spot", K.SIDE_LONG, spot, "user")
         bought = await self._trade_path.execute(spot_leg)

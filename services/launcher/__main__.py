@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 
 from services.launcher.processes import ServiceStartError
-from services.launcher.topology import BACKEND, start_system
+from services.launcher.topology import BACKEND, ORDER, start_system
 
-DEFAULT_PORTS = {"feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054}
+DEFAULT_PORTS = {
+    "feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054, "gateway": 8000,
+}
 
 
 def _ports() -> dict[str, int]:
@@ -30,14 +33,21 @@ async def main() -> int:
         "PAPER_STATE_PATH": os.environ.get("PAPER_STATE_PATH", str(var / "paper_venue.json")),
         "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
     }
+    # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
+    token = os.environ.get("DNE_API_TOKEN") or secrets.token_urlsafe(24)
     print("Delta Neutral Engine: starting in paper mode on recorded Drift data", flush=True)
     try:
-        system = await start_system(log_dir, ports=_ports(), env=env, services=BACKEND)
+        system = await start_system(
+            log_dir, ports=_ports(), env=env, services=ORDER,
+            per_service_env={"gateway": {"DNE_API_TOKEN": token}},
+        )
     except ServiceStartError as error:
         print(f"start-up failed: {error}", file=sys.stderr)
         return 1
     for name in BACKEND:
         print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
+    print(f"  gateway   http://{system.address('gateway')}", flush=True)
+    print(f"\n  Dashboard: http://{system.address('gateway')}/?token={token}\n", flush=True)
     print(f"  logs      {log_dir}/", flush=True)
     print("Every service answers gRPC reflection, e.g. "
           f"`grpcurl -plaintext {system.address('engine')} list`.", flush=True)

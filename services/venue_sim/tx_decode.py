@@ -86,7 +86,7 @@ def _decode_instruction(program: Pubkey, data: bytes, accounts: list[str]) -> De
         try:
             named = instruction_coder().parse(data)
             name, args = named.name, plain(named.data)
-        except Exception:
+        except Exception:  # construct raises many types; an unknown Drift ix is journalled as such
             name = "undecodable"
     elif program == COMPUTE_BUDGET_PROGRAM:
         name, args = _decode_compute_budget(data)
@@ -100,7 +100,7 @@ def decode_transaction(
 ) -> DecodedTransaction:
     try:
         tx = VersionedTransaction.from_bytes(raw)
-    except Exception as error:
+    except Exception as error:  # solders raises its own (pyo3) error types
         raise UndecodableTransaction(f"not a serialized transaction: {error}") from None
     message = tx.message
     keys = list(message.account_keys)

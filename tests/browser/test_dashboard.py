@@ -334,7 +334,8 @@ async def test_health_alert_banner_appears_when_sol_rallies_against_a_leveraged_
         await row.get_by_test_id("settle-button").click()
         settled = page.get_by_test_id("toast-success").filter(has_text="Settle PnL")
         await expect(settled).to_be_visible(timeout=10_000)
-        await expect(row.get_by_test_id("settle-button")).to_be_enabled()
+        # Settled like Drift: the open position's PnL moved into collateral, nothing left over $1.
+        await expect(row.get_by_test_id("settle-button")).to_have_count(0, timeout=10_000)
         settles = dashboard.commands("DRIFT_SETTLE_PNL")
         assert [frame["payload"] for frame in settles] == [{"market": "SOL-PERP"}]
     finally:

@@ -469,3 +469,13 @@ async def test_a_perp_leg_with_an_unknown_outcome_is_never_unwound_blind(
     assert not running.engine.running  # type: ignore[attr-defined]
     alert = alerts.queue.get_nowait()
     assert alert.health_alert.level == "CRITICAL" and "unknown" in alert.health_alert.message
+
+
+async def test_the_confirmation_of_a_hedged_short_names_its_spot_leg(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    asked = await open_(running, "3", rid="ask", confirmed=False)
+    assert asked.error.code == "CONFIRMATION_REQUIRED"
+    assert Decimal(asked.error.details["spot_leg_buy_sol"]) == Decimal("2.017")
+    assert running.executor.wallet_sol == Decimal(1)  # nothing bought before the confirmation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -11,8 +12,14 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
+from services.venue_sim.rpc import METHODS
 from services.venue_sim.synthetic import EXCHANGE_PAUSED
-from tests.kit.venue_sim_builders import SimAndWallet, drift_client, recorded_records
+from tests.kit.venue_sim_builders import (
+    SimAndWallet,
+    drift_client,
+    recorded_records,
+    short_market_order,
+)
 
 
 def exchange_paused(state) -> bool:
@@ -142,3 +149,29 @@ async def test_a_recorded_user_reads_through_drift_client_with_its_authority(
         assert positions == {1: 300_000_000, 24: 20_000_000_000_000}
         assert base64.b64encode(sim.venue.store.get(client.get_user_account_public_key()).data)\
             .decode() == base64.b64encode(user_record.data).decode()
+
+
+async def test_a_websocket_subscriber_hears_a_change_without_fetching(sim: SimAndWallet) -> None:
+    async with drift_client(sim.sim.rpc_url, sim.wallet, "websocket",
+                            perp_market_indexes=[0], spot_market_indexes=[0]) as client:
+        await asyncio.sleep(0.3)  # driftpy opens its accountSubscribe sockets in the background
+        sim.venue.store.set_exchange_paused(True)
+        for _ in range(40):
+            if client.get_state_account().exchange_status == EXCHANGE_PAUSED:
+                break
+            await asyncio.sleep(0.05)
+        assert client.get_state_account().exchange_status == EXCHANGE_PAUSED
+    assert sim.venue.calls["accountSubscribe"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["cached", "polling", "websocket"])
+async def test_driftpy_asks_only_for_methods_the_stand_in_implements(
+    sim: SimAndWallet, kind: str
+) -> None:
+    async with drift_client(sim.sim.rpc_url, sim.wallet, kind) as client:
+        await client.place_perp_order(short_market_order())
+    implemented = set(METHODS) | {"accountSubscribe", "accountUnsubscribe", "programSubscribe",
+                                  "programUnsubscribe"}
+    assert set(sim.venue.calls) <= implemented
+    assert {"getAccountInfo", "getLatestBlockhash", "sendTransaction",
+            "getSignatureStatuses"} <= set(sim.venue.calls)

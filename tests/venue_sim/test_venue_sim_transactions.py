@@ -228,3 +228,20 @@ def test_junk_and_unserved_lookup_tables_are_undecodable_not_crashes() -> None:
     assert decoded.signatures_valid
     with pytest.raises(UndecodableTransaction):
         decode_transaction(b"\x01junk", lambda _key: None)
+
+
+async def test_withdraw_and_settle_pnl_are_decoded_with_their_arguments(sim: SimAndWallet) -> None:
+    token_account = get_associated_token_address(sim.wallet.pubkey(), USDC_MINT)
+    async with drift_client(sim.sim.rpc_url, sim.wallet, perp_market_indexes=[0],
+                            spot_market_indexes=[0, 1]) as client:
+        await client.deposit(2_000_000, 0, token_account)
+        await client.get_user().account_subscriber.fetch()
+        await client.withdraw(500_000, 0, token_account)
+        await client.settle_pnl(client.get_user_account_public_key(), client.get_user_account(), 0)
+        balance = await client.connection.get_token_account_balance(token_account)
+    (withdraw,) = sim.venue.journal.drift_instructions("withdraw")
+    assert withdraw.args == {"market_index": 0, "amount": 500_000, "reduce_only": False}
+    (settle,) = sim.venue.journal.drift_instructions("settle_pnl")
+    assert settle.args == {"market_index": 0}
+    assert int(balance.value.amount) == WALLET_USDC - 2_000_000 + 500_000
+    assert sim.venue.journal.sent()[-1].effects == ["settle_pnl: recorded, no effect modelled"]
