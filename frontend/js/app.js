@@ -268,10 +268,14 @@ class DashboardApp {
   }
 
   async leave(position) {
-    if (!(await this.leaveModal.ask(position))) return;
+    const snapshot = this.account || {};
+    const answer = await this.leaveModal.ask(position, {
+      hedgeMarket: this.config?.hedge_market, spotSol: snapshot.spot_sol,
+    });
+    if (!answer) return;
     this.positions.setBusy(position.market, "Closing…");
     try {
-      await this.runCommand("DRIFT_CLOSE_POSITION", { market: position.market, confirmed: false }, { confirmTitle: "Confirm close position" });
+      await this.runCommand("DRIFT_CLOSE_POSITION", { market: position.market, confirmed: false, unwind_spot: answer.unwindSpot }, { confirmTitle: "Confirm close position" });
     } finally {
       this.positions.setBusy(position.market, null);
     }

@@ -209,8 +209,14 @@ export class LeaveModal {
     this.submit.addEventListener("click", () => this.finish(true));
   }
 
-  ask(position) {
+  /** Resolves false when cancelled, else { unwindSpot } (offered for a short on the hedge market). */
+  ask(position, { hedgeMarket = "SOL-PERP", spotSol = 0, reservedSol = 0.017 } = {}) {
     $("#leave-market").textContent = position.market;
+    const spotLeg = Math.min(Number(position.size) || 0, Math.max((Number(spotSol) || 0) - reservedSol, 0));
+    const offer = position.market === hedgeMarket && String(position.side) === "short" && spotLeg > 0;
+    $("#leave-unwind-row").hidden = !offer;
+    $("#leave-unwind").checked = offer;
+    $("#leave-unwind-size").textContent = fmt.amount(spotLeg, 6);
     $("#leave-details").replaceChildren(
       el("dt", {}, "Side"), el("dd", {}, String(position.side).toUpperCase()),
       el("dt", {}, "Size"), el("dd", {}, fmt.amount(position.size)),
@@ -228,7 +234,8 @@ export class LeaveModal {
     if (this.dialog.open) this.dialog.close();
     const resolve = this.resolve;
     this.resolve = null;
-    resolve?.(confirmed);
+    const unwindSpot = !$("#leave-unwind-row").hidden && $("#leave-unwind").checked;
+    resolve?.(confirmed ? { unwindSpot } : false);
   }
 }
 

@@ -96,7 +96,8 @@ def open_position(request: engine_pb2.OpenPositionRequest) -> TradeRequest:
 def close_position(request: engine_pb2.ClosePositionRequest) -> TradeRequest:
     return TradeRequest(parse_request_id(request.request_id), CLOSE_POSITION,
                         K.TRADE_KIND_PERP_CLOSE, parse_market(request.market),
-                        confirmed=request.confirmed, reduce_only=True)
+                        confirmed=request.confirmed, reduce_only=True,
+                        unwind_spot=request.unwind_spot)
 
 
 def settle_pnl(request: engine_pb2.SettlePnlRequest) -> TradeRequest:

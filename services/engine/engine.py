@@ -27,7 +27,7 @@ from services.engine import commands, delta, orders, snapshot
 from services.engine.account import AccountView
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
-from services.engine.hedged_entry import HedgedEntry
+from services.engine.hedged_entry import HedgedEntry, HedgedExit
 from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
@@ -81,6 +81,7 @@ class FundingEngine:
         self._ledger: Ledger | None = None
         self._trade_path: TradePath | None = None
         self._hedged_entry: HedgedEntry | None = None
+        self._hedged_exit: HedgedExit | None = None
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -174,6 +175,13 @@ class FundingEngine:
             hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
             min_trade_size_sol=self.settings.min_trade_size_sol,
             critical_stop=self._critical_stop,
+        )
+        self._hedged_exit = HedgedExit(
+            trade_path=self._trade_path,
+            account=lambda: self.upstream.account(self.sub_account, None),
+            hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
+            min_trade_size_sol=self.settings.min_trade_size_sol,
+            warn=self._warn,
         )
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
@@ -304,11 +312,18 @@ class FundingEngine:
                     ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running: StartEngine first")))
         if self._hedged_entry is not None and self._hedged_entry.applies_to(request):
             result = await self._hedged_entry.open(request)
+        elif self._hedged_exit is not None and self._hedged_exit.applies_to(request):
+            result = await self._hedged_exit.close(request)
         else:
             result = await self._trade_path.execute(request)
         if result.ok and not result.order.replayed and self.running:
             await self._after_trade()
         return self.publish_result(result)
+
+    def _warn(self, message: str) -> None:
+        log.warning("hedge warning", extra={"reason": message})
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
+                      E.HealthAlert(level="WARNING", health="", message=message))
 
     async def _critical_stop(self, message: str) -> None:
         """One leg without the other: stop, say so loudly, and wait for a human."""

@@ -105,3 +105,54 @@ def _swap(request_id: str, side: int, size: Decimal, source: str) -> TradeReques
     kind = K.TRADE_KIND_SPOT_BUY if side == K.SIDE_LONG else K.TRADE_KIND_SPOT_SELL
     return TradeRequest(request_id, commands.SWAP, kind, "SOL", side, size, source=source,
                         confirmed=True)
+
+
+class HedgedExit:
+    """Leaving the carry: close the short, then sell the spot SOL it hedged (never the gas
+    reserve). A spot sale that fails leaves the close done and says so: the wallet then holds
+    unhedged SOL, which the answer and a WARNING alert name."""
+
+    def __init__(
+        self,
+        *,
+        trade_path: TradePath,
+        account: Callable[[], Awaitable[AccountView]],
+        hedge_market: str,
+        reserved_sol: Decimal,
+        min_trade_size_sol: Decimal,
+        warn: Callable[[str], None],
+    ) -> None:
+        self._trade_path = trade_path
+        self._account = account
+        self._hedge_market = hedge_market
+        self._reserved_sol = reserved_sol
+        self._min_size = min_trade_size_sol
+        self._warn = warn
+
+    def applies_to(self, request: TradeRequest) -> bool:
+        return (request.kind == K.TRADE_KIND_PERP_CLOSE and request.unwind_spot
+                and request.market == self._hedge_market and request.source == "user")
+
+    async def close(self, request: TradeRequest) -> engine_pb2.CommandResult:
+        account = await self._account()
+        short = -min(account.signed_size(self._hedge_market), Decimal(0))
+        spot = min(short, max(account.wallet_sol - self._reserved_sol, Decimal(0)))
+        if spot < self._min_size:
+            return await self._trade_path.execute(request)
+        refused = await self._trade_path.preview(request)
+        if refused is not None:
+            refused.error.details["spot_leg_sell_sol"] = str(spot)
+            return refused
+        closed = await self._trade_path.execute(request)
+        if not closed.ok:
+            return closed
+        sold = await self._trade_path.execute(
+            _swap(f"{request.request_id}:spot", K.SIDE_SHORT, spot, "user"))
+        if sold.ok:
+            closed.message = f"{closed.message}; spot leg sold {sold.order.filled_size} SOL"
+        else:
+            warning = (f"the short is closed but selling its {spot} SOL spot leg failed "
+                       f"({sold.error.code}: {sold.error.message}); the wallet holds it unhedged")
+            self._warn(warning)
+            closed.message = f"{closed.message}; {warning}"
+        return closed

@@ -28,6 +28,7 @@ class TradeRequest:
     source: str = "user"            # "user", "rebalance"
     confirmed: bool = False
     reduce_only: bool = False
+    unwind_spot: bool = False       # a close on the hedge market also sells its spot leg
 
     @property
     def is_perp(self) -> bool:

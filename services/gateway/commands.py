@@ -85,6 +85,7 @@ class OpenPositionPayload(_Strict):
 class ClosePositionPayload(_Strict):
     market: Market
     confirmed: StrictBool = False
+    unwind_spot: StrictBool = False
 
 
 class SettlePnlPayload(_Strict):

@@ -140,7 +140,8 @@ class CommandDispatcher:
             case C.ClosePosition():
                 return engine.ClosePosition(E.ClosePositionRequest(
                     request_id=rid, market=payload.market.upper(), settle_pnl=True,
-                    confirmed=payload.confirmed), timeout=timeout)
+                    confirmed=payload.confirmed, unwind_spot=payload.unwind_spot),
+                    timeout=timeout)
             case C.SettlePnl():
                 return engine.SettlePnl(E.SettlePnlRequest(
                     request_id=rid, market=payload.market.upper()), timeout=timeout)

@@ -106,6 +106,9 @@ async def get_multiple_accounts(venue: Venue, params: list[Any]) -> Any:
 async def get_program_accounts(venue: Venue, params: list[Any]) -> Any:
     program, config = _pubkey(_param(params, 0)), _param(params, 1, {})
     filters = config.get("filters") or []
+    for item in filters:  # refused even when no account would reach the filter
+        if not isinstance(item, dict) or not ({"dataSize", "memcmp"} & set(item)):
+            raise Refusal(-32602, f"Invalid param: unsupported filter {str(item)[:80]}")
     found = [
         {"pubkey": str(account.address), "account": account_json(account, config)}
         for account in venue.store.owned_by(program) if _matches(account, filters)

@@ -272,11 +272,24 @@ async def test_a_confirmed_trade_appears_in_the_positions_and_leaving_removes_it
                for frame in dashboard.received)
     await dashboard.screenshot(screenshots, "05-position-open")
 
+    spot_before = Decimal((await account(system.stubs)).wallet.sol)
+    await dashboard.position_row("SOL-PERP").get_by_test_id("leave-button").click()
+    # Leaving the carry offers to sell its spot leg too, checked by default.
+    await expect(page.get_by_test_id("leave-unwind")).to_be_checked()
+    await page.get_by_test_id("leave-modal").get_by_role("button", name="Cancel").click()
     await dashboard.leave("SOL-PERP")
     await expect(page.get_by_test_id("positions-empty")).to_be_visible()
+    sold = min(Decimal(size), spot_before - Decimal("0.017"))
+
+    async def spot_leg_sold() -> bool:
+        # A tick may show the closed short before the spot leg's sale lands.
+        return Decimal((await account(system.stubs)).wallet.sol) == spot_before - sold
+
+    await wait_for(spot_leg_sold)
     assert perp_size(await account(system.stubs)) == 0
     closes = dashboard.commands("DRIFT_CLOSE_POSITION")
     assert [frame["payload"]["confirmed"] for frame in closes] == [False, True]
+    assert all(frame["payload"]["unwind_spot"] for frame in closes)
 
 
 async def health_at(system: RunningSystem, price: Decimal) -> Decimal:

@@ -479,3 +479,41 @@ async def test_the_confirmation_of_a_hedged_short_names_its_spot_leg(
     assert asked.error.code == "CONFIRMATION_REQUIRED"
     assert Decimal(asked.error.details["spot_leg_buy_sol"]) == Decimal("2.017")
     assert running.executor.wallet_sol == Decimal(1)  # nothing bought before the confirmation
+
+
+async def close(h: EngineHarness, rid: str, *, unwind_spot: bool) -> E.CommandResult:
+    return await h.engine.trade(commands.close_position(  # type: ignore[attr-defined]
+        E.ClosePositionRequest(request_id=rid, market="SOL-PERP", confirmed=True,
+                               unwind_spot=unwind_spot)))
+
+
+async def test_leaving_the_carry_with_unwind_sells_the_spot_leg_and_keeps_the_gas(
+    running: EngineHarness,
+) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "3", rid="carry")).ok
+    result = await close(running, "leave", unwind_spot=True)
+    assert result.ok, result.error
+    assert "spot leg sold" in result.message
+    assert not running.executor.sub(0).positions
+    assert running.executor.wallet_sol == Decimal("0.017")  # the reserve stays for gas
+    assert running.vault.trades["leave:spot"].status == K.TRADE_STATUS_FILLED
+
+
+async def test_leaving_without_unwind_keeps_the_spot(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "3", rid="carry")).ok
+    assert (await close(running, "leave", unwind_spot=False)).ok
+    assert running.executor.wallet_sol == Decimal("3.017")
+    assert "leave:spot" not in running.vault.trades
+
+
+async def test_a_failed_spot_sale_leaves_the_close_done_and_warns(running: EngineHarness) -> None:
+    assert (await deposit(running, "2000")).ok
+    assert (await open_(running, "3", rid="carry")).ok
+    alerts = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
+    running.executor.failing_methods.add("Swap")
+    result = await close(running, "leave", unwind_spot=True)
+    assert result.ok and "unhedged" in result.message
+    assert not running.executor.sub(0).positions
+    assert alerts.queue.get_nowait().health_alert.level == "WARNING"

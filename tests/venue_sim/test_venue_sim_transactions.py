@@ -245,3 +245,30 @@ async def test_withdraw_and_settle_pnl_are_decoded_with_their_arguments(sim: Sim
     assert settle.args == {"market_index": 0}
     assert int(balance.value.amount) == WALLET_USDC - 2_000_000 + 500_000
     assert sim.venue.journal.sent()[-1].effects == ["settle_pnl: recorded, no effect modelled"]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "code"),
+    [
+        ({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo", "params": ["not-a-key"]}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
+          "params": ["@@@", {"encoding": "base64"}]}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
+          "params": ["AAAA", {"encoding": "base64"}]}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
+          "params": [str(Keypair().pubkey()), {"filters": [{"junk": 1}]}]}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "getSlot", "params": {"a": 1}}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "requestAirdrop", "params": []}, -32601),
+        ({"id": 1, "method": "getSlot"}, -32600),
+    ],
+)
+async def test_malformed_requests_get_json_rpc_errors_not_crashes(
+    sim: SimAndWallet, request_body: dict, code: int
+) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(sim.sim.rpc_url, json=request_body)
+        assert answer.status_code == 200
+        assert answer.json()["error"]["code"] == code
+        alive = await http.post(sim.sim.rpc_url, json={"jsonrpc": "2.0", "id": 2,
+                                                       "method": "getHealth"})
+        assert alive.json()["result"] == "ok"
