@@ -1,0 +1,50 @@
+"""The venue as configuration: program id, IDL, quote mint, Data API and swap hosts.
+
+Profiles live in `config/venues/<name>.toml` (or any file named by VENUE_PROFILE_FILE); no
+code outside a profile names a venue's addresses.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "venues"
+_BASE58 = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
+
+
+class VenueProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    display_name: str
+    program_id: str = Field(pattern=_BASE58)
+    idl: str
+    cluster: str
+    genesis_hash: str = Field(pattern=_BASE58)
+    quote_symbol: str
+    quote_mint: str = Field(pattern=_BASE58)
+    quote_spot_market_index: int = Field(ge=0)
+    sol_mint: str = Field(pattern=_BASE58)
+    data_api_url: str = ""
+    swap_api_url: str = ""
+
+    def idl_json(self) -> str:
+        """The IDL text: `driftpy:<file>` means the one bundled with driftpy."""
+        if self.idl.startswith("driftpy:"):
+            import driftpy
+
+            return (Path(driftpy.__file__).parent / "idl" / self.idl.removeprefix("driftpy:")
+                    ).read_text()
+        return Path(self.idl).read_text()
+
+
+def load_profile(name: str = "drift", path: str | Path | None = None) -> VenueProfile:
+    """Loads a profile by name from config/venues, or from an explicit file."""
+    file = Path(path) if path else PROFILE_DIR / f"{name}.toml"
+    if not file.is_file():
+        known = sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+        raise ValueError(f"no venue profile {name!r} at {file}; known profiles: {known}")
+    return VenueProfile.model_validate(tomllib.loads(file.read_text()))

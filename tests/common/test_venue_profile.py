@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.common.venue_profile import load_profile
+
+
+def test_the_drift_profile_names_drifts_program_and_usdc() -> None:
+    drift = load_profile("drift")
+    assert drift.program_id == "dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH"
+    assert drift.quote_symbol == "USDC"
+    assert '"name": "drift"' in drift.idl_json()
+
+
+def test_the_velocity_profile_is_a_fork_with_usdt() -> None:
+    velocity = load_profile("velocity")
+    assert velocity.program_id == "vELoC1audYbSYVRXn1vPaV8Axoa9oU6BYmNGZZBDZ1P"
+    assert velocity.quote_symbol == "USDT"
+
+
+def test_an_unknown_profile_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known profiles"):
+        load_profile("mango")
+
+
+def test_a_profile_with_a_malformed_address_is_refused(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "config/venues/drift.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH", "not-base58!"))
+    with pytest.raises(ValidationError):
+        load_profile(path=bad)
