@@ -23,7 +23,7 @@ from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
-from services.engine import commands, delta, orders, snapshot
+from services.engine import commands, delta, orders, reconcile, snapshot
 from services.engine.account import AccountView
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
@@ -82,6 +82,7 @@ class FundingEngine:
         self._trade_path: TradePath | None = None
         self._hedged_entry: HedgedEntry | None = None
         self._hedged_exit: HedgedExit | None = None
+        self.unknown_positions: list[str] = []
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -133,10 +134,12 @@ class FundingEngine:
                                                        "reason": error.message})
             return self.publish_result(orders.failure(request_id, action, error))
         self._emit_status()
+        unknown = (f"; the venue held positions the vault did not know: "
+                   f"{', '.join(self.unknown_positions)}" if self.unknown_positions else "")
         return self.publish_result(orders.success(
             request_id, action, f"engine running in {self.mode} mode on sub-account "
             f"{self.sub_account}" + (f"; trading blocked: {self.blocked_reason()}"
-                                     if self.blocked_reason() else "")))
+                                     if self.blocked_reason() else "") + unknown))
 
     async def _start(self, mode: str, sub_account: int) -> None:
         if self.running:
@@ -145,12 +148,13 @@ class FundingEngine:
         if mode not in MODES:
             raise DomainError(ErrorCode.INVALID_MODE,
                               f"mode must be 'paper' or 'live', found {mode[:20]!r}")
-        if mode == "live":
-            raise DomainError(ErrorCode.LIVE_MODE_UNAVAILABLE,
-                              "live mode is not available in this release (it arrives in a "
-                              "later issue); start in paper mode")
         venue = await self.upstream.venue_status()
-        if venue.reply.venue != "paper":
+        runs_paper = venue.reply.venue == "paper"
+        if mode == "live" and runs_paper:
+            raise DomainError(ErrorCode.LIVE_MODE_UNAVAILABLE,
+                              "live mode needs the executor's live driver (EXECUTOR_DRIVER=drift "
+                              "with RPC_URL and a key); this executor runs the paper venue")
+        if mode == "paper" and not runs_paper:
             raise DomainError(ErrorCode.FAILED_PRECONDITION,
                               f"paper mode needs the executor's paper venue, it runs "
                               f"{venue.reply.venue!r}")
@@ -158,6 +162,7 @@ class FundingEngine:
         account = venue.reply.account or "paper-wallet"
         ledger = Ledger(self._vault, account, sub_account)
         self._vault_status = await ledger.open()
+        known_before = list(self._vault_status.positions)
         self.mode, self.sub_account, self.account = mode, sub_account, account
         self.venue = venue.reply.venue
         self.started_at, self.last_rebalance = started_at, None
@@ -189,6 +194,7 @@ class FundingEngine:
         # Property 31: the vault starts from the venue's own numbers.
         synced = await self._sync_vault()
         if synced is not None:
+            self._report_unknown_positions(known_before, synced)
             await self._publish_update(synced)
         self._stop_loop = asyncio.Event()
         self._loop_task = asyncio.create_task(self._tick_loop(), name="engine-tick-loop")
@@ -319,6 +325,16 @@ class FundingEngine:
         if result.ok and not result.order.replayed and self.running:
             await self._after_trade()
         return self.publish_result(result)
+
+    def _report_unknown_positions(
+        self, known: list, account: AccountView  # type: ignore[type-arg]
+    ) -> None:
+        """Positions the venue holds that the vault did not know are reported, never ignored."""
+        surprises = reconcile.unknown_positions(known, account.state.positions)
+        self.unknown_positions = surprises
+        if surprises:
+            self._warn("the venue holds positions the vault did not know: "
+                       + ", ".join(surprises) + "; they are now in the vault: check them")
 
     def _warn(self, message: str) -> None:
         log.warning("hedge warning", extra={"reason": message})

@@ -43,7 +43,7 @@ def test_property_38_start_accepts_a_mode_iff_it_is_paper_or_live(mode: str) -> 
     if mode == "paper":
         assert result.ok
     elif mode == "live":
-        # A valid mode whose venue arrives later: refused for that reason, not as invalid.
+        # A valid mode this executor (the paper venue) cannot serve: refused for that reason.
         assert result.error.code == "LIVE_MODE_UNAVAILABLE" and "live" in result.error.message
     else:
         assert not result.ok and result.error.code == "INVALID_MODE" and result.error.message
@@ -152,3 +152,48 @@ async def test_low_health_raises_alerts_on_change_and_not_on_every_tick(
     running.wall[0] += 61
     await engine.tick()  # type: ignore[attr-defined]
     assert len(drain(alerts)) == 1
+
+
+async def test_live_mode_starts_on_a_live_venue_with_the_live_leverage_limit(
+    harness: EngineHarness,
+) -> None:
+    harness.executor.venue = "drift"
+    result = await harness.engine.start("live", 0, "s")  # type: ignore[attr-defined]
+    assert result.ok, result.error
+    status = harness.engine.status()  # type: ignore[attr-defined]
+    assert status.mode == "live" and status.venue == "drift" and status.max_leverage == "5"
+
+
+async def test_paper_mode_is_refused_on_a_live_venue(harness: EngineHarness) -> None:
+    harness.executor.venue = "drift"
+    result = await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
+    assert not result.ok and result.error.code == "FAILED_PRECONDITION"
+    assert "paper venue" in result.error.message
+
+
+async def test_property_31_start_up_reports_venue_positions_the_vault_did_not_know(
+    harness: EngineHarness,
+) -> None:
+    harness.executor.venue = "drift"
+    harness.executor.sub(0).quote = Decimal(2000)
+    harness.executor.set_position("SOL-PERP", Decimal(-2))
+    alerts = harness.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
+    result = await harness.engine.start("live", 0, "s")  # type: ignore[attr-defined]
+    assert result.ok, result.error
+    assert "SOL-PERP short 2" in result.message
+    alert = alerts.queue.get_nowait()
+    assert alert.health_alert.level == "WARNING" and "SOL-PERP short 2" in alert.health_alert.message
+    # The vault now holds the venue's numbers (property 31) and the position.
+    status = harness.vault.statuses[("paper-wallet", 0)]
+    assert [p.market for p in status.positions] == ["SOL-PERP"]
+
+
+async def test_a_restart_with_positions_the_vault_knows_reports_nothing(
+    harness: EngineHarness,
+) -> None:
+    harness.executor.sub(0).quote = Decimal(2000)
+    harness.executor.set_position("SOL-PERP", Decimal(-2))
+    assert (await harness.engine.start("paper", 0, "s1")).ok  # type: ignore[attr-defined]
+    await harness.engine.shutdown()  # type: ignore[attr-defined]
+    again = await harness.engine.start("paper", 0, "s2")  # type: ignore[attr-defined]
+    assert again.ok and "did not know" not in again.message

@@ -1,0 +1,27 @@
+"""Start-up reconciliation: what the venue holds against what the vault remembered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from dne.common.v1 import common_pb2
+from dne.vault.v1 import vault_pb2
+
+SIDES = {common_pb2.SIDE_LONG: "long", common_pb2.SIDE_SHORT: "short"}
+
+
+def unknown_positions(
+    known: Iterable[vault_pb2.VaultPosition], venue: Iterable[common_pb2.Position]
+) -> list[str]:
+    """Venue positions the vault had no record of, or recorded with another side or size:
+    "<market> <side> <size>" each, for the operator to check."""
+    remembered = {(p.market, p.side): Decimal(p.size or "0") for p in known}
+    surprises = []
+    for position in venue:
+        size = Decimal(position.size or "0")
+        if size == 0:
+            continue
+        if remembered.get((position.market, position.side)) != size:
+            surprises.append(f"{position.market} {SIDES.get(position.side, '?')} {size}")
+    return surprises
