@@ -9,13 +9,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-.PHONY: help run test proto lint bench clean env browser
+
+.PHONY: help run run-live-sim test proto lint bench clean env browser
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: env proto ## Start every service in paper mode on the recorded Drift data
 	$(PY) -m services.launcher
+
+run-live-sim: env proto ## Start everything in LIVE mode against the local Solana/Drift stand-ins
+	$(PY) -m services.launcher --live-sim
 
 test: env proto browser ## Install what is missing, lint, and run every test
 	$(VENV)/bin/ruff check services tests bench

@@ -9,8 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+from services.launcher.live_sim import live_sim_env
 from services.launcher.processes import ServiceStartError
-from services.launcher.topology import BACKEND, ORDER, start_system
+from services.launcher.topology import BACKEND, LIVE_SIM_ORDER, ORDER, start_system
 
 DEFAULT_PORTS = {
     "feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054, "gateway": 8000,
@@ -24,9 +25,9 @@ def _ports() -> dict[str, int]:
     }
 
 
-async def main() -> int:
+async def main(live_sim: bool = False) -> int:
     root = Path.cwd()
-    var = Path(os.environ.get("DNE_VAR_DIR", root / "var"))
+    var = Path(os.environ.get("DNE_VAR_DIR", root / ("var/live-sim" if live_sim else "var")))
     log_dir = var / "log"
     env = {
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}"),
@@ -35,15 +36,22 @@ async def main() -> int:
     }
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
     token = os.environ.get("DNE_API_TOKEN") or secrets.token_urlsafe(24)
-    print("Delta Neutral Engine: starting in paper mode on recorded Drift data", flush=True)
+    per_service: dict[str, dict[str, str]] = live_sim_env(var) if live_sim else {}
+    per_service.setdefault("gateway", {})["DNE_API_TOKEN"] = token
+    print("Delta Neutral Engine: starting " + (
+        "in LIVE mode against the local stand-ins (simulated venue, recorded Drift accounts)"
+        if live_sim else "in paper mode on recorded Drift data"), flush=True)
     try:
         system = await start_system(
-            log_dir, ports=_ports(), env=env, services=ORDER,
-            per_service_env={"gateway": {"DNE_API_TOKEN": token}},
+            log_dir, ports=_ports(), env=env, services=LIVE_SIM_ORDER if live_sim else ORDER,
+            per_service_env=per_service,
         )
     except ServiceStartError as error:
         print(f"start-up failed: {error}", file=sys.stderr)
         return 1
+    if live_sim:
+        print(f"  venue_sim http://{system.address('venue_sim')} (Solana JSON-RPC stand-in)",
+              flush=True)
     for name in BACKEND:
         print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
     print(f"  gateway   http://{system.address('gateway')}", flush=True)
@@ -74,4 +82,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(live_sim="--live-sim" in sys.argv[1:])))

@@ -12,6 +12,9 @@ from services.launcher.processes import ServiceProcess
 # Start order: each service only needs the ones before it.
 ORDER = ("feed", "vault", "executor", "engine", "gateway")
 BACKEND = ORDER[:-1]
+# The live-mode stand-ins (Solana JSON-RPC, Data API, swap API) come first when asked for.
+LIVE_SIM_ORDER = ("venue_sim", *ORDER)
+HTTP_SERVICES = ("gateway", "venue_sim")
 
 
 @dataclass
@@ -25,7 +28,7 @@ class System:
         return address
 
     async def stop(self) -> None:
-        for name in reversed(ORDER):
+        for name in reversed(LIVE_SIM_ORDER):
             if name in self.processes:
                 await self.processes[name].stop()
 
@@ -63,7 +66,7 @@ async def start_system(
                 **wiring_env(name, system, ports),
                 **(per_service_env or {}).get(name, {}),
             }
-            readiness = "http" if name == "gateway" else "grpc"
+            readiness = "http" if name in HTTP_SERVICES else "grpc"
             process = ServiceProcess(
                 name, child_env, log_dir / f"{name}.log", readiness=readiness
             )

@@ -1,0 +1,50 @@
+"""`make run-live-sim`: the whole system in live mode against the project's local stand-ins.
+
+The stand-ins speak Solana JSON-RPC, the Data API and the swap API and serve recorded real Drift
+accounts; the services run exactly as they would against a real RPC URL. The wallet is a
+throwaway keypair made for this run and funded by the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from solders.keypair import Keypair
+
+from services.launcher.ports import free_port, free_port_pair
+
+MODE_LABEL = "LIVE (SIMULATED VENUE)"
+# Not mainnet's genesis: the stand-in is not mainnet, so no mainnet confirmation is needed.
+SIM_GENESIS_HASH = "DNEsimu1atedVenue1111111111111111111111111"
+
+
+def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, str]]:
+    """Per-service settings that point every service at the stand-ins."""
+    rpc_port = rpc_port or free_port_pair()
+    data_api_port, swap_port = free_port(), free_port()
+    wallet = Keypair()
+    rpc_url = f"http://127.0.0.1:{rpc_port}"
+    return {
+        "venue_sim": {
+            "PORT": str(rpc_port),
+            "DATA_API_PORT": str(data_api_port),
+            "SWAP_PORT": str(swap_port),
+            "SIM_WALLETS": json.dumps([str(wallet.pubkey())]),
+            "SIM_GENESIS_HASH": SIM_GENESIS_HASH,
+        },
+        "feed": {
+            "FEED_SOURCE": "drift",
+            "RPC_URL": rpc_url,
+            "DATA_API_URL": f"http://127.0.0.1:{data_api_port}",
+        },
+        "executor": {
+            "EXECUTOR_DRIVER": "drift",
+            "RPC_URL": rpc_url,
+            # The throwaway key goes to the executor only, as a real one would.
+            "SOLANA_PRIVATE_KEY": str(wallet),
+            "SWAP_API_URL": f"http://127.0.0.1:{swap_port}",
+            "LIVE_STATE_PATH": str(var / "live_orders.json"),
+        },
+        "gateway": {"MODE_LABEL": MODE_LABEL},
+    }
