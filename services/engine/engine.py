@@ -101,6 +101,9 @@ class FundingEngine:
             return "re-syncing the vault after a failed sync"
         if self._ledger is not None and self._ledger.outbox:
             return f"{len(self._ledger.outbox)} trade outcome(s) wait to be written to the vault"
+        if self._trade_path is not None and self._trade_path.awaiting:
+            return (f"{len(self._trade_path.awaiting)} order(s) await the venue's confirmation; "
+                    "no new trade until they are final")
         return ""
 
     def leverage_limit(self) -> Decimal:
@@ -191,6 +194,11 @@ class FundingEngine:
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
                                           "account": account})
+        # A crash may have left intents PENDING: settle them from the venue's record first.
+        try:
+            await self._trade_path.resolve_pending_intents()
+        except DomainError as error:
+            log.warning("pending intents not resolved at start", extra={"reason": error.message})
         # Property 31: the vault starts from the venue's own numbers.
         synced = await self._sync_vault()
         if synced is not None:
@@ -242,6 +250,7 @@ class FundingEngine:
         if not self.running:
             return
         await self._flush_outbox()
+        await self._resolve_awaiting()
         account = await self._sync_vault() if self.sync_error is None else None
         if account is None:
             try:
@@ -252,6 +261,25 @@ class FundingEngine:
         await self._publish_update(account)
         if not self.blocked_reason():
             await self._auto_rebalance(account)
+
+    async def _resolve_awaiting(self) -> None:
+        if self._trade_path is None or not self._trade_path.awaiting:
+            return
+        try:
+            resolved = await self._trade_path.resolve_awaiting()
+        except DomainError as error:
+            log.warning("orders awaiting confirmation not resolved", extra={
+                "reason": error.message})
+            return
+        for _request, result in resolved:
+            if result.order.status == K.TRADE_STATUS_UNKNOWN:
+                # Property 42: the user verifies an unknown transaction by its signature.
+                self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
+                    level="CRITICAL", health="", message=(
+                        f"the outcome of {result.action} is unknown after every confirmation "
+                        f"attempt; verify transaction {result.order.tx_signature} on an explorer "
+                        "before trading again")))
+            self.publish_result(result)
 
     async def _flush_outbox(self) -> None:
         if self._ledger is None or not self._ledger.outbox:

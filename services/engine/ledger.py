@@ -51,6 +51,11 @@ class Ledger:
                 return trade
         return None
 
+    async def pending(self) -> list[common_pb2.Trade]:
+        reply = await self._call("ListTrades", vault_pb2.ListTradesRequest(
+            key=self.key, statuses=[common_pb2.TRADE_STATUS_PENDING]))
+        return list(reply.trades)
+
     async def record_intent(self, trade: common_pb2.Trade) -> tuple[common_pb2.Trade, bool]:
         reply = await self._call("RecordIntent", vault_pb2.RecordIntentRequest(trade=trade))
         return reply.trade, reply.created

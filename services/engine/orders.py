@@ -127,3 +127,22 @@ def _filled_message(request: TradeRequest, order: common_pb2.OrderResult) -> str
     return " ".join(part for part in (
         f"{request.action} filled:", side, order.filled_size, order.market,
         f"at {order.fill_price}" if order.fill_price else "") if part)
+
+
+def request_from_trade(trade: common_pb2.Trade) -> TradeRequest:
+    """The request a stored intent came from, to answer it once its order is final."""
+    return TradeRequest(trade.client_order_id, ACTION_BY_KIND.get(trade.kind, "DRIFT_TRADE"),
+                        trade.kind, trade.market, trade.side,
+                        Decimal(trade.requested_size or "0"), source=trade.source or "user")
+
+
+ACTION_BY_KIND = {
+    K.TRADE_KIND_PERP_OPEN: "DRIFT_OPEN_POSITION",
+    K.TRADE_KIND_PERP_CLOSE: "DRIFT_CLOSE_POSITION",
+    K.TRADE_KIND_PERP_REBALANCE: "REBALANCE",
+    K.TRADE_KIND_SPOT_BUY: "DRIFT_SWAP",
+    K.TRADE_KIND_SPOT_SELL: "DRIFT_SWAP",
+    K.TRADE_KIND_DEPOSIT: "DRIFT_DEPOSIT",
+    K.TRADE_KIND_WITHDRAW: "DRIFT_WITHDRAW",
+    K.TRADE_KIND_SETTLE_PNL: "DRIFT_SETTLE_PNL",
+}

@@ -57,6 +57,9 @@ class TradePath:
         self._blocked_reason = blocked_reason
         self._sleep = sleep
         self._lock = asyncio.Lock()  # one trade at a time: gates see the state they guard
+        # Sent, not yet confirmed by the venue (a live transaction still landing): request id ->
+        # the request. Trading waits until each has its final outcome.
+        self.awaiting: dict[str, TradeRequest] = {}
 
     async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
         async with self._lock:
@@ -108,6 +111,8 @@ class TradePath:
         if not created:
             return await self._answer_stored(request, stored)
         order, settlement = await self._send(trade)
+        if order.status == K.TRADE_STATUS_PENDING:
+            return self._await_confirmation(request, order)
         await self._ledger.complete(request.request_id, order)
         if settlement is not None and settlement.client_order_id:
             await self._record_settlement(settlement, request.source)
@@ -212,6 +217,57 @@ class TradePath:
                 reduce_only=request.reduce_only, kind=request.kind), timeout=CALL_TIMEOUT_SEC)
         return reply.result, None
 
+    def _await_confirmation(
+        self, request: TradeRequest, order: common_pb2.OrderResult
+    ) -> engine_pb2.CommandResult:
+        """The venue took the order but has not confirmed it: the intent stays PENDING in the
+        vault, trading waits, and the final outcome follows as a second COMMAND_RESULT."""
+        self.awaiting[request.request_id] = request
+        log.warning("order sent, awaiting confirmation", extra={
+            "request_id": request.request_id, "tx_signature": order.tx_signature})
+        return orders.failure(request.request_id, request.action, DomainError(
+            ErrorCode.ORDER_PENDING,
+            f"sent as {order.tx_signature or 'a transaction'}; awaiting the venue's confirmation, "
+            "the final result follows", tx_signature=order.tx_signature))
+
+    async def resolve_awaiting(self) -> list[tuple[TradeRequest, engine_pb2.CommandResult]]:
+        """Asks the venue about every order awaiting confirmation; answers those now final."""
+        resolved = []
+        async with self._lock:
+            for request_id, request in list(self.awaiting.items()):
+                order = await self._lookup_order(request_id)
+                if order is None or order.status == K.TRADE_STATUS_PENDING:
+                    continue
+                if not await self._ledger.complete(request_id, order):
+                    continue  # kept in the outbox, which blocks trading on its own
+                del self.awaiting[request_id]
+                self._record_outcome_of(request, order)
+                resolved.append((request, orders.from_order(request, order)))
+        return resolved
+
+    async def resolve_pending_intents(self) -> int:
+        """At start: intents a crash left PENDING are settled from the venue's own record."""
+        pending = await self._ledger.pending()
+        for trade in pending:
+            order = await self._lookup_order(trade.client_order_id)
+            if order is None:
+                # Written, never received by the venue: nothing traded.
+                order = orders.order_from_trade(trade)
+                order.status = K.TRADE_STATUS_REJECTED
+                order.error.CopyFrom(common_pb2.Error(
+                    code=ErrorCode.VENUE_REJECTED,
+                    message="the order never reached the venue; nothing was traded"))
+            if order.status == K.TRADE_STATUS_PENDING:
+                self.awaiting[trade.client_order_id] = orders.request_from_trade(trade)
+                continue
+            await self._ledger.complete(trade.client_order_id, order)
+        return len(pending)
+
+    def _record_outcome_of(self, request: TradeRequest, order: common_pb2.OrderResult) -> None:
+        kind = K.TradeKind.Name(request.kind).removeprefix("TRADE_KIND_").lower()
+        status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
+        TRADES.labels(kind=kind, result=status).inc()
+
     async def _lookup_order(self, client_order_id: str) -> common_pb2.OrderResult | None:
         try:
             reply = await self._upstream.executor.GetOrder(
@@ -247,6 +303,8 @@ class TradePath:
                 raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
                                   "this request is pending and the executor is unreachable "
                                   "to resolve it") from None
+            if reply.found and reply.result.status == K.TRADE_STATUS_PENDING:
+                return self._await_confirmation(request, reply.result)
             if reply.found:
                 order = common_pb2.OrderResult()
                 order.CopyFrom(reply.result)

@@ -517,3 +517,58 @@ async def test_a_failed_spot_sale_leaves_the_close_done_and_warns(running: Engin
     assert result.ok and "unhedged" in result.message
     assert not running.executor.sub(0).positions
     assert alerts.queue.get_nowait().health_alert.level == "WARNING"
+
+
+# --- orders the venue has not confirmed yet (live transactions still landing) ---------------
+
+async def test_an_unconfirmed_order_blocks_trading_until_its_final_result_arrives(
+    running: EngineHarness,
+) -> None:
+    results = running.engine.bus.subscribe([E.EVENT_TYPE_COMMAND_RESULT])  # type: ignore
+    running.executor.pending_methods.add("Deposit")
+    first = await deposit(running, "500", "landing")
+    assert not first.ok and first.error.code == "ORDER_PENDING"
+    assert first.error.details["tx_signature"] == "sig-landing"
+    assert running.vault.trades["landing"].status == K.TRADE_STATUS_PENDING
+    blocked = await deposit(running, "10", "meanwhile")
+    assert blocked.error.code == "TRADING_DISABLED" and "confirmation" in blocked.error.message
+    running.executor.pending_methods.clear()
+    running.executor.confirm("landing")
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["landing"].status == K.TRADE_STATUS_FILLED
+    finals = [results.queue.get_nowait() for _ in range(results.queue.qsize())]
+    final = [e.command_result for e in finals if e.command_result.request_id == "landing"][-1]
+    assert final.ok and final.order.tx_signature == "sig-landing"
+    assert (await deposit(running, "10", "after")).ok
+
+
+async def test_property_42_an_order_whose_outcome_stays_unknown_raises_a_critical_alert(
+    running: EngineHarness,
+) -> None:
+    alerts = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
+    running.executor.pending_methods.add("Deposit")
+    assert (await deposit(running, "500", "lost")).error.code == "ORDER_PENDING"
+    running.executor.confirm("lost", unknown=True)
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["lost"].status == K.TRADE_STATUS_UNKNOWN
+    alert = alerts.queue.get_nowait().health_alert
+    assert alert.level == "CRITICAL" and "sig-lost" in alert.message
+
+
+async def test_a_restart_settles_intents_a_crash_left_pending(harness: EngineHarness) -> None:
+    assert (await harness.engine.start("paper", 0, "s1")).ok  # type: ignore[attr-defined]
+    assert (await deposit(harness, "500", "done")).ok
+    await harness.engine.shutdown()  # type: ignore[attr-defined]
+    # A crash between the intent and the completion: the venue filled one, never saw another.
+    filled = K.Trade(client_order_id="done-elsewhere", account="paper-wallet",
+                     kind=K.TRADE_KIND_DEPOSIT, status=K.TRADE_STATUS_PENDING, market="USDC")
+    harness.vault.trades["done-elsewhere"] = filled
+    harness.executor.orders["done-elsewhere"] = (K.OrderResult(
+        client_order_id="done-elsewhere", status=K.TRADE_STATUS_FILLED, kind=K.TRADE_KIND_DEPOSIT,
+        tx_signature="paper-x"), None)
+    harness.vault.trades["never-sent"] = K.Trade(
+        client_order_id="never-sent", account="paper-wallet", kind=K.TRADE_KIND_DEPOSIT,
+        status=K.TRADE_STATUS_PENDING, market="USDC")
+    assert (await harness.engine.start("paper", 0, "s2")).ok  # type: ignore[attr-defined]
+    assert harness.vault.trades["done-elsewhere"].status == K.TRADE_STATUS_FILLED
+    assert harness.vault.trades["never-sent"].status == K.TRADE_STATUS_REJECTED

@@ -182,7 +182,8 @@ async def test_property_31_start_up_reports_venue_positions_the_vault_did_not_kn
     assert result.ok, result.error
     assert "SOL-PERP short 2" in result.message
     alert = alerts.queue.get_nowait()
-    assert alert.health_alert.level == "WARNING" and "SOL-PERP short 2" in alert.health_alert.message
+    assert alert.health_alert.level == "WARNING"
+    assert "SOL-PERP short 2" in alert.health_alert.message
     # The vault now holds the venue's numbers (property 31) and the position.
     status = harness.vault.statuses[("paper-wallet", 0)]
     assert [p.market for p in status.positions] == ["SOL-PERP"]

@@ -151,6 +151,8 @@ class FakeExecutor:
         self.lost_replies = 0         # the next N order calls trade, then the reply is lost
         self.failing_orders = 0       # the next N orders FAIL at the venue (nothing changes)
         self.failing_methods: set[str] = set()  # orders through these RPCs FAIL at the venue
+        self.pending_methods: set[str] = set()  # these are sent but answered PENDING (unconfirmed)
+        self.landing: dict[str, object] = {}    # pending orders' trades, applied by confirm()
         self.fee_rate = Decimal("0.001")
 
     # knobs for test set-up ---------------------------------------------------------------
@@ -275,6 +277,11 @@ class FakeExecutor:
             result, settlement = K.OrderResult(
                 status=K.TRADE_STATUS_FAILED,
                 error=K.Error(code="VENUE_REJECTED", message="fake: simulation failed")), None
+        elif method in self.pending_methods:
+            result, settlement = K.OrderResult(
+                status=K.TRADE_STATUS_PENDING, tx_signature=f"sig-{request.client_order_id}",
+                market=getattr(request, "market", "")), None
+            self.landing[request.client_order_id] = trade
         else:
             result, settlement = trade()
         result.client_order_id = request.client_order_id
@@ -286,6 +293,21 @@ class FakeExecutor:
             self.lost_replies -= 1
             raise transport_error(grpc.StatusCode.DEADLINE_EXCEEDED, "fake: reply lost")
         return result, settlement
+
+    def confirm(self, client_order_id: str, *, unknown: bool = False) -> None:
+        """The venue's final word on a PENDING order: it landed (the trade applies) or its
+        outcome stays unknown."""
+        trade = self.landing.pop(client_order_id)
+        if unknown:
+            result = K.OrderResult(status=K.TRADE_STATUS_UNKNOWN,
+                                   tx_signature=f"sig-{client_order_id}",
+                                   error=K.Error(code="VENUE_UNAVAILABLE", message="fake: unknown"))
+            settlement = None
+        else:
+            result, settlement = trade()  # type: ignore[operator]
+            result.tx_signature = f"sig-{client_order_id}"
+        result.client_order_id = client_order_id
+        self.orders[client_order_id] = (result, settlement)
 
     @staticmethod
     def _rejected(kind: int, code: str, message: str) -> K.OrderResult:

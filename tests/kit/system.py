@@ -13,6 +13,7 @@ from dne.engine.v1 import engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
+from services.launcher.live_sim import live_sim_env
 from services.launcher.topology import BACKEND, ORDER, System, start_system
 from tests.kit.ports import free_port
 
@@ -43,6 +44,12 @@ class RunningSystem:
     stubs: Stubs
     var_dir: Path
     api_token: str = ""
+    live_env: Mapping[str, Mapping[str, str]] | None = None  # set in live-sim mode
+
+    @property
+    def venue_sim_url(self) -> str:
+        """The Solana JSON-RPC stand-in (its /_control endpoints steer each test)."""
+        return f"http://{self.system.address('venue_sim')}"
 
     @property
     def gateway_url(self) -> str:
@@ -58,6 +65,9 @@ async def running_system(
     engine_env: Mapping[str, str] | None = None,
     gateway: bool = False,
     gateway_env: Mapping[str, str] | None = None,
+    live_sim: bool = False,
+    executor_env: Mapping[str, str] | None = None,
+    venue_sim_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningSystem]:
     """Starts feed, vault, executor and engine (and the gateway when asked); the vault keeps
     its port across restarts."""
@@ -68,12 +78,21 @@ async def running_system(
         "engine": {**FAST_ENGINE_ENV, **(engine_env or {})},
         "gateway": {"DNE_API_TOKEN": TEST_API_TOKEN, **(gateway_env or {})},
     }
+    live_env = live_sim_env(var_dir) if live_sim else None
+    services = ORDER if gateway else BACKEND
+    if live_env is not None:
+        # Live mode against the stand-ins, exactly as `make run-live-sim` wires it.
+        services = ("venue_sim", *services)
+        for name, values in live_env.items():
+            per_service[name] = {**per_service.get(name, {}), **values}
+    per_service["executor"].update(executor_env or {})
+    per_service.setdefault("venue_sim", {}).update(venue_sim_env or {})
     system = await start_system(
         var_dir / "log",
         ports={"vault": free_port()},
         env={"LOG_FORMAT": "text"},
         per_service_env=per_service,
-        services=ORDER if gateway else BACKEND,
+        services=services,
     )
     channels = {name: grpc.aio.insecure_channel(system.address(name)) for name in BACKEND}
     try:
@@ -85,7 +104,7 @@ async def running_system(
             vault=vault_pb2_grpc.VaultServiceStub(channels["vault"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),
         )
-        yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "")
+        yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "", live_env)
     finally:
         for channel in channels.values():
             await channel.close()
