@@ -33,6 +33,8 @@ class Browser:
         self.id = uuid.uuid4().hex[:12]
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.overflowed = asyncio.Event()
+        # Command ids answered ORDER_PENDING: their final result comes from the engine's stream.
+        self.awaiting: set[str] = set()
 
     def offer(self, text: str) -> bool:
         """Queues without waiting; answers False (and marks the browser) when it is full."""
@@ -141,7 +143,24 @@ class EventFanout:
             call.cancel()
         raise StreamEnded()
 
+    def _deliver_late_result(self, result: engine_pb2.CommandResult) -> None:
+        """A final result for an order that was still landing goes to the browser that sent it
+        (request ids are "<connection>:<command id>"), with the browser's own command id."""
+        connection, _, command_id = result.request_id.partition(":")
+        if result.error.code == "ORDER_PENDING":
+            return
+        for browser in list(self._browsers):
+            if browser.id == connection and command_id in browser.awaiting:
+                browser.awaiting.discard(command_id)
+                message = {"type": "COMMAND_RESULT", "id": command_id,
+                           "payload": wire.command_result(result, result.action)}
+                if not browser.offer(encode(message)):
+                    self._browsers.discard(browser)
+
     def _publish(self, event: engine_pb2.EngineEvent) -> None:
+        if event.WhichOneof("payload") == "command_result":
+            self._deliver_late_result(event.command_result)
+            return
         message = wire.engine_event(event)
         if message is None:
             return

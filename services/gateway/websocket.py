@@ -95,4 +95,8 @@ async def _answer(
     frame: str | bytes, browser: Browser, dispatcher: CommandDispatcher, client_ip: str,
 ) -> None:
     reply: dict[str, Any] = await dispatcher.handle(frame, browser.id, client_ip)
+    error = (reply.get("payload") or {}).get("error") or {}
+    if reply.get("type") == "COMMAND_RESULT" and error.get("code") == "ORDER_PENDING":
+        # Sent but unconfirmed: the final COMMAND_RESULT follows from the engine's stream.
+        browser.awaiting.add(str(reply.get("id")))
     browser.offer(encode(reply))

@@ -9,9 +9,10 @@ import json
 import grpc
 import pytest
 
+from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
-from services.gateway.fanout import EventFanout
+from services.gateway.fanout import Browser, EventFanout
 from tests.kit.ports import free_port
 
 
@@ -93,3 +94,26 @@ async def test_a_full_browser_is_dropped_and_the_others_get_every_message(browse
     assert fanout.browser_count == browsers - 1
     assert all(not reader.overflowed.is_set() for reader in readers[1:])
     assert all(reader.queue.get_nowait() == '{"n": 4}' for reader in readers[1:])
+
+
+def test_a_late_final_result_goes_only_to_the_browser_that_waits_for_it() -> None:
+    from services.gateway.fanout import EventFanout
+
+    fanout = EventFanout(None, queue_size=10, status_timeout=1)  # type: ignore[arg-type]
+    sender, other = Browser(10), Browser(10)
+    fanout._browsers.update({sender, other})
+    sender.awaiting.add("c-1")
+    final = E.CommandResult(
+        request_id=f"{sender.id}:c-1", action="DRIFT_OPEN_POSITION", ok=True,
+        order=K.OrderResult(status=K.TRADE_STATUS_FILLED, tx_signature="sig"))
+    still_pending = E.CommandResult(
+        request_id=f"{sender.id}:c-2", action="DRIFT_OPEN_POSITION",
+        error=K.Error(code="ORDER_PENDING", message="landing"))
+    for result in (still_pending, final, final):
+        fanout._publish(E.EngineEvent(
+            type=E.EVENT_TYPE_COMMAND_RESULT, command_result=result))
+    assert other.queue.empty()
+    delivered = json.loads(sender.queue.get_nowait())
+    assert delivered["type"] == "COMMAND_RESULT" and delivered["id"] == "c-1"
+    assert delivered["payload"]["ok"] and delivered["payload"]["order"]["tx_signature"] == "sig"
+    assert sender.queue.empty()  # once, not twice
