@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.cli.trading import add_trading_commands
 from services.feed.history_import import run_import
 
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the feed reads imported history (default: $DNE_IMPORT_DIR or var/history)",
     )
     importer.set_defaults(handler=_data_import)
+    add_trading_commands(commands)
     return parser
 
 

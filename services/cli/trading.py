@@ -1,0 +1,161 @@
+"""`dne markets | status | start | stop | deposit | withdraw | open | close`: the engine and the
+feed over gRPC, for scripts (`--json`) and for people (tables).
+
+Exit codes: 0 done, 1 refused by the engine (the answer carries a code and a message),
+2 the service could not be reached or the arguments were wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from rich.console import Console
+from rich.table import Table
+
+from dne.engine.v1 import engine_pb2, engine_pb2_grpc
+from dne.feed.v1 import feed_pb2, feed_pb2_grpc
+
+DEFAULT_ENGINE = "127.0.0.1:50054"
+DEFAULT_FEED = "127.0.0.1:50051"
+TIMEOUT_SEC = 10.0
+
+Call = Callable[[argparse.Namespace, grpc.aio.Channel], Awaitable[Message]]
+
+
+def _request_id() -> str:
+    return f"cli-{uuid.uuid4().hex[:16]}"
+
+
+async def _markets(args: argparse.Namespace, channel: grpc.aio.Channel) -> Message:
+    stub = feed_pb2_grpc.FeedServiceStub(channel)
+    return await stub.ListFundingMarkets(
+        feed_pb2.ListFundingMarketsRequest(include_untradable=args.all), timeout=TIMEOUT_SEC)
+
+
+async def _status(args: argparse.Namespace, channel: grpc.aio.Channel) -> Message:
+    stub = engine_pb2_grpc.EngineServiceStub(channel)
+    return await stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest(), timeout=TIMEOUT_SEC)
+
+
+def _engine_call(name: str, build: Callable[[argparse.Namespace], Message]) -> Call:
+    async def call(args: argparse.Namespace, channel: grpc.aio.Channel) -> Message:
+        stub = engine_pb2_grpc.EngineServiceStub(channel)
+        return await getattr(stub, name)(build(args), timeout=TIMEOUT_SEC)
+    return call
+
+
+COMMANDS: dict[str, tuple[str, Call]] = {
+    "markets": ("feed", _markets),
+    "status": ("engine", _status),
+    "start": ("engine", _engine_call("StartEngine", lambda a: engine_pb2.StartEngineRequest(
+        request_id=_request_id(), mode=a.mode))),
+    "stop": ("engine", _engine_call("StopEngine", lambda a: engine_pb2.StopEngineRequest(
+        request_id=_request_id()))),
+    "deposit": ("engine", _engine_call("Deposit", lambda a: engine_pb2.DepositRequest(
+        request_id=_request_id(), amount=a.amount))),
+    "withdraw": ("engine", _engine_call("Withdraw", lambda a: engine_pb2.WithdrawRequest(
+        request_id=_request_id(), amount=a.amount))),
+    "open": ("engine", _engine_call("OpenPosition", lambda a: engine_pb2.OpenPositionRequest(
+        request_id=_request_id(), market=a.market.upper(), direction=a.direction,
+        size=a.size, confirmed=a.confirm))),
+    "close": ("engine", _engine_call("ClosePosition", lambda a: engine_pb2.ClosePositionRequest(
+        request_id=_request_id(), market=a.market.upper(), settle_pnl=True,
+        confirmed=a.confirm, unwind_spot=not a.keep_spot))),
+}
+
+
+def add_trading_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument("--engine", default=os.environ.get("DNE_ENGINE", DEFAULT_ENGINE),
+                            help=f"engine address (default $DNE_ENGINE or {DEFAULT_ENGINE})")
+        parser.add_argument("--feed", default=os.environ.get("DNE_FEED", DEFAULT_FEED),
+                            help=f"feed address (default $DNE_FEED or {DEFAULT_FEED})")
+        parser.set_defaults(handler=run, command_name=name)
+        return parser
+
+    command("markets", "the funding markets table").add_argument(
+        "--all", action="store_true", help="prediction and settled markets too")
+    command("status", "the engine's status and last account snapshot")
+    command("start", "start the engine").add_argument(
+        "--mode", default="paper", help="paper (default) or live")
+    command("stop", "stop the engine")
+    command("deposit", "move quote from the wallet into the venue").add_argument("amount")
+    command("withdraw", "move quote from the venue into the wallet").add_argument("amount")
+    opener = command("open", "open a position (a short on the hedge market buys its spot leg)")
+    opener.add_argument("market")
+    opener.add_argument("direction", choices=["long", "short"])
+    opener.add_argument("size")
+    opener.add_argument("--confirm", action="store_true",
+                        help="confirm a trade over $100 (without it the engine shows the trade)")
+    closer = command("close", "close a position")
+    closer.add_argument("market")
+    closer.add_argument("--confirm", action="store_true", help="confirm a close over $100")
+    closer.add_argument("--keep-spot", action="store_true",
+                        help="keep the spot SOL a hedge-market short covered")
+
+
+def run(args: argparse.Namespace) -> int:
+    service, call = COMMANDS[args.command_name]
+    address = args.feed if service == "feed" else args.engine
+    try:
+        reply = asyncio.run(_invoke(call, args, address))
+    except grpc.aio.AioRpcError as error:
+        print(f"dne {args.command_name}: the {service} at {address} answered "
+              f"{error.code().name}: {error.details()}", file=sys.stderr)
+        return 2
+    result = getattr(reply, "result", None)
+    refused = result is not None and not result.ok
+    if args.json:
+        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True), indent=2))
+    else:
+        _print_human(args.command_name, reply)
+    return 1 if refused else 0
+
+
+async def _invoke(call: Call, args: argparse.Namespace, address: str) -> Message:
+    async with grpc.aio.insecure_channel(address) as channel:
+        return await call(args, channel)
+
+
+def _print_human(name: str, reply: Any) -> None:
+    console = Console()
+    if name == "markets":
+        table = Table("market", "APR %", "rate 1h", "receives", "OI $", "24h vol $", "status",
+                      title=f"{reply.source} · as of {reply.as_of.ToJsonString()}")
+        for market in reply.markets:
+            table.add_row(market.symbol, f"{float(market.apr):+.2f}", market.rate_1h,
+                          market.direction, f"{float(market.open_interest):,.0f}",
+                          f"{float(market.volume_24h):,.0f}", market.status)
+        console.print(table)
+        return
+    if name == "status":
+        status = reply.status
+        console.print(f"engine: {'running ' + status.mode if status.running else 'stopped'}"
+                      f"{'' if status.trading_enabled else ' · trading blocked: '}"
+                      f"{status.blocked_reason}")
+        snapshot = reply.snapshot
+        if status.running and snapshot.health:
+            console.print(f"health {snapshot.health} · leverage {snapshot.leverage} · collateral "
+                          f"{snapshot.total_collateral} · net delta {snapshot.net_delta} SOL")
+            for position in snapshot.positions:
+                console.print(f"  {position.market} {position.size} @ {position.entry_price}, "
+                              f"unrealized {position.unrealized_pnl}")
+        return
+    result = reply.result
+    if result.ok:
+        console.print(f"ok: {result.message}")
+    else:
+        details = "".join(f"\n  {key}: {value}" for key, value in result.error.details.items())
+        console.print(f"refused: {result.error.code}: {result.error.message}{details}")

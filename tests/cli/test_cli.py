@@ -1,0 +1,86 @@
+"""`dne` against the real services: what scripts see (--json, exit codes) and people see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import pytest_asyncio
+
+from tests.integration.flow import pause_clock_at
+from tests.kit.databases import sqlite_url
+from tests.kit.system import RunningSystem, running_system
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningSystem]:
+    var = tmp_path_factory.mktemp("cli")
+    async with running_system(var, sqlite_url(var)) as running:
+        await pause_clock_at(running.stubs, datetime(2026, 1, 15, 12, tzinfo=UTC))
+        yield running
+
+
+async def dne(system: RunningSystem, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", *args,
+        "--engine", system.system.address("engine"), "--feed", system.system.address("feed"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: RunningSystem) -> None:
+    code, out, _ = await dne(system, "markets", "--json")
+    assert code == 0
+    markets = json.loads(out)["markets"]
+    assert "SOL-PERP" in [market["symbol"] for market in markets]
+    aprs = [float(market["apr"]) for market in markets]
+    assert aprs == sorted(aprs, reverse=True)
+
+    code, out, _ = await dne(system, "start", "--json")
+    assert code == 0 and json.loads(out)["result"]["ok"]
+    code, out, _ = await dne(system, "deposit", "1000", "--json")
+    assert code == 0, out
+
+    code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3", "--json")
+    refused = json.loads(out)["result"]
+    assert code == 1 and refused["error"]["code"] == "CONFIRMATION_REQUIRED"
+    assert refused["error"]["details"]["market"] == "SOL-PERP"
+
+    code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3", "--confirm")
+    assert code == 0 and out.startswith("ok:"), out
+    code, out, _ = await dne(system, "status", "--json")
+    snapshot = json.loads(out)["snapshot"]
+    assert [p["market"] for p in snapshot["positions"]] == ["SOL-PERP"]
+
+    code, out, _ = await dne(system, "close", "SOL-PERP", "--confirm", "--json")
+    assert code == 0 and "spot leg sold" in json.loads(out)["result"]["message"]
+    code, out, _ = await dne(system, "withdraw", "500")
+    assert code == 0, out
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_refusals_and_unreachable_services_have_their_exit_codes(
+    system: RunningSystem,
+) -> None:
+    code, out, _ = await dne(system, "deposit", "NaN")
+    assert code == 1 and "INVALID_AMOUNT" in out
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", "status", "--engine", "127.0.0.1:1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await process.communicate()
+    assert process.returncode == 2 and "UNAVAILABLE" in err.decode()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_people_get_a_table_of_markets(system: RunningSystem) -> None:
+    code, out, _ = await dne(system, "markets")
+    assert code == 0
+    assert "SOL-PERP" in out and "APR %" in out and "replay" in out
