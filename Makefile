@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .DEFAULT_GOAL := help
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run run-live-sim test proto lint bench clean env browser
+.PHONY: help run run-live-sim test proto lint bench clean env browser helm image
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,20 @@ gen/.stamp: $(PROTOS) $(VENV)/.installed
 	rm -rf gen && mkdir -p gen
 	$(PY) -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen $(PROTOS)
 	touch $@
+
+helm: env ## Lint and render the Helm chart (deploy/helm), refresh its golden examples, test it
+	$(PY) -m tests.kit.deploy_chart write
+	$(PY) -m pytest -q tests/deploy
+
+# The image the chart runs. The recorded Drift data lives outside the repository (../shared/data)
+# and reaches the build as the named context `shared-data` (BuildKit). Push it where the cluster
+# pulls from and set the chart's image.repository and image.tag, e.g.
+#   make image IMAGE=registry.example.com/dne/delta-neutral-engine && docker push ...
+IMAGE ?= delta-neutral-engine
+IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' deploy/helm/Chart.yaml)
+DATA_DIR ?= ../shared/data
+image: ## Build the services' image for deploy/helm (needs Docker with BuildKit)
+	docker build --build-context shared-data=$(DATA_DIR) -t $(IMAGE):$(IMAGE_TAG) .
 
 clean: ## Remove the environment, generated code and local state
 	rm -rf $(VENV) gen var .pytest_cache .hypothesis

@@ -68,7 +68,7 @@ async def run_service(
     """Runs until SIGTERM or SIGINT, then drains: NOT_SERVING, stop with grace, flush spans."""
     configure_logging(service, settings.log_level, settings.log_format)
     setup_tracing(service, settings.otel_exporter_otlp_endpoint)
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, settings.host)
     server, port, health_servicer, names = await build_server(service, settings, register)
     if on_start is not None:
         await on_start()

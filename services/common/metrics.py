@@ -47,9 +47,10 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def serve_metrics(port: int | None) -> None:
+def serve_metrics(port: int | None, host: str = "127.0.0.1") -> None:
+    """Serves /metrics on the service's own bind address (0.0.0.0 in a pod, loopback here)."""
     if port is not None:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)
 
 
 class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):

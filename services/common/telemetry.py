@@ -10,6 +10,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
+# Span attribute names, defined once. Never a secret: no key, no token, no signature of a key.
+ATTR_ACTION = "dne.command.action"
+ATTR_REQUEST_ID = "dne.command.request_id"
+ATTR_MARKET = "dne.market"
+ATTR_SIDE = "dne.side"
+ATTR_SIZE = "dne.size"
+ATTR_GATE_DECISION = "dne.gate.decision"      # "approved" or "denied"
+ATTR_GATE_CODE = "dne.gate.code"              # the denial's error code
+ATTR_ORDER_STATUS = "dne.order.status"
+ATTR_TX_SIGNATURE = "dne.tx.signature"
+ATTR_RESULT_OK = "dne.result.ok"
+ATTR_ERROR_CODE = "dne.error.code"
+
+
 def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
     """Installs a tracer provider; spans leave the process only when an endpoint is set."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"dne-{service}"}))

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import grpc
+from opentelemetry import trace
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
 
 from dne.common.v1 import common_pb2
@@ -20,6 +21,18 @@ from dne.executor.v1 import executor_pb2
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import GATE_BLOCKS, TRADES
+from services.common.telemetry import (
+    ATTR_ACTION,
+    ATTR_ERROR_CODE,
+    ATTR_GATE_CODE,
+    ATTR_GATE_DECISION,
+    ATTR_MARKET,
+    ATTR_REQUEST_ID,
+    ATTR_RESULT_OK,
+    ATTR_SIDE,
+    ATTR_SIZE,
+    ATTR_TX_SIGNATURE,
+)
 from services.common.timeutil import to_timestamp
 from services.engine import orders
 from services.engine.gates import GateDenied
@@ -31,6 +44,7 @@ from services.engine.upstream import CALL_TIMEOUT_SEC, Upstream
 from services.engine.vault_sync import WaitFromList
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 K = common_pb2
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -62,10 +76,27 @@ class TradePath:
         self.awaiting: dict[str, TradeRequest] = {}
 
     async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
+        with tracer.start_as_current_span(f"trade {request.action}") as span:
+            span.set_attributes({
+                ATTR_ACTION: request.action, ATTR_REQUEST_ID: request.request_id,
+                ATTR_MARKET: request.market, ATTR_SIZE: str(request.size),
+                ATTR_SIDE: orders.SIDE_NAMES.get(request.side, ""),
+            })
+            result = await self._execute_locked(request)
+            span.set_attribute(ATTR_RESULT_OK, result.ok)
+            if result.error.code:
+                span.set_attribute(ATTR_ERROR_CODE, result.error.code)
+            if result.order.tx_signature:
+                span.set_attribute(ATTR_TX_SIGNATURE, result.order.tx_signature)
+            return result
+
+    async def _execute_locked(self, request: TradeRequest) -> engine_pb2.CommandResult:
         async with self._lock:
             try:
                 return await self._execute(request)
             except GateDenied as denied:
+                trace.get_current_span().set_attributes({
+                    ATTR_GATE_DECISION: "denied", ATTR_GATE_CODE: str(denied.code)})
                 GATE_BLOCKS.labels(reason=denied.code).inc()
                 log.warning("trade blocked by a safety gate", extra={
                     "request_id": request.request_id, "action": request.action,
@@ -104,6 +135,7 @@ class TradePath:
             return await self._answer_stored(request, stored)
         context = await self._context(request)
         trade = self._preflight.evaluate(request, context)
+        trace.get_current_span().set_attribute(ATTR_GATE_DECISION, "approved")
         needs_confirmation = self._preflight.confirmation_needed(trade)
         if needs_confirmation is not None:
             raise needs_confirmation

@@ -1,4 +1,4 @@
-"""`python -m services.executor`: the venue service (paper driver)."""
+"""`python -m services.executor`: the venue service (paper or live driver, EXECUTOR_DRIVER)."""
 
 from __future__ import annotations
 

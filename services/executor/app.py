@@ -10,6 +10,10 @@ from dne.executor.v1 import executor_pb2, executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.common.market_clock import FeedClock
+from services.common.venue_profile import load_profile
+from services.executor.drift.driver import DriftDriver, DriverTiming
+from services.executor.drift.order_log import OrderLog
+from services.executor.drift.wallet_key import WalletKey, WalletKeyError, take_wallet_key
 from services.executor.driver import VenueDriver
 from services.executor.market_data import FeedMarketData
 from services.executor.paper_driver import PaperDriver
@@ -27,13 +31,41 @@ class DriverUnavailableError(RuntimeError):
     pass
 
 
-def check_driver(settings: ExecutorSettings) -> None:
-    """Refuses, before anything starts, a driver that this build does not have."""
-    if settings.executor_driver != "paper":
+def check_driver(settings: ExecutorSettings) -> WalletKey | None:
+    """Refuses, before anything starts, a driver that cannot run; answers the live wallet.
+
+    Live mode needs RPC_URL and SOLANA_PRIVATE_KEY; the key is read here, once, and removed
+    from the environment (it then lives in the driver alone)."""
+    if settings.executor_driver == "paper":
+        return None
+    if not settings.rpc_url.strip():
         raise DriverUnavailableError(
-            f"EXECUTOR_DRIVER={settings.executor_driver}: the live Drift driver is not built yet "
-            "(it lands in a later issue); only EXECUTOR_DRIVER=paper is available"
-        )
+            "EXECUTOR_DRIVER=drift needs RPC_URL (a Solana JSON-RPC URL) and SOLANA_PRIVATE_KEY")
+    try:
+        load_profile(settings.venue_profile, settings.venue_profile_file)
+    except ValueError as error:
+        raise DriverUnavailableError(f"VENUE_PROFILE: {error}") from None
+    try:
+        return take_wallet_key()
+    except WalletKeyError as error:
+        raise DriverUnavailableError(f"EXECUTOR_DRIVER=drift: {error}") from None
+
+
+def build_drift_driver(settings: ExecutorSettings, wallet: WalletKey) -> DriftDriver:
+    return DriftDriver(
+        rpc_url=settings.rpc_url,
+        wallet=wallet,
+        profile=load_profile(settings.venue_profile, settings.venue_profile_file),
+        sub_account=settings.drift_sub_account,
+        swap_api_url=settings.swap_api_url,
+        trading_confirmed=settings.live_trading_confirmed,
+        order_log=OrderLog(settings.live_state_path),
+        slippage_tolerance=settings.live_slippage_tolerance,
+        swap_slippage_bps=settings.live_swap_slippage_bps,
+        oracle_max_stale_slots=settings.oracle_max_stale_slots,
+        timing=DriverTiming(answer_within=settings.live_answer_within_seconds,
+                            fill_wait=settings.live_fill_wait_seconds),
+    )
 
 
 def build_paper_driver(settings: ExecutorSettings, channel: grpc.aio.Channel) -> PaperDriver:
@@ -56,12 +88,21 @@ def build_paper_driver(settings: ExecutorSettings, channel: grpc.aio.Channel) ->
 
 class ExecutorApp:
     def __init__(self, settings: ExecutorSettings) -> None:
-        check_driver(settings)
+        self._wallet = check_driver(settings)
         self._settings = settings
         self._channel: grpc.aio.Channel | None = None
         self.driver: VenueDriver | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        if self._wallet is not None:
+            live = build_drift_driver(self._settings, self._wallet)
+            self._wallet = None  # the driver holds the key from here on
+            self.driver = live
+            executor_pb2_grpc.add_ExecutorServiceServicer_to_server(ExecutorServicer(live), server)
+            executor_pb2_grpc.add_PaperVenueControlServiceServicer_to_server(
+                PaperVenueControlServicer(None), server
+            )
+            return SERVICE_NAMES
         # Called inside the running loop, where a grpc.aio channel must be created.
         self._channel = open_channel(self._settings.feed_address)
         paper = build_paper_driver(self._settings, self._channel)

@@ -44,6 +44,8 @@ _STATUS_TO_PROTO = {
     OrderStatus.FILLED: common_pb2.TRADE_STATUS_FILLED,
     OrderStatus.REJECTED: common_pb2.TRADE_STATUS_REJECTED,
     OrderStatus.FAILED: common_pb2.TRADE_STATUS_FAILED,
+    OrderStatus.PENDING: common_pb2.TRADE_STATUS_PENDING,
+    OrderStatus.UNKNOWN: common_pb2.TRADE_STATUS_UNKNOWN,
 }
 
 
@@ -142,7 +144,8 @@ def order_result(result: OrderResult) -> common_pb2.OrderResult:
     )
     if result.error_code:
         message.error.CopyFrom(
-            common_pb2.Error(code=result.error_code, message=result.error_message)
+            common_pb2.Error(code=result.error_code, message=result.error_message,
+                             details=result.error_details)
         )
     if result.executed_at is not None:
         message.executed_at.CopyFrom(to_timestamp(result.executed_at))

@@ -42,6 +42,10 @@ class OrderStatus(StrEnum):
     FILLED = "filled"
     REJECTED = "rejected"  # refused before or by the venue; nothing changed
     FAILED = "failed"  # attempted and failed; nothing changed
+    # Live venues only: sent, not yet confirmed; and sent, outcome undeterminable (a human
+    # checks the signature in the error details).
+    PENDING = "pending"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class OrderResult:
     error_message: str = ""
     executed_at: datetime | None = None
     replayed: bool = False
+    error_details: dict[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def refused(

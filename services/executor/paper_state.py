@@ -133,6 +133,8 @@ def result_to_json(result: OrderResult) -> dict[str, Any]:
         "error_message": result.error_message,
         "executed_at": _time(result.executed_at),
     }
+    if result.error_details:
+        data["error_details"] = dict(result.error_details)
     for name in _RESULT_DECIMALS:
         data[name] = _dec(getattr(result, name))
     return data
@@ -149,6 +151,7 @@ def result_from_json(data: dict[str, Any]) -> OrderResult:
         error_code=data.get("error_code", ""),
         error_message=data.get("error_message", ""),
         executed_at=_untime(data.get("executed_at")),
+        error_details=dict(data.get("error_details") or {}),
         **{name: _undec(data.get(name)) for name in _RESULT_DECIMALS},
     )
 

@@ -26,3 +26,22 @@ class ExecutorSettings(ServiceSettings):
     # 0: ask the feed's clock on every operation. The replay clock can be set or advanced at
     # any moment (ReplayControl), and a stale "now" would pay a funding hour late.
     feed_clock_max_age_seconds: float = Field(default=0.0, ge=0, le=60)
+
+    # --- the live driver (EXECUTOR_DRIVER=drift). The wallet key is not a setting: the app
+    # reads SOLANA_PRIVATE_KEY once and hands it to the driver alone (see drift/wallet_key.py).
+    rpc_url: str = ""
+    venue_profile: str = Field(default="drift", pattern=r"^[a-z][a-z0-9_-]*$")
+    venue_profile_file: Path | None = None
+    drift_sub_account: int = Field(default=0, ge=0, le=65535)
+    swap_api_url: str = ""  # empty: the profile's swap_api_url
+    live_trading_confirmed: bool = False
+    live_state_path: Path = REPO_ROOT / "var" / "live_orders.json"
+    # Property 14: price limit = oracle * (1 +/- S) when the caller gives none.
+    live_slippage_tolerance: Decimal = Field(default=Decimal("0.005"), gt=0, le=Decimal("0.1"))
+    live_swap_slippage_bps: int = Field(default=50, ge=1, le=1000)
+    # Oracle updates older than this many slots count as stale (reported as latency).
+    oracle_max_stale_slots: int = Field(default=150, ge=1)
+    # How long an order call waits before answering PENDING; confirmation goes on behind it.
+    live_answer_within_seconds: float = Field(default=4.0, gt=0, le=120)
+    # How long a placed market order may wait for its fill (its max_ts on chain).
+    live_fill_wait_seconds: float = Field(default=20.0, gt=0, le=300)

@@ -1,4 +1,5 @@
-"""python -m services.feed: the feed on the replay source until SIGTERM."""
+"""python -m services.feed: the feed on the replay (default) or live Drift source until
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from services.common.grpc_server import run_service
 from services.common.logs import configure_logging
+from services.feed.live_source import build_live_market, venue_profile
 from services.feed.replay_market import FeedStartError, ReplayMarket
 from services.feed.servicers import register
 from services.feed.settings import FeedSettings
@@ -30,6 +32,8 @@ def main() -> int:
         print(f"feed: refusing to start: {settings_problems(error)}", file=sys.stderr)
         return 2
     configure_logging("feed", settings.log_level, settings.log_format)
+    if settings.feed_source == "drift":
+        return run_live(settings)
     try:
         market = ReplayMarket.load(
             settings.dne_data_dir, settings.dne_import_dir,
@@ -39,6 +43,25 @@ def main() -> int:
         print(f"feed: refusing to start: {error}", file=sys.stderr)
         return 2
     asyncio.run(run_service("feed", settings, register(market)))
+    return 0
+
+
+def run_live(settings: FeedSettings) -> int:
+    try:
+        profile = venue_profile(settings)
+    except ValueError as error:
+        print(f"feed: refusing to start: {error}", file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        market = build_live_market(settings, profile)
+        try:
+            # The first read happens before serving; a failure is logged and retried later.
+            await run_service("feed", settings, register(market), on_start=market.refresh_if_due)
+        finally:
+            await market.close()
+
+    asyncio.run(serve())
     return 0
 
 

@@ -88,9 +88,9 @@ def hourly_rate_fraction(last_funding_rate: int, oracle_twap_raw: int) -> Decima
     return rate_quote_per_base / (Decimal(oracle_twap_raw) / Decimal(PRICE_PRECISION))
 
 
-def decode_perp_market(buffer: bytes, source: str = "") -> PerpMarketSnapshot:
-    """Decodes one PerpMarket account (with its 8-byte discriminator)."""
-    market = _accounts_coder().decode(buffer)
+def perp_market_snapshot(market: Any, source: str = "") -> PerpMarketSnapshot:
+    """A decoded PerpMarket account (driftpy's types, as anchorpy decodes them), scaled with
+    driftpy's precisions. The replay and the live source both read markets through this."""
     amm = market.amm
     oracle = amm.historical_oracle_data
     return PerpMarketSnapshot(
@@ -114,6 +114,11 @@ def decode_perp_market(buffer: bytes, source: str = "") -> PerpMarketSnapshot:
         oracle_twap_at=datetime.fromtimestamp(oracle.last_oracle_price_twap_ts, UTC),
         source=source,
     )
+
+
+def decode_perp_market(buffer: bytes, source: str = "") -> PerpMarketSnapshot:
+    """Decodes one PerpMarket account (with its 8-byte discriminator)."""
+    return perp_market_snapshot(_accounts_coder().decode(buffer), source)
 
 
 def _recency(snapshot: PerpMarketSnapshot) -> tuple[int, datetime]:

@@ -25,6 +25,7 @@ class RateSource(StrEnum):
     IMPORTED_HOURLY = "imported_hourly"
     RECORDED_DAILY_AVERAGE = "recorded_daily_average"
     SNAPSHOT_HELD = "snapshot_held"
+    ONCHAIN_LAST_SETTLED = "onchain_last_settled"   # live: the account's last settled rate
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class FundingMarketRow:
     rate_period_start: datetime
     margin_ratio_initial: Decimal
     margin_ratio_maintenance: Decimal
+    # driftpy's estimate of the next hourly rate: only the live source has one.
+    estimated_next_rate_1h: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from enum import StrEnum
 class PriceSource(StrEnum):
     SNAPSHOT_HELD = "snapshot_held"
     SCENARIO = "scenario"
+    ONCHAIN = "onchain"     # live: decoded from the oracle account
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class FundingTable:
     stats: MarketStatsRow
     as_of: datetime
     notes: list[str]
+    # wall seconds since the data was fetched: 0 on the replay, which computes it when asked
+    data_age_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,18 @@
-"""FeedService and ReplayControlService over the replay source.
+"""FeedService and ReplayControlService over a market source: the replay or live Drift.
 
 Bad input answers a gRPC status with a sentence: INVALID_ARGUMENT, NOT_FOUND for an unknown
-market, FAILED_PRECONDITION when the state does not allow the call. Nothing else escapes.
+market, FAILED_PRECONDITION when the state does not allow the call (every ReplayControl call on
+the live source), UNAVAILABLE when the venue cannot be read. Nothing else escapes.
+The replay answers synchronously; the live source's answers are awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,6 +24,7 @@ from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import FEED_DATA_AGE, FUNDING_APR
 from services.common.timeutil import from_timestamp, is_set, to_timestamp
 from services.feed import wire
+from services.feed.drift_live import DriftLiveMarket
 from services.feed.replay_market import ReplayMarket
 
 log = logging.getLogger(__name__)
@@ -28,25 +32,38 @@ log = logging.getLogger(__name__)
 DEFAULT_STREAM_INTERVAL_SECONDS = 1.0
 MIN_STREAM_INTERVAL_SECONDS = 0.05
 MAX_STREAM_INTERVAL_SECONDS = 3600.0
-# The replay computes the table at request time from the loaded data: there is no fetch to age.
-REPLAY_DATA_AGE_SECONDS = 0.0
+LIVE_REPLAY_CONTROL = (
+    "the feed runs on live Drift data (FEED_SOURCE=drift): its clock is wall time and its "
+    "prices are on-chain, so replay controls do not apply"
+)
 
 _STATUS = {
     ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorCode.INVALID_MARKET: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorCode.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.VENUE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
 
 Reply = TypeVar("Reply")
+MarketSource = ReplayMarket | DriftLiveMarket
+
+
+async def _settled(value: Reply | Awaitable[Reply]) -> Reply:
+    """The replay answers values, the live source coroutines."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
 
 
 async def _answer(
-    context: grpc.aio.ServicerContext, method: str, compute: Callable[[], Reply]
+    context: grpc.aio.ServicerContext,
+    method: str,
+    compute: Callable[[], Reply | Awaitable[Reply]],
 ) -> Reply:
     """Runs `compute`; a DomainError becomes its status, anything else INTERNAL (logged)."""
     try:
-        return compute()
+        return await _settled(compute())
     except DomainError as error:
         status, message = _STATUS.get(error.code, grpc.StatusCode.INTERNAL), error.message
     except Exception:
@@ -81,20 +98,20 @@ def stream_interval(requested: float) -> float:
 
 
 class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, market: ReplayMarket) -> None:
+    def __init__(self, market: MarketSource) -> None:
         self._market = market
 
-    def _table(self, include_untradable: bool) -> feed_pb2.ListFundingMarketsResponse:
-        table = self._market.funding_table(include_untradable)
+    async def _table(self, include_untradable: bool) -> feed_pb2.ListFundingMarketsResponse:
+        table = await _settled(self._market.funding_table(include_untradable))
         for row in table.rows:
             FUNDING_APR.labels(market=row.symbol).set(float(row.apr))
-        FEED_DATA_AGE.set(REPLAY_DATA_AGE_SECONDS)
+        FEED_DATA_AGE.set(table.data_age_seconds)
         return feed_pb2.ListFundingMarketsResponse(
             markets=[wire.funding_market(row) for row in table.rows],
             stats=wire.market_stats(table.stats),
             as_of=to_timestamp(table.as_of),
             source=self._market.source_name,
-            data_age_seconds=REPLAY_DATA_AGE_SECONDS,
+            data_age_seconds=table.data_age_seconds,
             model_notes=table.notes,
         )
 
@@ -108,8 +125,8 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def GetMarketStats(
         self, request: feed_pb2.GetMarketStatsRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetMarketStatsResponse:
-        def compute() -> feed_pb2.GetMarketStatsResponse:
-            table = self._market.funding_table(include_untradable=False)
+        async def compute() -> feed_pb2.GetMarketStatsResponse:
+            table = await _settled(self._market.funding_table(include_untradable=False))
             return feed_pb2.GetMarketStatsResponse(
                 stats=wire.market_stats(table.stats), as_of=to_timestamp(table.as_of)
             )
@@ -119,36 +136,45 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def GetPrice(
         self, request: feed_pb2.GetPriceRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetPriceResponse:
-        return await _answer(
-            context, "GetPrice",
-            lambda: feed_pb2.GetPriceResponse(price=wire.price(self._market.price(request.market))),
-        )
+        async def compute() -> feed_pb2.GetPriceResponse:
+            price = await _settled(self._market.price(request.market))
+            return feed_pb2.GetPriceResponse(price=wire.price(price))
+
+        return await _answer(context, "GetPrice", compute)
 
     async def StreamPrices(
         self, request: feed_pb2.StreamPricesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[feed_pb2.StreamPricesResponse]:
-        def plan() -> tuple[list[str], float]:
+        async def plan() -> tuple[list[str], float]:
             interval = stream_interval(request.interval_seconds)
             if not request.markets:
-                return self._market.tradable_markets(), interval
-            symbols = [self._market.require_market(name).symbol for name in request.markets]
+                return await _settled(self._market.tradable_markets()), interval
+            symbols = [
+                (await _settled(self._market.require_market(name))).symbol
+                for name in request.markets
+            ]
             return list(dict.fromkeys(symbols)), interval
+
+        async def prices(markets: list[str]) -> feed_pb2.StreamPricesResponse:
+            return feed_pb2.StreamPricesResponse(prices=[
+                wire.price(await _settled(self._market.price(symbol))) for symbol in markets
+            ])
 
         markets, interval = await _answer(context, "StreamPrices", plan)
         # Runs until the client cancels: grpc then cancels this generator at its next await.
         while True:
-            yield feed_pb2.StreamPricesResponse(
-                prices=[wire.price(self._market.price(symbol)) for symbol in markets]
-            )
+            yield await _answer(context, "StreamPrices", lambda: prices(markets))
             await asyncio.sleep(interval)
 
     async def GetFundingHistory(
         self, request: feed_pb2.GetFundingHistoryRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetFundingHistoryResponse:
-        def compute() -> feed_pb2.GetFundingHistoryResponse:
+        async def compute() -> feed_pb2.GetFundingHistoryResponse:
             start = _moment(request.start, "start")
             end = _moment(request.end, "end")
-            rows = self._market.funding_history(request.market, start, end, request.limit)
+            rows = await _settled(
+                self._market.funding_history(request.market, start, end, request.limit)
+            )
             return feed_pb2.GetFundingHistoryResponse(
                 records=[wire.funding_record(row) for row in rows]
             )
@@ -222,14 +248,38 @@ class ReplayControlServicer(feed_pb2_grpc.ReplayControlServiceServicer):
         )
 
 
-def register(market: ReplayMarket) -> Callable[[grpc.aio.Server], list[str]]:
+class LiveReplayControlServicer(feed_pb2_grpc.ReplayControlServiceServicer):
+    """ReplayControlService on the live source: every call is FAILED_PRECONDITION."""
+
+    async def _refuse(self, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.FAILED_PRECONDITION, LIVE_REPLAY_CONTROL)
+
+    async def SetClock(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._refuse(context)
+
+    async def AdvanceClock(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._refuse(context)
+
+    async def SetPriceScenario(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._refuse(context)
+
+    async def ClearPriceScenario(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._refuse(context)
+
+    async def ReloadHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._refuse(context)
+
+
+def register(market: MarketSource) -> Callable[[grpc.aio.Server], list[str]]:
     """The `register` hook of run_service: both services on one server."""
 
     def add(server: grpc.aio.Server) -> list[str]:
         feed_pb2_grpc.add_FeedServiceServicer_to_server(FeedServicer(market), server)
-        feed_pb2_grpc.add_ReplayControlServiceServicer_to_server(
-            ReplayControlServicer(market), server
+        control: feed_pb2_grpc.ReplayControlServiceServicer = (
+            ReplayControlServicer(market) if isinstance(market, ReplayMarket)
+            else LiveReplayControlServicer()
         )
+        feed_pb2_grpc.add_ReplayControlServiceServicer_to_server(control, server)
         services = feed_pb2.DESCRIPTOR.services_by_name
         return [services["FeedService"].full_name, services["ReplayControlService"].full_name]
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from dne.feed.v1 import feed_pb2
 from services.common.decimals import to_wire
 from services.common.timeutil import to_timestamp
+from services.feed.drift_live import LivePrice
 from services.feed.market_table import FundingMarketRow, MarketStatsRow
 from services.feed.replay_market import ClockState, FundingRecordRow, MarketPrice
 
@@ -41,7 +42,9 @@ def funding_market(row: FundingMarketRow) -> feed_pb2.FundingMarket:
         rate_period_start=to_timestamp(row.rate_period_start),
         margin_ratio_initial=decimal(row.margin_ratio_initial),
         margin_ratio_maintenance=decimal(row.margin_ratio_maintenance),
-        estimated_next_rate_1h="",
+        estimated_next_rate_1h=(
+            "" if row.estimated_next_rate_1h is None else decimal(row.estimated_next_rate_1h)
+        ),
         not_tradable_reason=row.not_tradable_reason,
     )
 
@@ -56,7 +59,9 @@ def market_stats(stats: MarketStatsRow) -> feed_pb2.MarketStats:
     )
 
 
-def price(value: MarketPrice) -> feed_pb2.Price:
+def price(value: MarketPrice | LivePrice) -> feed_pb2.Price:
+    if isinstance(value, LivePrice):
+        return live_price(value)
     quote = value.quote
     return feed_pb2.Price(
         market=value.market,
@@ -67,6 +72,20 @@ def price(value: MarketPrice) -> feed_pb2.Price:
         oracle_age_seconds=HELD_PRICE_AGE_SECONDS,
         mark_age_seconds=HELD_PRICE_AGE_SECONDS,
         price_source=str(quote.source),
+    )
+
+
+def live_price(value: LivePrice) -> feed_pb2.Price:
+    """On-chain prices with their ages (oracle: slots x 0.4 s + seconds since read)."""
+    return feed_pb2.Price(
+        market=value.market,
+        mark_price=decimal(value.mark),
+        oracle_price=decimal(value.oracle),
+        oracle_twap=decimal(value.oracle_twap),
+        as_of=to_timestamp(value.as_of),
+        oracle_age_seconds=value.oracle_age_seconds,
+        mark_age_seconds=value.mark_age_seconds,
+        price_source=value.source,
     )
 
 

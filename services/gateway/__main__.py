@@ -18,6 +18,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from services.common.logs import configure_logging
+from services.common.telemetry import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
 from services.gateway.clients import BackendClients
 from services.gateway.settings import GatewaySettings
@@ -72,6 +73,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: GatewaySettings) -> None:
+    setup_tracing("gateway", settings.otel_exporter_otlp_endpoint)
     clients = BackendClients.connect(settings)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
@@ -86,6 +88,7 @@ async def serve(settings: GatewaySettings) -> None:
     finally:
         sock.close()
         await clients.close()
+        shutdown_tracing()
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
@@ -42,6 +43,9 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
         title="Delta Neutral Engine gateway", version=VERSION, lifespan=lifespan,
         description="REST and WebSocket API of the dashboard; see docs/protocol.md.",
     )
+    # Spans for every HTTP request and WebSocket connection; the command spans that the
+    # dispatcher opens carry the trace on into the engine through gRPC metadata.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
     app.state.gateway = Gateway(settings, clients, limits, markets)
     app.state.fanout = fanout
     install_error_handlers(app)

@@ -8,11 +8,21 @@ from collections.abc import Awaitable
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
 from services.common.decimals import to_wire
 from services.common.errors import ErrorCode
+from services.common.telemetry import (
+    ATTR_ACTION,
+    ATTR_ERROR_CODE,
+    ATTR_MARKET,
+    ATTR_RESULT_OK,
+    ATTR_SIDE,
+    ATTR_SIZE,
+    ATTR_TX_SIGNATURE,
+)
 from services.gateway import commands as C
 from services.gateway import wire
 from services.gateway.errors import ApiError
@@ -20,6 +30,7 @@ from services.gateway.markets import MarketDirectory
 from services.gateway.rate_limits import RateLimits, describe
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 def result_message(
@@ -95,6 +106,28 @@ class CommandDispatcher:
                            "the gateway could not process this command; it was logged")
 
     async def _execute(self, command: Any, connection_id: str, client_ip: str) -> dict[str, Any]:
+        # One span per browser command: the root of the trace through engine, feed, executor
+        # and vault (the gRPC client interceptor carries it in metadata).
+        with tracer.start_as_current_span(f"command {command.action}") as span:
+            span.set_attribute(ATTR_ACTION, command.action)
+            payload = getattr(command, "payload", None)
+            for attribute, field in ((ATTR_MARKET, "market"), (ATTR_SIDE, "direction"),
+                                     (ATTR_SIZE, "size")):
+                value = getattr(payload, field, None)
+                if value is not None:
+                    span.set_attribute(attribute, str(value))
+            message = await self._execute_traced(command, connection_id, client_ip)
+            result = message.get("payload", {})
+            span.set_attribute(ATTR_RESULT_OK, bool(result.get("ok")))
+            if result.get("error"):
+                span.set_attribute(ATTR_ERROR_CODE, str(result["error"].get("code", "")))
+            if (result.get("order") or {}).get("tx_signature"):
+                span.set_attribute(ATTR_TX_SIGNATURE, result["order"]["tx_signature"])
+            return message
+
+    async def _execute_traced(
+        self, command: Any, connection_id: str, client_ip: str
+    ) -> dict[str, Any]:
         if isinstance(command, C.Ping):
             return result_message(command.id, command.action, ok=True, message="pong")
         if command.action in C.POSITION_ACTIONS:

@@ -32,6 +32,7 @@ class GatewaySettings(BaseSettings):
     mode_label: str = "PAPER"
     frontend_dir: Path = REPO_ROOT / "frontend"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    otel_exporter_otlp_endpoint: str | None = None
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
     # design.md "Rate limiting"; strings in the `limits` notation ("10/minute").

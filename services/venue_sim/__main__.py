@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from solders.pubkey import Pubkey
 
 from services.common.logs import configure_logging
+from services.common.venue_profile import load_profile
 from services.venue_sim.accounts import SnapshotError
 from services.venue_sim.server import start_venue_sim
 from services.venue_sim.settings import VenueSimSettings
@@ -49,11 +50,13 @@ def main() -> int:
         return 2
     configure_logging("venue_sim", settings.log_level, settings.log_format)
     try:
+        profile = load_profile(settings.venue_profile, settings.venue_profile_file)
         venue = Venue.from_file(
-            settings.dne_sim_accounts, paused=settings.sim_paused,
+            settings.dne_sim_accounts, profile=profile, paused=settings.sim_paused,
             wallets=tuple(Pubkey.from_string(key) for key in settings.sim_wallets),
+            genesis_hash=settings.sim_genesis_hash,
         )
-    except SnapshotError as error:
+    except (SnapshotError, ValueError) as error:
         print(f"venue_sim: refusing to start: {error}", file=sys.stderr)
         return 2
     asyncio.run(serve(settings, venue))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,9 @@ from driftpy.types import MarketStatus, is_variant
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
+from services.common.venue_profile import VenueProfile, load_profile
 from services.venue_sim import synthetic
-from services.venue_sim.drift_coder import (
-    PROGRAM_ID,
-    account_name,
-    decode_account,
-    encode_account,
-    replace,
-)
+from services.venue_sim.drift_coder import ProgramCoder, program_coder, replace
 
 RECORDED = "recorded"
 SYNTHETIC = "synthetic"
@@ -46,8 +42,7 @@ MARKET_STATUSES = (
     "ReduceOnly", "Settlement", "Delisted",
 )
 LAMPORTS_PER_SOL = 1_000_000_000
-USDC_MINT = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
-WRAPPED_SOL_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
+DEFAULT_PROFILE = "drift"  # VENUE_PROFILE's default
 # Oracle exponents tried in turn, the usual Pyth -8 first.
 _EXPONENTS = (-8, -6, -9, -10, -7, -11, -12, -13, -14)
 
@@ -84,8 +79,10 @@ class SnapshotRecord:
     summary: dict[str, Any]
 
 
-def load_snapshot(path: Path) -> list[SnapshotRecord]:
-    """Records of mainnet_account_snapshots.json's shape: {"accounts": [{kind, base64, ...}]}."""
+def load_snapshot(path: Path, coder: ProgramCoder | None = None) -> list[SnapshotRecord]:
+    """Records of mainnet_account_snapshots.json's shape: {"accounts": [{kind, base64, ...}]},
+    each checked against the IDL's discriminators (the default profile's IDL unless given)."""
+    coder = coder or program_coder(load_profile(DEFAULT_PROFILE))
     try:
         document = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -104,10 +101,10 @@ def load_snapshot(path: Path) -> list[SnapshotRecord]:
             raise SnapshotError(
                 f"{path}: record {number} has no valid kind/base64: {error}"
             ) from None
-        if account_name(data) != kind:
+        if coder.account_name(data) != kind:
             raise SnapshotError(
                 f"{path}: record {number} says {kind} but its discriminator is "
-                f"{account_name(data) or 'not a Drift account'}"
+                f"{coder.account_name(data) or 'not a Drift account'}"
             )
         source = entry.get("source") or {}
         where = f"{source.get('repo', '?')}@{str(source.get('commit', '?'))[:8]} " \
@@ -116,21 +113,21 @@ def load_snapshot(path: Path) -> list[SnapshotRecord]:
     return records
 
 
-def _address_and_recency(kind: str, account: Any) -> tuple[Pubkey, int]:
+def _address_and_recency(program: Pubkey, kind: str, account: Any) -> tuple[Pubkey, int]:
     if kind == "PerpMarket":
-        return (get_perp_market_public_key(PROGRAM_ID, account.market_index),
+        return (get_perp_market_public_key(program, account.market_index),
                 account.amm.historical_oracle_data.last_oracle_price_twap_ts)
     if kind == "SpotMarket":
-        return (get_spot_market_public_key(PROGRAM_ID, account.market_index),
+        return (get_spot_market_public_key(program, account.market_index),
                 account.historical_oracle_data.last_oracle_price_twap_ts)
     if kind == "User":
-        return (get_user_account_public_key(PROGRAM_ID, account.authority,
+        return (get_user_account_public_key(program, account.authority,
                                             account.sub_account_id),
                 account.last_active_slot)
     if kind == "UserStats":
-        return get_user_stats_account_public_key(PROGRAM_ID, account.authority), 0
+        return get_user_stats_account_public_key(program, account.authority), 0
     if kind == "State":
-        return get_state_public_key(PROGRAM_ID), 0
+        return get_state_public_key(program), 0
     raise SnapshotError(f"no address rule for recorded {kind} accounts")
 
 
@@ -146,12 +143,40 @@ class OracleNeed:
 
 @dataclass
 class AccountStore:
-    """Address -> served account; listeners hear every change (the WebSocket's notifications)."""
+    """Address -> served account; listeners hear every change (the WebSocket's notifications).
 
+    The profile says which program owns the accounts (their PDAs derive from its id), which
+    IDL codes them, and which mint is the quote (the test wallets' token account)."""
+
+    profile: VenueProfile
     accounts: dict[Pubkey, ServedAccount] = field(default_factory=dict)
     shadowed: list[dict[str, Any]] = field(default_factory=list)
     unbuilt: list[dict[str, str]] = field(default_factory=list)
     listeners: list[Callable[[ServedAccount], None]] = field(default_factory=list)
+    # oracle address -> slots behind the chain it is judged (POST /_control/oracle); 0 = fresh
+    oracle_stale_slots: dict[Pubkey, int] = field(default_factory=dict)
+
+    @property
+    def coder(self) -> ProgramCoder:
+        return program_coder(self.profile)
+
+    @property
+    def program_id(self) -> Pubkey:
+        return self.coder.program_id
+
+    @property
+    def quote_mint(self) -> Pubkey:
+        return Pubkey.from_string(self.profile.quote_mint)
+
+    @property
+    def sol_mint(self) -> Pubkey:
+        return Pubkey.from_string(self.profile.sol_mint)
+
+    def decoded(self, address: Pubkey) -> Any:
+        return self.coder.decode(self.accounts[address].data)
+
+    def write(self, address: Pubkey, name: str, account: Any) -> None:
+        self.update_data(address, self.coder.encode(name, account))
 
     def get(self, address: Pubkey) -> ServedAccount | None:
         return self.accounts.get(address)
@@ -165,6 +190,27 @@ class AccountStore:
         current = self.accounts[address]
         self.put(replace(current, data=data))
 
+    @contextlib.contextmanager
+    def atomic(self, keep: bool = True) -> Iterator[None]:
+        """Changes inside land together, listeners hearing them at the end; on an exception,
+        or with keep=False (a dry run: simulation), none of them land."""
+        saved, listeners = dict(self.accounts), self.listeners
+        changed: dict[Pubkey, ServedAccount] = {}
+        self.listeners = [lambda account: changed.__setitem__(account.address, account)]
+        try:
+            yield
+        except BaseException:
+            self.accounts = saved
+            raise
+        finally:
+            self.listeners = listeners
+        if not keep:
+            self.accounts = saved
+            return
+        for account in changed.values():
+            for listener in list(listeners):
+                listener(account)
+
     def owned_by(self, owner: Pubkey) -> Iterable[ServedAccount]:
         return [account for account in self.accounts.values() if account.owner == owner]
 
@@ -173,45 +219,48 @@ class AccountStore:
 
     # -- switches a test selects -------------------------------------------------------
     def set_exchange_paused(self, paused: bool) -> None:
-        state = get_state_public_key(PROGRAM_ID)
+        state = get_state_public_key(self.program_id)
         status = synthetic.EXCHANGE_PAUSED if paused else synthetic.EXCHANGE_ACTIVE
-        self.update_data(state, synthetic.with_exchange_status(self.accounts[state].data, status))
+        data = self.accounts[state].data
+        self.update_data(state, synthetic.with_exchange_status(self.coder, data, status))
 
     def set_perp_market_status(self, market_index: int, status: str) -> None:
         if status not in MARKET_STATUSES:
             raise ValueError(f"status must be one of {', '.join(MARKET_STATUSES)}; got {status!r}")
-        address = get_perp_market_public_key(PROGRAM_ID, market_index)
+        address = get_perp_market_public_key(self.program_id, market_index)
         if address not in self.accounts:
             raise KeyError(f"no perp market {market_index} is served")
-        market = decode_account(self.accounts[address].data)
-        variant = getattr(MarketStatus, status)()
-        self.update_data(address, encode_account("PerpMarket", replace(market, status=variant)))
+        market = self.decoded(address)
+        self.write(address, "PerpMarket", replace(market, status=getattr(MarketStatus, status)()))
 
     def fund_wallet(self, authority: Pubkey, usdc: int, lamports: int) -> list[Pubkey]:
-        """A test wallet: SOL, a USDC token account, and a Drift User (sub-account 0) + stats."""
+        """A test wallet: SOL, a quote-mint token account, and a User (sub-account 0) + stats."""
         note = "test wallet, built with the real coders"
-        user = get_user_account_public_key(PROGRAM_ID, authority, 0)
-        stats = get_user_stats_account_public_key(PROGRAM_ID, authority)
-        usdc_account = get_associated_token_address(authority, USDC_MINT)
+        program = self.program_id
+        user = get_user_account_public_key(program, authority, 0)
+        stats = get_user_stats_account_public_key(program, authority)
+        quote_account = get_associated_token_address(authority, self.quote_mint)
         made = [
             ServedAccount(authority, b"", synthetic.SYSTEM_PROGRAM, "Wallet", SYNTHETIC, note,
                           lamports=lamports),
-            ServedAccount(usdc_account, synthetic.token_account(USDC_MINT, authority, usdc),
+            ServedAccount(quote_account, synthetic.token_account(self.quote_mint, authority, usdc),
                           synthetic.TOKEN_PROGRAM, "TokenAccount", SYNTHETIC, note),
         ]
         if user not in self.accounts:
-            made.append(ServedAccount(user, synthetic.user_account(authority, 0), PROGRAM_ID,
-                                      "User", SYNTHETIC, note))
+            made.append(ServedAccount(user, synthetic.user_account(self.coder, authority, 0),
+                                      program, "User", SYNTHETIC, note))
         if stats not in self.accounts:
-            made.append(ServedAccount(stats, synthetic.user_stats_account(authority), PROGRAM_ID,
-                                      "UserStats", SYNTHETIC, note))
+            made.append(ServedAccount(stats, synthetic.user_stats_account(self.coder, authority),
+                                      program, "UserStats", SYNTHETIC, note))
         for account in made:
             self.put(account)
         return [account.address for account in made]
 
     def manifest(self) -> dict[str, Any]:
         return {
-            "program_id": str(PROGRAM_ID),
+            "profile": self.profile.name,
+            "program_id": str(self.program_id),
+            "quote_mint": self.profile.quote_mint,
             "accounts": [
                 {"address": str(a.address), "kind": a.kind, "origin": a.origin,
                  "owner": str(a.owner), "size": len(a.data), "note": a.note}
@@ -235,11 +284,11 @@ def _unit_multiple(source: Any) -> int:
 
 
 def _oracle_bytes(
-    name: str, need: OracleNeed, raw: int, exponent: int
+    coder: ProgramCoder, name: str, need: OracleNeed, raw: int, exponent: int
 ) -> tuple[bytes, Pubkey, str]:
-    if name.startswith("PythLazer"):
-        data = synthetic.pyth_lazer_oracle(raw, exponent, need.slot, need.ts)
-        return data, synthetic.PYTH_LAZER_OWNER, "PythLazerOracle"
+    if name.startswith("PythLazer"):  # PythLazerOracle is an account of the venue program
+        data = synthetic.pyth_lazer_oracle(coder, raw, exponent, need.slot, need.ts)
+        return data, coder.program_id, "PythLazerOracle"
     if "Pull" in name:
         data = synthetic.pyth_pull_price_update(raw, exponent, need.slot, need.ts)
         return data, synthetic.PYTH_RECEIVER_PROGRAM, "PriceUpdateV2"
@@ -247,7 +296,7 @@ def _oracle_bytes(
     return data, synthetic.PYTH_LEGACY_PROGRAM, "PythPriceAccount"
 
 
-def _oracle_account(need: OracleNeed) -> ServedAccount | None:
+def oracle_account(coder: ProgramCoder, need: OracleNeed) -> ServedAccount | None:
     """Builds the oracle account driftpy decodes to `need.price`; None for unsupported kinds.
 
     driftpy scales oracle prices through floats, so an exponent that round-trips exactly is
@@ -256,8 +305,9 @@ def _oracle_account(need: OracleNeed) -> ServedAccount | None:
     name = type(need.source).__name__
     note = f"{name} oracle of {need.market}, holding its recorded last_oracle_price {need.price}"
     if name == "Prelaunch":
-        data = synthetic.prelaunch_oracle(need.price, need.slot, 0)
-        return ServedAccount(need.address, data, PROGRAM_ID, "PrelaunchOracle", SYNTHETIC, note)
+        data = synthetic.prelaunch_oracle(coder, need.price, need.slot, 0)
+        return ServedAccount(need.address, data, coder.program_id, "PrelaunchOracle", SYNTHETIC,
+                             note)
     if name == "SwitchboardOnDemand":
         data = synthetic.switchboard_on_demand_feed(need.price, need.slot)
         return ServedAccount(need.address, data, synthetic.SWITCHBOARD_ON_DEMAND_PROGRAM,
@@ -268,7 +318,7 @@ def _oracle_account(need: OracleNeed) -> ServedAccount | None:
     for exponent in _EXPONENTS:
         exact = synthetic.oracle_price_raw(need.price, multiple, exponent)
         for raw in (exact, exact + 1):  # one raw unit up absorbs a float product's shortfall
-            data, owner, kind = _oracle_bytes(name, need, raw, exponent)
+            data, owner, kind = _oracle_bytes(coder, name, need, raw, exponent)
             if decode_oracle(data, need.source).price == need.price:
                 return ServedAccount(need.address, data, owner, kind, SYNTHETIC, note)
     raise SnapshotError(f"no {name} oracle for {need.market} decodes to {need.price}")
@@ -297,16 +347,18 @@ def _oracle_needs(markets: list[tuple[str, Any]]) -> dict[Pubkey, OracleNeed]:
 def build_store(
     records: list[SnapshotRecord],
     *,
+    profile: VenueProfile | None = None,
     paused: bool = False,
     wallets: Iterable[Pubkey] = (),
     wallet_usdc: int = 10_000 * 10**6,
     wallet_lamports: int = LAMPORTS_PER_SOL,
 ) -> AccountStore:
-    store = AccountStore()
+    store = AccountStore(profile or load_profile(DEFAULT_PROFILE))
+    coder, program = store.coder, store.program_id
     chosen: dict[Pubkey, tuple[int, SnapshotRecord, Any]] = {}
     for record in records:
-        account = decode_account(record.data)
-        address, recency = _address_and_recency(record.kind, account)
+        account = coder.decode(record.data)
+        address, recency = _address_and_recency(program, record.kind, account)
         previous = chosen.get(address)
         if previous is None or recency > previous[0]:
             if previous is not None:
@@ -314,39 +366,53 @@ def build_store(
             chosen[address] = (recency, record, account)
         else:
             store.shadowed.append({"address": str(address), "source": record.source})
-    for address, (_, record, _account) in chosen.items():
-        store.put(ServedAccount(address, record.data, PROGRAM_ID, record.kind, RECORDED,
-                                record.source))
+    for address, (_, record, account) in chosen.items():
+        store.put(_served_record(store, address, record, account))
 
     markets = [(r.kind, a) for _, r, a in chosen.values() if r.kind in ("PerpMarket", "SpotMarket")]
-    state_address = get_state_public_key(PROGRAM_ID)
+    state_address = get_state_public_key(program)
     if state_address not in store.accounts:
         perp = _contiguous_count(a.market_index for k, a in markets if k == "PerpMarket")
         spot = _contiguous_count(a.market_index for k, a in markets if k == "SpotMarket")
         store.put(ServedAccount(
-            state_address, synthetic.state_account(perp, spot, paused), PROGRAM_ID, "State",
+            state_address, synthetic.state_account(coder, perp, spot, paused), program, "State",
             SYNTHETIC,
             f"no State was recorded; number_of_markets={perp} and number_of_spot_markets={spot} "
             "cover the contiguous recorded indices so driftpy's find-all subscription finds "
             "every market it asks for; exchange_status selects paused or active",
         ))
     for need in _oracle_needs(markets).values():
-        built = _oracle_account(need)
+        built = oracle_account(coder, need)
         if built is None:
             store.unbuilt.append({"address": str(need.address), "market": need.market,
                                   "reason": f"{type(need.source).__name__} oracles are not built"})
         elif need.address not in store.accounts:
             store.put(built)
-    _add_mints(store, markets)
+    _add_mints(store)
     _add_lookup_tables(store)
     for wallet in wallets:
         store.fund_wallet(wallet, wallet_usdc, wallet_lamports)
     return store
 
 
-def _add_mints(store: AccountStore, markets: list[tuple[str, Any]]) -> None:
-    for kind, market in markets:
-        if kind == "SpotMarket" and market.mint not in store.accounts:
+def _served_record(store: AccountStore, address: Pubkey, record: SnapshotRecord,
+                   account: Any) -> ServedAccount:
+    """A recording as served; only the quote spot market of a profile whose quote mint is not
+    the recorded one is rewritten (its mint), and says so."""
+    profile = store.profile
+    if record.kind == "SpotMarket" and account.market_index == profile.quote_spot_market_index \
+            and account.mint != store.quote_mint:
+        data = store.coder.encode("SpotMarket", replace(account, mint=store.quote_mint))
+        note = f"{record.source}; mint set to {profile.name}'s quote mint {profile.quote_mint}"
+        return ServedAccount(address, data, store.program_id, record.kind, RECORDED, note)
+    return ServedAccount(address, record.data, store.program_id, record.kind, RECORDED,
+                         record.source)
+
+
+def _add_mints(store: AccountStore) -> None:
+    for served in store.of_kind("SpotMarket"):
+        market = store.coder.decode(served.data)
+        if market.mint not in store.accounts:
             store.put(ServedAccount(
                 market.mint, synthetic.mint_account(market.decimals, 10**18),
                 synthetic.TOKEN_PROGRAM, "Mint", SYNTHETIC,

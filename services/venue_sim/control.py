@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from solders.pubkey import Pubkey
 
+from services.venue_sim.market_switches import apply_funding, set_oracle
+
 if TYPE_CHECKING:
     from services.venue_sim.venue import Venue
 
@@ -30,11 +32,6 @@ OUTCOMES = ("confirm", "fail_simulation", "never_confirm", "fail_on_chain")
 # Drift's first custom error (6000, InvalidSpotMarketAuthority) is a stand-in default; tests
 # pass the error they mean, e.g. ExchangePaused.
 DEFAULT_ERROR: dict[str, Any] = {"InstructionError": [0, {"Custom": 6000}]}
-DEFAULT_LOGS = (
-    "Program dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH invoke [1]",
-    "Program log: Error: stand-in simulation failure",
-    "Program dRiftyHA39MWEi3m9aunc5MzRF1JYuBsbn6VPcn33UH failed: custom program error: 0x1770",
-)
 MAX_LATENCY_MS = 120_000
 
 
@@ -42,11 +39,20 @@ class ControlError(ValueError):
     """A behaviour that cannot be applied; the message says which field and why."""
 
 
+def default_logs(program_id: Pubkey) -> tuple[str, ...]:
+    """The program's failure logs for DEFAULT_ERROR, naming the venue's own program."""
+    return (
+        f"Program {program_id} invoke [1]",
+        "Program log: Error: stand-in simulation failure",
+        f"Program {program_id} failed: custom program error: 0x1770",
+    )
+
+
 @dataclass(frozen=True)
 class Behaviour:
     outcome: str = "confirm"
     error: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ERROR))
-    logs: tuple[str, ...] = DEFAULT_LOGS
+    logs: tuple[str, ...] = ()
     latency_ms: int = 0
     drop: frozenset[str] = frozenset()
 
@@ -91,15 +97,16 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class Control:
-    def __init__(self) -> None:
-        self.behaviour = Behaviour()
+    def __init__(self, program_id: Pubkey) -> None:
+        self._initial = Behaviour(logs=default_logs(program_id))
+        self.behaviour = self._initial
 
     def set(self, **changes: Any) -> Behaviour:
         self.behaviour = replace(self.behaviour, **_checked(changes))
         return self.behaviour
 
     def reset(self) -> Behaviour:
-        self.behaviour = Behaviour()
+        self.behaviour = self._initial
         return self.behaviour
 
 
@@ -172,6 +179,29 @@ def add_control_routes(app: web.Application, venue: Venue) -> None:
         made = venue.store.fund_wallet(owner, usdc, lamports)
         return web.json_response({"accounts": [str(address) for address in made]})
 
+    async def oracle(request: web.Request) -> web.Response:
+        try:
+            body = await _json_object(request)
+            if "market_index" not in body or "price" not in body:
+                raise ControlError("need market_index and price (USD); stale_slots optional")
+            answer = set_oracle(venue.store, venue.chain.slot(), body["market_index"],
+                                body["price"], body.get("stale_slots", 0))
+        except (ControlError, ValueError) as error:
+            return _refuse(str(error))
+        return web.json_response(answer)
+
+    async def funding(request: web.Request) -> web.Response:
+        try:
+            body = await _json_object(request)
+            if "market_index" not in body or "rate_1h" not in body:
+                raise ControlError("need market_index and rate_1h (a fraction per hour)")
+            answer = apply_funding(venue.store, body["market_index"], body["rate_1h"])
+        except (ControlError, ValueError) as error:
+            return _refuse(str(error))
+        return web.json_response(answer)
+
+    app.router.add_post("/_control/oracle", oracle)
+    app.router.add_post("/_control/funding", funding)
     app.router.add_get("/_control", get_behaviour)
     app.router.add_post("/_control", set_behaviour)
     app.router.add_delete("/_control", reset_behaviour)

@@ -28,7 +28,6 @@ from driftpy.constants.numeric_constants import FUNDING_RATE_PRECISION, PRICE_PR
 
 from services.feed.daily_funding import load_daily_funding
 from services.venue_sim.accounts import AccountStore
-from services.venue_sim.drift_coder import decode_account
 
 # Drift settles funding a few seconds after the hour (the SOL-PERP account shows 16:00:08).
 SETTLE_DELAY = timedelta(seconds=8)
@@ -81,7 +80,7 @@ def funding_history(store: AccountStore, data_dir: Path) -> dict[str, list[Hourl
     daily = load_daily_funding(data_dir)
     history: dict[str, list[HourlyFunding]] = {}
     for account in store.of_kind("PerpMarket"):
-        market = decode_account(account.data)
+        market = store.coder.decode(account.data)
         if type(market.contract_type).__name__ != "Perpetual":
             continue
         symbol, amm = _symbol(market), market.amm

@@ -1,68 +1,66 @@
-"""Drift's IDL coders (driftpy's bundled drift.json), for reading and writing account bytes.
+"""The venue program's IDL coders (the profile's IDL), for reading and writing account bytes.
 
-anchorpy builds dataclass accounts through `dataclasses.asdict`, which deep-copies every field;
-solders' Pubkey cannot be pickled, so the copy fails. Registering a reducer for Pubkey (it is
-immutable; a copy is the same 32 bytes) lets the real coder re-encode decoded accounts.
+One `ProgramCoder` per venue profile: its program id and the IDL the profile names. anchorpy
+builds dataclass accounts through `dataclasses.asdict`, which deep-copies every field; solders'
+Pubkey cannot be pickled, so the copy fails. Registering a reducer for Pubkey (it is immutable;
+a copy is the same 32 bytes) lets the real coder re-encode decoded accounts.
 """
 
 from __future__ import annotations
 
 import copyreg
 import dataclasses
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import driftpy
 from anchorpy import Idl
 from anchorpy.coder.accounts import AccountsCoder
 from anchorpy.coder.instruction import InstructionCoder
 from anchorpy.program.common import NamedInstruction
-from driftpy.constants.config import DRIFT_PROGRAM_ID
 from solders.pubkey import Pubkey
 
-PROGRAM_ID: Pubkey = DRIFT_PROGRAM_ID
-IDL_DIR = Path(driftpy.__file__).parent / "idl"
+from services.common.venue_profile import VenueProfile
 
 copyreg.pickle(Pubkey, lambda key: (Pubkey.from_bytes, (bytes(key),)))
-
-
-@cache
-def drift_idl() -> Idl:
-    return Idl.from_json((IDL_DIR / "drift.json").read_text())
-
-
-@cache
-def accounts_coder() -> AccountsCoder:
-    return AccountsCoder(drift_idl())
-
-
-@cache
-def instruction_coder() -> InstructionCoder:
-    return InstructionCoder(drift_idl())
-
-
-def account_name(data: bytes) -> str | None:
-    """The IDL account name of a buffer, from its 8-byte discriminator; None if not Drift's."""
-    return accounts_coder().discriminator_to_acc_name.get(bytes(data[:8]))
-
-
-def decode_account(data: bytes) -> Any:
-    return accounts_coder().decode(data)
-
-
-def encode_account(name: str, account: Any) -> bytes:
-    return accounts_coder().build(NamedInstruction(name=name, data=account))
-
 
 # Longer than any Drift account (User is 4376 bytes): the coder reads what the type needs.
 _ZEROS = bytes(16_384)
 
 
-def blank_account(name: str) -> Any:
-    """A zeroed account of the IDL type `name`, decoded: the start of every synthetic account."""
-    discriminator = accounts_coder().acc_name_to_discriminator[name]
-    return decode_account(discriminator + _ZEROS)
+@dataclass(frozen=True, eq=False)
+class ProgramCoder:
+    """A venue program: its id and its IDL's account and instruction coders."""
+
+    program_id: Pubkey
+    idl: Idl
+    accounts: AccountsCoder
+    instructions: InstructionCoder
+
+    def account_name(self, data: bytes) -> str | None:
+        """The IDL account name of a buffer, from its 8-byte discriminator; None if not one."""
+        return self.accounts.discriminator_to_acc_name.get(bytes(data[:8]))
+
+    def decode(self, data: bytes) -> Any:
+        return self.accounts.decode(data)
+
+    def encode(self, name: str, account: Any) -> bytes:
+        return self.accounts.build(NamedInstruction(name=name, data=account))
+
+    def blank(self, name: str) -> Any:
+        """A zeroed account of the IDL type `name`, decoded: the start of synthetic accounts."""
+        return self.decode(self.accounts.acc_name_to_discriminator[name] + _ZEROS)
+
+
+@cache
+def _coder(program_id: str, idl_json: str) -> ProgramCoder:
+    idl = Idl.from_json(idl_json)
+    return ProgramCoder(Pubkey.from_string(program_id), idl, AccountsCoder(idl),
+                        InstructionCoder(idl))
+
+
+def program_coder(profile: VenueProfile) -> ProgramCoder:
+    return _coder(profile.program_id, profile.idl_json())
 
 
 def replace(account: Any, **changes: Any) -> Any:

@@ -156,6 +156,10 @@ async def get_version(venue: Venue, params: list[Any]) -> Any:
     return {"solana-core": API_VERSION, "feature-set": 3_271_415_109}
 
 
+async def get_genesis_hash(venue: Venue, params: list[Any]) -> Any:
+    return venue.genesis_hash
+
+
 async def get_health(venue: Venue, params: list[Any]) -> Any:
     return "ok"
 
@@ -239,6 +243,7 @@ METHODS: dict[str, Handler] = {
     "getBlockHeight": get_block_height,
     "getVersion": get_version,
     "getHealth": get_health,
+    "getGenesisHash": get_genesis_hash,
     "getFeeForMessage": get_fee_for_message,
     "getRecentPrioritizationFees": get_recent_prioritization_fees,
     "getSignatureStatuses": get_signature_statuses,

@@ -24,6 +24,11 @@ class VenueSimSettings(ServiceSettings):
     sim_wallets: list[str] = Field(
         default_factory=list, description="Public keys given SOL, USDC and a Drift User at start."
     )
+    venue_profile: str = Field(default="drift", pattern=r"^[a-z][a-z0-9_-]*$",
+                               description="config/venues/<name>.toml: program id, IDL, quote.")
+    venue_profile_file: Path | None = Field(default=None, description="A profile file instead.")
+    sim_genesis_hash: str = Field(default="", pattern=r"^([1-9A-HJ-NP-Za-km-z]{32,44})?$",
+                                  description="getGenesisHash's answer; default the profile's.")
     data_api_port: int = Field(default=0, ge=0, le=65535)
     swap_port: int = Field(default=0, ge=0, le=65535)
 

@@ -26,8 +26,6 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from services.venue_sim.accounts import USDC_MINT, WRAPPED_SOL_MINT
-from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
 from services.venue_sim.effects import SWAP_MEMO_PREFIX
 from services.venue_sim.tx_decode import MEMO_PROGRAM
 from services.venue_sim.venue import Venue
@@ -43,11 +41,11 @@ ROUTE_LABEL = "venue_sim stand-in route"
 
 def sol_price(venue: Venue) -> Decimal:
     """USD per SOL from the served oracle of Drift's SOL spot market."""
-    market_account = venue.store.get(get_spot_market_public_key(PROGRAM_ID,
+    market_account = venue.store.get(get_spot_market_public_key(venue.store.program_id,
                                                                  SOL_SPOT_MARKET_INDEX))
     if market_account is None:
         raise LookupError("no SOL spot market is served")
-    market = decode_account(market_account.data)
+    market = venue.store.coder.decode(market_account.data)
     oracle = venue.store.get(market.oracle)
     if oracle is None:
         raise LookupError("the SOL oracle is not served")
@@ -62,9 +60,9 @@ def price_impact(notional_usd: Decimal) -> Decimal:
 def quote(venue: Venue, input_mint: str, output_mint: str, amount: int,
           slippage_bps: int) -> dict[str, Any]:
     price = sol_price(venue)
-    sol, usdc = str(WRAPPED_SOL_MINT), str(USDC_MINT)
+    sol, usdc = str(venue.store.sol_mint), str(venue.store.quote_mint)
     if {input_mint, output_mint} != {sol, usdc}:
-        raise ValueError("only SOL <-> USDC is routed by the stand-in")
+        raise ValueError("only SOL <-> the quote mint is routed by the stand-in")
     if input_mint == sol:
         notional = Decimal(amount) / LAMPORTS * price
         impact = price_impact(notional)
@@ -91,7 +89,7 @@ def quote(venue: Venue, input_mint: str, output_mint: str, amount: int,
 
 def swap_transaction(venue: Venue, quote_response: dict[str, Any], user: Pubkey) -> \
         tuple[VersionedTransaction, int]:
-    sol = str(WRAPPED_SOL_MINT)
+    sol = str(venue.store.sol_mint)
     in_amount, out_amount = int(quote_response["inAmount"]), int(quote_response["outAmount"])
     selling_sol = quote_response["inputMint"] == sol
     deltas = {"sol_delta": -in_amount if selling_sol else out_amount,

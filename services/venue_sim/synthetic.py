@@ -21,13 +21,7 @@ from solders.pubkey import Pubkey
 from spl.token._layouts import ACCOUNT_LAYOUT, MINT_LAYOUT
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from services.venue_sim.drift_coder import (
-    PROGRAM_ID,
-    blank_account,
-    decode_account,
-    encode_account,
-    replace,
-)
+from services.venue_sim.drift_coder import ProgramCoder, replace
 
 # protocol-v2 state/state.rs ExchangeStatus: one bit per paused operation (DepositPaused 0b1 ..
 # AmmImmediateFillPaused 0b1000_0000); "Paused" is every bit set, what the program showed
@@ -38,7 +32,6 @@ EXCHANGE_PAUSED = 0b1111_1111
 PYTH_RECEIVER_PROGRAM = Pubkey.from_string("rec5EKMGg6MxZYaMdyBfgwp4d5rB9T1VQH5pJv5LtFJ")
 SWITCHBOARD_ON_DEMAND_PROGRAM = Pubkey.from_string("SBondMDrcV3K4kxZR1HNVT7osZxAHVHgYXL5Ze1oMUv")
 PYTH_LEGACY_PROGRAM = Pubkey.from_string("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH")
-PYTH_LAZER_OWNER = PROGRAM_ID  # PythLazerOracle is a Drift account (drift.json)
 TOKEN_PROGRAM = TOKEN_PROGRAM_ID
 ADDRESS_LOOKUP_TABLE_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
@@ -46,11 +39,32 @@ PYTH_LEGACY_SIZE = 3312
 PYTH_LEGACY_MAGIC = 0xA1B2C3D4
 
 
-def state_account(number_of_markets: int, number_of_spot_markets: int, paused: bool) -> bytes:
+# Drift's mainnet tier-1 perp fees: taker 0.035 % (35 / 100_000), maker rebate 0.0025 %.
+TAKER_FEE_NUMERATOR, FEE_DENOMINATOR = 35, 100_000
+MAKER_REBATE_NUMERATOR = 25
+# Mainnet's oracle guard rails: the AMM refuses fills on an oracle older than 10 slots, margin
+# checks on one older than 120 slots.
+SLOTS_BEFORE_STALE_FOR_AMM = 10
+SLOTS_BEFORE_STALE_FOR_MARGIN = 120
+
+
+def state_account(coder: ProgramCoder, number_of_markets: int, number_of_spot_markets: int,
+                  paused: bool) -> bytes:
     # the PDA driftpy's get_drift_client_signer_public_key derives; its bump is the nonce
-    signer, nonce = Pubkey.find_program_address([b"drift_signer"], PROGRAM_ID)
+    signer, nonce = Pubkey.find_program_address([b"drift_signer"], coder.program_id)
+    blank = coder.blank("State")
+    tiers = list(blank.perp_fee_structure.fee_tiers)
+    tiers[0] = replace(tiers[0], fee_numerator=TAKER_FEE_NUMERATOR,
+                       fee_denominator=FEE_DENOMINATOR,
+                       maker_rebate_numerator=MAKER_REBATE_NUMERATOR,
+                       maker_rebate_denominator=FEE_DENOMINATOR * 10)
+    validity = replace(blank.oracle_guard_rails.validity,
+                       slots_before_stale_for_amm=SLOTS_BEFORE_STALE_FOR_AMM,
+                       slots_before_stale_for_margin=SLOTS_BEFORE_STALE_FOR_MARGIN)
     state = replace(
-        blank_account("State"),
+        blank,
+        perp_fee_structure=replace(blank.perp_fee_structure, fee_tiers=tiers),
+        oracle_guard_rails=replace(blank.oracle_guard_rails, validity=validity),
         signer=signer,
         signer_nonce=nonce,
         number_of_markets=number_of_markets,
@@ -60,29 +74,30 @@ def state_account(number_of_markets: int, number_of_spot_markets: int, paused: b
         min_perp_auction_duration=10,
         default_market_order_time_in_force=60,
     )
-    return encode_account("State", state)
+    return coder.encode("State", state)
 
 
-def with_exchange_status(state: bytes, status: int) -> bytes:
-    return encode_account("State", replace(decode_account(state), exchange_status=status))
+def with_exchange_status(coder: ProgramCoder, state: bytes, status: int) -> bytes:
+    return coder.encode("State", replace(coder.decode(state), exchange_status=status))
 
 
-def pyth_lazer_oracle(price: int, exponent: int, slot: int, publish_time: int) -> bytes:
+def pyth_lazer_oracle(coder: ProgramCoder, price: int, exponent: int, slot: int,
+                      publish_time: int) -> bytes:
     oracle = replace(
-        blank_account("PythLazerOracle"),
+        coder.blank("PythLazerOracle"),
         price=price, exponent=exponent, posted_slot=slot, publish_time=publish_time,
         conf=max(price // 10_000, 1),
     )
-    return encode_account("PythLazerOracle", oracle)
+    return coder.encode("PythLazerOracle", oracle)
 
 
-def prelaunch_oracle(price: int, slot: int, perp_market_index: int) -> bytes:
+def prelaunch_oracle(coder: ProgramCoder, price: int, slot: int, perp_market_index: int) -> bytes:
     oracle = replace(
-        blank_account("PrelaunchOracle"),
+        coder.blank("PrelaunchOracle"),
         price=price, max_price=price * 10, confidence=max(price // 1000, 1),
         last_update_slot=slot, amm_last_update_slot=slot, perp_market_index=perp_market_index,
     )
-    return encode_account("PrelaunchOracle", oracle)
+    return coder.encode("PrelaunchOracle", oracle)
 
 
 def switchboard_on_demand_feed(price: int, slot: int) -> bytes:
@@ -165,24 +180,25 @@ def address_lookup_table(addresses: list[Pubkey]) -> bytes:
     return meta + b"".join(bytes(address) for address in addresses)
 
 
-def user_account(authority: Pubkey, sub_account_id: int, name: str = "venue-sim") -> bytes:
+def user_account(coder: ProgramCoder, authority: Pubkey, sub_account_id: int,
+                 name: str = "venue-sim") -> bytes:
     user = replace(
-        blank_account("User"),
+        coder.blank("User"),
         authority=authority,
         sub_account_id=sub_account_id,
         name=list(name.encode()[:32].ljust(32, b" ")),
         next_order_id=1,
         next_liquidation_id=1,
     )
-    return encode_account("User", user)
+    return coder.encode("User", user)
 
 
-def user_stats_account(authority: Pubkey) -> bytes:
+def user_stats_account(coder: ProgramCoder, authority: Pubkey) -> bytes:
     stats = replace(
-        blank_account("UserStats"),
+        coder.blank("UserStats"),
         authority=authority, number_of_sub_accounts=1, number_of_sub_accounts_created=1,
     )
-    return encode_account("UserStats", stats)
+    return coder.encode("UserStats", stats)
 
 
 def oracle_price_raw(price: int, unit_multiple: int, exponent: int) -> int:

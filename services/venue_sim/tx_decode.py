@@ -1,5 +1,6 @@
 """Received transactions, decoded: solders for the wire format and signatures, anchorpy's
-InstructionCoder (driftpy's IDL) for Drift instructions, and a journal tests read.
+InstructionCoder (the venue profile's IDL) for the venue program's instructions, and a journal
+tests read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from construct import Container, ListContainer
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from services.venue_sim.drift_coder import PROGRAM_ID, instruction_coder
+from services.venue_sim.drift_coder import ProgramCoder
 
 COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
@@ -32,10 +33,7 @@ class DecodedInstruction:
     args: dict[str, Any]        # plain values: ints, bools, strings, enum variant names
     accounts: list[str]
     data: bytes = b""
-
-    @property
-    def is_drift(self) -> bool:
-        return self.program_id == str(PROGRAM_ID)
+    is_drift: bool = False      # an instruction of the venue program (Drift or its fork)
 
 
 @dataclass(frozen=True)
@@ -80,11 +78,12 @@ def _decode_compute_budget(data: bytes) -> tuple[str, dict[str, Any]]:
     return "unknown", {}
 
 
-def _decode_instruction(program: Pubkey, data: bytes, accounts: list[str]) -> DecodedInstruction:
+def _decode_instruction(coder: ProgramCoder, program: Pubkey, data: bytes,
+                        accounts: list[str]) -> DecodedInstruction:
     name, args = "unknown", {}
-    if program == PROGRAM_ID:
+    if program == coder.program_id:
         try:
-            named = instruction_coder().parse(data)
+            named = coder.instructions.parse(data)
             name, args = named.name, plain(named.data)
         except Exception:  # construct raises many types; an unknown Drift ix is journalled as such
             name = "undecodable"
@@ -92,11 +91,12 @@ def _decode_instruction(program: Pubkey, data: bytes, accounts: list[str]) -> De
         name, args = _decode_compute_budget(data)
     elif program == MEMO_PROGRAM:
         name, args = "memo", {"text": data.decode(errors="replace")}
-    return DecodedInstruction(str(program), name, args, accounts, data)
+    return DecodedInstruction(str(program), name, args, accounts, data,
+                              program == coder.program_id)
 
 
 def decode_transaction(
-    raw: bytes, lookup_table: Callable[[Pubkey], list[Pubkey] | None]
+    raw: bytes, lookup_table: Callable[[Pubkey], list[Pubkey] | None], coder: ProgramCoder
 ) -> DecodedTransaction:
     try:
         tx = VersionedTransaction.from_bytes(raw)
@@ -120,7 +120,8 @@ def decode_transaction(
     keys += loaded_writable + loaded_readonly
     instructions = [
         _decode_instruction(
-            keys[ix.program_id_index], bytes(ix.data), [str(keys[i]) for i in bytes(ix.accounts)]
+            coder, keys[ix.program_id_index], bytes(ix.data),
+            [str(keys[i]) for i in bytes(ix.accounts)],
         )
         for ix in message.instructions
     ]
@@ -142,6 +143,7 @@ class JournalEntry:
     slot: int
     received_at: float = field(default_factory=time.time)
     effects: list[str] = field(default_factory=list)
+    error: Any = None              # the program's refusal (InstructionError), if any
 
     def to_json(self) -> dict[str, Any]:
         tx = self.transaction
@@ -149,7 +151,7 @@ class JournalEntry:
             "method": self.method, "outcome": self.outcome, "slot": self.slot,
             "received_at": self.received_at, "signature": tx.signature,
             "fee_payer": tx.fee_payer, "signatures_valid": tx.signatures_valid,
-            "effects": self.effects,
+            "effects": self.effects, "error": self.error,
             "instructions": [
                 {"program_id": ix.program_id, "name": ix.name, "args": ix.args,
                  "accounts": ix.accounts}

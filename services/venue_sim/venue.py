@@ -1,7 +1,10 @@
-"""The stand-in venue: its accounts, chain, behaviour switch, journal and signature statuses.
+"""The stand-in venue: its profile, accounts, chain, behaviour switch, journal and statuses.
 
 `receive` is what simulateTransaction and sendTransaction share: decode, verify, journal, then
-do what the control's outcome says.
+do what the control's outcome says. With outcome "confirm" the program's own refusals
+(effects.OnChainFailure: a fill beyond its limit, a reduce-only order that would not reduce...)
+decide: preflight (simulate, or send without skipPreflight) answers them as a real node does
+(-32002 with the program's logs); with skipPreflight the transaction lands failed.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from services.common.venue_profile import VenueProfile
 from services.venue_sim.accounts import AccountStore, build_store, load_snapshot
 from services.venue_sim.chain import Chain
 from services.venue_sim.control import Control
-from services.venue_sim.drift_coder import decode_account
-from services.venue_sim.effects import apply_confirmed
+from services.venue_sim.drift_coder import program_coder
+from services.venue_sim.effects import OnChainFailure, apply_confirmed
 from services.venue_sim.synthetic import ADDRESS_LOOKUP_TABLE_PROGRAM
 from services.venue_sim.tx_decode import (
     DecodedTransaction,
@@ -59,16 +63,32 @@ class SimulationResult:
 class Venue:
     store: AccountStore
     chain: Chain
-    control: Control = field(default_factory=Control)
+    control: Control | None = None
     journal: Journal = field(default_factory=Journal)
     statuses: dict[str, SignatureStatus] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # RPC methods asked for, by name
+    genesis_hash: str = ""  # getGenesisHash; "" means the profile's cluster genesis hash
+
+    def __post_init__(self) -> None:
+        if self.control is None:
+            self.control = Control(self.store.program_id)
+        self.genesis_hash = self.genesis_hash or self.store.profile.genesis_hash
+
+    @property
+    def profile(self) -> VenueProfile:
+        return self.store.profile
+
+    @property
+    def program_id(self) -> Pubkey:
+        return self.store.program_id
 
     @classmethod
-    def from_file(cls, path: Path, *, paused: bool = False,
-                  wallets: tuple[Pubkey, ...] = ()) -> Venue:
-        store = build_store(load_snapshot(path), paused=paused, wallets=wallets)
-        return cls(store, Chain(start_slot=_latest_recorded_slot(store) + 1_000))
+    def from_file(cls, path: Path, *, profile: VenueProfile, paused: bool = False,
+                  wallets: tuple[Pubkey, ...] = (), genesis_hash: str = "") -> Venue:
+        records = load_snapshot(path, program_coder(profile))
+        store = build_store(records, profile=profile, paused=paused, wallets=wallets)
+        return cls(store, Chain(start_slot=_latest_recorded_slot(store) + 1_000),
+                   genesis_hash=genesis_hash)
 
     def lookup_table(self, address: Pubkey) -> list[Pubkey] | None:
         account = self.store.get(address)
@@ -80,17 +100,30 @@ class Venue:
 
     def _decode(self, raw: bytes) -> DecodedTransaction:
         try:
-            return decode_transaction(raw, self.lookup_table)
+            return decode_transaction(raw, self.lookup_table, self.store.coder)
         except UndecodableTransaction as error:
             raise Refusal(-32602, f"invalid transaction: {error}") from None
+
+    def _dry_run(self, tx: DecodedTransaction, slot: int) -> OnChainFailure | None:
+        try:
+            with self.store.atomic(keep=False):
+                apply_confirmed(self.store, tx, slot)
+        except OnChainFailure as failure:
+            return failure
+        return None
 
     def simulate(self, raw: bytes) -> SimulationResult:
         tx = self._decode(raw)
         behaviour = self.control.behaviour
-        self.journal.record(JournalEntry("simulateTransaction", behaviour.outcome, tx,
-                                         self.chain.slot()))
+        slot = self.chain.slot()
+        entry = self.journal.record(JournalEntry("simulateTransaction", behaviour.outcome, tx,
+                                                 slot))
         if behaviour.outcome == "fail_simulation":
             return SimulationResult(behaviour.error, list(behaviour.logs))
+        failure = self._dry_run(tx, slot)
+        if failure is not None:
+            entry.effects, entry.error = [failure.note()], failure.err()
+            return SimulationResult(failure.err(), failure.logs(str(self.program_id)))
         return SimulationResult(None, _success_logs(tx))
 
     def send(self, raw: bytes, skip_preflight: bool) -> str:
@@ -113,8 +146,25 @@ class Venue:
         if behaviour.outcome in ("fail_on_chain", "fail_simulation"):
             self.statuses[tx.signature] = SignatureStatus(slot, behaviour.error)
             return tx.signature
+        if not skip_preflight:
+            failure = self._dry_run(tx, slot)
+            if failure is not None:
+                entry.effects, entry.error = [f"preflight {failure.note()}"], failure.err()
+                raise Refusal(
+                    -32002,
+                    f"Transaction simulation failed: Error processing Instruction "
+                    f"{failure.instruction_index}: custom program error: {failure.code:#x}",
+                    _preflight_data(failure.err(), failure.logs(str(self.program_id))))
+        try:
+            with self.store.atomic():
+                entry.effects = apply_confirmed(self.store, tx, slot)
+        except OnChainFailure as failure:
+            self.statuses[tx.signature] = SignatureStatus(slot, failure.err())
+            entry.effects, entry.error = [failure.note()], failure.err()
+            logger.info("transaction failed on chain", extra={"tx_signature": tx.signature,
+                                                              "effects": entry.effects})
+            return tx.signature
         self.statuses[tx.signature] = SignatureStatus(slot)
-        entry.effects = apply_confirmed(self.store, tx, slot)
         logger.info("transaction confirmed", extra={"tx_signature": tx.signature,
                                                     "effects": entry.effects})
         return tx.signature
@@ -141,5 +191,6 @@ def _preflight_data(err: Any, logs: list[str]) -> dict[str, Any]:
 
 
 def _latest_recorded_slot(store: AccountStore) -> int:
-    slots = [decode_account(a.data).amm.last_update_slot for a in store.of_kind("PerpMarket")]
+    slots = [store.coder.decode(a.data).amm.last_update_slot
+             for a in store.of_kind("PerpMarket")]
     return max(slots, default=300_000_000)

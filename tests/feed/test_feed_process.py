@@ -40,11 +40,13 @@ async def test_the_feed_process_serves_the_funding_table_over_grpc(tmp_path: Pat
         assert await process.stop() == 0
 
 
-async def test_a_source_other_than_replay_refuses_to_start_with_a_reason(tmp_path: Path) -> None:
+async def test_a_source_other_than_replay_or_drift_refuses_to_start_with_a_reason(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "feed.log"
-    process = ServiceProcess("feed", {"PORT": "0", "FEED_SOURCE": "drift"}, log)
+    process = ServiceProcess("feed", {"PORT": "0", "FEED_SOURCE": "binance"}, log)
     with pytest.raises(ServiceStartError) as refused:
         await process.start(timeout=30)
     assert "exited with 2" in str(refused.value)
-    assert "live Drift source arrives in a later issue" in await asyncio.to_thread(log.read_text)
+    assert "use 'replay' (recorded Drift data) or 'drift'" in await asyncio.to_thread(log.read_text)
 

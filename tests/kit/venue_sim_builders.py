@@ -15,19 +15,27 @@ from driftpy.drift_client import DriftClient
 from driftpy.types import MarketType, OrderParams, OrderType, PositionDirection
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
+from services.common.venue_profile import VenueProfile, load_profile
 from services.venue_sim.accounts import (
     SnapshotRecord,
     build_store,
     load_snapshot,
 )
 from services.venue_sim.chain import Chain
+from services.venue_sim.drift_coder import program_coder
 from services.venue_sim.server import RunningVenueSim, start_venue_sim
 from services.venue_sim.settings import DEFAULT_ACCOUNTS, DEFAULT_DATA_DIR
 from services.venue_sim.venue import Venue
 
 WALLET_USDC = 10_000 * 10**6
 WALLET_LAMPORTS = 2 * 10**9
+DRIFT = load_profile("drift")
+PROGRAM_ID = Pubkey.from_string(DRIFT.program_id)
+QUOTE_MINT = Pubkey.from_string(DRIFT.quote_mint)
+SOL_MINT = Pubkey.from_string(DRIFT.sol_mint)
+decode_account = program_coder(DRIFT).decode
 
 
 @cache
@@ -35,11 +43,12 @@ def recorded_records() -> tuple[SnapshotRecord, ...]:
     return tuple(load_snapshot(DEFAULT_ACCOUNTS))
 
 
-def make_venue(*, paused: bool = False, wallets: tuple[Keypair, ...] = ()) -> Venue:
-    store = build_store(list(recorded_records()), paused=paused,
+def make_venue(*, paused: bool = False, wallets: tuple[Keypair, ...] = (),
+               profile: VenueProfile | None = None, genesis_hash: str = "") -> Venue:
+    store = build_store(list(recorded_records()), profile=profile or DRIFT, paused=paused,
                         wallets=[wallet.pubkey() for wallet in wallets],
                         wallet_usdc=WALLET_USDC, wallet_lamports=WALLET_LAMPORTS)
-    return Venue(store, Chain(start_slot=405_300_000))
+    return Venue(store, Chain(start_slot=405_300_000), genesis_hash=genesis_hash)
 
 
 @dataclass
@@ -53,9 +62,12 @@ class SimAndWallet:
 
 
 @contextlib.asynccontextmanager
-async def running_sim(*, paused: bool = False) -> AsyncIterator[SimAndWallet]:
+async def running_sim(*, paused: bool = False, profile: VenueProfile | None = None,
+                      genesis_hash: str = "") -> AsyncIterator[SimAndWallet]:
     wallet = Keypair()
-    sim = await start_venue_sim(make_venue(paused=paused, wallets=(wallet,)), DEFAULT_DATA_DIR)
+    venue = make_venue(paused=paused, wallets=(wallet,), profile=profile,
+                       genesis_hash=genesis_hash)
+    sim = await start_venue_sim(venue, DEFAULT_DATA_DIR)
     try:
         yield SimAndWallet(sim, wallet)
     finally:

@@ -23,8 +23,13 @@ from services.venue_sim.accounts import (
     load_snapshot,
 )
 from services.venue_sim.control import Control, ControlError
-from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
-from tests.kit.venue_sim_builders import make_venue, recorded_records, snapshot_path
+from tests.kit.venue_sim_builders import (
+    PROGRAM_ID,
+    decode_account,
+    make_venue,
+    recorded_records,
+    snapshot_path,
+)
 
 
 def test_every_recorded_account_is_served_at_its_pda_or_listed_as_shadowed() -> None:
@@ -141,7 +146,7 @@ def test_a_malformed_accounts_file_is_refused_with_a_reason(
      {"drop": [3]}, {"colour": "red"}],
 )
 def test_the_control_refuses_behaviours_it_cannot_apply(changes: dict) -> None:
-    control = Control()
+    control = Control(PROGRAM_ID)
     with pytest.raises(ControlError):
         control.set(**changes)
     assert control.behaviour.outcome == "confirm"

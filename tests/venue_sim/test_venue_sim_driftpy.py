@@ -11,11 +11,12 @@ from driftpy.types import OracleInfo
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
 from services.venue_sim.rpc import METHODS
 from services.venue_sim.synthetic import EXCHANGE_PAUSED
 from tests.kit.venue_sim_builders import (
+    PROGRAM_ID,
     SimAndWallet,
+    decode_account,
     drift_client,
     recorded_records,
     short_market_order,

@@ -15,11 +15,16 @@ from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
 from services.feed.history_import import parse_funding_file
-from services.venue_sim.accounts import USDC_MINT, WRAPPED_SOL_MINT
 from services.venue_sim.swap_api import price_impact
-from tests.kit.venue_sim_builders import WALLET_LAMPORTS, WALLET_USDC, SimAndWallet
+from tests.kit.venue_sim_builders import (
+    QUOTE_MINT,
+    SOL_MINT,
+    WALLET_LAMPORTS,
+    WALLET_USDC,
+    SimAndWallet,
+)
 
-SOL, USDC = str(WRAPPED_SOL_MINT), str(USDC_MINT)
+SOL, USDC = str(SOL_MINT), str(QUOTE_MINT)
 
 
 async def get_json(url: str, **params: object) -> tuple[int, dict]:
@@ -113,7 +118,7 @@ async def test_a_swap_transaction_signed_by_the_wallet_lands_through_the_rpc_sta
         await connection.send_raw_transaction(bytes(signed))
         lamports = (await connection.get_balance(sim.wallet.pubkey())).value
         usdc = await connection.get_token_account_balance(
-            get_associated_token_address(sim.wallet.pubkey(), USDC_MINT))
+            get_associated_token_address(sim.wallet.pubkey(), QUOTE_MINT))
     finally:
         await connection.close()
     assert lamports == WALLET_LAMPORTS + int(quote["outAmount"])

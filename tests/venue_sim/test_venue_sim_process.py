@@ -10,7 +10,7 @@ from driftpy.addresses import get_state_public_key
 from solana.rpc.async_api import AsyncClient
 
 from services.launcher.processes import ServiceProcess, ServiceStartError
-from services.venue_sim.drift_coder import PROGRAM_ID, decode_account
+from tests.kit.venue_sim_builders import PROGRAM_ID, decode_account
 
 pytestmark = pytest.mark.integration
 

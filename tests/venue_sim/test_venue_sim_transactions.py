@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 from driftpy.drift_client import DriftClient
+from driftpy.types import OrderType
 from solana.exceptions import SolanaRpcException
 from solana.rpc.core import RPCException
 from solana.rpc.types import TxOpts
@@ -19,15 +20,18 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from services.venue_sim.accounts import USDC_MINT
+from services.venue_sim.drift_coder import program_coder
 from services.venue_sim.tx_decode import UndecodableTransaction, decode_transaction
 from tests.kit.venue_sim_builders import (
+    DRIFT,
+    QUOTE_MINT,
     WALLET_USDC,
     SimAndWallet,
     drift_client,
     short_market_order,
 )
 
+CODER = program_coder(DRIFT)
 EXCHANGE_PAUSED_ERROR = {"InstructionError": [2, {"Custom": 6081}]}
 
 
@@ -61,10 +65,14 @@ async def test_a_place_perp_order_from_driftpy_is_decoded_back_into_its_exact_ar
     assert str(client.get_user_account_public_key()) in sent.accounts
 
 
-async def test_a_confirmed_order_is_open_on_the_served_user_account(sim: SimAndWallet) -> None:
+async def test_a_confirmed_limit_order_is_open_on_the_served_user_account(
+    sim: SimAndWallet,
+) -> None:
     async with drift_client(sim.sim.rpc_url, sim.wallet, perp_market_indexes=[0],
                             spot_market_indexes=[0, 1]) as client:
-        await client.place_perp_order(short_market_order(250_000_000, 83_500_000))
+        order_params = short_market_order(250_000_000, 83_500_000)
+        order_params.order_type = OrderType.Limit()
+        await client.place_perp_order(order_params)
         await client.get_user().account_subscriber.fetch()
         (order,) = client.get_user().get_open_orders()
         assert (order.market_index, order.base_asset_amount, order.price) == \
@@ -78,7 +86,7 @@ async def test_a_confirmed_deposit_moves_usdc_from_the_wallet_into_the_user(
 ) -> None:
     async with drift_client(sim.sim.rpc_url, sim.wallet, perp_market_indexes=[0],
                             spot_market_indexes=[0, 1]) as client:
-        token_account = get_associated_token_address(sim.wallet.pubkey(), USDC_MINT)
+        token_account = get_associated_token_address(sim.wallet.pubkey(), QUOTE_MINT)
         await client.deposit(1_500_000_000, 0, token_account)
         balance = await client.connection.get_token_account_balance(token_account)
         assert int(balance.value.amount) == WALLET_USDC - 1_500_000_000
@@ -223,15 +231,15 @@ def test_junk_and_unserved_lookup_tables_are_undecodable_not_crashes() -> None:
     payer = Keypair()
     empty = VersionedTransaction(MessageV0.try_compile(payer.pubkey(), [], [], Hash.default()),
                                  [payer])
-    decoded = decode_transaction(bytes(empty), lambda _key: None)
+    decoded = decode_transaction(bytes(empty), lambda _key: None, CODER)
     assert decoded.instructions == []
     assert decoded.signatures_valid
     with pytest.raises(UndecodableTransaction):
-        decode_transaction(b"\x01junk", lambda _key: None)
+        decode_transaction(b"\x01junk", lambda _key: None, CODER)
 
 
 async def test_withdraw_and_settle_pnl_are_decoded_with_their_arguments(sim: SimAndWallet) -> None:
-    token_account = get_associated_token_address(sim.wallet.pubkey(), USDC_MINT)
+    token_account = get_associated_token_address(sim.wallet.pubkey(), QUOTE_MINT)
     async with drift_client(sim.sim.rpc_url, sim.wallet, perp_market_indexes=[0],
                             spot_market_indexes=[0, 1]) as client:
         await client.deposit(2_000_000, 0, token_account)
@@ -244,7 +252,7 @@ async def test_withdraw_and_settle_pnl_are_decoded_with_their_arguments(sim: Sim
     (settle,) = sim.venue.journal.drift_instructions("settle_pnl")
     assert settle.args == {"market_index": 0}
     assert int(balance.value.amount) == WALLET_USDC - 2_000_000 + 500_000
-    assert sim.venue.journal.sent()[-1].effects == ["settle_pnl: recorded, no effect modelled"]
+    assert sim.venue.journal.sent()[-1].effects == ["settle_pnl: no position on perp market 0"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,107 @@
+"""Client order id -> the transaction sent for it and its outcome, in one JSON file
+(LIVE_STATE_PATH), written atomically before every send and after every outcome.
+
+A restart reads it back: an id seen before is answered from here, and an order left PENDING
+is resolved from its signature instead of being sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.executor.domain import OrderResult
+from services.executor.paper_state import result_from_json, result_to_json
+
+LOG_VERSION = 1
+
+
+@dataclass
+class SentOrder:
+    """One order: its latest result, and the transaction that carries it once signed."""
+
+    result: OrderResult
+    signature: str = ""
+    blockhash: str = ""
+    last_valid_block_height: int = 0
+    settlement: OrderResult | None = None
+    # What the fill is measured against when it is resolved later: the perp position's base
+    # amount (1e-9) and quote asset amount (1e-6) before the order.
+    base_before: int | None = None
+    quote_before: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": result_to_json(self.result),
+            "settlement": result_to_json(self.settlement) if self.settlement else None,
+            "signature": self.signature,
+            "blockhash": self.blockhash,
+            "last_valid_block_height": self.last_valid_block_height,
+            "base_before": self.base_before,
+            "quote_before": self.quote_before,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SentOrder:
+        settlement = data.get("settlement")
+        return cls(
+            result=result_from_json(data["result"]),
+            settlement=result_from_json(settlement) if settlement else None,
+            signature=data.get("signature", ""),
+            blockhash=data.get("blockhash", ""),
+            last_valid_block_height=int(data.get("last_valid_block_height", 0)),
+            base_before=data.get("base_before"),
+            quote_before=data.get("quote_before"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+class OrderLog:
+    """The orders in memory, mirrored to `path` (None: memory only, for tests)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.orders: dict[str, SentOrder] = {}
+
+    def load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        data = json.loads(self.path.read_text())
+        if data.get("version") != LOG_VERSION:
+            raise ValueError(f"live order log version {data.get('version')!r} is not "
+                             f"{LOG_VERSION} ({self.path})")
+        self.orders = {cid: SentOrder.from_json(raw) for cid, raw in data["orders"].items()}
+
+    def get(self, client_order_id: str) -> SentOrder | None:
+        return self.orders.get(client_order_id)
+
+    def put(self, record: SentOrder) -> None:
+        self.orders[record.result.client_order_id] = record
+        if record.settlement is not None:
+            self.orders[record.settlement.client_order_id] = SentOrder(record.settlement)
+        self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": LOG_VERSION,
+                           "orders": {cid: r.to_json() for cid, r in self.orders.items()}},
+                          indent=1, sort_keys=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                             dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w") as temp:
+                temp.write(text)
+                temp.flush()
+                os.fsync(temp.fileno())
+            os.replace(temp_name, self.path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,93 @@
+"""What the program's State and a market's status allow, and the price limit of an order.
+
+driftpy 0.8.89's `math.exchange_status.exchange_paused` treats the State's u8 as an enum variant
+and answers True for every State, so the bits are read here, as protocol-v2 defines them
+(programs/drift/src/state/state.rs, ExchangeStatus).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from enum import IntFlag
+
+from services.common.errors import DomainError, ErrorCode
+from services.executor.domain import Side
+
+
+class ExchangeBits(IntFlag):
+    DEPOSIT_PAUSED = 0b0000_0001
+    WITHDRAW_PAUSED = 0b0000_0010
+    AMM_PAUSED = 0b0000_0100
+    FILL_PAUSED = 0b0000_1000
+    LIQ_PAUSED = 0b0001_0000
+    FUNDING_PAUSED = 0b0010_0000
+    SETTLE_PNL_PAUSED = 0b0100_0000
+    AMM_IMMEDIATE_FILL_PAUSED = 0b1000_0000
+
+
+# The bits that stop each operation of ours.
+DEPOSIT = ExchangeBits.DEPOSIT_PAUSED
+WITHDRAW = ExchangeBits.WITHDRAW_PAUSED
+PERP_ORDER = ExchangeBits.FILL_PAUSED | ExchangeBits.AMM_PAUSED
+SETTLE = ExchangeBits.SETTLE_PNL_PAUSED
+
+OPEN_STATUSES = {"Active"}
+# A position can still be reduced in these (Drift allows reduce-only orders there).
+REDUCE_STATUSES = {"Active", "ReduceOnly", "FundingPaused"}
+PRICE_STEP = Decimal("0.000001")  # Drift PRICE_PRECISION 1e6
+
+
+def paused_operations(exchange_status: int) -> list[str]:
+    return [bit.name.lower() for bit in ExchangeBits if exchange_status & bit]  # type: ignore[union-attr]
+
+
+def halt_reason(exchange_status: int) -> str:
+    """Empty when the program is fully active; otherwise a sentence naming what is paused."""
+    paused = paused_operations(exchange_status)
+    if not paused:
+        return ""
+    if exchange_status == 0xFF:
+        return "the venue program is paused (exchange_status 0xFF: every operation is paused)"
+    return (f"the venue program has paused operations (exchange_status "
+            f"0x{exchange_status:02X}: {', '.join(paused)})")
+
+
+def require_operation(exchange_status: int, needed: ExchangeBits, what: str) -> None:
+    blocked = exchange_status & needed
+    if blocked:
+        names = ", ".join(paused_operations(blocked))
+        raise DomainError(
+            ErrorCode.VENUE_HALTED,
+            f"refusing to {what}: the venue program is paused ({names}; exchange_status "
+            f"0x{exchange_status:02X})",
+            exchange_status=f"0x{exchange_status:02X}",
+        )
+
+
+def variant(value: object) -> str:
+    """anchorpy Rust enums are classes named by variant: MarketStatus.Active() -> "Active"."""
+    return type(value).__name__
+
+
+def require_market(symbol: str, index: int, status: str, contract_type: str,
+                   *, increasing: bool) -> None:
+    if contract_type != "Perpetual":
+        raise DomainError(ErrorCode.MARKET_NOT_TRADABLE,
+                          f"{symbol} is a {contract_type} market, not a perpetual")
+    allowed = OPEN_STATUSES if increasing else REDUCE_STATUSES
+    if status not in allowed:
+        action = "open or increase a position" if increasing else "reduce a position"
+        raise DomainError(
+            ErrorCode.MARKET_NOT_TRADABLE,
+            f"{symbol} (perp market {index}) is not active: its status is {status}; "
+            f"cannot {action} there",
+            market_status=status,
+        )
+
+
+def price_limit(oracle_price: Decimal, side: Side, tolerance: Decimal) -> Decimal:
+    """Property 14: P x (1 + S) for buys, P x (1 - S) for sells, on the venue's price grid
+    (rounded away from the oracle, so the limit is never tighter than asked)."""
+    if side is Side.LONG:
+        return (oracle_price * (1 + tolerance)).quantize(PRICE_STEP, rounding=ROUND_UP)
+    return (oracle_price * (1 - tolerance)).quantize(PRICE_STEP, rounding=ROUND_DOWN)

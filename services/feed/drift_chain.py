@@ -1,0 +1,181 @@
+"""Reads Drift's perp market and oracle accounts over Solana JSON-RPC, decoded by driftpy.
+
+The venue is configuration: the program id and the IDL come from the venue profile; the market
+indices to ask for come from driftpy's mainnet perp market list. Accounts are fetched in
+batches (getMultipleAccounts, 100 addresses per call: one call for every market, one for their
+oracles), so a refresh costs two requests. Every read retries with the given waits (tenacity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from anchorpy import Idl
+from anchorpy.coder.accounts import AccountsCoder
+from driftpy.accounts.oracle import decode_oracle
+from driftpy.addresses import get_perp_market_public_key
+from driftpy.constants.perp_markets import mainnet_perp_market_configs
+from driftpy.types import OraclePriceData, is_variant
+from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
+from tenacity import AsyncRetrying, stop_after_attempt, wait_chain, wait_fixed, wait_none
+
+from services.common.venue_profile import VenueProfile
+
+log = logging.getLogger(__name__)
+
+# Solana's getMultipleAccounts takes at most 100 addresses.
+MAX_ACCOUNTS_PER_CALL = 100
+PERP_MARKET_ACCOUNT = "PerpMarket"
+RPC_TIMEOUT_SECONDS = 10.0
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ChainReadError(RuntimeError):
+    """The RPC could not be read, after every retry."""
+
+
+@dataclass(frozen=True)
+class OracleReadings:
+    """Decoded oracle prices at an RPC slot; oracles that could not be read, with the reason."""
+
+    slot: int
+    prices: dict[Pubkey, OraclePriceData]
+    unreadable: dict[Pubkey, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainMarkets:
+    slot: int                       # the RPC's slot when the markets were read
+    markets: list[Any]              # decoded PerpMarket accounts (driftpy's types), by index
+    missing: list[int]              # indices of driftpy's list that the RPC does not have
+    oracles: OracleReadings
+
+
+def mainnet_market_indexes() -> list[int]:
+    return sorted(config.market_index for config in mainnet_perp_market_configs)
+
+
+def _chunks(items: Sequence[Pubkey]) -> list[Sequence[Pubkey]]:
+    return [items[i:i + MAX_ACCOUNTS_PER_CALL] for i in range(0, len(items), MAX_ACCOUNTS_PER_CALL)]
+
+
+def oracle_of(market: Any) -> tuple[Pubkey, Any] | None:
+    """The market's oracle account and source; None when it has no account (quote asset)."""
+    amm = market.amm
+    if is_variant(amm.oracle_source, "QuoteAsset") or amm.oracle == Pubkey.default():
+        return None
+    return amm.oracle, amm.oracle_source
+
+
+class DriftChainReader:
+    def __init__(
+        self,
+        connection: AsyncClient,
+        profile: VenueProfile,
+        *,
+        market_indexes: Sequence[int] | None = None,
+        retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._connection = connection
+        self._program_id = Pubkey.from_string(profile.program_id)
+        self._coder = AccountsCoder(Idl.from_json(profile.idl_json()))
+        self._indexes = list(market_indexes if market_indexes is not None
+                             else mainnet_market_indexes())
+        self._delays = tuple(retry_delays)
+        self._sleep = sleep
+
+    @classmethod
+    def connect(cls, rpc_url: str, profile: VenueProfile, **options: Any) -> DriftChainReader:
+        return cls(AsyncClient(rpc_url, timeout=RPC_TIMEOUT_SECONDS), profile, **options)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    async def _retrying(self, what: str, read: Callable[[], Awaitable[Any]]) -> Any:
+        """One read with tenacity: waits of `retry_delays` between attempts, then the error."""
+        waits = wait_chain(*(wait_fixed(delay) for delay in self._delays)) if self._delays \
+            else wait_none()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(len(self._delays) + 1), wait=waits, sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "RPC read failed, retrying", extra={
+                    "read": what, "attempt": state.attempt_number,
+                    "error": repr(state.outcome.exception()) if state.outcome else ""}),
+        )
+        try:
+            return await retrying(read)
+        except Exception as error:
+            raise ChainReadError(f"{what}: {type(error).__name__}: {error}") from error
+
+    async def _accounts(self, addresses: Sequence[Pubkey]) -> tuple[int, list[Any]]:
+        """(slot, account or None per address), every batch read with retries."""
+        slot, found = 0, []
+        for batch in _chunks(addresses):
+            async def read(batch: Sequence[Pubkey] = batch) -> Any:
+                return await self._connection.get_multiple_accounts(list(batch))
+
+            response = await self._retrying("getMultipleAccounts", read)
+            slot = max(slot, response.context.slot)
+            found.extend(response.value)
+        return slot, found
+
+    def _decode_market(self, index: int, account: Any) -> Any | None:
+        if account is None:
+            return None
+        if account.owner != self._program_id:
+            log.warning("perp market account not owned by the program; skipped",
+                        extra={"market_index": index, "owner": str(account.owner)})
+            return None
+        try:
+            market = self._coder.decode(bytes(account.data))
+        except Exception as error:
+            log.warning("perp market account does not decode; skipped",
+                        extra={"market_index": index, "error": repr(error)})
+            return None
+        if int(market.market_index) != index:
+            log.warning("perp market account holds another index; skipped",
+                        extra={"market_index": index, "found": int(market.market_index)})
+            return None
+        return market
+
+    async def read_markets(self) -> ChainMarkets:
+        """Every market of the list that the RPC has, and its oracle's price."""
+        addresses = [get_perp_market_public_key(self._program_id, i) for i in self._indexes]
+        slot, accounts = await self._accounts(addresses)
+        markets, missing = [], []
+        for index, account in zip(self._indexes, accounts, strict=True):
+            market = self._decode_market(index, account)
+            if market is None:
+                missing.append(index)
+            else:
+                markets.append(market)
+        oracles = await self.read_oracles(markets)
+        return ChainMarkets(max(slot, oracles.slot), markets, missing, oracles)
+
+    async def read_oracles(self, markets: Sequence[Any]) -> OracleReadings:
+        """The oracle prices of these markets, decoded by driftpy (one batch call)."""
+        sources: dict[Pubkey, Any] = {}
+        for market in markets:
+            oracle = oracle_of(market)
+            if oracle is not None:
+                sources.setdefault(*oracle)
+        addresses = list(sources)
+        slot, accounts = await self._accounts(addresses) if addresses else (0, [])
+        prices: dict[Pubkey, OraclePriceData] = {}
+        unreadable: dict[Pubkey, str] = {}
+        for address, account in zip(addresses, accounts, strict=True):
+            if account is None:
+                unreadable[address] = "the RPC has no such account"
+                continue
+            try:
+                prices[address] = decode_oracle(bytes(account.data), sources[address])
+            except Exception as error:
+                unreadable[address] = f"driftpy cannot decode it: {type(error).__name__}: {error}"
+        return OracleReadings(slot, prices, unreadable)

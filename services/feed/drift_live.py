@@ -1,0 +1,303 @@
+"""The live source (FEED_SOURCE=drift): Drift's perp markets read over RPC, on wall time.
+
+- The markets table is read at most once per cache TTL (CACHE_TTL_SEC, 5 minutes) and served
+  with its age (data_age_seconds). When a refresh fails after its retries, the last good table
+  is served, with its age and a note saying so, and the RPC is not asked again for
+  RPC_FAILURE_BACKOFF_SEC; with no table yet, the call fails with UNAVAILABLE.
+- Prices re-read only the oracle accounts (one batch call) when older than PRICE_REFRESH_SEC.
+- Funding history comes from the Data API (data_api_history), cached for the same TTL.
+
+It answers in domain types and raises DomainError; the servicers translate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from driftpy.constants.numeric_constants import PRICE_PRECISION
+
+from services.common.clock import Clock
+from services.common.errors import DomainError, ErrorCode
+from services.feed.data_api_history import DataApiHistory
+from services.feed.drift_accounts import PerpMarketSnapshot
+from services.feed.drift_chain import ChainMarkets, ChainReadError, DriftChainReader, OracleReadings
+from services.feed.drift_live_rows import (
+    ACCOUNT_ORACLE_SOURCE,
+    ORACLE_SOURCE,
+    SECONDS_PER_SLOT,
+    LiveMarket,
+    age_slots,
+    live_market,
+    live_oracle,
+    slots_to_seconds,
+)
+from services.feed.funding_math import HOUR, apr_percent, last_settled_period
+from services.feed.market_table import listed_by_default, market_stats, sort_by_apr
+from services.feed.replay_market import ClockState, FundingRecordRow, FundingTable
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "drift"
+CLOCK_MODE = "wall"
+HISTORY_DEFAULT_LIMIT = 10_000
+HISTORY_SOURCE = "data_api_hourly"
+
+
+@dataclass(frozen=True)
+class LivePrice:
+    market: str
+    oracle: Decimal
+    mark: Decimal
+    oracle_twap: Decimal
+    as_of: datetime
+    oracle_age_slots: int
+    oracle_age_seconds: float
+    mark_age_seconds: float
+    source: str
+
+
+@dataclass(frozen=True)
+class LiveTable:
+    """One successful read of the chain."""
+
+    fetched_at: datetime
+    chain: ChainMarkets
+    markets: dict[str, LiveMarket]
+
+
+class DriftLiveMarket:
+    def __init__(
+        self,
+        reader: DriftChainReader,
+        history: DataApiHistory,
+        clock: Clock,
+        *,
+        cache_ttl_seconds: float = 300.0,
+        price_refresh_seconds: float = 3.0,
+        failure_backoff_seconds: float = 30.0,
+        venue_name: str = "drift",
+    ) -> None:
+        self._reader = reader
+        self._history = history
+        self._clock = clock
+        self._ttl = cache_ttl_seconds
+        self._price_refresh = price_refresh_seconds
+        self._backoff = failure_backoff_seconds
+        self._venue = venue_name
+        self._started = clock.now()
+        self._table: LiveTable | None = None
+        self._failure: tuple[datetime, str] | None = None   # last failed refresh and why
+        self._oracles: tuple[datetime, OracleReadings] | None = None
+        self._table_lock = asyncio.Lock()
+        self._price_lock = asyncio.Lock()
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAME
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._history.close()
+
+    # ---- the cached chain read -----------------------------------------------------------
+
+    def _age(self, moment: datetime) -> float:
+        return max(0.0, (self._clock.now() - moment).total_seconds())
+
+    def _due(self) -> bool:
+        if self._table is not None and self._age(self._table.fetched_at) < self._ttl:
+            return False
+        # After a failure, the last table is served for the backoff before the RPC is asked.
+        return not (self._table is not None and self._failure is not None
+                    and self._age(self._failure[0]) < self._backoff)
+
+    async def refresh_if_due(self) -> None:
+        async with self._table_lock:
+            if self._due():
+                await self._refresh()
+
+    async def _current(self) -> LiveTable:
+        async with self._table_lock:
+            if self._due():
+                await self._refresh()
+            if self._table is None:
+                why = self._failure[1] if self._failure else "not read yet"
+                raise DomainError(
+                    ErrorCode.VENUE_UNAVAILABLE,
+                    f"the Drift markets could not be read from the RPC and none were read "
+                    f"before: {why}",
+                )
+            return self._table
+
+    async def _refresh(self) -> None:
+        try:
+            chain = await self._reader.read_markets()
+        except ChainReadError as error:
+            self._failure = (self._clock.now(), str(error))
+            log.error("Drift markets not refreshed; serving the last table", exc_info=error,
+                      extra={"table_age_seconds": self._age(self._table.fetched_at)
+                             if self._table else None})
+            return
+        now = self._clock.now()
+        markets: dict[str, LiveMarket] = {}
+        for account in chain.markets:
+            source = f"{self._venue} perp market {int(account.market_index)} at slot {chain.slot}"
+            market = await live_market(account, chain.oracles, now, source)
+            markets[market.snapshot.symbol] = market
+        self._table = LiveTable(now, chain, markets)
+        self._oracles = (now, chain.oracles)
+        self._failure = None
+        log.info("Drift markets read", extra={
+            "markets": len(markets), "missing": len(chain.missing), "slot": chain.slot})
+
+    # ---- markets -------------------------------------------------------------------------
+
+    async def require_market(self, market: str) -> PerpMarketSnapshot:
+        symbol = (market or "").strip().upper()
+        if not symbol:
+            raise DomainError(ErrorCode.INVALID_ARGUMENT, "market is required, e.g. 'SOL-PERP'")
+        table = await self._current()
+        found = table.markets.get(symbol)
+        if found is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"unknown market {market[:40]!r}; markets read from the RPC: "
+                f"{', '.join(sorted(table.markets))}",
+            )
+        return found.snapshot
+
+    async def tradable_markets(self) -> list[str]:
+        table = await self.funding_table(include_untradable=False)
+        return [row.symbol for row in table.rows if row.tradable]
+
+    async def funding_table(self, include_untradable: bool) -> FundingTable:
+        table = await self._current()
+        rows = sort_by_apr([
+            market.row for market in table.markets.values()
+            if include_untradable or listed_by_default(market.snapshot)
+        ])
+        return FundingTable(
+            rows, market_stats(rows), table.fetched_at, self._notes(table),
+            data_age_seconds=self._age(table.fetched_at),
+        )
+
+    def _notes(self, table: LiveTable) -> list[str]:
+        chain = table.chain
+        notes = [
+            f"Live {self._venue} perp market accounts read over RPC at slot {chain.slot}, "
+            f"{table.fetched_at.isoformat()}, decoded by driftpy; the table is re-read at most "
+            f"every {self._ttl:g} s (data_age_seconds is its age).",
+            "rate_1h is each market's last settled hourly rate (amm.last_funding_rate over the "
+            "oracle TWAP; rate_period_start is the hour it covers); estimated_next_rate_1h is "
+            "driftpy's estimate of the next hour for longs, from live TWAPs with the AMM reserve "
+            "price as mark price.",
+            "Open interest is (long base + |short base|) x the oracle price; 24h volume is the "
+            "account's volume24h.",
+            f"Oracle ages are counted in slots from the RPC's slot to the oracle's last update "
+            f"and shown in seconds at {SECONDS_PER_SLOT} s per slot (Solana's target slot "
+            "time), so they are estimates.",
+        ]
+        if chain.missing:
+            notes.append(
+                f"{len(chain.missing)} markets of driftpy's mainnet list are not served by this "
+                "RPC and are skipped (market indices "
+                f"{', '.join(map(str, chain.missing[:20]))}"
+                f"{', ...' if len(chain.missing) > 20 else ''})."
+            )
+        unread = [
+            market.snapshot.symbol for market in table.markets.values()
+            if not market.oracle.from_oracle_account
+        ]
+        if unread:
+            notes.append(
+                f"The oracle of {', '.join(sorted(unread))} could not be read; its price is the "
+                f"market account's last oracle price (price_source {ACCOUNT_ORACLE_SOURCE})."
+            )
+        if self._failure is not None:
+            when, why = self._failure
+            notes.append(
+                f"STALE: the last refresh failed at {when.isoformat()} ({why}); this table was "
+                f"read {self._age(table.fetched_at):.0f} s ago."
+            )
+        return notes
+
+    # ---- prices --------------------------------------------------------------------------
+
+    async def _oracle_readings(self, table: LiveTable) -> tuple[datetime, OracleReadings]:
+        """Oracle prices no older than the refresh interval when the RPC answers (one call)."""
+        async with self._price_lock:
+            held = self._oracles or (table.fetched_at, table.chain.oracles)
+            if self._age(held[0]) < self._price_refresh:
+                return held
+            accounts = [market.account for market in table.markets.values()]
+            try:
+                readings = await self._reader.read_oracles(accounts)
+            except ChainReadError as error:
+                log.warning("oracle prices not refreshed; serving the last ones", extra={
+                    "age_seconds": self._age(held[0]), "error": str(error)})
+                self._oracles = (self._clock.now(), held[1])  # next attempt after the interval
+                return held
+            self._oracles = (self._clock.now(), readings)
+            return self._oracles
+
+    async def price(self, market: str) -> LivePrice:
+        snapshot = await self.require_market(market)
+        table = await self._current()
+        read_at, readings = await self._oracle_readings(table)
+        live = table.markets[snapshot.symbol]
+        oracle = live_oracle(live.account, readings)
+        rpc_slot = max(readings.slot, table.chain.slot)
+        oracle_slots = age_slots(rpc_slot, oracle.last_update_slot)
+        mark_slots = age_slots(table.chain.slot, int(live.account.amm.last_update_slot))
+        # The TWAP funding is computed against: the market's on-chain oracle TWAP.
+        twap = live.account.amm.historical_oracle_data.last_oracle_price_twap
+        return LivePrice(
+            market=snapshot.symbol,
+            oracle=oracle.price,
+            mark=live.mark_price,
+            oracle_twap=Decimal(twap) / PRICE_PRECISION,
+            as_of=self._clock.now(),
+            oracle_age_slots=oracle_slots,
+            # slots at 0.4 s, plus the wall seconds since the reading was taken
+            oracle_age_seconds=slots_to_seconds(oracle_slots) + self._age(read_at),
+            mark_age_seconds=slots_to_seconds(mark_slots) + self._age(table.fetched_at),
+            source=ORACLE_SOURCE if oracle.from_oracle_account else ACCOUNT_ORACLE_SOURCE,
+        )
+
+    # ---- funding history -----------------------------------------------------------------
+
+    async def funding_history(
+        self, market: str, start: datetime | None, end: datetime | None, limit: int
+    ) -> list[FundingRecordRow]:
+        snapshot = await self.require_market(market)
+        if start is not None and end is not None and start > end:
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"start {start.isoformat()} is after end {end.isoformat()}",
+            )
+        if limit < 0:
+            raise DomainError(ErrorCode.INVALID_ARGUMENT, f"limit must be >= 0, found {limit}")
+        history = await self._history.history(snapshot.symbol)
+        settled_before = last_settled_period(self._clock.now()) + HOUR
+        end_at = settled_before if end is None else min(end, settled_before)
+        rows = [
+            FundingRecordRow(
+                snapshot.symbol, record.period_start, record.rate_1h,
+                record.oracle_twap if record.oracle_twap is not None else Decimal(0),
+                apr_percent(record.rate_1h), HISTORY_SOURCE,
+            )
+            for record in history.records
+            if (start is None or record.period_start >= start) and record.period_start < end_at
+        ]
+        return rows[:limit or HISTORY_DEFAULT_LIMIT]
+
+    # ---- the clock -----------------------------------------------------------------------
+
+    def clock_state(self) -> ClockState:
+        """Wall time: speed 1, never paused; start = when the feed started, end = now."""
+        now = self._clock.now()
+        return ClockState(now, 1.0, False, self._started, now, mode=CLOCK_MODE)

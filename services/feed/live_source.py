@@ -1,0 +1,39 @@
+"""Builds the live source from the feed's settings: the venue profile names the program, IDL
+and Data API; RPC_URL names the node."""
+
+from __future__ import annotations
+
+from services.common.clock import Clock, SystemClock
+from services.common.venue_profile import VenueProfile, load_profile
+from services.feed.data_api_history import DataApiHistory
+from services.feed.drift_chain import DriftChainReader
+from services.feed.drift_live import DriftLiveMarket
+from services.feed.settings import FeedSettings
+
+
+def venue_profile(settings: FeedSettings) -> VenueProfile:
+    """VENUE_PROFILE (or VENUE_PROFILE_FILE); raises ValueError when it cannot be loaded."""
+    return load_profile(settings.venue_profile, settings.venue_profile_file)
+
+
+def build_live_market(
+    settings: FeedSettings, profile: VenueProfile, clock: Clock | None = None
+) -> DriftLiveMarket:
+    clock = clock or SystemClock()
+    data_api_url = (
+        settings.data_api_url if settings.data_api_url is not None else profile.data_api_url
+    )
+    reader = DriftChainReader.connect(
+        settings.rpc_url, profile, retry_delays=settings.rpc_retry_delays
+    )
+    history = DataApiHistory(
+        data_api_url, clock, shape=settings.data_api_shape,
+        ttl_seconds=settings.cache_ttl_sec, retry_delays=settings.rpc_retry_delays,
+    )
+    return DriftLiveMarket(
+        reader, history, clock,
+        cache_ttl_seconds=settings.cache_ttl_sec,
+        price_refresh_seconds=settings.price_refresh_sec,
+        failure_backoff_seconds=settings.rpc_failure_backoff_sec,
+        venue_name=profile.name,
+    )
