@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,11 +19,13 @@ from services.feed.settings import FeedSettings
 
 def settings_problems(error: ValidationError) -> str:
     """One line per bad variable, named as in the environment."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc']).upper()}: "
-        f"{problem['msg'].removeprefix('Value error, ')}"
-        for problem in error.errors()
-    )
+    def line(problem: Any) -> str:
+        message = problem["msg"].removeprefix("Value error, ")
+        variable = ".".join(str(part) for part in problem["loc"]).upper()
+        # a check across variables has no single variable to name
+        return f"{variable}: {message}" if variable else message
+
+    return "; ".join(line(problem) for problem in error.errors())
 
 
 def main() -> int:
@@ -55,10 +58,18 @@ def run_live(settings: FeedSettings) -> int:
 
     async def serve() -> None:
         market = build_live_market(settings, profile)
+        warm_ups: list[asyncio.Task[None]] = []
+
+        async def warm_up() -> None:
+            # The first read starts with the server but does not hold it back: a slow or down
+            # RPC would otherwise delay serving by every retry; calls wait for it instead.
+            warm_ups.append(asyncio.create_task(market.refresh_if_due()))
+
         try:
-            # The first read happens before serving; a failure is logged and retried later.
-            await run_service("feed", settings, register(market), on_start=market.refresh_if_due)
+            await run_service("feed", settings, register(market), on_start=warm_up)
         finally:
+            for task in warm_ups:
+                task.cancel()
             await market.close()
 
     asyncio.run(serve())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, WebSocket
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
@@ -19,6 +22,20 @@ from services.gateway.routes import VERSION, Gateway, build_router
 from services.gateway.settings import GatewaySettings
 from services.gateway.static import mount_frontend
 from services.gateway.websocket import serve_browser
+
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&]*")
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.query")
+
+
+def redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
+    """The WebSocket's token travels in its query string; spans keep the URL without it."""
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "token=" in value:
+            span.set_attribute(key, _TOKEN_IN_QUERY.sub(r"\1[REDACTED]", value))
 
 
 def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
@@ -45,7 +62,8 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     )
     # Spans for every HTTP request and WebSocket connection; the command spans that the
     # dispatcher opens carry the trace on into the engine through gRPC metadata.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes)
     app.state.gateway = Gateway(settings, clients, limits, markets)
     app.state.fanout = fanout
     install_error_handlers(app)

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
@@ -108,7 +109,13 @@ class CommandDispatcher:
     async def _execute(self, command: Any, connection_id: str, client_ip: str) -> dict[str, Any]:
         # One span per browser command: the root of the trace through engine, feed, executor
         # and vault (the gRPC client interceptor carries it in metadata).
-        with tracer.start_as_current_span(f"command {command.action}") as span:
+        # A root of its own (not a child of the long-lived WebSocket span): one trace per
+        # command, linked to the connection it came through.
+        connection = trace.get_current_span().get_span_context()
+        links = [trace.Link(connection)] if connection.is_valid else []
+        with tracer.start_as_current_span(
+            f"command {command.action}", context=Context(), links=links
+        ) as span:
             span.set_attribute(ATTR_ACTION, command.action)
             payload = getattr(command, "payload", None)
             for attribute, field in ((ATTR_MARKET, "market"), (ATTR_SIDE, "direction"),

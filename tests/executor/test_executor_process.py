@@ -60,7 +60,9 @@ async def test_the_executor_process_deposits_opens_and_reports_over_grpc(tmp_pat
     assert "fill" in (tmp_path / "executor.log").read_text()
 
 
-async def test_the_drift_driver_is_refused_at_start_with_a_clear_message(tmp_path: Path) -> None:
+async def test_the_drift_driver_without_rpc_url_is_refused_at_start_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.executor",
         env={**os.environ, "EXECUTOR_DRIVER": "drift", "PORT": "0"},
@@ -69,4 +71,4 @@ async def test_the_drift_driver_is_refused_at_start_with_a_clear_message(tmp_pat
     out, err = await asyncio.wait_for(child.communicate(), 30)
     assert child.returncode == 2
     assert b"listening" not in out
-    assert b"EXECUTOR_DRIVER=drift" in err and b"EXECUTOR_DRIVER=paper" in err
+    assert b"EXECUTOR_DRIVER=drift needs RPC_URL" in err

@@ -11,7 +11,6 @@ import pytest
 from services.common.errors import DomainError
 from services.executor import convert
 from services.executor.domain import OpenOrder, Side
-from services.executor.drift.driver import DriftDriver
 from tests.kit.executor_live_builders import LiveRig
 from tests.kit.executor_live_secrets import Capture, secret_forms
 

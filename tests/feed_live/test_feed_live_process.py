@@ -67,3 +67,21 @@ async def test_an_unknown_venue_profile_refuses_to_start_with_a_reason(tmp_path:
     with pytest.raises(ServiceStartError):
         await process.start(timeout=30)
     assert "no venue profile 'nowhere'" in await asyncio.to_thread(log.read_text)
+
+
+async def test_a_live_feed_whose_rpc_is_unreachable_still_serves_and_answers_unavailable(
+    tmp_path: Path,
+) -> None:
+    env = {"PORT": "0", "FEED_SOURCE": "drift", "RPC_URL": "http://127.0.0.1:9",
+           "RPC_RETRY_DELAYS_SEC": "0.05,0.05", "LOG_FORMAT": "text"}
+    process = ServiceProcess("feed", env, tmp_path / "feed.log")
+    address = await process.start(timeout=60)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await feed_pb2_grpc.FeedServiceStub(channel).ListFundingMarkets(
+                    feed_pb2.ListFundingMarketsRequest(), timeout=20)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "could not be read from the RPC" in (refused.value.details() or "")
+    finally:
+        assert await process.stop() == 0

@@ -4,8 +4,8 @@ a fast clock for the driver's waits, and a DriftDriver on the stand-in."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

@@ -66,6 +66,7 @@ async def running_system(
     gateway: bool = False,
     gateway_env: Mapping[str, str] | None = None,
     live_sim: bool = False,
+    common_env: Mapping[str, str] | None = None,
     executor_env: Mapping[str, str] | None = None,
     venue_sim_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningSystem]:
@@ -90,7 +91,7 @@ async def running_system(
     system = await start_system(
         var_dir / "log",
         ports={"vault": free_port()},
-        env={"LOG_FORMAT": "text"},
+        env={"LOG_FORMAT": "text", **(common_env or {})},
         per_service_env=per_service,
         services=services,
     )

@@ -114,6 +114,20 @@ async def drift_client(
         await connection.close()
 
 
+def use_program(client: DriftClient, program_id: Pubkey, subscription_config:
+                AccountSubscriptionConfig, perp_market_indexes: list[int] | None = None,
+                spot_market_indexes: list[int] | None = None) -> DriftClient:
+    """Points a not yet subscribed DriftClient at another program (a fork's profile):
+    driftpy 0.8.89's DriftClient has no program_id argument and hard-codes Drift's."""
+    from anchorpy import Program
+
+    client.program_id = program_id
+    client.program = Program(client.program.idl, program_id, client.program.provider)
+    client.account_subscriber = subscription_config.get_drift_client_subscriber(
+        client.program, perp_market_indexes, spot_market_indexes, None)
+    return client
+
+
 def short_market_order(base_amount: int = 500_000_000, price_limit: int = 84_000_000,
                        market_index: int = 0) -> OrderParams:
     """A full OrderParams: a market order to short `base_amount` (1e9) no lower than

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from anchorpy import Program
+from driftpy.account_subscription_config import AccountSubscriptionConfig
 from driftpy.addresses import (
     get_perp_market_public_key,
     get_spot_market_public_key,
     get_user_account_public_key,
 )
 from driftpy.drift_client import DriftClient
+from driftpy.math.margin import MarginCategory
 from driftpy.types import OracleInfo, OrderParams, PositionDirection
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.core import RPCException
@@ -30,6 +31,7 @@ from tests.kit.venue_sim_builders import (
     drift_client,
     running_sim,
     short_market_order,
+    use_program,
 )
 
 SOL_ORACLE = 85_016_475          # SOL-PERP's recorded oracle price (1e6)
@@ -96,12 +98,17 @@ async def test_a_market_short_fills_and_drift_user_math_reads_the_position(
         usdc_price = client.get_oracle_price_data_for_spot_market(0).price
         expected_pnl = (quote - fee - TWO_SOL * SOL_ORACLE // 10**9) * usdc_price / 10**6
         assert user.get_unrealized_pnl(True) == pytest.approx(expected_pnl, abs=2)
-        maintenance = TWO_SOL * SOL_ORACLE // 10**9 * market.margin_ratio_maintenance // 10_000
-        assert user.get_margin_requirement() == pytest.approx(maintenance, abs=2)
-        collateral = user.get_total_collateral()
-        assert 999_000_000 < collateral < 1_000_000_000
-        assert user.get_health() == int(100 * (1 - maintenance / collateral))
-        assert user.get_leverage() == TWO_SOL * SOL_ORACLE // 10**9 * 10_000 // collateral
+        notional = TWO_SOL * SOL_ORACLE // 10**9  # 170.03295 USDC
+        initial = notional * market.margin_ratio_initial // 10_000       # 5 %: 8.50 USDC
+        maintenance = notional * market.margin_ratio_maintenance // 10_000  # 3 %: 5.10 USDC
+        assert user.get_margin_requirement() == pytest.approx(initial, rel=1e-3)
+        assert user.get_margin_requirement(MarginCategory.MAINTENANCE) == \
+            pytest.approx(maintenance, rel=1e-3)
+        collateral = user.get_total_collateral()  # 1000 USDC deposited less fee and loss
+        assert collateral == pytest.approx(1_000_000_000 * usdc_price / 10**6 + expected_pnl,
+                                           abs=3_000)
+        assert user.get_health() == 99  # 100 x (1 - 5.10 / 999.6), floored
+        assert user.get_leverage() == 1_700  # 0.17x in driftpy's 1e4 precision: 170.03 / 999.6
     finally:
         await context.__aexit__(None, None, None)
 
@@ -224,10 +231,10 @@ async def test_the_velocity_profile_serves_its_program_and_driftpy_decodes_it() 
         assert store.get(get_user_account_public_key(program_id, sim.wallet.pubkey(), 0))
         connection = AsyncClient(sim.sim.rpc_url)
         # driftpy 0.8.89's DriftClient has no program_id argument: its program is replaced
-        client = DriftClient(connection, sim.wallet, "mainnet", perp_market_indexes=[0],
-                             spot_market_indexes=[0])
-        client.program_id = program_id
-        client.program = Program(client.program.idl, program_id, client.program.provider)
+        cached = AccountSubscriptionConfig("cached")
+        client = use_program(
+            DriftClient(connection, sim.wallet, "mainnet", account_subscription=cached),
+            program_id, cached, [0], [0])
         try:
             await client.subscribe()
             assert client.get_perp_market_account(0).market_index == 0

@@ -1,0 +1,56 @@
+"""One browser command is one trace through gateway, engine, feed, executor and vault, with the
+domain attributes an operator needs and no secret in any of them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.integration.flow import pause_clock_at
+from tests.kit.databases import sqlite_url
+from tests.kit.gateway_client import browser
+from tests.kit.otlp_receiver import otlp_receiver
+from tests.kit.system import TEST_API_TOKEN, running_system
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_take_position_command_is_one_trace_across_every_service(tmp_path: Path) -> None:
+    async with otlp_receiver() as (spans, endpoint):
+        telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_INSECURE": "true",
+                     "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        async with running_system(tmp_path, sqlite_url(tmp_path), gateway=True,
+                                  common_env=telemetry) as running:
+            await pause_clock_at(running.stubs, datetime(2026, 1, 15, 12, tzinfo=UTC))
+            async with browser(running) as page:
+                assert (await page.command("START_ENGINE", {"mode": "paper"}))["payload"]["ok"]
+                assert (await page.command("DRIFT_DEPOSIT", {"amount": "2000"}))["payload"]["ok"]
+                taken = await page.command("DRIFT_OPEN_POSITION", {
+                    "market": "SOL-PERP", "direction": "short", "size": "2", "confirmed": True})
+                assert taken["payload"]["ok"], taken
+            await asyncio.sleep(1.5)  # the batch processors export every 100 ms
+
+        roots = [s for s in spans.spans if s.name == "command DRIFT_OPEN_POSITION"]
+        assert len(roots) == 1
+        root = roots[0]
+        assert root.service == "dne-gateway" and root.parent_span_id == ""
+        tree = spans.trace(root.trace_id)
+        assert {span.service for span in tree} >= {
+            "dne-gateway", "dne-engine", "dne-feed", "dne-executor", "dne-vault"}
+        by_id = {span.span_id: span for span in tree}
+        for span in tree:  # one tree: every span but the root has its parent in the trace
+            assert span is root or span.parent_span_id in by_id, span
+
+        trades = [s for s in tree if s.service == "dne-engine" and s.name.startswith("trade ")]
+        perp = next(s for s in trades if s.attributes.get("dne.market") == "SOL-PERP")
+        assert perp.attributes["dne.side"] == "short" and perp.attributes["dne.size"] == "2"
+        assert perp.attributes["dne.gate.decision"] == "approved"
+        assert perp.attributes["dne.tx.signature"].startswith("paper:")
+        assert root.attributes["dne.command.action"] == "DRIFT_OPEN_POSITION"
+        assert root.attributes["dne.tx.signature"] == perp.attributes["dne.tx.signature"]
+        for span in spans.spans:  # no secret rides along
+            leaks = {k: v for k, v in span.attributes.items() if TEST_API_TOKEN in v}
+            assert not leaks, (span.service, span.name, leaks)
