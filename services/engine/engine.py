@@ -501,6 +501,7 @@ class FundingEngine:
         metrics.NET_DELTA.labels(sub_account=label).set(float(update.net_delta or 0))
         metrics.DRIFT_PCT.labels(sub_account=label).set(float(update.drift_pct or 0))
         metrics.COLLATERAL.labels(sub_account=label).set(float(account.collateral))
+        metrics.FUNDING_RECEIVED.labels(sub_account=label).set(float(update.funding_received or 0))
         log.info("account state", extra={
             "health_ratio": update.health, "leverage": update.leverage,
             "total_collateral": update.total_collateral,
