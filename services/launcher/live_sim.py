@@ -16,7 +16,7 @@ from services.launcher.ports import free_port, free_port_pair
 
 MODE_LABEL = "LIVE (SIMULATED VENUE)"
 # Not mainnet's genesis: the stand-in is not mainnet, so no mainnet confirmation is needed.
-SIM_GENESIS_HASH = "DNEsimu1atedVenue1111111111111111111111111"
+SIM_GENESIS_HASH = "DNEsimu1atedVenue11111111111111111111111111"
 
 
 def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, str]]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from driftpy.constants.numeric_constants import FUNDING_RATE_PRECISION, PRICE_PRECISION
 
 from services.common.clock import ManualClock
+from services.common.venue_profile import load_profile
 from services.feed.drift_live import DriftLiveMarket
 from services.feed.drift_live_rows import SECONDS_PER_SLOT
 from tests.kit.feed_builders import recorded_summaries, replay_market
@@ -87,6 +88,18 @@ async def test_asking_only_for_absent_markets_gives_an_empty_table_not_a_failure
     finally:
         await market.close()
     assert table.rows == [] and table.stats.market_count == 0
+
+
+async def test_the_program_id_is_the_venue_profiles_not_drifts(
+    sim: SimAndWallet, clock: ManualClock,
+) -> None:
+    # The stand-in serves Drift's program; a Velocity profile looks at other addresses.
+    market = live_market(sim, clock, profile=load_profile("velocity"))
+    try:
+        table = await market.funding_table(include_untradable=True)
+    finally:
+        await market.close()
+    assert table.rows == []
 
 
 async def test_prediction_markets_are_listed_only_on_request_and_never_tradable(

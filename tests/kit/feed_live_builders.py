@@ -65,10 +65,11 @@ def live_market(
     data_api_shape: str = "auto",
     data_api_client: httpx.AsyncClient | None = None,
     market_indexes: Sequence[int] | None = None,
+    profile: VenueProfile | None = None,
 ) -> DriftLiveMarket:
     """The live source as __main__ builds it, on the stand-in; waits recorded, not slept."""
     sleep = sleep or RecordedSleep()
-    profile = drift_profile()
+    profile = profile or drift_profile()
     reader = DriftChainReader(
         AsyncClient(sim.sim.rpc_url), profile, market_indexes=market_indexes,
         retry_delays=retry_delays, sleep=sleep,
