@@ -32,6 +32,8 @@ def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, 
             "SWAP_PORT": str(swap_port),
             "SIM_WALLETS": json.dumps([str(wallet.pubkey())]),
             "SIM_GENESIS_HASH": SIM_GENESIS_HASH,
+            # Oracles that post like real ones, so the staleness gate sees a working venue.
+            "SIM_ORACLE_KEEPER_SEC": "1",
         },
         "feed": {
             "FEED_SOURCE": "drift",

@@ -16,6 +16,7 @@ from solders.pubkey import Pubkey
 from services.common.logs import configure_logging
 from services.common.venue_profile import load_profile
 from services.venue_sim.accounts import SnapshotError
+from services.venue_sim.oracle_keeper import keep_oracles_fresh
 from services.venue_sim.server import start_venue_sim
 from services.venue_sim.settings import VenueSimSettings
 from services.venue_sim.venue import Venue
@@ -30,11 +31,15 @@ async def serve(settings: VenueSimSettings, venue: Venue) -> None:
     print(f"venue_sim websocket {running.ws_url}", flush=True)
     print(f"venue_sim data api {running.data_api_url}", flush=True)
     print(f"venue_sim swap api {running.swap_url}", flush=True)
+    keeper = (asyncio.create_task(keep_oracles_fresh(venue, settings.sim_oracle_keeper_sec))
+              if settings.sim_oracle_keeper_sec > 0 else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    if keeper is not None:
+        keeper.cancel()
     await running.stop()
 
 

@@ -30,6 +30,9 @@ class VenueSimSettings(ServiceSettings):
     sim_genesis_hash: str = Field(default="", pattern=r"^([1-9A-HJ-NP-Za-km-z]{32,44})?$",
                                   description="getGenesisHash's answer; default the profile's.")
     data_api_port: int = Field(default=0, ge=0, le=65535)
+    sim_oracle_keeper_sec: float = Field(
+        default=0.0, ge=0, le=60,
+        description="Re-post fresh oracles every this many seconds (0: never).")
     swap_port: int = Field(default=0, ge=0, le=65535)
 
     @field_validator("port")

@@ -243,3 +243,20 @@ async def test_the_velocity_profile_serves_its_program_and_driftpy_decodes_it() 
             assert client.get_user_account().authority == sim.wallet.pubkey()
         finally:
             await connection.close()
+
+
+def test_the_oracle_keeper_reposts_fresh_oracles_and_leaves_stale_ones_stale() -> None:
+    from services.venue_sim.market_switches import set_oracle
+    from services.venue_sim.oracle_keeper import refresh_oracles
+    from tests.kit.venue_sim_builders import make_venue
+
+    venue = make_venue()
+    store = venue.store
+    markets = {store.decoded(a.address).market_index: store.decoded(a.address)
+               for a in store.accounts.values() if a.kind == "PerpMarket"}
+    set_oracle(store, venue.chain.slot(), 0, "85", stale_slots=40)
+    refreshed = refresh_oracles(venue)
+    assert refreshed == len(markets) - 1 or refreshed >= 1
+    assert store.oracle_stale_slots[markets[0].amm.oracle] == 40  # left stale on purpose
+    others = [m for index, m in markets.items() if index != 0]
+    assert any("0 slots old" in store.accounts[m.amm.oracle].note for m in others)
