@@ -272,14 +272,19 @@ class FundingEngine:
                 "reason": error.message})
             return
         for _request, result in resolved:
-            if result.order.status == K.TRADE_STATUS_UNKNOWN:
-                # Property 42: the user verifies an unknown transaction by its signature.
-                self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
-                    level="CRITICAL", health="", message=(
-                        f"the outcome of {result.action} is unknown after every confirmation "
-                        f"attempt; verify transaction {result.order.tx_signature} on an explorer "
-                        "before trading again")))
+            self._alert_if_unknown(result)
             self.publish_result(result)
+
+    def _alert_if_unknown(self, result: E.CommandResult) -> None:
+        """Property 42: the user verifies an unknown transaction by its signature."""
+        if result.order.status != K.TRADE_STATUS_UNKNOWN:
+            return
+        signature = result.order.tx_signature or result.order.error.details.get(
+            "tx_signature", "") or "(no signature)"
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
+            level="CRITICAL", health="", message=(
+                f"the outcome of {result.action} is unknown after every confirmation attempt; "
+                f"verify transaction {signature} on an explorer before trading again")))
 
     async def _flush_outbox(self) -> None:
         if self._ledger is None or not self._ledger.outbox:
@@ -292,20 +297,37 @@ class FundingEngine:
 
     # --- vault sync --------------------------------------------------------------------------
 
-    async def _sync_once(self, *, patient: bool = False) -> AccountView:
-        assert self._ledger is not None
+    async def _read_account(self) -> AccountView:
         since = (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
-        account = await self.upstream.account(self.sub_account, since)
+        return await self.upstream.account(self.sub_account, since)
+
+    async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
+        assert self._ledger is not None
         reply = await self._ledger.sync(account.state, patient=patient)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
         return account
 
+    async def _sync_once(self, *, patient: bool = False) -> AccountView:
+        return await self._push_to_vault(await self._read_account(), patient=patient)
+
     async def _sync_vault(self) -> AccountView | None:
-        """Sync with retries; after the last one, VAULT_SYNC_ERROR and trading disabled."""
+        """Sync with retries; after the last one, VAULT_SYNC_ERROR and trading disabled.
+
+        A venue that cannot be read is not a vault failure: the sync waits for the next tick
+        (the venue gate blocks trades meanwhile, and the executor re-syncs on reconnecting)."""
         async with self._sync_lock:
             try:
-                return await self._synchronizer.run(self._sync_once)
+                account = await self._read_account()
+            except DomainError as error:
+                log.warning("venue state unavailable; the vault sync waits for it",
+                            extra={"reason": error.message})
+                return None
+            async def push() -> AccountView:
+                return await self._push_to_vault(account)
+
+            try:
+                return await self._synchronizer.run(push)
             except SyncFailed as failure:
                 self.sync_error = common_pb2.Error(
                     code=ErrorCode.VAULT_SYNC_ERROR,
@@ -350,6 +372,7 @@ class FundingEngine:
             result = await self._hedged_exit.close(request)
         else:
             result = await self._trade_path.execute(request)
+        self._alert_if_unknown(result)
         if result.ok and not result.order.replayed and self.running:
             await self._after_trade()
         return self.publish_result(result)

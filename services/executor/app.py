@@ -11,6 +11,7 @@ from dne.feed.v1 import feed_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.common.market_clock import FeedClock
 from services.common.venue_profile import load_profile
+from services.executor.drift.confirmation import ConfirmTiming
 from services.executor.drift.driver import DriftDriver, DriverTiming
 from services.executor.drift.order_log import OrderLog
 from services.executor.drift.wallet_key import WalletKey, WalletKeyError, take_wallet_key
@@ -63,8 +64,13 @@ def build_drift_driver(settings: ExecutorSettings, wallet: WalletKey) -> DriftDr
         slippage_tolerance=settings.live_slippage_tolerance,
         swap_slippage_bps=settings.live_swap_slippage_bps,
         oracle_max_stale_slots=settings.oracle_max_stale_slots,
-        timing=DriverTiming(answer_within=settings.live_answer_within_seconds,
-                            fill_wait=settings.live_fill_wait_seconds),
+        timing=DriverTiming(
+            answer_within=settings.live_answer_within_seconds,
+            fill_wait=settings.live_fill_wait_seconds,
+            confirm=ConfirmTiming(wait=settings.confirm_wait_seconds,
+                                  poll_every=settings.confirm_poll_seconds,
+                                  poll_total=settings.confirm_poll_total_seconds),
+        ),
     )
 
 

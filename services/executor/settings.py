@@ -45,3 +45,8 @@ class ExecutorSettings(ServiceSettings):
     live_answer_within_seconds: float = Field(default=4.0, gt=0, le=120)
     # How long a placed market order may wait for its fill (its max_ts on chain).
     live_fill_wait_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Properties 41-42: wait 30 s for confirmation, then ask every 5 s for 60 s more, then the
+    # order is UNKNOWN. Shorter only for tests of the path itself.
+    confirm_wait_seconds: float = Field(default=30.0, gt=0, le=120)
+    confirm_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    confirm_poll_total_seconds: float = Field(default=60.0, gt=0, le=300)

@@ -10,6 +10,8 @@ fields changes it; DELETE /_control resets it.
                    preflight refuses it with JSON-RPC -32002 as a real node does;
   never_confirm    accepted, a signature answered, its status stays null forever;
   fail_on_chain    accepted and confirmed with `error` as the status' err (skipPreflight path).
+- only_venue_program: the outcome applies only to transactions of the venue's program (the swap
+  leg confirms): how tests make one leg of a two-leg trade fail.
 - latency_ms: every RPC request (HTTP and WebSocket messages) waits this long first.
 - drop: RPC method names whose requests get the connection closed without an answer; "*" is
   every request.
@@ -55,6 +57,14 @@ class Behaviour:
     logs: tuple[str, ...] = ()
     latency_ms: int = 0
     drop: frozenset[str] = frozenset()
+    # True: the outcome applies only to transactions with a venue-program instruction, so a
+    # swap (the spot leg) confirms while the perp leg fails: a leg failure.
+    only_venue_program: bool = False
+
+    def outcome_for(self, tx: Any) -> str:
+        if self.only_venue_program and not tx.drift_instructions():
+            return "confirm"
+        return self.outcome
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +83,8 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
     checked = dict(changes)
     if "outcome" in checked and checked["outcome"] not in OUTCOMES:
         raise ControlError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if "only_venue_program" in checked and not isinstance(checked["only_venue_program"], bool):
+        raise ControlError("only_venue_program must be true or false")
     if "latency_ms" in checked:
         latency = checked["latency_ms"]
         if not isinstance(latency, int) or isinstance(latency, bool) \

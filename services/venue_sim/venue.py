@@ -116,9 +116,9 @@ class Venue:
         tx = self._decode(raw)
         behaviour = self.control.behaviour
         slot = self.chain.slot()
-        entry = self.journal.record(JournalEntry("simulateTransaction", behaviour.outcome, tx,
-                                                 slot))
-        if behaviour.outcome == "fail_simulation":
+        outcome = behaviour.outcome_for(tx)
+        entry = self.journal.record(JournalEntry("simulateTransaction", outcome, tx, slot))
+        if outcome == "fail_simulation":
             return SimulationResult(behaviour.error, list(behaviour.logs))
         failure = self._dry_run(tx, slot)
         if failure is not None:
@@ -130,7 +130,8 @@ class Venue:
         tx = self._decode(raw)
         behaviour = self.control.behaviour
         slot = self.chain.slot()
-        entry = self.journal.record(JournalEntry("sendTransaction", behaviour.outcome, tx, slot))
+        outcome = behaviour.outcome_for(tx)
+        entry = self.journal.record(JournalEntry("sendTransaction", outcome, tx, slot))
         if not tx.signatures_valid:
             raise Refusal(-32003, "Transaction signature verification failure")
         if not self.chain.is_blockhash_valid(tx.recent_blockhash):
@@ -138,12 +139,12 @@ class Venue:
                 raise Refusal(-32002, "Transaction simulation failed: Blockhash not found",
                               _preflight_data("BlockhashNotFound", []))
             return tx.signature  # a real node drops it silently: it never lands
-        if behaviour.outcome == "fail_simulation" and not skip_preflight:
+        if outcome == "fail_simulation" and not skip_preflight:
             message = "Transaction simulation failed: Error processing Instruction 0"
             raise Refusal(-32002, message, _preflight_data(behaviour.error, list(behaviour.logs)))
-        if behaviour.outcome == "never_confirm":
+        if outcome == "never_confirm":
             return tx.signature
-        if behaviour.outcome in ("fail_on_chain", "fail_simulation"):
+        if outcome in ("fail_on_chain", "fail_simulation"):
             self.statuses[tx.signature] = SignatureStatus(slot, behaviour.error)
             return tx.signature
         if not skip_preflight:
