@@ -9,7 +9,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-
 # Span attribute names, defined once. Never a secret: no key, no token, no signature of a key.
 ATTR_ACTION = "dne.command.action"
 ATTR_REQUEST_ID = "dne.command.request_id"
