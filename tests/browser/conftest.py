@@ -27,7 +27,9 @@ CHROMIUM_ARGS = [
 # The browser tests load the page and trade more often in a minute than design.md's limits
 # allow one client (10 market requests, 10 position operations); those limits have their own
 # gateway tests.
-GATEWAY_ENV = {"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute"}
+# The suite clicks faster than a person: design.md's limits are proven in tests/gateway.
+GATEWAY_ENV = {"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute",
+               "RATE_LIMIT_WS_COMMANDS": "50/second"}
 COLLATERAL_USDC = "1000"  # small, so a 3.7x short feels an 18 % SOL rally
 
 
