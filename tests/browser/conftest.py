@@ -11,7 +11,13 @@ import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from tests.integration.flow import pause_clock_at
-from tests.kit.browser_dashboard import deposit, start_engine
+from tests.kit.browser_dashboard import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    GATEWAY_ENV,
+    deposit,
+    start_engine,
+)
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 
@@ -19,17 +25,6 @@ pytestmark = pytest.mark.integration
 
 # 2026-01-15 12:00 UTC: SOL-PERP funding was positive, so shorts receive it (a profitable carry).
 REPLAY_START = datetime(2026, 1, 15, 12, tzinfo=UTC)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-# The browser tests load the page and trade more often in a minute than design.md's limits
-# allow one client (10 market requests, 10 position operations); those limits have their own
-# gateway tests.
-# The suite clicks faster than a person: design.md's limits are proven in tests/gateway.
-GATEWAY_ENV = {"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute",
-               "RATE_LIMIT_WS_COMMANDS": "50/second"}
 COLLATERAL_USDC = "1000"  # small, so a 3.7x short feels an 18 % SOL rally
 
 

@@ -19,6 +19,18 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# The browser tests load the page and trade more often in a minute than design.md's limits
+# allow one client (10 market requests, 10 position operations); those limits have their own
+# gateway tests.
+# The suite clicks faster than a person: design.md's limits are proven in tests/gateway.
+GATEWAY_ENV = {"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute",
+               "RATE_LIMIT_WS_COMMANDS": "50/second"}
+
 async def start_engine(stubs: Stubs) -> None:
     reply = await stubs.engine.StartEngine(
         engine_pb2.StartEngineRequest(request_id=request_id(), mode="paper")
