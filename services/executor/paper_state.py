@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from services.common.atomic_file import write_atomically
 from services.executor.domain import (
     FundingPayment,
     OrderKind,
@@ -81,20 +80,8 @@ class StateFile:
         return state_from_json(json.loads(self.path.read_text()))
 
     def save(self, state: PaperVenueState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(state_to_json(state), indent=1, sort_keys=True)
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        try:
-            with os.fdopen(handle, "w") as temp:
-                temp.write(text)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, self.path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, text)
 
 
 # --- JSON form: Decimals as strings, datetimes as ISO 8601, enums as their values.

@@ -8,12 +8,11 @@ is resolved from its signature instead of being sent again.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.common.atomic_file import write_atomically
 from services.executor.domain import OrderResult
 from services.executor.paper_state import result_from_json, result_to_json
 
@@ -90,18 +89,7 @@ class OrderLog:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"version": LOG_VERSION,
                            "orders": {cid: r.to_json() for cid, r in self.orders.items()}},
                           indent=1, sort_keys=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                             dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w") as temp:
-                temp.write(text)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, self.path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, text)
