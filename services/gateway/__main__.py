@@ -25,6 +25,7 @@ from services.gateway.settings import GatewaySettings
 
 # Frames over 16 KiB are answered INVALID_MESSAGE; beyond this the server closes with 1009.
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
+SEND_BUFFER_BYTES = 64 * 1024
 _TOKEN_PARAM = re.compile(r"(token=)[^&\s\"']+")
 
 
@@ -67,6 +68,10 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit a bounded send buffer: a browser that stops reading backs
+    # up into its own queue within a few hundred messages (and is dropped), instead of into
+    # megabytes of kernel memory that hide it for minutes.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock

@@ -22,6 +22,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_GRACE_SECONDS = 1.0
 
+# A single message that cannot be written for this long means the browser stopped reading.
+SEND_TIMEOUT_SECONDS = 5.0
 
 async def serve_browser(
     websocket: WebSocket, *, token: str, fanout: EventFanout, dispatcher: CommandDispatcher,
@@ -66,7 +68,12 @@ async def _write(websocket: WebSocket, browser: Browser) -> None:
         text = await browser.queue.get()
         if websocket.application_state != WebSocketState.CONNECTED:
             return
-        await websocket.send_text(text)
+        try:
+            await asyncio.wait_for(websocket.send_text(text), SEND_TIMEOUT_SECONDS)
+        except TimeoutError:
+            # Blocked this long on one message: the browser stopped reading. Drop it.
+            browser.overflowed.set()
+            return
 
 
 async def _read(
