@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from dne.feed.v1 import feed_pb2_grpc
+from services.feed.drift_live import DriftLiveMarket
 from services.feed.replay_market import ReplayMarket
 from services.feed.servicers import register
 from services.feed.settings import DEFAULT_DATA_DIR
@@ -80,8 +81,8 @@ class FeedStubs:
 
 
 @asynccontextmanager
-async def feed_server(market: ReplayMarket) -> AsyncIterator[FeedStubs]:
-    """The feed's servicers on a real in-process gRPC server on 127.0.0.1:0."""
+async def feed_server(market: ReplayMarket | DriftLiveMarket) -> AsyncIterator[FeedStubs]:
+    """The feed's servicers, over either source, on a real in-process gRPC server."""
     server = grpc.aio.server()
     register(market)(server)
     port = server.add_insecure_port("127.0.0.1:0")

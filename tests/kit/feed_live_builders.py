@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import grpc
 import httpx
 from anchorpy import Idl, Program, Provider, Wallet
 from driftpy.accounts.get_accounts import get_perp_market_account
@@ -21,14 +20,13 @@ from driftpy.math.funding import calculate_long_short_funding_and_live_twaps
 from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 
-from dne.feed.v1 import feed_pb2_grpc
 from services.common.clock import ManualClock
 from services.common.venue_profile import VenueProfile, load_profile
 from services.feed.data_api_history import DataApiHistory
 from services.feed.drift_accounts import decode_perp_market
 from services.feed.drift_chain import DriftChainReader
 from services.feed.drift_live import DriftLiveMarket
-from services.feed.servicers import register
+from tests.kit.feed_builders import FeedStubs, feed_server
 from tests.kit.venue_sim_builders import SimAndWallet
 
 # Wall time of the tests: after every recorded account, so every recorded hour has settled.
@@ -85,28 +83,9 @@ def live_market(
     )
 
 
-@dataclass
-class LiveStubs:
-    feed: feed_pb2_grpc.FeedServiceStub
-    replay: feed_pb2_grpc.ReplayControlServiceStub
-
-
-@asynccontextmanager
-async def live_feed_server(market: DriftLiveMarket) -> AsyncIterator[LiveStubs]:
-    """The feed's servicers over the live source on a real in-process server, 127.0.0.1:0."""
-    server = grpc.aio.server()
-    register(market)(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield LiveStubs(
-            feed_pb2_grpc.FeedServiceStub(channel),
-            feed_pb2_grpc.ReplayControlServiceStub(channel),
-        )
-    finally:
-        await channel.close()
-        await server.stop(None)
+# One in-process feed server serves both sources: the servicers take either market.
+LiveStubs = FeedStubs
+live_feed_server = feed_server
 
 
 @asynccontextmanager
