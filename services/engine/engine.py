@@ -27,7 +27,7 @@ from services.engine import commands, delta, orders, reconcile, snapshot
 from services.engine.account import AccountView
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
-from services.engine.hedged_entry import HedgedEntry, HedgedExit
+from services.engine.hedged_entry import HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
@@ -177,20 +177,14 @@ class FundingEngine:
             preflight=Preflight(self.settings, self.leverage_limit()), account=account,
             sub_account=sub_account, blocked_reason=self.blocked_reason, sleep=self._sleep,
         )
-        self._hedged_entry = HedgedEntry(
+        legs = HedgeLegs(
             trade_path=self._trade_path,
             account=lambda: self.upstream.account(self.sub_account, None),
             hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
             min_trade_size_sol=self.settings.min_trade_size_sol,
-            critical_stop=self._critical_stop,
         )
-        self._hedged_exit = HedgedExit(
-            trade_path=self._trade_path,
-            account=lambda: self.upstream.account(self.sub_account, None),
-            hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
-            min_trade_size_sol=self.settings.min_trade_size_sol,
-            warn=self._warn,
-        )
+        self._hedged_entry = HedgedEntry(legs, critical_stop=self._critical_stop)
+        self._hedged_exit = HedgedExit(legs, warn=self._warn)
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
                                           "account": account})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from dne.common.v1 import common_pb2
@@ -26,50 +27,50 @@ K = common_pb2
 CERTAINLY_NOT_TRADED = {K.TRADE_STATUS_REJECTED, K.TRADE_STATUS_FAILED}
 
 
+@dataclass(frozen=True)
+class HedgeLegs:
+    """What entering and leaving the carry both need: the trade path, the account, the hedge."""
+
+    trade_path: TradePath
+    account: Callable[[], Awaitable[AccountView]]
+    hedge_market: str
+    reserved_sol: Decimal
+    min_trade_size_sol: Decimal
+
+
 class HedgedEntry:
     def __init__(
-        self,
-        *,
-        trade_path: TradePath,
-        account: Callable[[], Awaitable[AccountView]],
-        hedge_market: str,
-        reserved_sol: Decimal,
-        min_trade_size_sol: Decimal,
-        critical_stop: Callable[[str], Awaitable[None]],
+        self, legs: HedgeLegs, critical_stop: Callable[[str], Awaitable[None]]
     ) -> None:
-        self._trade_path = trade_path
-        self._account = account
-        self._hedge_market = hedge_market
-        self._reserved_sol = reserved_sol
-        self._min_size = min_trade_size_sol
+        self._legs = legs
         self._critical_stop = critical_stop
 
     def applies_to(self, request: TradeRequest) -> bool:
         return (request.kind == K.TRADE_KIND_PERP_OPEN and request.side == K.SIDE_SHORT
-                and request.market == self._hedge_market and request.source == "user")
+                and request.market == self._legs.hedge_market and request.source == "user")
 
     async def open(self, request: TradeRequest) -> engine_pb2.CommandResult:
-        account = await self._account()
-        spot = delta.spot_to_buy(account.wallet_sol, self._reserved_sol,
-                                 account.signed_size(self._hedge_market), request.size)
-        if spot < self._min_size:
-            return await self._trade_path.execute(request)
+        account = await self._legs.account()
+        spot = delta.spot_to_buy(account.wallet_sol, self._legs.reserved_sol,
+                                 account.signed_size(self._legs.hedge_market), request.size)
+        if spot < self._legs.min_trade_size_sol:
+            return await self._legs.trade_path.execute(request)
         # The gates and the confirmation speak about the trade the user asked for, before
         # any leg is sent.
-        refused = await self._trade_path.preview(request)
+        refused = await self._legs.trade_path.preview(request)
         if refused is not None:
             # The user confirms both legs: say how much spot SOL comes with the short.
             refused.error.details["spot_leg_buy_sol"] = str(spot)
             return refused
         spot_leg = _swap(f"{request.request_id}:spot", K.SIDE_LONG, spot, "user")
-        bought = await self._trade_path.execute(spot_leg)
+        bought = await self._legs.trade_path.execute(spot_leg)
         if not bought.ok:
             code = ErrorCode._value2member_map_.get(bought.error.code, ErrorCode.VENUE_REJECTED)
             return orders.failure(request.request_id, request.action, DomainError(
                 ErrorCode(code),
                 f"the spot leg (buy {spot} SOL) failed, nothing was shorted: "
                 f"{bought.error.message}"))
-        shorted = await self._trade_path.execute(request)
+        shorted = await self._legs.trade_path.execute(request)
         if shorted.ok:
             shorted.message = f"{shorted.message}; spot leg bought {bought.order.filled_size} SOL"
             return shorted
@@ -85,7 +86,7 @@ class HedgedEntry:
             shorted.message = message
             return shorted
         rollback = _swap(f"{request.request_id}:rollback", K.SIDE_SHORT, spot, "rollback")
-        sold = await self._trade_path.execute(rollback)
+        sold = await self._legs.trade_path.execute(rollback)
         if sold.ok:
             log.error("perp leg failed; spot leg rolled back", extra={
                 "request_id": request.request_id, "spot_sol": str(spot),
@@ -112,41 +113,28 @@ class HedgedExit:
     reserve). A spot sale that fails leaves the close done and says so: the wallet then holds
     unhedged SOL, which the answer and a WARNING alert name."""
 
-    def __init__(
-        self,
-        *,
-        trade_path: TradePath,
-        account: Callable[[], Awaitable[AccountView]],
-        hedge_market: str,
-        reserved_sol: Decimal,
-        min_trade_size_sol: Decimal,
-        warn: Callable[[str], None],
-    ) -> None:
-        self._trade_path = trade_path
-        self._account = account
-        self._hedge_market = hedge_market
-        self._reserved_sol = reserved_sol
-        self._min_size = min_trade_size_sol
+    def __init__(self, legs: HedgeLegs, warn: Callable[[str], None]) -> None:
+        self._legs = legs
         self._warn = warn
 
     def applies_to(self, request: TradeRequest) -> bool:
         return (request.kind == K.TRADE_KIND_PERP_CLOSE and request.unwind_spot
-                and request.market == self._hedge_market and request.source == "user")
+                and request.market == self._legs.hedge_market and request.source == "user")
 
     async def close(self, request: TradeRequest) -> engine_pb2.CommandResult:
-        account = await self._account()
-        short = -min(account.signed_size(self._hedge_market), Decimal(0))
-        spot = min(short, max(account.wallet_sol - self._reserved_sol, Decimal(0)))
-        if spot < self._min_size:
-            return await self._trade_path.execute(request)
-        refused = await self._trade_path.preview(request)
+        account = await self._legs.account()
+        short = -min(account.signed_size(self._legs.hedge_market), Decimal(0))
+        spot = min(short, max(account.wallet_sol - self._legs.reserved_sol, Decimal(0)))
+        if spot < self._legs.min_trade_size_sol:
+            return await self._legs.trade_path.execute(request)
+        refused = await self._legs.trade_path.preview(request)
         if refused is not None:
             refused.error.details["spot_leg_sell_sol"] = str(spot)
             return refused
-        closed = await self._trade_path.execute(request)
+        closed = await self._legs.trade_path.execute(request)
         if not closed.ok:
             return closed
-        sold = await self._trade_path.execute(
+        sold = await self._legs.trade_path.execute(
             _swap(f"{request.request_id}:spot", K.SIDE_SHORT, spot, "user"))
         if sold.ok:
             closed.message = f"{closed.message}; spot leg sold {sold.order.filled_size} SOL"
