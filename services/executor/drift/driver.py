@@ -723,6 +723,11 @@ class DriftDriver:
     async def _order(self, intent: OrderIntent,
                      prepare: Callable[[], Awaitable[Prepared]]) -> SentOrder:
         cid = intent.client_order_id
+        running = self._inflight.get(cid)
+        if running is not None:
+            # The same id again while its first call is still at work (maybe not even signed
+            # yet): it may still trade, so the answer is its outcome or PENDING, never a refusal.
+            return self._as_replayed(await self._answer(intent, running))
         stored = self._orders.get(cid)
         if stored is not None:
             answer = await self._replay(stored)
@@ -740,13 +745,23 @@ class DriftDriver:
         task = asyncio.get_running_loop().create_task(self._execute(intent, prepare))
         self._inflight[cid] = task
         task.add_done_callback(lambda _: self._inflight.pop(cid, None))
+        return await self._answer(intent, task)
+
+    async def _answer(self, intent: OrderIntent, task: asyncio.Task[SentOrder]) -> SentOrder:
+        """The order's outcome if it comes within `answer_within`, else PENDING."""
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._timing.answer_within)
         except TimeoutError:
-            current = self._orders.get(cid)
+            current = self._orders.get(intent.client_order_id)
             return current if current is not None else SentOrder(replace(
                 self._pending(intent).result, error_code=ErrorCode.ORDER_PENDING,
                 error_message="the order is being prepared; ask again with the same id"))
+
+    @staticmethod
+    def _as_replayed(record: SentOrder) -> SentOrder:
+        return SentOrder(record.result.as_replayed(),
+                         settlement=record.settlement.as_replayed() if record.settlement
+                         else None)
 
     async def _replay(self, stored: SentOrder) -> SentOrder | None:
         """Filled and rejected orders are final; a FAILED one changed nothing and may be sent
@@ -761,9 +776,7 @@ class DriftDriver:
             stored = await self._recheck(stored)
             if stored.result.status is OrderStatus.FAILED:
                 return None
-        return SentOrder(stored.result.as_replayed(),
-                         settlement=stored.settlement.as_replayed() if stored.settlement
-                         else None)
+        return self._as_replayed(stored)
 
     async def _recheck(self, stored: SentOrder) -> SentOrder:
         """One look at an earlier signature: landed, failed, or (still) unknown."""
