@@ -67,6 +67,7 @@ def build_drift_driver(settings: ExecutorSettings, wallet: WalletKey) -> DriftDr
         timing=DriverTiming(
             answer_within=settings.live_answer_within_seconds,
             fill_wait=settings.live_fill_wait_seconds,
+            recheck_every=settings.live_recheck_seconds,
             confirm=ConfirmTiming(wait=settings.confirm_wait_seconds,
                                   poll_every=settings.confirm_poll_seconds,
                                   poll_total=settings.confirm_poll_total_seconds),

@@ -50,3 +50,5 @@ class ExecutorSettings(ServiceSettings):
     confirm_wait_seconds: float = Field(default=30.0, gt=0, le=120)
     confirm_poll_seconds: float = Field(default=5.0, gt=0, le=60)
     confirm_poll_total_seconds: float = Field(default=60.0, gt=0, le=300)
+    # An order a previous run left PENDING or UNKNOWN is looked up this often until final.
+    live_recheck_seconds: float = Field(default=5.0, gt=0, le=300)

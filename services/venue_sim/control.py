@@ -15,6 +15,9 @@ fields changes it; DELETE /_control resets it.
 - latency_ms: every RPC request (HTTP and WebSocket messages) waits this long first.
 - drop: RPC method names whose requests get the connection closed without an answer; "*" is
   every request.
+
+POST /_control/land {"signature": "..."} (or {} for all) lands transactions held by
+never_confirm, as a confirmation that comes late; one whose blockhash expired never lands.
 """
 
 from __future__ import annotations
@@ -212,6 +215,16 @@ def add_control_routes(app: web.Application, venue: Venue) -> None:
             return _refuse(str(error))
         return web.json_response(answer)
 
+    async def land(request: web.Request) -> web.Response:
+        try:
+            signature = (await _json_object(request)).get("signature", "")
+            if not isinstance(signature, str):
+                raise ControlError("'signature' must be a string (empty: every held one)")
+        except ControlError as error:
+            return _refuse(str(error))
+        return web.json_response({"landed": venue.land_held(signature)})
+
+    app.router.add_post("/_control/land", land)
     app.router.add_post("/_control/oracle", oracle)
     app.router.add_post("/_control/funding", funding)
     app.router.add_get("/_control", get_behaviour)

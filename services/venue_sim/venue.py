@@ -67,6 +67,8 @@ class Venue:
     journal: Journal = field(default_factory=Journal)
     statuses: dict[str, SignatureStatus] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)  # RPC methods asked for, by name
+    # never_confirm transactions by signature: they can still land late (land_held).
+    held: dict[str, tuple[DecodedTransaction, JournalEntry]] = field(default_factory=dict)
     genesis_hash: str = ""  # getGenesisHash; "" means the profile's cluster genesis hash
 
     def __post_init__(self) -> None:
@@ -143,6 +145,7 @@ class Venue:
             message = "Transaction simulation failed: Error processing Instruction 0"
             raise Refusal(-32002, message, _preflight_data(behaviour.error, list(behaviour.logs)))
         if outcome == "never_confirm":
+            self.held[tx.signature] = (tx, entry)
             return tx.signature
         if outcome in ("fail_on_chain", "fail_simulation"):
             self.statuses[tx.signature] = SignatureStatus(slot, behaviour.error)
@@ -156,6 +159,23 @@ class Venue:
                     f"Transaction simulation failed: Error processing Instruction "
                     f"{failure.instruction_index}: custom program error: {failure.code:#x}",
                     _preflight_data(failure.err(), failure.logs(str(self.program_id))))
+        self._land(tx, entry, slot)
+        return tx.signature
+
+    def land_held(self, signature: str = "") -> list[str]:
+        """Lands transactions sent under never_confirm (one, or all when no signature is
+        given) as a late confirmation would; those whose blockhash expired never land."""
+        landed = []
+        for held_signature, (tx, entry) in list(self.held.items()):
+            if signature and held_signature != signature:
+                continue
+            del self.held[held_signature]
+            if self.chain.is_blockhash_valid(tx.recent_blockhash):
+                self._land(tx, entry, self.chain.slot())
+                landed.append(held_signature)
+        return landed
+
+    def _land(self, tx: DecodedTransaction, entry: JournalEntry, slot: int) -> None:
         try:
             with self.store.atomic():
                 entry.effects = apply_confirmed(self.store, tx, slot)
@@ -164,11 +184,10 @@ class Venue:
             entry.effects, entry.error = [failure.note()], failure.err()
             logger.info("transaction failed on chain", extra={"tx_signature": tx.signature,
                                                               "effects": entry.effects})
-            return tx.signature
+            return
         self.statuses[tx.signature] = SignatureStatus(slot)
         logger.info("transaction confirmed", extra={"tx_signature": tx.signature,
                                                     "effects": entry.effects})
-        return tx.signature
 
 
 def _success_logs(tx: DecodedTransaction) -> list[str]:

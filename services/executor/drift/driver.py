@@ -5,6 +5,8 @@ market active, fresh State) -> instructions -> sign -> simulate (a failure is RE
 retried) -> signature logged -> send -> confirm (30 s, then every 5 s up to 60 s more, else
 UNKNOWN with the signature) -> outcome logged. An order call answers PENDING when confirmation
 takes longer than `answer_within` seconds; the outcome follows through get_order and the same id.
+An order an earlier run left PENDING or UNKNOWN is looked up every `recheck_every` seconds
+until it is final, and counts as the one order in flight meanwhile.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ LIVE_MAX_LEVERAGE = Decimal(5)  # property 4, live venue
 SLOT_MS = 400.0
 FILL_POLL_SECONDS = 1.0
 RPC_TIMEOUT_SECONDS = 10.0
+NOT_FINAL = (OrderStatus.PENDING, OrderStatus.UNKNOWN)  # sent, outcome not known yet
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class DriverTiming:
     fill_poll: float = FILL_POLL_SECONDS
     retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
     reconnect_every: float = 10.0
+    # How often an order left PENDING or UNKNOWN by an earlier run is looked up again.
+    recheck_every: float = 5.0
 
 
 @dataclass
@@ -123,7 +128,6 @@ class DriftDriver:
         self._sleep = sleep
         self._monotonic = monotonic
         self._inflight: dict[str, asyncio.Task[SentOrder]] = {}
-        self._background: set[asyncio.Task[object]] = set()
         self._lookup_tables: list[AddressLookupTableAccount] = []
         self._mainnet_refusal = "the cluster has not been identified yet"
         self._connection: AsyncClient | None = None
@@ -164,13 +168,14 @@ class DriftDriver:
             "venue": self.name, "wallet": str(self._wallet.pubkey),
             "sub_account": self._sub_account, "connected": self._link.connected})
         for record in list(self._orders.orders.values()):
-            if record.result.status is OrderStatus.PENDING and record.signature:
-                self._spawn(self._recheck(record))
+            if record.result.status in NOT_FINAL and record.signature:
+                self._watch(record)
 
     async def close(self) -> None:
-        for task in [*self._inflight.values(), *self._background]:
+        tasks = list(self._inflight.values())
+        for task in tasks:
             task.cancel()
-        for task in [*self._inflight.values(), *self._background]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._link is not None:
@@ -180,10 +185,20 @@ class DriftDriver:
         if self._connection is not None:
             await self._connection.close()
 
-    def _spawn(self, work: Awaitable[object]) -> None:
-        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _watch(self, record: SentOrder) -> None:
+        """Follows an order an earlier run left unresolved until it is final. It counts as in
+        flight meanwhile: the same id waits for it, another id is refused (one at a time)."""
+        cid = record.result.client_order_id
+        task = asyncio.get_running_loop().create_task(self._until_final(record))
+        self._inflight[cid] = task
+        task.add_done_callback(lambda _: self._inflight.pop(cid, None))
+
+    async def _until_final(self, record: SentOrder) -> SentOrder:
+        while True:
+            record = await self._recheck(record)
+            if record.result.status not in NOT_FINAL:
+                return record
+            await self._sleep(self._timing.recheck_every)
 
     async def _probe(self) -> object:
         assert self._connection is not None
