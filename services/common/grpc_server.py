@@ -23,9 +23,11 @@ Hook = Callable[[], Awaitable[None]]
 
 
 async def build_server(
-    service: str, settings: ServiceSettings, register: Register
+    service: str, settings: ServiceSettings, register: Register, on_start: Hook | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer, Sequence[str]]:
-    """Builds and starts a server on settings.host:port; answers (server, port, health, names)."""
+    """Builds a server on settings.host:port, runs `on_start`, then starts serving; answers
+    (server, port, health, names). Nothing is answered before `on_start` has loaded what the
+    service keeps (the executor's order log: "not found" meanwhile would read as "never sent")."""
     server = grpc.aio.server(
         interceptors=[*server_interceptors(), RpcMetricsInterceptor(service)],
         options=[("grpc.so_reuseport", 0)],
@@ -41,6 +43,8 @@ async def build_server(
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise RuntimeError(f"{service}: cannot bind {settings.host}:{settings.port}")
+    if on_start is not None:
+        await on_start()
     await server.start()
     return server, port, health_servicer, service_names
 
@@ -69,9 +73,8 @@ async def run_service(
     configure_logging(service, settings.log_level, settings.log_format)
     setup_tracing(service, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port, settings.host)
-    server, port, health_servicer, names = await build_server(service, settings, register)
-    if on_start is not None:
-        await on_start()
+    server, port, health_servicer, names = await build_server(service, settings, register,
+                                                              on_start)
     await set_serving(health_servicer, names, True)
     # The launcher and the tests read this line to learn the port when it was 0.
     print(f"{service} listening on {settings.host}:{port}", flush=True)
