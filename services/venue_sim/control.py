@@ -15,6 +15,8 @@ fields changes it; DELETE /_control resets it.
 - latency_ms: every RPC request (HTTP and WebSocket messages) waits this long first.
 - drop: RPC method names whose requests get the connection closed without an answer; "*" is
   every request.
+- fail_methods: RPC method names answered with JSON-RPC error -32005 "Node is behind", as a
+  lagging node answers; "*" is every method.
 
 POST /_control/land {"signature": "..."} (or {} for all) lands transactions held by
 never_confirm, as a confirmation that comes late; one whose blockhash expired never lands.
@@ -60,6 +62,7 @@ class Behaviour:
     logs: tuple[str, ...] = ()
     latency_ms: int = 0
     drop: frozenset[str] = frozenset()
+    fail_methods: frozenset[str] = frozenset()
     # True: the outcome applies only to transactions with a venue-program instruction, so a
     # swap (the spot leg) confirms while the perp leg fails: a leg failure.
     only_venue_program: bool = False
@@ -73,10 +76,14 @@ class Behaviour:
         data = asdict(self)
         data["logs"] = list(self.logs)
         data["drop"] = sorted(self.drop)
+        data["fail_methods"] = sorted(self.fail_methods)
         return data
 
     def drops(self, method: str) -> bool:
         return "*" in self.drop or method in self.drop
+
+    def fails(self, method: str) -> bool:
+        return "*" in self.fail_methods or method in self.fail_methods
 
 
 def _checked(changes: dict[str, Any]) -> dict[str, Any]:
@@ -100,15 +107,18 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
                 or not all(isinstance(line, str) for line in checked["logs"]):
             raise ControlError("logs must be a list of strings")
         checked["logs"] = tuple(checked["logs"])
-    if "drop" in checked:
-        drop = checked["drop"]
-        if isinstance(drop, str):
-            drop = [drop]
-        if not isinstance(drop, list | tuple | set | frozenset) \
-                or not all(isinstance(name, str) for name in drop):
-            raise ControlError("drop must be a list of RPC method names, or '*'")
-        checked["drop"] = frozenset(drop)
+    for name in ("drop", "fail_methods"):
+        if name in checked:
+            checked[name] = _method_names(name, checked[name])
     return checked
+
+
+def _method_names(name: str, value: Any) -> frozenset[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple | set | frozenset) \
+            or not all(isinstance(method, str) for method in names):
+        raise ControlError(f"{name} must be a list of RPC method names, or '*'")
+    return frozenset(names)
 
 
 class Control:

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2.1.21"
 RENT_EPOCH = 18_446_744_073_709_551_615  # what current nodes report for rent-exempt accounts
 FEE_LAMPORTS_PER_SIGNATURE = 5_000
+NODE_BEHIND = -32005  # what a lagging node answers (control: fail_methods)
+SLOTS_BEHIND = 42
 Handler = Callable[[Venue, list[Any]], Awaitable[Any]]
 VENUE = web.AppKey("venue", Venue)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
@@ -272,6 +274,9 @@ async def answer(venue: Venue, request: Any) -> dict[str, Any]:
     handler = METHODS.get(method)
     if handler is None:
         return _error(request_id, -32601, "Method not found")
+    if venue.control.behaviour.fails(method):
+        return _error(request_id, NODE_BEHIND, f"Node is behind by {SLOTS_BEHIND} slots",
+                      {"numSlotsBehind": SLOTS_BEHIND})
     if not isinstance(params, list):
         return _error(request_id, -32602, "Invalid params: expected an array")
     try:

@@ -331,8 +331,14 @@ class DriftDriver:
         async def token_balance() -> Decimal:
             try:
                 answer = await connection.get_token_account_balance(ata, Confirmed)
-            except RPCException:
-                return ZERO  # no token account yet: nothing held
+            except RPCException as error:
+                said = _rpc_error_text(error)
+                if "could not find account" in said:
+                    return ZERO  # no token account yet: nothing held
+                # Any other error answer says nothing about the balance: fail closed.
+                raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                                  f"the wallet's quote balance could not be read: the RPC "
+                                  f"answered {said!r}") from None
             return Decimal(answer.value.amount) / Decimal(10**answer.value.decimals)
 
         usdc = await self._read("wallet quote", token_balance)
@@ -930,6 +936,12 @@ class DriftDriver:
             "tx_signature": done.tx_signature, "client_order_id": done.client_order_id,
             "kind": done.kind.value, "fee": str(done.fee)})
         return self._final(record, done)
+
+
+def _rpc_error_text(error: RPCException) -> str:
+    """The message of a JSON-RPC error answer (solders wraps it in a typed object)."""
+    first = error.args[0] if error.args else error
+    return str(getattr(first, "message", first))
 
 
 def _user_order_id(client_order_id: str) -> int:
