@@ -14,6 +14,7 @@ REDUCE_SHORT = "reduce_short"
 NO_ACTION = "none"
 
 SKIP_NO_HEDGE = "no_hedge"
+SKIP_NOT_A_CARRY = "not_a_carry"
 SKIP_NO_SPOT = "no_hedgeable_spot"
 SKIP_WITHIN_TOLERANCE = "within_tolerance"
 SKIP_COOLDOWN = "cooldown"
@@ -94,15 +95,20 @@ def plan_rebalance(
     last_rebalance: datetime | None,
     cooldown_sec: float,
 ) -> RebalancePlan:
-    """What the rebalancer should do now. Only a wallet with a hedge (a non-zero perp position)
-    is rebalanced: the SOL kept for gas in an unhedged wallet is not a position to hedge."""
+    """What the rebalancer should do now. Only the carry is rebalanced: spot SOL held against
+    a short on the hedge market. The SOL kept for gas in an unhedged wallet is not a position
+    to hedge, and a long on the hedge market is somebody's own position: never touched."""
     delta = net_delta(spot_sol, reserved_sol, perp_sol)
     drift = drift_pct(spot_sol, reserved_sol, perp_sol)
     signal = rebalance_signal(drift, tolerance_pct)
+    # With hedgeable spot (S - R >= 0) and a short (P < 0), |S - R + P| <= |P| when the delta
+    # is negative: the correction never takes the hedge past flat.
     size = correction_size(delta)
     until = cooldown_until(last_rebalance, cooldown_sec)
     if perp_sol == 0:
         skip = SKIP_NO_HEDGE
+    elif perp_sol > 0:
+        skip = SKIP_NOT_A_CARRY
     elif drift is None:
         # A hedge with no spot to hedge: the drift is undefined, a human decides.
         skip = SKIP_NO_SPOT

@@ -25,9 +25,10 @@ from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
 from services.engine import commands, delta, orders, reconcile, snapshot
 from services.engine.account import AccountView
+from services.engine.engine_state import EngineState, EngineStateFile, OpenEntry
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
-from services.engine.hedged_entry import HedgedEntry, HedgedExit, HedgeLegs
+from services.engine.hedged_entry import EntryJournal, HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
@@ -42,6 +43,9 @@ E = engine_pb2
 MODES = ("paper", "live")
 # The vault dedups payments by id; re-asking an overlap makes a late settlement impossible to miss.
 FUNDING_OVERLAP = timedelta(hours=2)
+# A rebalance that did not trade is tried again after 1, 2, 4 ... minutes (never sooner than
+# this, never later than the cooldown): each attempt is a vault trade and a venue call.
+REBALANCE_BACKOFF_SEC = 60.0
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -59,7 +63,7 @@ class FundingEngine:
         bus: EventBus | None = None,
     ) -> None:
         self.settings = settings
-        self.upstream = Upstream(feed, executor)
+        self.upstream = Upstream(feed, executor, max_price_age_sec=settings.max_price_age_sec)
         self._vault = vault
         self.market_clock = market_clock or FeedClock(feed)
         self._sleep = sleep
@@ -69,13 +73,19 @@ class FundingEngine:
             settings.vault_retry_delays, sleep, self._set_recovering
         )
         self._sync_lock = asyncio.Lock()
+        # One command (both legs of a hedge) or one tick at a time: a rebalance is planned from
+        # the account as the last command left it, never from a read taken before it landed.
+        self._command_lock = asyncio.Lock()
+        self._commands: set[asyncio.Task[E.CommandResult]] = set()
+        self._stopping = False
+        self._state_file = EngineStateFile(settings.engine_state_path)
+        self._state = EngineState()
         self.running = False
         self.mode = ""
         self.sub_account = settings.drift_sub_account
         self.account = ""
         self.venue = ""
         self.started_at: datetime | None = None
-        self.last_rebalance: datetime | None = None
         self.sync_error: common_pb2.Error | None = None
         self._recovering = False
         self._ledger: Ledger | None = None
@@ -91,10 +101,25 @@ class FundingEngine:
 
     # --- state -------------------------------------------------------------------------------
 
+    @property
+    def last_rebalance(self) -> datetime | None:
+        return self._state.last_rebalance
+
+    @last_rebalance.setter
+    def last_rebalance(self, moment: datetime | None) -> None:
+        self._state.last_rebalance = moment
+
+    def _save_state(self) -> None:
+        try:
+            self._state_file.save(self._state)
+        except OSError:
+            log.exception("engine state not saved", extra={"path": str(self._state_file.path)})
+
     def blocked_reason(self) -> str:
         """Why trades are refused now (property 45), or "" when they may run."""
         if not self.running:
             return "the engine is stopped"
+
         if self.sync_error is not None:
             return f"{self.sync_error.message}; run ResetVault"
         if self._recovering:
@@ -168,7 +193,8 @@ class FundingEngine:
         known_before = list(self._vault_status.positions)
         self.mode, self.sub_account, self.account = mode, sub_account, account
         self.venue = venue.reply.venue
-        self.started_at, self.last_rebalance = started_at, None
+        self.started_at = started_at
+        self._state = self._state_file.load()
         self.sync_error, self._recovering = None, False
         self._ledger = ledger
         self._last_synced_as_of = None
@@ -183,8 +209,11 @@ class FundingEngine:
             hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
             min_trade_size_sol=self.settings.min_trade_size_sol,
         )
-        self._hedged_entry = HedgedEntry(legs, critical_stop=self._critical_stop)
-        self._hedged_exit = HedgedExit(legs, warn=self._warn)
+        journal = EntryJournal(remember=self._remember_entry, forget=self._forget_entry,
+                               leg_status=self._trade_path.leg_status)
+        self._hedged_entry = HedgedEntry(legs, journal, critical_stop=self._critical_stop)
+        self._hedged_exit = HedgedExit(legs, alert=self._critical_alert)
+        self._stopping = False
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
                                           "account": account})
@@ -193,13 +222,17 @@ class FundingEngine:
             await self._trade_path.resolve_pending_intents()
         except DomainError as error:
             log.warning("pending intents not resolved at start", extra={"reason": error.message})
+        # Hedged entries a restart interrupted are driven on to their end.
+        async with self._command_lock:
+            await self._advance_open_entries()
         # Property 31: the vault starts from the venue's own numbers.
         synced = await self._sync_vault()
         if synced is not None:
             self._report_unknown_positions(known_before, synced)
             await self._publish_update(synced)
         self._stop_loop = asyncio.Event()
-        self._loop_task = asyncio.create_task(self._tick_loop(), name="engine-tick-loop")
+        self._loop_task = asyncio.create_task(self._tick_loop(self._stop_loop),
+                                              name="engine-tick-loop")
 
     async def stop(self, request_id: str) -> E.CommandResult:
         if not self.running:
@@ -211,28 +244,43 @@ class FundingEngine:
             orders.success(request_id, commands.STOP_ENGINE, "engine stopped"))
 
     async def shutdown(self) -> None:
-        """Stops the tick loop after its current tick; no trade is cut in half."""
-        self.running = False
+        """Refuses new commands, lets the current tick and every accepted command run to their
+        end (a hedge is never cut between its legs), then stops."""
+        self._stopping = True
         self._stop_loop.set()
         task, self._loop_task = self._loop_task, None
         if task is not None:
             try:
-                await asyncio.wait_for(task, timeout=30)
+                await asyncio.wait_for(asyncio.shield(task), timeout=30)
             except TimeoutError:
-                log.error("tick loop did not stop in 30 s; cancelled")
+                log.error("the tick loop did not stop in 30 s; it stops after its tick")
             except Exception:  # the loop logs its own errors
                 log.exception("tick loop ended with an error")
+        await self.settle_commands()
+        self.running = False
+        self._stopping = False
         self.mode = ""
         log.info("engine stopped")
 
+    async def settle_commands(self) -> None:
+        """Waits until every accepted command has reached its end."""
+        while self._commands:
+            await asyncio.gather(*list(self._commands), return_exceptions=True)
+
+    def _halt(self) -> None:
+        """Stops trading at once, from inside a command: its own end is not waited for."""
+        self.running = False
+        self._stop_loop.set()
+        self._loop_task = None
+
     # --- the tick ----------------------------------------------------------------------------
 
-    async def _tick_loop(self) -> None:
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
         interval = self.settings.tick_interval_sec
-        while not self._stop_loop.is_set():
+        while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_loop.wait(), timeout=interval)
-            if self._stop_loop.is_set():
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
                 return
             try:
                 await self.tick()
@@ -240,11 +288,19 @@ class FundingEngine:
                 log.exception("engine tick failed")
 
     async def tick(self) -> None:
-        """One pass: flush the outbox, sync the vault, publish, alert, rebalance."""
+        """One pass: flush the outbox, settle what awaits the venue, sync the vault, publish,
+        alert, rebalance. Never beside a command: it waits for the one that runs."""
+        async with self._command_lock:
+            await self._tick()
+
+    async def _tick(self) -> None:
         if not self.running:
             return
         await self._flush_outbox()
         await self._resolve_awaiting()
+        await self._advance_open_entries()
+        if not self.running:
+            return
         account = await self._sync_vault() if self.sync_error is None else None
         if account is None:
             try:
@@ -268,6 +324,31 @@ class FundingEngine:
         for _request, result in resolved:
             self._alert_if_unknown(result)
             self.publish_result(result)
+
+    async def _advance_open_entries(self) -> None:
+        """Hedged entries with a leg that was awaiting the venue move on once it is final."""
+        if self._hedged_entry is None:
+            return
+        for entry in list(self._state.open_entries.values()):
+            if not self.running:
+                return
+            try:
+                result = await self._hedged_entry.advance(entry)
+            except DomainError as error:
+                log.warning("hedged entry not advanced", extra={
+                    "request_id": entry.request_id, "reason": error.message})
+                continue
+            if result is not None:
+                self._alert_if_unknown(result)
+                self.publish_result(result)
+
+    def _remember_entry(self, entry: OpenEntry) -> None:
+        self._state.open_entries[entry.request_id] = entry
+        self._save_state()
+
+    def _forget_entry(self, request_id: str) -> None:
+        if self._state.open_entries.pop(request_id, None) is not None:
+            self._save_state()
 
     def _alert_if_unknown(self, result: E.CommandResult) -> None:
         """Property 42: the user verifies an unknown transaction by its signature."""
@@ -356,10 +437,32 @@ class FundingEngine:
     # --- commands ----------------------------------------------------------------------------
 
     async def trade(self, request: TradeRequest) -> E.CommandResult:
+        if not self.running or self._stopping or self._trade_path is None:
+            why = "is stopping" if self._stopping else "is not running: StartEngine first"
+            return self.publish_result(orders.failure(
+                request.request_id, request.action, DomainError(
+                    ErrorCode.ENGINE_NOT_RUNNING, f"the engine {why}")))
+        blocked = self.blocked_reason()
+        if blocked:  # said at once, not after the tick that holds the lock (property 45)
+            return self.publish_result(orders.failure(
+                request.request_id, request.action, DomainError(
+                    ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")))
+        # An accepted command runs to its end whatever happens to its caller: a cancelled
+        # handler (the gateway's deadline, a closed connection) must not cut it between legs.
+        task = asyncio.create_task(self._trade(request), name=f"command {request.request_id}")
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+        return await asyncio.shield(task)
+
+    async def _trade(self, request: TradeRequest) -> E.CommandResult:
+        async with self._command_lock:
+            return await self._trade_locked(request)
+
+    async def _trade_locked(self, request: TradeRequest) -> E.CommandResult:
         if not self.running or self._trade_path is None:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
-                    ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running: StartEngine first")))
+                    ErrorCode.ENGINE_NOT_RUNNING, "the engine stopped")))
         if self._hedged_entry is not None and self._hedged_entry.applies_to(request):
             result = await self._hedged_entry.open(request)
         elif self._hedged_exit is not None and self._hedged_exit.applies_to(request):
@@ -386,12 +489,17 @@ class FundingEngine:
         self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
                       E.HealthAlert(level="WARNING", health="", message=message))
 
+    def _critical_alert(self, message: str) -> None:
+        log.critical("unhedged leg", extra={"reason": message})
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
+                      E.HealthAlert(level="CRITICAL", health="", message=message))
+
     async def _critical_stop(self, message: str) -> None:
         """One leg without the other: stop, say so loudly, and wait for a human."""
         log.critical("critical stop", extra={"reason": message})
         self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
                       E.HealthAlert(level="CRITICAL", health="", message=message))
-        await self.shutdown()
+        self._halt()
         self._emit_status()
 
     async def _after_trade(self) -> None:
@@ -427,7 +535,11 @@ class FundingEngine:
         )
 
     async def _auto_rebalance(self, account: AccountView) -> None:
-        plan = self._plan(account, await self._market_now())
+        now = await self._market_now()
+        retry_at = self._state.rebalance_retry_at
+        if retry_at is not None and now < retry_at:
+            return  # backing off after a rebalance that did not trade
+        plan = self._plan(account, now)
         if plan.actionable:
             await self._rebalance(plan, f"rebalance-{uuid.uuid4().hex}")
 
@@ -436,15 +548,17 @@ class FundingEngine:
     ) -> tuple[E.RebalancePlan, E.CommandResult | None]:
         if not self.running:
             raise DomainError(ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")
-        account = await self.upstream.account(self.sub_account, None)
-        plan = self._plan(account, await self._market_now())
-        if simulate or not plan.actionable:
-            return snapshot.rebalance_plan(plan), None
-        result = await self._rebalance(plan, request_id or f"rebalance-{uuid.uuid4().hex}")
+        async with self._command_lock:
+            account = await self.upstream.account(self.sub_account, None)
+            plan = self._plan(account, await self._market_now())
+            if simulate or not plan.actionable or not self.running:
+                return snapshot.rebalance_plan(plan), None
+            result = await self._rebalance(plan, request_id or f"rebalance-{uuid.uuid4().hex}")
         return snapshot.rebalance_plan(plan), self.publish_result(result)
 
     async def _rebalance(self, plan: delta.RebalancePlan, request_id: str) -> E.CommandResult:
-        """Sends the correction through the trade path; last_rebalance moves only on success."""
+        """Sends the correction through the trade path. A rebalance that was sent (filled, or
+        still awaiting the venue) starts the cooldown; one that did not trade backs off."""
         assert self._trade_path is not None
         planned_at = await self._market_now()
         expand = plan.action == delta.EXPAND_SHORT
@@ -457,13 +571,30 @@ class FundingEngine:
                                        "drift_pct": str(plan.drift_pct)})
         result = await self._trade_path.execute(request)
         metrics.REBALANCES.labels(result="success" if result.ok else "failed").inc()
-        if result.ok:
-            self.last_rebalance = planned_at
+        self._alert_if_unknown(result)
+        self._note_rebalance(result, planned_at)
         self.bus.emit(E.EVENT_TYPE_REBALANCE, E.RebalanceEvent(
             plan=snapshot.rebalance_plan(plan), result=result))
         if result.ok:
             await self._after_trade()
         return result
+
+    def _note_rebalance(self, result: E.CommandResult, planned_at: datetime) -> None:
+        sent = result.ok or result.error.code == ErrorCode.ORDER_PENDING or (
+            result.HasField("order") and result.order.status == K.TRADE_STATUS_UNKNOWN)
+        state = self._state
+        if sent:
+            state.last_rebalance, state.rebalance_failures = planned_at, 0
+            state.rebalance_retry_at = None
+        else:
+            state.rebalance_failures += 1
+            wait = min(REBALANCE_BACKOFF_SEC * 2 ** (state.rebalance_failures - 1),
+                       max(self.settings.rebalance_cooldown_sec, REBALANCE_BACKOFF_SEC))
+            state.rebalance_retry_at = planned_at + timedelta(seconds=wait)
+            log.warning("rebalance did not trade; backing off", extra={
+                "failures": state.rebalance_failures, "retry_in_sec": wait,
+                "code": result.error.code})
+        self._save_state()
 
     # --- publishing --------------------------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 A short on SOL-PERP without the SOL to match is not delta-neutral, and the rebalancer would
 undo it. So the engine buys the missing spot first, then shorts the perp; when the perp leg
-fails for certain, it sells that spot back at once (design.md's partial execution flow), and
-when the rollback fails, or the perp outcome is unknown, it stops and raises a critical alert:
-one leg without the other needs a human.
+certainly did not trade, it sells that spot back (design.md's partial execution flow); when the
+sale fails too, it stops and raises a critical alert: one leg without the other needs a human.
+
+An entry is written down (the engine state) before its first leg leaves and is driven from the
+vault's record of its legs, so a leg still awaiting the venue, a cancelled caller or a restart
+only pause it: each tick moves it on until it is at its end.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from dne.engine.v1 import engine_pb2
 from services.common.errors import DomainError, ErrorCode
 from services.engine import commands, delta, orders
 from services.engine.account import AccountView
+from services.engine.engine_state import OpenEntry
 from services.engine.orders import TradeRequest
 from services.engine.trade_path import TradePath
 
 log = logging.getLogger(__name__)
 K = common_pb2
 CERTAINLY_NOT_TRADED = {K.TRADE_STATUS_REJECTED, K.TRADE_STATUS_FAILED}
+NOT_FINAL = {K.TRADE_STATUS_PENDING, K.TRADE_STATUS_UNKNOWN}
+REFUSED = -1  # a leg the gates refused: nothing was written or sent
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,23 @@ class HedgeLegs:
     min_trade_size_sol: Decimal
 
 
+@dataclass(frozen=True)
+class EntryJournal:
+    """Where open entries are kept (persisted before a leg leaves) and how a leg's status is
+    read from the vault (None: never written, so never sent)."""
+
+    remember: Callable[[OpenEntry], None]
+    forget: Callable[[str], None]
+    leg_status: Callable[[str], Awaitable[int | None]]
+
+
 class HedgedEntry:
     def __init__(
-        self, legs: HedgeLegs, critical_stop: Callable[[str], Awaitable[None]]
+        self, legs: HedgeLegs, journal: EntryJournal,
+        critical_stop: Callable[[str], Awaitable[None]],
     ) -> None:
         self._legs = legs
+        self._journal = journal
         self._critical_stop = critical_stop
 
     def applies_to(self, request: TradeRequest) -> bool:
@@ -62,44 +80,124 @@ class HedgedEntry:
             # The user confirms both legs: say how much spot SOL comes with the short.
             refused.error.details["spot_leg_buy_sol"] = str(spot)
             return refused
-        spot_leg = _swap(f"{request.request_id}:spot", K.SIDE_LONG, spot, "user")
-        bought = await self._legs.trade_path.execute(spot_leg)
-        if not bought.ok:
-            code = ErrorCode._value2member_map_.get(bought.error.code, ErrorCode.VENUE_REJECTED)
+        entry = OpenEntry(request.request_id, request.market, str(request.size), str(spot),
+                          request.confirmed)
+        self._journal.remember(entry)
+        result = await self.advance(entry)
+        assert result is not None  # a fresh entry always has something to answer
+        return result
+
+    async def advance(self, entry: OpenEntry) -> engine_pb2.CommandResult | None:
+        """Moves an entry as far as it can go now. Answers the command's result when this call
+        decided something, None when nothing changed (a leg still awaits the venue)."""
+        request = _short(entry)
+        spot = Decimal(entry.spot_size)
+        bought = await self._journal.leg_status(_spot_id(entry))
+        fresh: engine_pb2.CommandResult | None = None
+        if bought is None:
+            fresh = await self._legs.trade_path.execute(
+                _swap(_spot_id(entry), K.SIDE_LONG, spot, "user"))
+            bought = _status_of(fresh)
+        if bought in NOT_FINAL:
+            return _waiting(request, fresh, f"the spot leg (buy {spot} SOL) awaits the venue; "
+                            "the short follows once it is bought") if fresh else None
+        if bought != K.TRADE_STATUS_FILLED:
+            self._journal.forget(entry.request_id)
+            if fresh is None:
+                return None
             return orders.failure(request.request_id, request.action, DomainError(
-                ErrorCode(code),
-                f"the spot leg (buy {spot} SOL) failed, nothing was shorted: "
-                f"{bought.error.message}"))
-        shorted = await self._legs.trade_path.execute(request)
-        if shorted.ok:
-            shorted.message = f"{shorted.message}; spot leg bought {bought.order.filled_size} SOL"
+                _code(fresh), f"the spot leg (buy {spot} SOL) failed, nothing was shorted: "
+                f"{fresh.error.message}"))
+        shorted_status = REFUSED if entry.perp_refused else await self._journal.leg_status(
+            request.request_id)
+        shorted: engine_pb2.CommandResult | None = None
+        if shorted_status is None:
+            shorted = await self._legs.trade_path.execute(request)
+            shorted_status = _status_of(shorted)
+            if shorted_status is None:  # refused by the gates, nothing sent
+                entry.perp_refused = True
+                self._journal.remember(entry)
+                shorted_status = REFUSED
+        if shorted_status in NOT_FINAL:
+            return _waiting(request, shorted, f"bought {spot} SOL; the short awaits the venue "
+                            "(the SOL is sold back if the short fails)") if shorted else None
+        if shorted_status == K.TRADE_STATUS_FILLED:
+            self._journal.forget(entry.request_id)
+            if shorted is None:
+                return None  # its final result was published when it resolved
+            shorted.message = f"{shorted.message}; spot leg bought {spot} SOL"
             return shorted
-        return await self._unwind(request, shorted, Decimal(bought.order.filled_size or spot))
+        return await self._unwind(entry, request, shorted, spot)
 
     async def _unwind(
-        self, request: TradeRequest, shorted: engine_pb2.CommandResult, spot: Decimal
-    ) -> engine_pb2.CommandResult:
-        if shorted.order.status not in CERTAINLY_NOT_TRADED and shorted.HasField("order"):
-            message = (f"the perp leg's outcome is unknown after buying {spot} SOL: the engine "
-                       "stopped; verify the position at the venue before trading again")
-            await self._critical_stop(message)
-            shorted.message = message
-            return shorted
-        rollback = _swap(f"{request.request_id}:rollback", K.SIDE_SHORT, spot, "rollback")
-        sold = await self._legs.trade_path.execute(rollback)
-        if sold.ok:
+        self, entry: OpenEntry, request: TradeRequest,
+        shorted: engine_pb2.CommandResult | None, spot: Decimal,
+    ) -> engine_pb2.CommandResult | None:
+        rollback_id = f"{request.request_id}:rollback"
+        sold_status = await self._journal.leg_status(rollback_id)
+        sold: engine_pb2.CommandResult | None = None
+        if sold_status is None:
+            sold = await self._legs.trade_path.execute(
+                _swap(rollback_id, K.SIDE_SHORT, spot, "rollback"))
+            sold_status = _status_of(sold)
+        why = shorted.error.message if shorted is not None else "the short did not trade"
+        if sold_status in NOT_FINAL:
+            return _waiting(request, sold, f"{why}; selling back the {spot} SOL awaits the "
+                            "venue") if sold else None
+        self._journal.forget(entry.request_id)
+        if sold_status == K.TRADE_STATUS_FILLED:
             log.error("perp leg failed; spot leg rolled back", extra={
-                "request_id": request.request_id, "spot_sol": str(spot),
-                "code": shorted.error.code})
-            shorted.error.message = (f"{shorted.error.message} (the {spot} SOL bought for it "
-                                     "were sold back)")
-            return shorted
-        message = (f"the perp leg failed and selling back {spot} SOL failed too "
-                   f"({sold.error.code}: {sold.error.message}): the engine stopped; the wallet "
-                   "holds unhedged SOL and needs a human")
+                "request_id": request.request_id, "spot_sol": str(spot)})
+            return orders.failure(request.request_id, request.action, DomainError(
+                _code(shorted) if shorted is not None else ErrorCode.VENUE_REJECTED,
+                f"{why} (the {spot} SOL bought for it were sold back)"))
+        reason = f"{sold.error.code}: {sold.error.message}" if sold is not None else "refused"
+        message = (f"the short of {request.request_id} failed and selling back {spot} SOL "
+                   f"failed too ({reason}): the engine stopped; the wallet holds unhedged SOL "
+                   "and needs a human")
         await self._critical_stop(message)
-        shorted.error.message = f"{shorted.error.message}; {message}"
-        return shorted
+        return orders.failure(request.request_id, request.action, DomainError(
+            ErrorCode.VENUE_REJECTED, f"{why}; {message}"))
+
+
+def _short(entry: OpenEntry) -> TradeRequest:
+    return TradeRequest(entry.request_id, commands.OPEN_POSITION, K.TRADE_KIND_PERP_OPEN,
+                        entry.market, K.SIDE_SHORT, Decimal(entry.size), source="user",
+                        confirmed=entry.confirmed)
+
+
+def _spot_id(entry: OpenEntry) -> str:
+    return f"{entry.request_id}:spot"
+
+
+def _status_of(result: engine_pb2.CommandResult) -> int | None:
+    """The leg's venue status; None when it was refused before anything was written."""
+    if result.HasField("order"):
+        return result.order.status
+    if result.error.code == ErrorCode.ORDER_PENDING:
+        return K.TRADE_STATUS_PENDING
+    return None
+
+
+def _code(result: engine_pb2.CommandResult) -> ErrorCode:
+    return ErrorCode(ErrorCode._value2member_map_.get(result.error.code,
+                                                      ErrorCode.VENUE_REJECTED))
+
+
+def _waiting(
+    request: TradeRequest, leg: engine_pb2.CommandResult, message: str
+) -> engine_pb2.CommandResult:
+    """The command's answer while one of its legs awaits the venue. An unknown leg keeps its
+    order (and so its critical alert with the signature)."""
+    if leg.order.status == K.TRADE_STATUS_UNKNOWN:
+        answer = engine_pb2.CommandResult()
+        answer.CopyFrom(leg)
+        answer.request_id, answer.action = request.request_id, request.action
+        answer.message = answer.error.message = f"{message}: {leg.error.message}"
+        return answer
+    return orders.failure(request.request_id, request.action,
+                          DomainError(ErrorCode.ORDER_PENDING, f"{message}; the final result "
+                                      "follows"))
 
 
 def _swap(request_id: str, side: int, size: Decimal, source: str) -> TradeRequest:
@@ -111,11 +209,11 @@ def _swap(request_id: str, side: int, size: Decimal, source: str) -> TradeReques
 class HedgedExit:
     """Leaving the carry: close the short, then sell the spot SOL it hedged (never the gas
     reserve). A spot sale that fails leaves the close done and says so: the wallet then holds
-    unhedged SOL, which the answer and a WARNING alert name."""
+    unhedged SOL, which the answer and a CRITICAL alert name."""
 
-    def __init__(self, legs: HedgeLegs, warn: Callable[[str], None]) -> None:
+    def __init__(self, legs: HedgeLegs, alert: Callable[[str], None]) -> None:
         self._legs = legs
-        self._warn = warn
+        self._alert = alert
 
     def applies_to(self, request: TradeRequest) -> bool:
         return (request.kind == K.TRADE_KIND_PERP_CLOSE and request.unwind_spot
@@ -141,6 +239,6 @@ class HedgedExit:
         else:
             warning = (f"the short is closed but selling its {spot} SOL spot leg failed "
                        f"({sold.error.code}: {sold.error.message}); the wallet holds it unhedged")
-            self._warn(warning)
+            self._alert(warning)
             closed.message = f"{closed.message}; {warning}"
         return closed

@@ -51,9 +51,11 @@ class Ledger:
                 return trade
         return None
 
-    async def pending(self) -> list[common_pb2.Trade]:
+    async def unresolved(self) -> list[common_pb2.Trade]:
+        """Trades whose outcome the vault does not know yet: PENDING and UNKNOWN."""
         reply = await self._call("ListTrades", vault_pb2.ListTradesRequest(
-            key=self.key, statuses=[common_pb2.TRADE_STATUS_PENDING]))
+            key=self.key, statuses=[common_pb2.TRADE_STATUS_PENDING,
+                                    common_pb2.TRADE_STATUS_UNKNOWN]))
         return list(reply.trades)
 
     async def record_intent(self, trade: common_pb2.Trade) -> tuple[common_pb2.Trade, bool]:

@@ -120,6 +120,14 @@ class Preflight:
         return ApprovedTrade(request, request.side, size, None, None, size, None, None)
 
     def _open(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
+        hedge = self._settings.hedge_market
+        if request.source == "user" and request.market == hedge and request.side == K.SIDE_LONG:
+            # The hedge market's position is the carry's short, which the rebalancer keeps
+            # equal to the spot SOL: a long there would be resized or reversed by it.
+            gates.deny("hedge_market", ErrorCode.HEDGE_MARKET_LONG,
+                       f"{hedge} is the hedge market: the engine holds it short against spot "
+                       f"SOL and rebalances it, so it takes no long; leave the carry with a "
+                       f"close, or go long on another market").raise_if_denied()
         tradable = {s for s, market in context.markets.items() if market.tradable}
         gates.check_market(request.market, tradable, context.markets).raise_if_denied()
         price = _required(context.price, request.market)

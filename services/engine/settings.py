@@ -34,6 +34,12 @@ class EngineSettings(ServiceSettings):
                     "resends of an order after a transport error (same client order id).",
     )
     latency_limit_ms: float = Field(default=300, gt=0, le=10_000)
+    max_price_age_sec: float = Field(
+        default=30, gt=0, le=3600,
+        description="A feed price older than this (oracle age) refuses the trade: PRICE_STALE.")
+    engine_state_path: str = Field(
+        default="", description="JSON file for what decides trades across restarts (the "
+                                "rebalance cooldown and backoff); empty: memory only.")
     slippage_tolerance: Decimal = Field(default=Decimal("0.005"), gt=0, le=Decimal("0.1"))
     jito_tip_lamports: int = Field(default=10_000, ge=0, le=100_000_000)
     base_fee_lamports: int = Field(default=5_000, ge=0, le=100_000_000)

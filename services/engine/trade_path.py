@@ -46,6 +46,7 @@ from services.engine.vault_sync import WaitFromList
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 K = common_pb2
+NOT_FINAL = (K.TRADE_STATUS_PENDING, K.TRADE_STATUS_UNKNOWN)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -74,6 +75,7 @@ class TradePath:
         # Sent, not yet confirmed by the venue (a live transaction still landing): request id ->
         # the request. Trading waits until each has its final outcome.
         self.awaiting: dict[str, TradeRequest] = {}
+        self._told_unknown: set[str] = set()
 
     async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
         with tracer.start_as_current_span(f"trade {request.action}") as span:
@@ -145,6 +147,9 @@ class TradePath:
         order, settlement = await self._send(trade)
         if order.status == K.TRADE_STATUS_PENDING:
             return self._await_confirmation(request, order)
+        if order.status == K.TRADE_STATUS_UNKNOWN:
+            # A missing answer is not "nothing traded": trading waits until the venue says.
+            self.awaiting[request.request_id] = request
         await self._ledger.complete(request.request_id, order)
         if settlement is not None and settlement.client_order_id:
             await self._record_settlement(settlement, request.source)
@@ -206,10 +211,13 @@ class TradePath:
             error = failure.last_attempt.exception()
             log.error("executor unreachable while sending an order",
                       extra={"client_order_id": trade.request.request_id}, exc_info=error)
-        found = await self._lookup_order(trade.request.request_id)
+        try:
+            found = await self._lookup_order(trade.request.request_id)
+        except DomainError:
+            return self._unknown(trade), None
         if found is not None:
             return found, None
-        return self._unknown(trade), None
+        return self._never_reached(trade.request.request_id, trade), None
 
     async def _send_once(
         self, trade: ApprovedTrade
@@ -263,12 +271,25 @@ class TradePath:
             "the final result follows", tx_signature=order.tx_signature))
 
     async def resolve_awaiting(self) -> list[tuple[TradeRequest, engine_pb2.CommandResult]]:
-        """Asks the venue about every order awaiting confirmation; answers those now final."""
+        """Asks the venue about every order awaiting its outcome; answers those now final.
+        An executor that cannot be asked leaves them waiting: no answer is not an answer."""
         resolved = []
         async with self._lock:
             for request_id, request in list(self.awaiting.items()):
-                order = await self._lookup_order(request_id)
-                if order is None or order.status == K.TRADE_STATUS_PENDING:
+                try:
+                    order = await self._lookup_order(request_id)
+                except DomainError:
+                    break  # the executor is away: ask again next tick
+                if order is None:
+                    order = self._never_reached(request_id)
+                if order.status == K.TRADE_STATUS_PENDING:
+                    continue
+                if order.status == K.TRADE_STATUS_UNKNOWN:
+                    # Said once (the answer raises the alert), then asked about every tick.
+                    if request_id not in self._told_unknown:
+                        self._told_unknown.add(request_id)
+                        await self._ledger.complete(request_id, order)
+                        resolved.append((request, orders.from_order(request, order)))
                     continue
                 if not await self._ledger.complete(request_id, order):
                     continue  # kept in the outbox, which blocks trading on its own
@@ -278,22 +299,47 @@ class TradePath:
         return resolved
 
     async def resolve_pending_intents(self) -> int:
-        """At start: intents a crash left PENDING are settled from the venue's own record."""
-        pending = await self._ledger.pending()
-        for trade in pending:
-            order = await self._lookup_order(trade.client_order_id)
-            if order is None:
-                # Written, never received by the venue: nothing traded.
-                order = orders.order_from_trade(trade)
-                order.status = K.TRADE_STATUS_REJECTED
-                order.error.CopyFrom(common_pb2.Error(
-                    code=ErrorCode.VENUE_REJECTED,
-                    message="the order never reached the venue; nothing was traded"))
-            if order.status == K.TRADE_STATUS_PENDING:
-                self.awaiting[trade.client_order_id] = orders.request_from_trade(trade)
+        """At start: intents a crash left PENDING (or UNKNOWN) are settled from the venue's
+        own record; those the venue cannot be asked about yet wait, and block trading."""
+        waiting = await self._ledger.unresolved()
+        for trade in waiting:
+            request = orders.request_from_trade(trade)
+            try:
+                order = await self._lookup_order(trade.client_order_id)
+            except DomainError:
+                self.awaiting[trade.client_order_id] = request
                 continue
-            await self._ledger.complete(trade.client_order_id, order)
-        return len(pending)
+            if order is None:
+                order = self._never_reached(trade.client_order_id)
+            if order.status in NOT_FINAL:
+                self.awaiting[trade.client_order_id] = request
+                continue
+            if not await self._ledger.complete(trade.client_order_id, order):
+                self.awaiting[trade.client_order_id] = request
+        return len(waiting)
+
+    async def leg_status(self, client_order_id: str) -> int | None:
+        """The vault's status of one order; None when it was never written (never sent)."""
+        stored = await self._ledger.find(client_order_id)
+        return stored.status if stored is not None else None
+
+    @staticmethod
+    def _never_reached(
+        client_order_id: str, trade: ApprovedTrade | None = None
+    ) -> common_pb2.OrderResult:
+        """The executor, with its order record loaded, does not know the id: never received,
+        so nothing traded. FAILED (not REJECTED) is a legal end for a PENDING or UNKNOWN."""
+        order = common_pb2.OrderResult(
+            client_order_id=client_order_id, status=K.TRADE_STATUS_FAILED,
+            error=common_pb2.Error(code=ErrorCode.VENUE_REJECTED,
+                                   message="the order never reached the venue; nothing was "
+                                           "traded"))
+        if trade is not None:
+            order.kind = trade.request.kind
+            order.market = _wire_market(trade.request)
+            order.side = trade.side
+            order.requested_size = to_wire(trade.size)
+        return order
 
     def _record_outcome_of(self, request: TradeRequest, order: common_pb2.OrderResult) -> None:
         kind = K.TradeKind.Name(request.kind).removeprefix("TRADE_KIND_").lower()
@@ -301,12 +347,16 @@ class TradePath:
         TRADES.labels(kind=kind, result=status).inc()
 
     async def _lookup_order(self, client_order_id: str) -> common_pb2.OrderResult | None:
+        """The executor's record of an order: None when it has none; VENUE_UNAVAILABLE when it
+        cannot be asked (which says nothing about the order)."""
         try:
             reply = await self._upstream.executor.GetOrder(
                 executor_pb2.GetOrderRequest(client_order_id=client_order_id),
                 timeout=CALL_TIMEOUT_SEC)
         except grpc.RpcError:
-            return None
+            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                              f"the executor cannot be asked about order {client_order_id}"
+                              ) from None
         return reply.result if reply.found else None
 
     def _unknown(self, trade: ApprovedTrade) -> common_pb2.OrderResult:
@@ -326,27 +376,19 @@ class TradePath:
         self, request: TradeRequest, stored: common_pb2.Trade
     ) -> engine_pb2.CommandResult:
         """A request id seen before: answer its outcome, resolving a PENDING one at the venue."""
-        if stored.status == K.TRADE_STATUS_PENDING:
-            try:
-                reply = await self._upstream.executor.GetOrder(
-                    executor_pb2.GetOrderRequest(client_order_id=request.request_id),
-                    timeout=CALL_TIMEOUT_SEC)
-            except grpc.RpcError:
-                raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
-                                  "this request is pending and the executor is unreachable "
-                                  "to resolve it") from None
-            if reply.found and reply.result.status == K.TRADE_STATUS_PENDING:
-                return self._await_confirmation(request, reply.result)
-            if reply.found:
-                order = common_pb2.OrderResult()
-                order.CopyFrom(reply.result)
+        if stored.status in NOT_FINAL:
+            found = await self._lookup_order(request.request_id)
+            if found is not None and found.status in NOT_FINAL:
+                return self._await_confirmation(request, found)
+            order = common_pb2.OrderResult()
+            if found is not None:
+                order.CopyFrom(found)
             else:
                 # Written as an intent, never received by the venue: nothing traded.
                 order = orders.order_from_trade(stored)
-                order.status = K.TRADE_STATUS_REJECTED
-                order.error.CopyFrom(common_pb2.Error(
-                    code=ErrorCode.VENUE_REJECTED,
-                    message="the order never reached the venue; nothing was traded"))
+                never = self._never_reached(request.request_id)
+                order.status = never.status
+                order.error.CopyFrom(never.error)
             order.replayed = False
             await self._ledger.complete(request.request_id, order)
             order.replayed = True

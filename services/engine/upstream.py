@@ -34,10 +34,12 @@ class Upstream:
         feed: feed_pb2_grpc.FeedServiceStub,
         executor: executor_pb2_grpc.ExecutorServiceStub,
         monotonic: Callable[[], float] = time.perf_counter,
+        max_price_age_sec: float = float("inf"),
     ) -> None:
         self.feed = feed
         self.executor = executor
         self._monotonic = monotonic
+        self._max_price_age = max_price_age_sec
 
     async def price(self, market: str) -> Decimal:
         """The oracle price fills and PnL use."""
@@ -54,6 +56,14 @@ class Upstream:
         if price <= 0:
             raise DomainError(ErrorCode.FEED_UNAVAILABLE,
                               f"the feed answered no usable price for {market}")
+        age = reply.price.oracle_age_seconds
+        if age > self._max_price_age:
+            # A feed that lost its RPC keeps its last price: sizing and limits on it would
+            # trade at a price the market left long ago.
+            raise DomainError(ErrorCode.PRICE_STALE,
+                              f"the {market} price is {age:.1f} s old (limit "
+                              f"{self._max_price_age:g} s); no trade until the feed is fresh",
+                              age_seconds=f"{age:.1f}")
         return price
 
     async def markets(self) -> dict[str, feed_pb2.FundingMarket]:

@@ -114,7 +114,8 @@ async def test_open_beyond_the_leverage_limit_is_refused_and_max_leverage_lowers
 
 async def test_a_long_that_pays_funding_is_refused_as_unprofitable(running: EngineHarness) -> None:
     assert (await deposit(running, "2000")).ok
-    result = await open_(running, "5", direction="long")  # SOL rate > 0: longs pay
+    # BTC's rate > 0: longs pay (SOL-PERP, the hedge market, takes no long at all)
+    result = await open_(running, "0.01", direction="long", market="BTC-PERP")
     assert result.error.code == "UNPROFITABLE"
     for field in ("expected_revenue", "estimated_costs", "net_profit"):
         assert field in result.error.details
@@ -357,10 +358,29 @@ async def test_an_unreachable_executor_leaves_the_outcome_unknown_and_recorded_s
     running: EngineHarness,
 ) -> None:
     running.executor.transport_failures = 99
+
+    async def unreachable(request, context=None, **_):  # type: ignore[no-untyped-def]
+        from tests.kit.engine_fakes import transport_error
+        raise transport_error()
+
+    running.executor.GetOrder = unreachable  # type: ignore[method-assign]
     result = await deposit(running, "100", "lost-all")
     assert not result.ok and result.order.status == K.TRADE_STATUS_UNKNOWN
     assert result.error.code == "VENUE_UNAVAILABLE" and "unknown" in result.error.message
     assert running.vault.trades["lost-all"].status == K.TRADE_STATUS_UNKNOWN
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_every_send_lost_before_the_venue_is_failed_once_the_executor_says_so(
+    running: EngineHarness,
+) -> None:
+    """The executor answers GetOrder (its record loaded) and never got the id: nothing traded."""
+    running.executor.transport_failures = 99
+    result = await deposit(running, "100", "lost-all")
+    assert not result.ok and result.order.status == K.TRADE_STATUS_FAILED
+    assert "never reached" in result.error.message
+    assert running.vault.trades["lost-all"].status == K.TRADE_STATUS_FAILED
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
 
 
 async def test_a_pending_intent_is_resolved_at_the_venue_not_traded_again(
@@ -374,14 +394,14 @@ async def test_a_pending_intent_is_resolved_at_the_venue_not_traded_again(
     assert running.executor.order_calls == [("Deposit", "crash")]
 
 
-async def test_a_pending_intent_the_venue_never_saw_is_closed_as_rejected(
+async def test_a_pending_intent_the_venue_never_saw_is_closed_as_failed(
     running: EngineHarness,
 ) -> None:
     running.vault.trades["ghost"] = K.Trade(
         client_order_id="ghost", status=K.TRADE_STATUS_PENDING, kind=K.TRADE_KIND_DEPOSIT)
     again = await deposit(running, "100", "ghost")
     assert not again.ok and again.error.code == "VENUE_REJECTED"
-    assert running.vault.trades["ghost"].status == K.TRADE_STATUS_REJECTED
+    assert running.vault.trades["ghost"].status == K.TRADE_STATUS_FAILED
     assert running.executor.order_calls == []
 
 
@@ -461,12 +481,13 @@ async def test_a_perp_leg_with_an_unknown_outcome_is_never_unwound_blind(
         raise transport_error()
 
     running.executor.OpenPosition = unreachable  # type: ignore[method-assign]
+    running.executor.GetOrder = unreachable  # type: ignore[method-assign]
     result = await open_(running, "3", rid="dark")
     running.executor.OpenPosition = original  # type: ignore[method-assign]
     assert not result.ok
     assert running.vault.trades["dark"].status == K.TRADE_STATUS_UNKNOWN
     assert "dark:rollback" not in running.vault.trades
-    assert not running.engine.running  # type: ignore[attr-defined]
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]  # until the venue says
     alert = alerts.queue.get_nowait()
     assert alert.health_alert.level == "CRITICAL" and "unknown" in alert.health_alert.message
 
@@ -508,7 +529,7 @@ async def test_leaving_without_unwind_keeps_the_spot(running: EngineHarness) -> 
     assert "leave:spot" not in running.vault.trades
 
 
-async def test_a_failed_spot_sale_leaves_the_close_done_and_warns(running: EngineHarness) -> None:
+async def test_a_failed_spot_sale_leaves_the_close_done_and_alerts(running: EngineHarness) -> None:
     assert (await deposit(running, "2000")).ok
     assert (await open_(running, "3", rid="carry")).ok
     alerts = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore
@@ -516,7 +537,7 @@ async def test_a_failed_spot_sale_leaves_the_close_done_and_warns(running: Engin
     result = await close(running, "leave", unwind_spot=True)
     assert result.ok and "unhedged" in result.message
     assert not running.executor.sub(0).positions
-    assert alerts.queue.get_nowait().health_alert.level == "WARNING"
+    assert alerts.queue.get_nowait().health_alert.level == "CRITICAL"  # unhedged SOL
 
 
 # --- orders the venue has not confirmed yet (live transactions still landing) ---------------
@@ -571,4 +592,4 @@ async def test_a_restart_settles_intents_a_crash_left_pending(harness: EngineHar
         status=K.TRADE_STATUS_PENDING, market="USDC")
     assert (await harness.engine.start("paper", 0, "s2")).ok  # type: ignore[attr-defined]
     assert harness.vault.trades["done-elsewhere"].status == K.TRADE_STATUS_FILLED
-    assert harness.vault.trades["never-sent"].status == K.TRADE_STATUS_REJECTED
+    assert harness.vault.trades["never-sent"].status == K.TRADE_STATUS_FAILED

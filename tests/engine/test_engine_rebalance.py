@@ -68,7 +68,10 @@ async def test_a_failed_rebalance_leaves_last_rebalance_unchanged(running: Engin
     assert not event.result.ok and event.result.error.code
     assert not engine.status().HasField("last_rebalance")  # type: ignore[attr-defined]
     assert running.vault.trades[event.result.request_id].status == K.TRADE_STATUS_FAILED
-    await engine.tick()  # no cooldown started: the next tick tries again and succeeds
+    await engine.tick()  # no cooldown started, but a backoff: not on the very next tick
+    assert rebalance_events(events) == []
+    running.clock.advance(60)  # the first backoff is a minute of market time
+    await engine.tick()
     assert rebalance_events(events)[0].result.ok and perp(running) == Decimal("-11.483")
 
 

@@ -604,6 +604,25 @@ def build_engine(**overrides: object) -> EngineHarness:
     return EngineHarness(clock, feed, executor, vault, engine, sleeps, wall)
 
 
+def restarted_engine(harness: EngineHarness, **overrides: object) -> EngineHarness:
+    """A new engine process on the same venue, vault and feed: its memory is gone, what the
+    others (and its own state file) persisted is not."""
+    from services.common.market_clock import FeedClock
+    from services.engine.engine import FundingEngine
+
+    async def record_sleep(seconds: float) -> None:
+        harness.sleeps.append(seconds)
+
+    engine = FundingEngine(
+        engine_settings(**overrides), harness.feed, harness.executor,  # type: ignore[arg-type]
+        harness.vault,  # type: ignore[arg-type]
+        market_clock=FeedClock(harness.feed, max_age_seconds=0),  # type: ignore[arg-type]
+        sleep=record_sleep, monotonic=lambda: harness.wall[0],
+    )
+    return EngineHarness(harness.clock, harness.feed, harness.executor, harness.vault, engine,
+                         harness.sleeps, harness.wall)
+
+
 async def serve_fakes(
     feed: FakeFeed, executor: FakeExecutor, vault: FakeVault
 ) -> tuple[grpc.aio.Server, str]:

@@ -1,0 +1,363 @@
+"""Issue 9's defects of the engine's order path, one test each (named by defect number).
+
+Each was reproduced here before its fix: the hedge market's semantics (1), commands that run to
+their end whatever happens to the caller (2), pending legs (3), restart guesses (5), the
+rebalance plan under the trade lock (6), cooldown and alerts (7), stale prices (8)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dne.common.v1 import common_pb2 as K
+from dne.engine.v1 import engine_pb2 as E
+from services.engine import delta
+from services.engine.orders import TradeRequest
+from services.engine.servicer import EngineServicer
+from tests.kit.engine_fakes import (
+    START,
+    EngineHarness,
+    build_engine,
+    hedge,
+    restarted_engine,
+    transport_error,
+)
+
+
+def perp(h: EngineHarness) -> Decimal:
+    position = h.executor.sub(0).positions.get("SOL-PERP")
+    return position.size if position else Decimal(0)
+
+
+def open_request(rid: str, side: int, size: str, market: str = "SOL-PERP") -> TradeRequest:
+    return TradeRequest(rid, "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, market, side,
+                        Decimal(size), confirmed=True)
+
+
+def alerts(subscription, level: str = "CRITICAL") -> list[str]:  # type: ignore[no-untyped-def]
+    found = []
+    while not subscription.queue.empty():
+        event = subscription.queue.get_nowait()
+        if event.type == E.EVENT_TYPE_HEALTH_ALERT and event.health_alert.level == level:
+            found.append(event.health_alert.message)
+    return found
+
+
+class Gate:
+    """Holds one executor RPC until released: the moment a caller can be cut off mid-command."""
+
+    def __init__(self, harness: EngineHarness, method: str) -> None:
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        real = getattr(harness.executor, method)
+
+        async def held(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+            self.reached.set()
+            await self.release.wait()
+            return await real(request, context, **kwargs)
+
+        setattr(harness.executor, method, held)
+
+
+async def funded(h: EngineHarness) -> None:
+    hedge(h.executor, Decimal(1), Decimal(0))
+
+
+# --- defect 1: the hedge market belongs to the carry ---------------------------------------
+
+async def test_defect1_a_user_long_on_the_hedge_market_is_refused_with_a_code(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    result = await running.engine.trade(open_request("long-1", K.SIDE_LONG, "2"))  # type: ignore[attr-defined]
+    assert not result.ok and result.error.code == "HEDGE_MARKET_LONG"
+    assert "SOL-PERP" in result.error.message
+    assert running.executor.order_calls == [] and perp(running) == 0
+
+
+async def test_defect1_the_rebalancer_never_reverses_a_long_on_the_hedge_market(
+    running: EngineHarness,
+) -> None:
+    """A long that is there already (opened outside the engine) is the user's: left alone."""
+    await funded(running)
+    running.executor.set_position("SOL-PERP", Decimal(2))
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert perp(running) == Decimal(2)
+    assert running.executor.order_calls == []
+
+
+@given(spot=st.decimals("0", "100", places=3), perp_sol=st.decimals("-100", "100", places=3),
+       reserved=st.decimals("0", "1", places=3))
+def test_defect1_property_a_plan_never_flips_or_touches_a_long(
+    spot: Decimal, perp_sol: Decimal, reserved: Decimal
+) -> None:
+    plan = delta.plan_rebalance(
+        spot_sol=spot, perp_sol=perp_sol, reserved_sol=reserved, tolerance_pct=Decimal(1),
+        min_trade_size_sol=Decimal("0.001"), now=START, last_rebalance=None, cooldown_sec=0)
+    if perp_sol >= 0:
+        assert not plan.actionable
+    if plan.action == delta.REDUCE_SHORT:
+        assert plan.correction_size <= -perp_sol  # never past flat
+
+
+# --- defect 2: an accepted command runs to its end -----------------------------------------
+
+async def test_defect2_a_cancelled_caller_does_not_cut_the_hedged_entry(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    gate = Gate(running, "OpenPosition")
+    servicer = EngineServicer(running.engine)  # type: ignore[arg-type]
+    call = asyncio.create_task(servicer.OpenPosition(E.OpenPositionRequest(
+        request_id="cut-1", market="SOL-PERP", direction="short", size="2", confirmed=True),
+        None))
+    await gate.reached.wait()
+    call.cancel()  # the gateway's deadline: grpc cancels the handler
+    gate.release.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    await running.engine.settle_commands()  # type: ignore[attr-defined]
+    assert perp(running) == Decimal(-2)
+    assert running.vault.trades["cut-1"].status == K.TRADE_STATUS_FILLED
+
+
+async def test_defect2_a_stop_waits_for_the_rollback_of_the_entry_it_interrupts(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    gate = Gate(running, "OpenPosition")
+    running.executor.failing_methods.add("OpenPosition")
+    entry = asyncio.create_task(running.engine.trade(open_request("stop-1", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    await gate.reached.wait()
+    stop = asyncio.create_task(running.engine.stop("stop-cmd"))  # type: ignore[attr-defined]
+    await asyncio.sleep(0)
+    gate.release.set()
+    result = await entry
+    await stop
+    assert not result.ok
+    rollback = running.vault.trades["stop-1:rollback"]
+    assert rollback.status == K.TRADE_STATUS_FILLED  # the spot bought was sold back
+    assert running.executor.wallet_sol == Decimal(1)
+    assert not running.engine.running  # type: ignore[attr-defined]
+
+
+async def test_defect2_a_command_arriving_while_stopping_is_refused_not_started(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    gate = Gate(running, "OpenPosition")
+    entry = asyncio.create_task(running.engine.trade(open_request("first", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    await gate.reached.wait()
+    stop = asyncio.create_task(running.engine.stop("stop-cmd"))  # type: ignore[attr-defined]
+    await asyncio.sleep(0)
+    late = await running.engine.trade(open_request("late", K.SIDE_SHORT, "1"))  # type: ignore[attr-defined]
+    gate.release.set()
+    assert (await entry).ok
+    await stop
+    assert not late.ok and late.error.code == "ENGINE_NOT_RUNNING"
+    assert "late" not in running.vault.trades
+
+
+# --- defect 3: a pending leg is neither a failure nor "not traded" -------------------------
+
+async def test_defect3_a_pending_perp_leg_is_not_rolled_back_and_blocks_trading(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    running.executor.pending_methods.add("OpenPosition")
+    result = await running.engine.trade(open_request("pend-1", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert result.error.code == "ORDER_PENDING"
+    assert "pend-1:rollback" not in running.vault.trades
+    assert running.executor.wallet_sol == Decimal("2.017")  # the spot leg stays: the short may land
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+    running.executor.pending_methods.clear()
+    running.executor.confirm("pend-1")
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert perp(running) == Decimal(-2)
+    assert running.vault.trades["pend-1"].status == K.TRADE_STATUS_FILLED
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_defect3_a_pending_perp_leg_that_fails_later_rolls_the_spot_back(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    running.executor.pending_methods.add("OpenPosition")
+    await running.engine.trade(open_request("pend-2", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    running.executor.pending_methods.clear()
+    running.executor.landing.pop("pend-2")
+    running.executor.orders["pend-2"] = (K.OrderResult(
+        client_order_id="pend-2", status=K.TRADE_STATUS_FAILED,
+        error=K.Error(code="VENUE_REJECTED", message="fake: failed on chain")), None)
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["pend-2"].status == K.TRADE_STATUS_FAILED
+    assert running.vault.trades["pend-2:rollback"].status == K.TRADE_STATUS_FILLED
+    assert running.executor.wallet_sol == Decimal(1) and perp(running) == 0
+
+
+async def test_defect3_a_pending_spot_leg_is_not_reported_as_failed(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    running.executor.pending_methods.add("Swap")
+    result = await running.engine.trade(open_request("pend-3", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert result.error.code == "ORDER_PENDING"
+    assert "failed" not in result.error.message
+    assert "pend-3" not in running.vault.trades  # the short waits for the spot leg
+    running.executor.pending_methods.clear()
+    running.executor.confirm("pend-3:spot")
+    await running.engine.tick()  # type: ignore[attr-defined]
+    # Bought after all: the command goes on to its short, never leaving the SOL naked.
+    assert running.vault.trades["pend-3"].status == K.TRADE_STATUS_FILLED
+    assert perp(running) == Decimal(-2) and "pend-3:rollback" not in running.vault.trades
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+# --- defect 5: a missing report is not "never reached the venue" ---------------------------
+
+async def test_defect5_an_unreachable_executor_at_restart_leaves_the_intent_pending(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    deposit = TradeRequest("dep-1", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+                           size=Decimal(100))
+    assert (await running.engine.trade(deposit)).ok  # type: ignore[attr-defined]
+    await running.engine.shutdown()  # type: ignore[attr-defined]
+    # As if the engine died after the venue filled it and before the vault heard of it.
+    running.vault.trades["dep-1"].status = K.TRADE_STATUS_PENDING
+    real_get_order = running.executor.GetOrder
+
+    async def down(request, context=None, **_):  # type: ignore[no-untyped-def]
+        raise transport_error()
+
+    running.executor.GetOrder = down  # type: ignore[method-assign]
+    engine = restarted_engine(running).engine
+    await engine.start("paper", 0, "s2")  # type: ignore[attr-defined]
+    assert running.vault.trades["dep-1"].status == K.TRADE_STATUS_PENDING
+    assert engine.blocked_reason()  # type: ignore[attr-defined]
+    running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
+    await engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["dep-1"].status == K.TRADE_STATUS_FILLED
+    assert not engine.blocked_reason()  # type: ignore[attr-defined]
+    await engine.shutdown()  # type: ignore[attr-defined]
+
+
+async def test_defect5_an_unknown_outcome_blocks_trading_until_the_venue_answers(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    running.executor.lost_replies = 1
+    real_get_order = running.executor.GetOrder
+
+    async def down(request, context=None, **_):  # type: ignore[no-untyped-def]
+        raise transport_error()
+
+    running.executor.GetOrder = down  # type: ignore[method-assign]
+    running.executor.transport_failures = 0
+    # Every resend is refused before reaching the venue: the first attempt's reply was lost.
+    original = running.executor._order  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    async def first_lost_then_down(method, request, trade):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise transport_error()
+        return await original(method, request, trade)
+
+    running.executor._order = first_lost_then_down  # type: ignore[attr-defined]
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "dep-u", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC", size=Decimal(100)))
+    assert result.order.status == K.TRADE_STATUS_UNKNOWN
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+    running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["dep-u"].status == K.TRADE_STATUS_FILLED
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+# --- defect 6: the plan is made under the lock, from the account as it is then ---------------
+
+async def test_defect6_a_rebalance_waits_for_a_command_and_plans_from_its_result(
+    running: EngineHarness,
+) -> None:
+    hedge(running.executor, Decimal("10.017"), Decimal(10))
+    gate = Gate(running, "OpenPosition")
+    entry = asyncio.create_task(running.engine.trade(open_request("add-2", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    await gate.reached.wait()  # spot bought (12.017 SOL), the short not yet sent
+    tick = asyncio.create_task(running.engine.tick())  # type: ignore[attr-defined]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    gate.release.set()
+    assert (await entry).ok
+    await tick
+    assert perp(running) == Decimal(-12)  # not -14: the tick did not double the short
+    rebalances = [cid for _, cid in running.executor.order_calls if cid.startswith("rebalance")]
+    assert rebalances == []
+
+
+# --- defect 7: cooldown, backoff and alerts of the rebalancer ------------------------------
+
+async def test_defect7_a_pending_rebalance_starts_the_cooldown_and_an_unknown_one_alerts(
+    running: EngineHarness,
+) -> None:
+    engine = running.engine
+    events = engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore[attr-defined]
+    hedge(running.executor, Decimal("11.5"), Decimal("10.983"))
+    running.executor.pending_methods.add("OpenPosition")
+    await engine.tick()  # type: ignore[attr-defined]
+    assert engine.status().HasField("last_rebalance")  # type: ignore[attr-defined]
+    (cid,) = list(running.executor.landing)
+    running.executor.confirm(cid, unknown=True)
+    await engine.tick()  # type: ignore[attr-defined]
+    assert any(cid in message or "unknown" in message for message in alerts(events))
+
+
+async def test_defect7_a_failing_rebalance_backs_off_instead_of_retrying_every_tick(
+    running: EngineHarness,
+) -> None:
+    engine = running.engine
+    hedge(running.executor, Decimal("11.5"), Decimal("10.983"))
+    running.executor.failing_methods.add("OpenPosition")
+    for _ in range(5):
+        await engine.tick()  # type: ignore[attr-defined]
+        running.clock.advance(5)
+    attempts = [cid for _, cid in running.executor.order_calls if cid.startswith("rebalance")]
+    assert len(attempts) == 1
+
+
+async def test_defect7_the_cooldown_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = str(tmp_path / "engine.json")
+    first = build_engine(engine_state_path=state)
+    await first.engine.start("paper", 0, "s1")  # type: ignore[attr-defined]
+    hedge(first.executor, Decimal("11.5"), Decimal("10.983"))
+    await first.engine.tick()  # type: ignore[attr-defined]
+    assert perp(first) == Decimal("-11.483")
+    await first.engine.shutdown()  # type: ignore[attr-defined]
+
+    again = restarted_engine(first, engine_state_path=state)
+    await again.engine.start("paper", 0, "s2")  # type: ignore[attr-defined]
+    first.executor.wallet_sol += Decimal("0.5")
+    first.clock.advance(60)
+    await again.engine.tick()  # type: ignore[attr-defined]
+    assert perp(first) == Decimal("-11.483")  # inside the 30 min cooldown: nothing sent
+    await again.engine.shutdown()  # type: ignore[attr-defined]
+
+
+# --- defect 8: a stale price never reaches the gates ---------------------------------------
+
+async def test_defect8_a_stale_feed_price_refuses_the_trade(running: EngineHarness) -> None:
+    await funded(running)
+    real = running.feed.GetPrice
+
+    async def stale(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reply = await real(request, context, **kwargs)
+        reply.price.oracle_age_seconds = 600.0
+        return reply
+
+    running.feed.GetPrice = stale  # type: ignore[method-assign]
+    result = await running.engine.trade(open_request("stale-1", K.SIDE_SHORT, "1"))  # type: ignore[attr-defined]
+    assert not result.ok and result.error.code == "PRICE_STALE"
+    assert running.executor.order_calls == []
