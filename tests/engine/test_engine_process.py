@@ -55,3 +55,52 @@ async def test_the_engine_process_serves_health_and_runs_a_paper_session(tmp_pat
         await server.stop(0)
     log = (tmp_path / "engine.log").read_text()
     assert "trade executed" in log
+
+
+@pytest.mark.integration
+async def test_defect2_sigterm_mid_entry_lets_the_hedge_finish_before_the_process_exits(
+    tmp_path: Path,
+) -> None:
+    """Issue 9, defect 2: SIGTERM while the short of a hedged entry is on its way. The engine
+    waits for the command to end before closing its channels: spot bought AND short sold."""
+    clock = ManualClock(START)
+    feed = FakeFeed(clock)
+    executor = FakeExecutor(feed)
+    vault = FakeVault(clock)
+    reached, release = asyncio.Event(), asyncio.Event()
+    real_open = executor.OpenPosition
+
+    async def held_open(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reached.set()
+        await release.wait()
+        return await real_open(request, context, **kwargs)
+
+    executor.OpenPosition = held_open  # type: ignore[method-assign]
+    server, address = await serve_fakes(feed, executor, vault)
+    process = ServiceProcess("engine", {
+        "PORT": "0", "FEED_ADDRESS": address, "EXECUTOR_ADDRESS": address,
+        "VAULT_ADDRESS": address, "TICK_INTERVAL_SEC": "3600", "LOG_FORMAT": "text",
+    }, tmp_path / "engine.log")
+    try:
+        engine_address = await process.start(timeout=30)
+        async with grpc.aio.insecure_channel(engine_address) as channel:
+            stub = engine_pb2_grpc.EngineServiceStub(channel)
+            assert (await stub.StartEngine(E.StartEngineRequest(request_id="s",
+                                                                mode="paper"))).result.ok
+            assert (await stub.Deposit(E.DepositRequest(request_id="d", amount="2000"))).result.ok
+            entry = asyncio.ensure_future(stub.OpenPosition(E.OpenPositionRequest(
+                request_id="carry", market="SOL-PERP", direction="short", size="2",
+                confirmed=True), timeout=30))
+            await asyncio.wait_for(reached.wait(), timeout=10)
+            stopping = asyncio.ensure_future(process.stop(timeout=20))
+            await asyncio.sleep(0.5)  # the signal is in; the command is still on its way
+            release.set()
+            assert await stopping == 0
+            entry.cancel()
+        assert vault.trades["carry:spot"].status == 2
+        assert vault.trades["carry"].status == 2  # FILLED: the short reached the venue
+        assert executor.sub(0).positions["SOL-PERP"].size == Decimal(-2)
+    finally:
+        release.set()
+        await process.stop()
+        await server.stop(0)

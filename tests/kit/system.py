@@ -76,7 +76,8 @@ async def running_system(
         "feed": {"DNE_IMPORT_DIR": str(var_dir / "history"), **(feed_env or {})},
         "vault": {"DATABASE_URL": database_url},
         "executor": {"PAPER_STATE_PATH": str(var_dir / "paper_venue.json")},
-        "engine": {**FAST_ENGINE_ENV, **(engine_env or {})},
+        "engine": {"ENGINE_STATE_PATH": str(var_dir / "engine_state.json"), **FAST_ENGINE_ENV,
+                   **(engine_env or {})},
         "gateway": {"DNE_API_TOKEN": TEST_API_TOKEN, **(gateway_env or {})},
     }
     live_env = live_sim_env(var_dir) if live_sim else None
