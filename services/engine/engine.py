@@ -93,6 +93,7 @@ class FundingEngine:
         self._hedged_entry: HedgedEntry | None = None
         self._hedged_exit: HedgedExit | None = None
         self.unknown_positions: list[str] = []
+        self._closed_since_sync: set[str] = set()
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -379,6 +380,8 @@ class FundingEngine:
     async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
         reply = await self._ledger.sync(account.state, patient=patient)
+        if self._vault_status is not None:
+            self._report_vanished_positions(self._vault_status.positions, account)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
         return account
@@ -470,6 +473,8 @@ class FundingEngine:
         else:
             result = await self._trade_path.execute(request)
         self._alert_if_unknown(result)
+        if result.ok and result.order.kind == K.TRADE_KIND_PERP_CLOSE:
+            self._closed_since_sync.add(result.order.market or request.market)
         if result.ok and not result.order.replayed and self.running:
             await self._after_trade()
         return self.publish_result(result)
@@ -483,6 +488,17 @@ class FundingEngine:
         if surprises:
             self._warn("the venue holds positions the vault did not know: "
                        + ", ".join(surprises) + "; they are now in the vault: check them")
+
+    def _report_vanished_positions(self, known: list, account: AccountView) -> None:  # type: ignore[type-arg]
+        """A position the vault held and the venue dropped without a close of ours is news a
+        trader must hear (a liquidation, a close elsewhere), not a row silently deleted."""
+        vanished = reconcile.vanished_positions(known, account.state.positions,
+                                                self._closed_since_sync)
+        self._closed_since_sync.clear()
+        if vanished:
+            self._warn("the venue no longer holds positions the vault had, and the engine did "
+                       "not close them: " + ", ".join(vanished) + "; liquidated or closed "
+                       "outside the engine? check the venue")
 
     def _warn(self, message: str) -> None:
         log.warning("hedge warning", extra={"reason": message})

@@ -25,6 +25,8 @@ TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 class PendingCompletion:
     client_order_id: str
     result: common_pb2.OrderResult
+    # A trade the vault has not heard of yet (a close's settlement): written first.
+    intent: common_pb2.Trade | None = None
 
 
 class Ledger:
@@ -80,12 +82,22 @@ class Ledger:
             self.outbox.append(PendingCompletion(client_order_id, result))
             return False
 
+    def keep(self, intent: common_pb2.Trade, result: common_pb2.OrderResult) -> None:
+        """A trade that happened while the vault was away: recorded when it is back."""
+        log.error("vault unreachable: trade kept in the outbox",
+                  extra={"client_order_id": intent.client_order_id})
+        self.outbox.append(PendingCompletion(intent.client_order_id, result, intent))
+
     async def flush_outbox(self, *, patient: bool = False) -> int:
         """Writes waiting completions in order; stops at the first failure. Answers how many."""
         written = 0
         while self.outbox:
             pending = self.outbox[0]
             try:
+                if pending.intent is not None:
+                    await self._call("RecordIntent",
+                                     vault_pb2.RecordIntentRequest(trade=pending.intent),
+                                     patient=patient)
                 await self._call(
                     "CompleteTrade",
                     vault_pb2.CompleteTradeRequest(

@@ -25,3 +25,16 @@ def unknown_positions(
         if remembered.get((position.market, position.side)) != size:
             surprises.append(f"{position.market} {SIDES.get(position.side, '?')} {size}")
     return surprises
+
+
+def vanished_positions(
+    known: Iterable[vault_pb2.VaultPosition], venue: Iterable[common_pb2.Position],
+    closed_by_engine: Iterable[str] = (),
+) -> list[str]:
+    """Positions the vault held that the venue no longer has and that no close of the
+    engine's explains (a liquidation, a close outside the engine): "<market> <side> <size>"."""
+    held = {p.market for p in venue if Decimal(p.size or "0") != 0}
+    explained = set(closed_by_engine)
+    return [f"{p.market} {SIDES.get(p.side, '?')} {p.size}" for p in known
+            if Decimal(p.size or "0") != 0 and p.market not in held
+            and p.market not in explained]

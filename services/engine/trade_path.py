@@ -403,9 +403,10 @@ class TradePath:
         )
         try:
             _, created = await self._ledger.record_intent(intent)
-        except DomainError:
-            log.error("vault unreachable: settlement not recorded",
-                      extra={"client_order_id": settlement.client_order_id})
+        except DomainError as error:
+            if error.code != ErrorCode.VAULT_UNAVAILABLE:
+                raise
+            self._ledger.keep(intent, settlement)  # blocks trading until it is written
             return
         if created:
             await self._ledger.complete(settlement.client_order_id, settlement)

@@ -361,3 +361,45 @@ async def test_defect8_a_stale_feed_price_refuses_the_trade(running: EngineHarne
     result = await running.engine.trade(open_request("stale-1", K.SIDE_SHORT, "1"))  # type: ignore[attr-defined]
     assert not result.ok and result.error.code == "PRICE_STALE"
     assert running.executor.order_calls == []
+
+
+# --- and the rest of the list: settlements, vanished positions -----------------------------
+
+async def test_a_close_settlement_is_kept_when_the_vault_is_away_and_written_later(
+    running: EngineHarness,
+) -> None:
+    await funded(running)
+    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
+    real_record, real_complete = running.vault.RecordIntent, running.vault.CompleteTrade
+
+    async def away(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        raise transport_error()
+
+    async def away_after_the_close(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        if request.trade.client_order_id.endswith(":settle"):
+            raise transport_error()  # the vault went away while the close was at the venue
+        return await real_record(request, context, **kwargs)
+
+    running.vault.RecordIntent = away_after_the_close  # type: ignore[method-assign]
+    running.vault.CompleteTrade = away  # type: ignore[method-assign]
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "close-1", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP", confirmed=True))
+    assert result.ok and result.settlement.status == K.TRADE_STATUS_FILLED
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]  # outcomes wait
+    running.vault.RecordIntent = real_record  # type: ignore[method-assign]
+    running.vault.CompleteTrade = real_complete  # type: ignore[method-assign]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["close-1"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["close-1:settle"].status == K.TRADE_STATUS_FILLED
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_a_position_that_vanishes_at_the_venue_is_reported(running: EngineHarness) -> None:
+    await funded(running)
+    events = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("eth", K.SIDE_LONG, "1", "ETH-PERP"))).ok  # type: ignore[attr-defined]
+    running.executor.set_position("ETH-PERP", Decimal(0))  # liquidated, or closed elsewhere
+    await running.engine.tick()  # type: ignore[attr-defined]
+    warnings = alerts(events, "WARNING") + alerts(events, "CRITICAL")
+    assert any("ETH-PERP" in message for message in warnings), warnings
