@@ -127,6 +127,9 @@ class FundingEngine:
             return "re-syncing the vault after a failed sync"
         if self._ledger is not None and self._ledger.outbox:
             return f"{len(self._ledger.outbox)} trade outcome(s) wait to be written to the vault"
+        if self._trade_path is not None and self._trade_path.unsure_intents:
+            return (f"{len(self._trade_path.unsure_intents)} order intent(s) may be in the "
+                    "vault unanswered; checking before any new trade")
         if self._trade_path is not None and self._trade_path.awaiting:
             return (f"{len(self._trade_path.awaiting)} order(s) await the venue's confirmation; "
                     "no new trade until they are final")
@@ -314,7 +317,14 @@ class FundingEngine:
             await self._auto_rebalance(account)
 
     async def _resolve_awaiting(self) -> None:
-        if self._trade_path is None or not self._trade_path.awaiting:
+        if self._trade_path is None:
+            return
+        if self._trade_path.unsure_intents:
+            try:
+                await self._trade_path.settle_unsure_intents()
+            except DomainError as error:
+                log.warning("unanswered intents not checked", extra={"reason": error.message})
+        if not self._trade_path.awaiting:
             return
         try:
             resolved = await self._trade_path.resolve_awaiting()

@@ -76,6 +76,8 @@ class TradePath:
         # the request. Trading waits until each has its final outcome.
         self.awaiting: dict[str, TradeRequest] = {}
         self._told_unknown: set[str] = set()
+        # Intents whose write the vault may or may not have made (its answer was lost).
+        self.unsure_intents: dict[str, TradeRequest] = {}
 
     async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
         with tracer.start_as_current_span(f"trade {request.action}") as span:
@@ -141,7 +143,14 @@ class TradePath:
         needs_confirmation = self._preflight.confirmation_needed(trade)
         if needs_confirmation is not None:
             raise needs_confirmation
-        stored, created = await self._ledger.record_intent(self._intent(trade))
+        try:
+            stored, created = await self._ledger.record_intent(self._intent(trade))
+        except DomainError as error:
+            if error.code == ErrorCode.VAULT_UNAVAILABLE:
+                # The vault may have written it and lost only its answer: a PENDING intent
+                # nobody will send. Trading waits until the vault says which.
+                self.unsure_intents[request.request_id] = request
+            raise
         if not created:
             return await self._answer_stored(request, stored)
         order, settlement = await self._send(trade)
@@ -297,6 +306,16 @@ class TradePath:
                 self._record_outcome_of(request, order)
                 resolved.append((request, orders.from_order(request, order)))
         return resolved
+
+    async def settle_unsure_intents(self) -> None:
+        """An intent the vault did write is settled like any PENDING one (never sent, so the
+        executor will not know it); one it did not write is forgotten."""
+        async with self._lock:
+            for request_id, request in list(self.unsure_intents.items()):
+                stored = await self._ledger.find(request_id)  # VAULT_UNAVAILABLE: next tick
+                del self.unsure_intents[request_id]
+                if stored is not None and stored.status in NOT_FINAL:
+                    self.awaiting[request_id] = request
 
     async def resolve_pending_intents(self) -> int:
         """At start: intents a crash left PENDING (or UNKNOWN) are settled from the venue's

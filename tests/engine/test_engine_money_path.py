@@ -403,3 +403,29 @@ async def test_a_position_that_vanishes_at_the_venue_is_reported(running: Engine
     await running.engine.tick()  # type: ignore[attr-defined]
     warnings = alerts(events, "WARNING") + alerts(events, "CRITICAL")
     assert any("ETH-PERP" in message for message in warnings), warnings
+
+
+async def test_an_intent_the_vault_wrote_but_could_not_answer_blocks_until_settled(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seed 7): the vault wrote the PENDING intent, then went away before
+    answering; the engine refused the trade and traded on beside a PENDING it never sent."""
+    await funded(running)
+    real_record = running.vault.RecordIntent
+
+    async def written_then_lost(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        await real_record(request, context, **kwargs)
+        raise transport_error()
+
+    running.vault.RecordIntent = written_then_lost  # type: ignore[method-assign]
+    deposit = TradeRequest("half", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+                           size=Decimal(10))
+    refused = await running.engine.trade(deposit)  # type: ignore[attr-defined]
+    assert refused.error.code == "VAULT_UNAVAILABLE"
+    running.vault.RecordIntent = real_record  # type: ignore[method-assign]
+    assert running.vault.trades["half"].status == K.TRADE_STATUS_PENDING
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["half"].status == K.TRADE_STATUS_FAILED  # never sent
+    assert running.executor.order_calls == []
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
