@@ -78,6 +78,7 @@ class FundingEngine:
         self._command_lock = asyncio.Lock()
         self._commands: set[asyncio.Task[E.CommandResult]] = set()
         self._stopping = False
+        self._intents_unchecked = False
         self._state_file = EngineStateFile(settings.engine_state_path)
         self._state = EngineState()
         self.running = False
@@ -127,6 +128,8 @@ class FundingEngine:
             return "re-syncing the vault after a failed sync"
         if self._ledger is not None and self._ledger.outbox:
             return f"{len(self._ledger.outbox)} trade outcome(s) wait to be written to the vault"
+        if self._intents_unchecked:
+            return "the vault's pending intents are not checked against the venue yet"
         if self._trade_path is not None and self._trade_path.unsure_intents:
             return (f"{len(self._trade_path.unsure_intents)} order intent(s) may be in the "
                     "vault unanswered; checking before any new trade")
@@ -139,7 +142,7 @@ class FundingEngine:
         return self.settings.leverage_limit(self.mode or "paper")
 
     def status(self) -> E.EngineStatus:
-        blocked = self.blocked_reason()
+        blocked = self.blocked_reason() or self._entries_block()
         status = E.EngineStatus(
             running=self.running, mode=self.mode, sub_account=self.sub_account,
             account=self.account, trading_enabled=not blocked, blocked_reason=blocked,
@@ -221,11 +224,10 @@ class FundingEngine:
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
                                           "account": account})
-        # A crash may have left intents PENDING: settle them from the venue's record first.
-        try:
-            await self._trade_path.resolve_pending_intents()
-        except DomainError as error:
-            log.warning("pending intents not resolved at start", extra={"reason": error.message})
+        # A crash may have left intents PENDING: settle them from the venue's record first
+        # (until that is done, nothing trades: each tick tries again).
+        self._intents_unchecked = True
+        await self._check_pending_intents()
         # Hedged entries a restart interrupted are driven on to their end.
         async with self._command_lock:
             await self._advance_open_entries()
@@ -313,12 +315,31 @@ class FundingEngine:
                 log.warning("no account state this tick", extra={"reason": error.message})
                 return
         await self._publish_update(account)
-        if not self.blocked_reason():
+        if not self.blocked_reason() and not self._entries_block():
             await self._auto_rebalance(account)
+
+    async def _check_pending_intents(self) -> None:
+        assert self._trade_path is not None
+        try:
+            await self._trade_path.resolve_pending_intents()
+        except DomainError as error:
+            log.warning("pending intents not resolved yet", extra={"reason": error.message})
+            return
+        self._intents_unchecked = False
+
+    def _entries_block(self) -> str:
+        """Open hedged entries hold new commands and rebalances back (not their own legs)."""
+        if not self._state.open_entries:
+            return ""
+        return (f"{len(self._state.open_entries)} hedged entr"
+                f"{'y' if len(self._state.open_entries) == 1 else 'ies'} not yet at its end: "
+                f"{', '.join(sorted(self._state.open_entries))}")
 
     async def _resolve_awaiting(self) -> None:
         if self._trade_path is None:
             return
+        if self._intents_unchecked:
+            await self._check_pending_intents()
         if self._trade_path.unsure_intents:
             try:
                 await self._trade_path.settle_unsure_intents()
@@ -455,7 +476,7 @@ class FundingEngine:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.ENGINE_NOT_RUNNING, f"the engine {why}")))
-        blocked = self.blocked_reason()
+        blocked = self.blocked_reason() or self._entries_block()
         if blocked:  # said at once, not after the tick that holds the lock (property 45)
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
@@ -476,6 +497,11 @@ class FundingEngine:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.ENGINE_NOT_RUNNING, "the engine stopped")))
+        if self._entries_block():
+            return self.publish_result(orders.failure(
+                request.request_id, request.action, DomainError(
+                    ErrorCode.TRADING_DISABLED,
+                    f"trading is disabled: {self._entries_block()}")))
         if self._hedged_entry is not None and self._hedged_entry.applies_to(request):
             result = await self._hedged_entry.open(request)
         elif self._hedged_exit is not None and self._hedged_exit.applies_to(request):

@@ -429,3 +429,31 @@ async def test_an_intent_the_vault_wrote_but_could_not_answer_blocks_until_settl
     assert running.vault.trades["half"].status == K.TRADE_STATUS_FAILED  # never sent
     assert running.executor.order_calls == []
     assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_pending_intents_unchecked_at_start_block_trading_until_checked(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seed 186): the vault's ListTrades failed at the restart and the
+    engine traded on beside an intent a crash had left PENDING."""
+    await running.engine.shutdown()  # type: ignore[attr-defined]
+    running.vault.trades["orphan"] = K.Trade(
+        client_order_id="orphan", account="paper-wallet", status=K.TRADE_STATUS_PENDING,
+        kind=K.TRADE_KIND_PERP_OPEN, market="ETH-PERP")
+    real_list = running.vault.ListTrades
+    calls = {"n": 0}
+
+    async def first_list_lost(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise transport_error()
+        return await real_list(request, context, **kwargs)
+
+    running.vault.ListTrades = first_list_lost  # type: ignore[method-assign]
+    engine = restarted_engine(running).engine
+    assert (await engine.start("paper", 0, "again")).ok  # type: ignore[attr-defined]
+    assert "pending intents" in engine.blocked_reason()  # type: ignore[attr-defined]
+    await engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["orphan"].status == K.TRADE_STATUS_FAILED
+    assert not engine.blocked_reason()  # type: ignore[attr-defined]
+    await engine.shutdown()  # type: ignore[attr-defined]
