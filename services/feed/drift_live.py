@@ -5,6 +5,8 @@
   is served, with its age and a note saying so, and the RPC is not asked again for
   RPC_FAILURE_BACKOFF_SEC; with no table yet, the call fails with UNAVAILABLE.
 - Prices re-read only the oracle accounts (one batch call) when older than PRICE_REFRESH_SEC.
+  A price is served with the time it was read from the chain (as_of) and its age from then:
+  when the RPC fails the last one is served, ever older, so a reader can refuse it.
 - Funding history comes from the Data API (data_api_history), cached for the same TTL.
 
 It answers in domain types and raises DomainError; the servicers translate.
@@ -91,7 +93,8 @@ class DriftLiveMarket:
         self._started = clock.now()
         self._table: LiveTable | None = None
         self._failure: tuple[datetime, str] | None = None   # last failed refresh and why
-        self._oracles: tuple[datetime, OracleReadings] | None = None
+        self._oracles: tuple[datetime, OracleReadings] | None = None  # read at, readings
+        self._oracles_failed_at: datetime | None = None  # the last failed re-read
         self._table_lock = asyncio.Lock()
         self._price_lock = asyncio.Lock()
 
@@ -150,6 +153,7 @@ class DriftLiveMarket:
             markets[market.snapshot.symbol] = market
         self._table = LiveTable(now, chain, markets)
         self._oracles = (now, chain.oracles)
+        self._oracles_failed_at = None
         self._failure = None
         log.info("Drift markets read", extra={
             "markets": len(markets), "missing": len(chain.missing), "slot": chain.slot})
@@ -228,10 +232,13 @@ class DriftLiveMarket:
     # ---- prices --------------------------------------------------------------------------
 
     async def _oracle_readings(self, table: LiveTable) -> tuple[datetime, OracleReadings]:
-        """Oracle prices no older than the refresh interval when the RPC answers (one call)."""
+        """Oracle prices no older than the refresh interval when the RPC answers (one call),
+        with the time they were read; after a failure the RPC is asked again only once the
+        interval has passed, and the held readings keep their own time."""
         async with self._price_lock:
             held = self._oracles or (table.fetched_at, table.chain.oracles)
-            if self._age(held[0]) < self._price_refresh:
+            last_try = max(held[0], self._oracles_failed_at or held[0])
+            if self._age(last_try) < self._price_refresh:
                 return held
             accounts = [market.account for market in table.markets.values()]
             try:
@@ -239,9 +246,10 @@ class DriftLiveMarket:
             except ChainReadError as error:
                 log.warning("oracle prices not refreshed; serving the last ones", extra={
                     "age_seconds": self._age(held[0]), "error": str(error)})
-                self._oracles = (self._clock.now(), held[1])  # next attempt after the interval
+                self._oracles_failed_at = self._clock.now()
                 return held
             self._oracles = (self._clock.now(), readings)
+            self._oracles_failed_at = None
             return self._oracles
 
     async def price(self, market: str) -> LivePrice:
@@ -260,7 +268,7 @@ class DriftLiveMarket:
             oracle=oracle.price,
             mark=live.mark_price,
             oracle_twap=Decimal(twap) / PRICE_PRECISION,
-            as_of=self._clock.now(),
+            as_of=read_at,
             oracle_age_slots=oracle_slots,
             # slots at 0.4 s, plus the wall seconds since the reading was taken
             oracle_age_seconds=slots_to_seconds(oracle_slots) + self._age(read_at),

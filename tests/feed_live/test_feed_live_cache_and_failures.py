@@ -74,3 +74,25 @@ async def test_prices_are_reread_after_the_refresh_interval_and_kept_when_the_rp
     assert held.oracle == first.oracle
     # the age grows by the wall seconds since the reading
     assert held.oracle_age_seconds - first.oracle_age_seconds >= 5
+
+
+async def test_a_price_held_through_rpc_failures_keeps_the_time_it_was_read_and_ages(
+    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+) -> None:
+    first = await live.price("SOL-PERP")
+    read_at = first.as_of
+    sim.venue.control.set(drop=["*"])
+    for step in range(1, 5):
+        clock.advance(4)  # past the price refresh interval: every call asks the RPC again
+        held = await live.price("SOL-PERP")
+        assert held.oracle == first.oracle
+        assert held.as_of == read_at, "as_of is when the price was read from the chain"
+        assert held.oracle_age_seconds - first.oracle_age_seconds >= 4 * step
+        clock.advance(1)  # within the interval: the held price, one second older
+        again = await live.price("SOL-PERP")
+        assert again.as_of == read_at
+        assert again.oracle_age_seconds > held.oracle_age_seconds
+    sim.venue.control.set(drop=[])
+    clock.advance(4)
+    fresh = await live.price("SOL-PERP")
+    assert fresh.as_of == clock.now()
