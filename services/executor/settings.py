@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.common.settings import ServiceSettings
+from services.executor.drift.venue_rules import ORACLE_MAX_STALE_SLOTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +40,9 @@ class ExecutorSettings(ServiceSettings):
     # Property 14: price limit = oracle * (1 +/- S) when the caller gives none.
     live_slippage_tolerance: Decimal = Field(default=Decimal("0.005"), gt=0, le=Decimal("0.1"))
     live_swap_slippage_bps: int = Field(default=50, ge=1, le=1000)
-    # Oracle updates older than this many slots count as stale (reported as latency).
-    oracle_max_stale_slots: int = Field(default=150, ge=1)
+    # An oracle more than this many slots (400 ms each) behind the RPC's slot is stale, and its
+    # age is reported as latency in ms: 2 slots keeps it within the 300 ms kill-switch's terms.
+    oracle_max_stale_slots: int = Field(default=ORACLE_MAX_STALE_SLOTS, ge=0, le=150)
     # How long an order call waits before answering PENDING; confirmation goes on behind it.
     live_answer_within_seconds: float = Field(default=4.0, gt=0, le=120)
     # How long a placed market order may wait for its fill (its max_ts on chain).

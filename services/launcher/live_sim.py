@@ -32,8 +32,9 @@ def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, 
             "SWAP_PORT": str(swap_port),
             "SIM_WALLETS": json.dumps([str(wallet.pubkey())]),
             "SIM_GENESIS_HASH": SIM_GENESIS_HASH,
-            # Oracles that post like real ones, so the staleness gate sees a working venue.
-            "SIM_ORACLE_KEEPER_SEC": "1",
+            # Oracles that post like real ones (every slot or so), so the staleness gate (more than
+            # 2 slots behind) sees a working venue.
+            "SIM_ORACLE_KEEPER_SEC": "0.4",
         },
         "feed": {
             "FEED_SOURCE": "drift",

@@ -29,7 +29,7 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
     var = tmp_path_factory.mktemp("live-dashboard")
     async with running_system(
         var, sqlite_url(var), gateway=True, live_sim=True, gateway_env=GATEWAY_ENV,
-        feed_env={"CACHE_TTL_SEC": "1"}, venue_sim_env={"SIM_ORACLE_KEEPER_SEC": "0.5"},
+        feed_env={"CACHE_TTL_SEC": "1"}, venue_sim_env={"SIM_ORACLE_KEEPER_SEC": "0.4"},
     ) as running:
         async with httpx.AsyncClient(timeout=10) as http:
             reply = await http.post(running.venue_sim_url + "/_control/funding",

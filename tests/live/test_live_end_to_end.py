@@ -33,7 +33,7 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
     async with running_system(
         var, sqlite_url(var), gateway=True, live_sim=True,
         feed_env={"CACHE_TTL_SEC": "1", "PRICE_REFRESH_SEC": "0.5"},
-        venue_sim_env={"SIM_ORACLE_KEEPER_SEC": "0.5"},
+        venue_sim_env={"SIM_ORACLE_KEEPER_SEC": "0.4"},
         # Confirmation waits of 1 s + 2 s instead of design.md's 30 s + 60 s: the same path.
         executor_env={"CONFIRM_WAIT_SECONDS": "1", "CONFIRM_POLL_SECONDS": "0.5",
                       "CONFIRM_POLL_TOTAL_SECONDS": "2"},

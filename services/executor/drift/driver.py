@@ -62,7 +62,6 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 SETTLE_THRESHOLD_USD = Decimal(1)  # property 16
 LIVE_MAX_LEVERAGE = Decimal(5)  # property 4, live venue
-SLOT_MS = 400.0
 FILL_POLL_SECONDS = 1.0
 RPC_TIMEOUT_SECONDS = 10.0
 NOT_FINAL = (OrderStatus.PENDING, OrderStatus.UNKNOWN)  # sent, outcome not known yet
@@ -106,7 +105,7 @@ class DriftDriver:
         order_log: OrderLog | None = None,
         slippage_tolerance: Decimal = Decimal("0.005"),
         swap_slippage_bps: int = 50,
-        oracle_max_stale_slots: int = 150,
+        oracle_max_stale_slots: int = venue_rules.ORACLE_MAX_STALE_SLOTS,
         timing: DriverTiming = DriverTiming(),
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -277,7 +276,7 @@ class DriftDriver:
         return reasons
 
     def _oracle_staleness_ms(self, slot: int) -> float:
-        """Slots since the hedge market's oracle last updated, as time, when past the limit."""
+        """The hedge market's oracle staleness in ms, when past the limit (venue_rules)."""
         assert self._view is not None
         index = self._view.perp_by_symbol.get(SPOT_PRICE_MARKET)
         if index is None:
@@ -285,8 +284,7 @@ class DriftDriver:
         oracle = self._view.client.get_oracle_price_data_for_perp_market(index)
         if oracle is None or not oracle.slot:
             return 0.0
-        behind = slot - oracle.slot
-        return behind * SLOT_MS if behind > self._max_stale_slots else 0.0
+        return venue_rules.oracle_staleness_ms(slot, oracle.slot, self._max_stale_slots)
 
     async def _refresh_state(self) -> None:
         assert self._view is not None and self._link is not None

@@ -13,6 +13,19 @@ from enum import IntFlag
 from services.common.errors import DomainError, ErrorCode
 from services.executor.domain import Side
 
+SLOT_MS = 400.0  # Solana's target slot time
+# Stale beyond 2 slots (800 ms): one slot already exceeds the 300 ms latency kill-switch, so
+# only an oracle that missed more than the usual one or two updates counts.
+ORACLE_MAX_STALE_SLOTS = 2
+
+
+def oracle_staleness_ms(rpc_slot: int, oracle_slot: int,
+                        max_stale_slots: int = ORACLE_MAX_STALE_SLOTS) -> float:
+    """How stale an oracle is, in ms, once it is more than `max_stale_slots` behind the RPC's
+    slot; 0 within the limit (reported as latency, where the 300 ms kill-switch sees it)."""
+    behind = rpc_slot - oracle_slot
+    return behind * SLOT_MS if behind > max_stale_slots else 0.0
+
 
 class ExchangeBits(IntFlag):
     DEPOSIT_PAUSED = 0b0000_0001
