@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .DEFAULT_GOAL := help
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run run-live-sim test proto lint bench clean env browser helm image
+.PHONY: help run run-live-sim test proto lint bench clean env browser helm image sim
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,16 +22,22 @@ run-live-sim: env proto ## Start everything in LIVE mode against the local Solan
 	$(PY) -m services.launcher --live-sim
 
 test: env proto browser ## Install what is missing, lint, and run every test
-	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/ruff check services tests bench sim
 	$(PY) -m pytest -q
 
 proto: gen/.stamp ## Compile protos/ into gen/ with grpcio-tools
 
 lint: env proto ## Ruff over the project's own code
-	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/ruff check services tests bench sim
 
 bench: env proto ## Run the benchmarks under bench/
 	$(PY) -m pytest -q -s bench
+
+# The seeded fault campaign (issue 9): N schedules over 2 worker processes, or one SEED replayed
+# with its schedule and every fault. PYTHONHASHSEED fixed: a replay iterates sets alike.
+N ?= 10000
+sim: env proto ## Fault campaign over engine, executor, vault: make sim [N=10000] [SEED=n]
+	PYTHONHASHSEED=0 $(PY) -m sim $(if $(SEED),--seed $(SEED),--schedules $(N) --workers 2)
 
 env: $(VENV)/.installed ## Create .venv with the pinned packages
 
