@@ -340,6 +340,8 @@ function describeOrder(order) {
     parts.push(`${order.market} ${String(order.status || "").toLowerCase()}`);
   }
   if (order.tx_signature) parts.push(`tx ${order.tx_signature.slice(0, 14)}…`);
+  // A command re-sent after a reconnection: the engine answered its first outcome.
+  if (order.replayed) parts.push("sent again after a reconnection: traded once");
   return parts.join(" · ");
 }
 

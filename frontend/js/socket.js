@@ -1,10 +1,23 @@
 // The WebSocket to the gateway: reconnects with exponential backoff (1 s, 2 s, 4 s ... 30 s),
 // reports its state, and matches each command to its COMMAND_RESULT by id.
+//
+// One user command has one id until its COMMAND_RESULT arrives: a command whose connection
+// dropped before the answer is sent again, with the same id, when the socket reopens. The
+// gateway namespaces ids by token, not by connection, so the engine recognises the retry and
+// answers the first outcome ("order.replayed") instead of trading twice.
 
 export const BACKOFF_MIN_MS = 1000;
 export const BACKOFF_MAX_MS = 30000;
 const COMMAND_TIMEOUT_MS = 15000; // the gateway answers within 5 s (property 39)
+export const RETRY_WINDOW_MS = 60000; // how long a command waits for its socket to come back
 const UNAUTHORIZED_CLOSE = 4401;
+
+/** A fresh command id: a UUID (crypto.randomUUID needs a secure context; fall back to random bytes). */
+export function newCommandId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 export function backoffDelay(attempt) {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
@@ -22,8 +35,7 @@ export class Socket {
     this.ws = null;
     this.attempt = 0;
     this.retryTimer = null;
-    this.pending = new Map(); // id -> {resolve, timer, action}
-    this.sequence = 0;
+    this.pending = new Map(); // id -> {resolve, timer, action, frame, giveUpAt}
     this.stopped = false;
   }
 
@@ -41,17 +53,19 @@ export class Socket {
     ws.addEventListener("open", () => {
       this.attempt = 0;
       this.onState({ state: "open" });
+      this.resendPending();
     });
     ws.addEventListener("message", (event) => this.receive(event.data));
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.failPending("CONNECTION_LOST", "The connection closed before the answer arrived; check the positions before retrying.");
       if (event.code === UNAUTHORIZED_CLOSE) {
         this.stopped = true;
+        this.failPending("UNAUTHORIZED", "The gateway refused the API token; the command's outcome is unknown: check the positions.");
         this.onState({ state: "unauthorized", reason: event.reason });
         return;
       }
+      this.holdPending();
       this.scheduleReconnect();
     });
   }
@@ -96,28 +110,47 @@ export class Socket {
 
   /** Sends a command; resolves with its COMMAND_RESULT payload (never rejects). */
   command(action, payload = {}) {
-    this.sequence += 1;
-    const id = `c-${Date.now().toString(36)}-${this.sequence}`;
+    const id = newCommandId();
     return new Promise((resolve) => {
       if (!this.isOpen) {
         resolve(localFailure(action, "NOT_CONNECTED", "Not connected to the gateway; the command was not sent."));
         return;
       }
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(localFailure(action, "NO_ANSWER", `No answer within ${COMMAND_TIMEOUT_MS / 1000} s; check the positions before retrying.`));
-      }, COMMAND_TIMEOUT_MS);
-      this.pending.set(id, { resolve, timer, action });
-      this.ws.send(JSON.stringify({ action, id, payload }));
+      const entry = { resolve, timer: null, action, frame: JSON.stringify({ action, id, payload }), giveUpAt: Date.now() + RETRY_WINDOW_MS };
+      this.pending.set(id, entry);
+      this.send(id, entry);
     });
   }
 
-  failPending(code, message) {
+  /** (Re)sends one pending command, always under its own id, and waits for its answer. */
+  send(id, entry) {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.giveUp(id, "NO_ANSWER", `No answer within ${COMMAND_TIMEOUT_MS / 1000} s; the command may have run: check the positions before sending it again.`), COMMAND_TIMEOUT_MS);
+    this.ws.send(entry.frame);
+  }
+
+  resendPending() {
+    for (const [id, entry] of this.pending) this.send(id, entry);
+  }
+
+  /** The socket dropped: each pending command waits for the next one, up to its retry window. */
+  holdPending() {
     for (const [id, entry] of this.pending) {
       clearTimeout(entry.timer);
-      entry.resolve(localFailure(entry.action, code, message));
-      this.pending.delete(id);
+      entry.timer = setTimeout(() => this.giveUp(id, "CONNECTION_LOST", `The connection did not come back within ${RETRY_WINDOW_MS / 1000} s; the command may have run: check the positions before sending it again.`), Math.max(0, entry.giveUpAt - Date.now()));
     }
+  }
+
+  giveUp(id, code, message) {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    entry.resolve(localFailure(entry.action, code, message));
+  }
+
+  failPending(code, message) {
+    for (const id of [...this.pending.keys()]) this.giveUp(id, code, message);
   }
 }
 

@@ -1,8 +1,9 @@
 """`dne markets | status | start | stop | deposit | withdraw | open | close`: the engine and the
 feed over gRPC, for scripts (`--json`) and for people (tables).
 
-Exit codes: 0 done, 1 refused by the engine (the answer carries a code and a message),
-2 the service could not be reached or the arguments were wrong.
+Exit codes: 0 done (also a retried request id answered with its first outcome), 1 refused by
+the engine (the answer carries a code and a message), 2 the service could not be reached or the
+arguments were wrong.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +24,7 @@ from rich.table import Table
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
+from services.cli import request_ids
 
 DEFAULT_ENGINE = "127.0.0.1:50054"
 DEFAULT_FEED = "127.0.0.1:50051"
@@ -32,8 +33,11 @@ TIMEOUT_SEC = 10.0
 Call = Callable[[argparse.Namespace, grpc.aio.Channel], Awaitable[Message]]
 
 
-def _request_id() -> str:
-    return f"cli-{uuid.uuid4().hex[:16]}"
+# The commands that move money: their request id is the caller's to give (see request_ids).
+MONEY_COMMANDS = ("deposit", "withdraw", "open", "close")
+RETRY_NOTE = (" Safe to retry: run it again with the same --request-id (printed on stderr when "
+              "generated) and the engine answers the first outcome (exit 0 when it was done, "
+              "marked replayed) without trading twice.")
 
 
 async def _markets(args: argparse.Namespace, channel: grpc.aio.Channel) -> Message:
@@ -58,30 +62,35 @@ COMMANDS: dict[str, tuple[str, Call]] = {
     "markets": ("feed", _markets),
     "status": ("engine", _status),
     "start": ("engine", _engine_call("StartEngine", lambda a: engine_pb2.StartEngineRequest(
-        request_id=_request_id(), mode=a.mode))),
+        request_id=request_ids.generated(), mode=a.mode))),
     "stop": ("engine", _engine_call("StopEngine", lambda a: engine_pb2.StopEngineRequest(
-        request_id=_request_id()))),
+        request_id=request_ids.generated()))),
     "deposit": ("engine", _engine_call("Deposit", lambda a: engine_pb2.DepositRequest(
-        request_id=_request_id(), amount=a.amount))),
+        request_id=a.request_id, amount=a.amount))),
     "withdraw": ("engine", _engine_call("Withdraw", lambda a: engine_pb2.WithdrawRequest(
-        request_id=_request_id(), amount=a.amount))),
+        request_id=a.request_id, amount=a.amount))),
     "open": ("engine", _engine_call("OpenPosition", lambda a: engine_pb2.OpenPositionRequest(
-        request_id=_request_id(), market=a.market.upper(), direction=a.direction,
+        request_id=a.request_id, market=a.market.upper(), direction=a.direction,
         size=a.size, confirmed=a.confirm))),
     "close": ("engine", _engine_call("ClosePosition", lambda a: engine_pb2.ClosePositionRequest(
-        request_id=_request_id(), market=a.market.upper(), settle_pnl=True,
+        request_id=a.request_id, market=a.market.upper(), settle_pnl=True,
         confirmed=a.confirm, unwind_spot=not a.keep_spot))),
 }
 
 
 def add_trading_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=help_text)
+        description = help_text[0].upper() + help_text[1:] + "."
+        if name in MONEY_COMMANDS:
+            description += RETRY_NOTE
+        parser = commands.add_parser(name, help=help_text, description=description)
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument("--engine", default=os.environ.get("DNE_ENGINE", DEFAULT_ENGINE),
                             help=f"engine address (default $DNE_ENGINE or {DEFAULT_ENGINE})")
         parser.add_argument("--feed", default=os.environ.get("DNE_FEED", DEFAULT_FEED),
                             help=f"feed address (default $DNE_FEED or {DEFAULT_FEED})")
+        if name in MONEY_COMMANDS:
+            request_ids.add_option(parser)
         parser.set_defaults(handler=run, command_name=name)
         return parser
 
@@ -109,11 +118,14 @@ def add_trading_commands(commands: argparse._SubParsersAction) -> None:  # type:
 def run(args: argparse.Namespace) -> int:
     service, call = COMMANDS[args.command_name]
     address = args.feed if service == "feed" else args.engine
+    sent_id = request_ids.resolve(args) if args.command_name in MONEY_COMMANDS else None
     try:
         reply = asyncio.run(_invoke(call, args, address))
     except grpc.aio.AioRpcError as error:
+        retry = (f"; it may still have run: retry with --request-id {sent_id}"
+                 if sent_id else "")
         print(f"dne {args.command_name}: the {service} at {address} answered "
-              f"{error.code().name}: {error.details()}", file=sys.stderr)
+              f"{error.code().name}: {error.details()}{retry}", file=sys.stderr)
         return 2
     result = getattr(reply, "result", None)
     refused = result is not None and not result.ok
@@ -154,8 +166,10 @@ def _print_human(name: str, reply: Any) -> None:
                               f"unrealized {position.unrealized_pnl}")
         return
     result = reply.result
+    replayed = (" (replayed: this request id ran before; nothing traded again)"
+                if result.order.replayed else "")
     if result.ok:
-        console.print(f"ok: {result.message}")
+        console.print(f"ok: {result.message}{replayed}")
     else:
         details = "".join(f"\n  {key}: {value}" for key, value in result.error.details.items())
-        console.print(f"refused: {result.error.code}: {result.error.message}{details}")
+        console.print(f"refused: {result.error.code}: {result.error.message}{replayed}{details}")

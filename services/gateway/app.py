@@ -18,6 +18,7 @@ from services.gateway.fanout import EventFanout
 from services.gateway.http_metrics import HttpMetricsMiddleware
 from services.gateway.markets import MarketDirectory
 from services.gateway.rate_limits import RateLimits
+from services.gateway.request_ids import RequestIds
 from services.gateway.routes import VERSION, Gateway, build_router
 from services.gateway.settings import GatewaySettings
 from services.gateway.static import mount_frontend
@@ -42,9 +43,11 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     limits = RateLimits(settings)
     markets = MarketDirectory(clients.feed, timeout=settings.backend_timeout_sec,
                               cache_seconds=settings.market_cache_sec)
-    fanout = EventFanout(clients.engine, queue_size=settings.ws_queue_size,
+    request_ids = RequestIds(settings.api_token)
+    fanout = EventFanout(clients.engine, request_ids=request_ids,
+                         queue_size=settings.ws_queue_size,
                          status_timeout=settings.backend_timeout_sec)
-    dispatcher = CommandDispatcher(clients.engine, markets, limits,
+    dispatcher = CommandDispatcher(clients.engine, markets, limits, request_ids,
                                    timeout=settings.command_timeout_sec,
                                    max_frame_bytes=settings.ws_max_frame_bytes)
 

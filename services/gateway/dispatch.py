@@ -29,6 +29,7 @@ from services.gateway import wire
 from services.gateway.errors import ApiError
 from services.gateway.markets import MarketDirectory
 from services.gateway.rate_limits import RateLimits, describe
+from services.gateway.request_ids import RequestIds
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -51,9 +52,11 @@ def failure(command_id: str | None, action: str, code: str, message: str,
 class CommandDispatcher:
     def __init__(
         self, engine: engine_pb2_grpc.EngineServiceStub, markets: MarketDirectory,
-        rate_limits: RateLimits, *, timeout: float, max_frame_bytes: int,
+        rate_limits: RateLimits, request_ids: RequestIds, *, timeout: float,
+        max_frame_bytes: int,
     ) -> None:
         self._max_frame_bytes = max_frame_bytes
+        self._request_ids = request_ids
         self._engine = engine
         self._markets = markets
         self._limits = rate_limits
@@ -146,8 +149,8 @@ class CommandDispatcher:
                                {"retry_after_seconds": round(wait, 3)})
         if isinstance(command, C.OpenPosition):
             await self._check_tradable(command.payload.market)
-        request_id = f"{connection_id}:{command.id}"
-        reply = await self._rpc(command, request_id)
+        # Per token, not per connection: a command retried after a reconnection is the same one.
+        reply = await self._rpc(command, self._request_ids.for_command(command.id))
         return {"type": "COMMAND_RESULT", "id": command.id,
                 "payload": wire.command_result(reply.result, command.action)}
 

@@ -18,6 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from services.gateway import wire
+from services.gateway.request_ids import RequestIds
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,11 @@ class StreamEnded(Exception):
 
 class EventFanout:
     def __init__(
-        self, engine: engine_pb2_grpc.EngineServiceStub, *, queue_size: int,
-        status_timeout: float, max_backoff: float = 5.0,
+        self, engine: engine_pb2_grpc.EngineServiceStub, *, request_ids: RequestIds,
+        queue_size: int, status_timeout: float, max_backoff: float = 5.0,
     ) -> None:
         self._engine = engine
+        self._request_ids = request_ids
         self._queue_size = queue_size
         self._status_timeout = status_timeout
         self._max_backoff = max_backoff
@@ -144,17 +146,18 @@ class EventFanout:
         raise StreamEnded()
 
     def _deliver_late_result(self, result: engine_pb2.CommandResult) -> None:
-        """A final result for an order that was still landing goes to the browser that sent it
-        (request ids are "<connection>:<command id>"), with the browser's own command id."""
-        connection, _, command_id = result.request_id.partition(":")
-        if result.error.code == "ORDER_PENDING":
+        """A final result for an order that was still landing goes to each browser waiting for
+        that command id (the one that sent it, or the one that retried it after a reconnection),
+        under the browser's own command id."""
+        command_id = self._request_ids.command_of(result.request_id)
+        if command_id is None or result.error.code == "ORDER_PENDING":
             return
+        message = encode({"type": "COMMAND_RESULT", "id": command_id,
+                          "payload": wire.command_result(result, result.action)})
         for browser in list(self._browsers):
-            if browser.id == connection and command_id in browser.awaiting:
+            if command_id in browser.awaiting:
                 browser.awaiting.discard(command_id)
-                message = {"type": "COMMAND_RESULT", "id": command_id,
-                           "payload": wire.command_result(result, result.action)}
-                if not browser.offer(encode(message)):
+                if not browser.offer(message):
                     self._browsers.discard(browser)
 
     def _publish(self, event: engine_pb2.EngineEvent) -> None:

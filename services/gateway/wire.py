@@ -174,6 +174,8 @@ def order(result: common_pb2.OrderResult) -> dict[str, Any]:
         "fee": number(result.fee),
         "notional": number(result.notional),
         "tx_signature": result.tx_signature,
+        # True when this command id was seen before: the stored outcome, nothing traded again.
+        "replayed": result.replayed,
     }
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import pytest_asyncio
 
-from tests.integration.flow import pause_clock_at
+from services.cli.main import build_parser
+from tests.integration.flow import account, pause_clock_at
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 
@@ -84,3 +87,58 @@ async def test_people_get_a_table_of_markets(system: RunningSystem) -> None:
     code, out, _ = await dne(system, "markets")
     assert code == 0
     assert "SOL-PERP" in out and "APR %" in out and "replay" in out
+
+
+async def collateral(system: RunningSystem) -> Decimal:
+    return Decimal((await account(system.stubs)).collateral)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_deposit_retried_with_its_request_id_moves_money_once(
+    system: RunningSystem,
+) -> None:
+    await dne(system, "start")
+    before = await collateral(system)
+    code, out, _ = await dne(system, "deposit", "10", "--request-id", "script-deposit-1", "--json")
+    first = json.loads(out)["result"]
+    assert code == 0 and first["ok"], out
+    assert first["request_id"] == "script-deposit-1"
+    assert not first["order"].get("replayed", False)
+
+    code, out, _ = await dne(system, "deposit", "10", "--request-id", "script-deposit-1", "--json")
+    retry = json.loads(out)["result"]
+    assert code == 0 and retry["ok"], out
+    assert retry["order"]["replayed"] is True
+    assert retry["order"]["tx_signature"] == first["order"]["tx_signature"]
+    assert await collateral(system) == before + 10   # one deposit, not two
+
+    code, out, _ = await dne(system, "deposit", "10", "--request-id", "script-deposit-1")
+    assert code == 0 and "replayed" in out, out   # people see it too
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_without_a_request_id_the_generated_one_is_printed_so_a_script_can_retry(
+    system: RunningSystem,
+) -> None:
+    await dne(system, "start")
+    before = await collateral(system)
+    code, _, err = await dne(system, "deposit", "3")
+    assert code == 0
+    printed = re.search(r"--request-id (\S+)", err)
+    assert printed, err
+    code, out, _ = await dne(system, "deposit", "3", "--request-id", printed.group(1), "--json")
+    assert code == 0 and json.loads(out)["result"]["order"]["replayed"] is True
+    assert await collateral(system) == before + 3
+
+
+@pytest.mark.parametrize("command", [["deposit", "1"], ["withdraw", "1"],
+                                     ["open", "SOL-PERP", "short", "1"], ["close", "SOL-PERP"]])
+def test_every_command_that_moves_money_takes_a_request_id(command: list[str]) -> None:
+    args = build_parser().parse_args([*command, "--request-id", "my-id-1"])
+    assert args.request_id == "my-id-1"
+
+
+def test_a_request_id_the_engine_would_refuse_is_refused_before_sending() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["deposit", "1", "--request-id", "has space"])
+    assert exit_.value.code == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from dne.feed.v1 import feed_pb2
 from services.common.timeutil import to_timestamp
 from tests.gateway.conftest import UNLIMITED
+from tests.integration.flow import account
 from tests.kit.gateway_client import Browser, browser
 from tests.kit.system import RunningSystem
 
@@ -154,21 +156,27 @@ async def test_property_39_a_burst_of_commands_is_answered_within_5_s_each(syste
             assert result["payload"]["ok"] or result["payload"]["error"]["code"]
 
 
-async def test_the_same_command_id_on_two_browsers_runs_twice_but_once_per_browser(system):
-    async with browser(system) as first, browser(system) as second:
+async def test_a_command_retried_on_a_new_connection_trades_once_and_answers_the_replay(system):
+    """A browser that lost its socket and sends the same command again (same id) on a new one
+    is the same user retrying: one deposit, and the retry answers the first outcome."""
+    async with browser(system) as first:
         await ensure_running(first)
-        frame = {"action": "DRIFT_DEPOSIT", "id": "same-id-1", "payload": {"amount": "1"}}
-        results = []
-        for client in (first, second, first):
-            after = len(client.messages)
-            await client.send(frame)
-            _, result = await client.wait_for(
-                lambda m: m["type"] == "COMMAND_RESULT" and m["id"] == "same-id-1", after=after)
+    before = Decimal((await account(system.stubs)).collateral)
+    frame = {"action": "DRIFT_DEPOSIT", "id": "retried-deposit-1", "payload": {"amount": "7"}}
+    results = []
+    for _ in range(2):   # the first answer is lost with its connection
+        async with browser(system) as connection:
+            await connection.send(frame)
+            _, result = await connection.wait_for(
+                lambda m: m["type"] == "COMMAND_RESULT" and m["id"] == frame["id"])
             results.append(result["payload"])
-    assert all(result["ok"] for result in results), results
-    signatures = [result["order"]["tx_signature"] for result in results]
-    assert signatures[0] != signatures[1]   # two browsers: two deposits
-    assert signatures[2] == signatures[0]   # the same browser again: the first answer
+    after_both = Decimal((await account(system.stubs)).collateral)
+    first_answer, retry = results
+    assert first_answer["ok"] and retry["ok"], results
+    assert after_both == before + 7   # one deposit, not two
+    assert first_answer["order"]["replayed"] is False
+    assert retry["order"]["replayed"] is True
+    assert retry["order"]["tx_signature"] == first_answer["order"]["tx_signature"]
 
 
 async def test_status_reports_the_running_engine_and_its_snapshot(system):

@@ -13,7 +13,10 @@ from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
 from services.gateway.fanout import Browser, EventFanout
+from services.gateway.request_ids import RequestIds
 from tests.kit.ports import free_port
+
+IDS = RequestIds("a-test-token-of-32-characters-xx")
 
 
 class FakeEngine(engine_pb2_grpc.EngineServiceServicer):
@@ -55,7 +58,8 @@ async def test_the_event_stream_is_followed_again_after_the_engine_restarts():
     first = FakeEngine()
     server = await serve(first, port)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(channel), queue_size=16,
+    fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(channel), request_ids=IDS,
+                         queue_size=16,
                          status_timeout=1, max_backoff=0.3)
     fanout.start()
     try:
@@ -83,7 +87,8 @@ async def test_the_event_stream_is_followed_again_after_the_engine_restarts():
 @pytest.mark.parametrize("browsers", [2, 50])
 async def test_a_full_browser_is_dropped_and_the_others_get_every_message(browsers):
     fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(
-        grpc.aio.insecure_channel("127.0.0.1:1")), queue_size=3, status_timeout=0.1)
+        grpc.aio.insecure_channel("127.0.0.1:1")), request_ids=IDS, queue_size=3,
+        status_timeout=0.1)
     readers = [await fanout.join() for _ in range(browsers)]   # greeted with an ERROR each
     for message in range(5):
         for reader in readers[1:]:
@@ -96,24 +101,53 @@ async def test_a_full_browser_is_dropped_and_the_others_get_every_message(browse
     assert all(reader.queue.get_nowait() == '{"n": 4}' for reader in readers[1:])
 
 
-def test_a_late_final_result_goes_only_to_the_browser_that_waits_for_it() -> None:
-    from services.gateway.fanout import EventFanout
+def late_result(request_id: str, *, pending: bool = False) -> E.EngineEvent:
+    result = (E.CommandResult(request_id=request_id, action="DRIFT_OPEN_POSITION",
+                              error=K.Error(code="ORDER_PENDING", message="landing"))
+              if pending else
+              E.CommandResult(request_id=request_id, action="DRIFT_OPEN_POSITION", ok=True,
+                              order=K.OrderResult(status=K.TRADE_STATUS_FILLED,
+                                                  tx_signature="sig")))
+    return E.EngineEvent(type=E.EVENT_TYPE_COMMAND_RESULT, command_result=result)
 
-    fanout = EventFanout(None, queue_size=10, status_timeout=1)  # type: ignore[arg-type]
+
+def test_a_late_final_result_goes_only_to_the_browser_that_waits_for_it() -> None:
+    fanout = EventFanout(None, request_ids=IDS, queue_size=10,  # type: ignore[arg-type]
+                         status_timeout=1)
     sender, other = Browser(10), Browser(10)
     fanout._browsers.update({sender, other})
     sender.awaiting.add("c-1")
-    final = E.CommandResult(
-        request_id=f"{sender.id}:c-1", action="DRIFT_OPEN_POSITION", ok=True,
-        order=K.OrderResult(status=K.TRADE_STATUS_FILLED, tx_signature="sig"))
-    still_pending = E.CommandResult(
-        request_id=f"{sender.id}:c-2", action="DRIFT_OPEN_POSITION",
-        error=K.Error(code="ORDER_PENDING", message="landing"))
-    for result in (still_pending, final, final):
-        fanout._publish(E.EngineEvent(
-            type=E.EVENT_TYPE_COMMAND_RESULT, command_result=result))
+    final = late_result(IDS.for_command("c-1"))
+    for event in (late_result(IDS.for_command("c-2"), pending=True), final, final):
+        fanout._publish(event)
     assert other.queue.empty()
     delivered = json.loads(sender.queue.get_nowait())
     assert delivered["type"] == "COMMAND_RESULT" and delivered["id"] == "c-1"
     assert delivered["payload"]["ok"] and delivered["payload"]["order"]["tx_signature"] == "sig"
     assert sender.queue.empty()  # once, not twice
+
+
+def test_a_late_result_reaches_the_connection_that_retried_the_command() -> None:
+    """The browser that sent the command is gone; its retry on a new socket waits for it."""
+    fanout = EventFanout(None, request_ids=IDS, queue_size=10,  # type: ignore[arg-type]
+                         status_timeout=1)
+    retried = Browser(10)
+    fanout._browsers.add(retried)
+    retried.awaiting.add("c-9")
+    fanout._publish(late_result(RequestIds("another-token-of-32-characters-x").for_command("c-9")))
+    assert retried.queue.empty()   # another token's command, not this one
+    fanout._publish(late_result(IDS.for_command("c-9")))
+    assert json.loads(retried.queue.get_nowait())["id"] == "c-9"
+
+
+def test_request_ids_are_per_token_and_never_carry_the_token() -> None:
+    token = "a-test-token-of-32-characters-xx"
+    mine, same_token = RequestIds(token), RequestIds(token)
+    theirs = RequestIds("another-token-of-32-characters-x")
+    assert mine.for_command("c-1") == same_token.for_command("c-1")   # across connections
+    assert mine.for_command("c-1") != theirs.for_command("c-1")
+    assert token not in mine.for_command("c-1")
+    assert len(mine.for_command("x" * 64)) <= 128                       # the engine's limit
+    assert mine.command_of(mine.for_command("a:b")) == "a:b"
+    assert mine.command_of(theirs.for_command("a")) is None
+    assert mine.command_of("cli-123") is None

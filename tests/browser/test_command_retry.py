@@ -1,0 +1,69 @@
+"""A command whose connection drops before its answer is sent again, under the same id, when the
+dashboard reconnects: the engine answers the first outcome and the money moves once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, WebSocketRoute, expect
+
+from tests.integration.flow import account
+from tests.kit.browser_dashboard import Dashboard
+from tests.kit.system import RunningSystem
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+
+async def test_a_deposit_whose_answer_was_lost_is_resent_with_its_id_and_deposits_once(
+    browser: Browser, system: RunningSystem,
+) -> None:
+    routes: list[WebSocketRoute] = []
+    dropped: list[str] = []
+    background: set[asyncio.Task[None]] = set()
+
+    async def drop(route: WebSocketRoute, server: WebSocketRoute) -> None:
+        await route.close(code=1011, reason="network drop")
+        await server.close()
+
+    async def gateway(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        route.on_message(server.send)
+
+        def from_server(message: str | bytes) -> None:
+            # The first connection loses the deposit's answer, and then itself.
+            text = message if isinstance(message, str) else ""
+            if len(routes) == 1 and '"COMMAND_RESULT"' in text and '"DRIFT_DEPOSIT"' in text:
+                dropped.append(text)
+                task = asyncio.get_running_loop().create_task(drop(route, server))
+                background.add(task)
+                return
+            route.send(message)
+
+        server.on_message(from_server)
+        routes.append(route)
+
+    async def route_socket(context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+
+    dashboard = await Dashboard.open(browser, system, prepare=route_socket)
+    try:
+        page = dashboard.page
+        await dashboard.wait_connected()
+        before = Decimal((await account(system.stubs)).collateral)
+        await page.get_by_test_id("quick-deposit").click()
+        await page.get_by_test_id("amount-input").fill("25")
+        await page.get_by_test_id("amount-submit").click()
+
+        toast = page.get_by_test_id("toast-success").filter(has_text="Deposit")
+        await expect(toast).to_be_visible(timeout=15_000)
+        await expect(toast).to_contain_text("traded once")
+        assert dropped and len(routes) >= 2   # the first answer was lost with its socket
+        sent = dashboard.commands("DRIFT_DEPOSIT")
+        assert len(sent) == 2 and sent[0]["id"] == sent[1]["id"], sent
+        assert re.fullmatch(r"[0-9a-f-]{32,36}", sent[0]["id"])   # a UUID, not a counter
+        assert Decimal((await account(system.stubs)).collateral) == before + 25
+    finally:
+        await dashboard.close()
