@@ -13,16 +13,20 @@ from services.executor.drift.driver import DriftDriver, DriverTiming
 from tests.executor_live.test_live_failures import wait_until
 from tests.kit.executor_live_builders import LiveRig
 
-RECHECK = DriverTiming(answer_within=0.3, recheck_every=0.05)
+RECHECK = DriverTiming(recheck_every=0.05)
+# Long enough for a confirmed order on a busy machine, far shorter than the 30 s confirmation
+# wait of one that never confirms.
+ANSWER_WITHIN = DriverTiming(answer_within=3.0)
 
 
-def real_time_driver(rig: LiveRig, state_path: Path) -> DriftDriver:
-    return rig.driver(state_path, timing=RECHECK, sleep=asyncio.sleep, monotonic=time.monotonic)
+def real_time_driver(rig: LiveRig, state_path: Path,
+                     timing: DriverTiming = RECHECK) -> DriftDriver:
+    return rig.driver(state_path, timing=timing, sleep=asyncio.sleep, monotonic=time.monotonic)
 
 
 async def leave_pending(rig: LiveRig, state_path: Path, order: OpenOrder) -> str:
     """An executor sends the order, answers PENDING and stops before it is confirmed."""
-    first = real_time_driver(rig, state_path)
+    first = real_time_driver(rig, state_path, ANSWER_WITHIN)
     await first.start()
     try:
         assert (await first.deposit("dep", 0, Decimal(1000))).status is OrderStatus.FILLED
