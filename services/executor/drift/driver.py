@@ -51,6 +51,7 @@ from services.executor.drift import account_view, venue_rules
 from services.executor.drift.account_view import BASE, LAMPORTS, QUOTE, base, quote
 from services.executor.drift.confirmation import Confirmer, ConfirmTiming, Landing
 from services.executor.drift.drift_view import DriftView, build_drift_client
+from services.executor.drift.funding import funding_payments
 from services.executor.drift.link import LinkDown, RpcLink, is_transport_error
 from services.executor.drift.order_log import OrderLog, SentOrder
 from services.executor.drift.swap_api import SwapApi
@@ -302,6 +303,7 @@ class DriftDriver:
         state = account_view.account_state(view, account=str(self._wallet.pubkey),
                                            venue=self.name, wallet_usdc=usdc, wallet_sol=sol,
                                            as_of=self._clock.now())
+        state = replace(state, funding_payments=funding_payments(view, funding_since))
         log.info("account state", extra={
             "sub_account": sub_account, "health_ratio": str(state.health_ratio),
             "leverage": str(state.leverage), "total_collateral": str(state.collateral),
