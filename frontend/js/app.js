@@ -31,7 +31,7 @@ class DashboardApp {
   constructor() {
     this.token = takeTokenFromUrl();
     this.api = new Api(this.token);
-    this.config = { mode_label: "", confirm_above_usd: 100, confirm_timeout_sec: 30, hedge_market: "SOL-PERP" };
+    this.config = { mode_label: "", confirm_above_usd: 100, confirm_timeout_sec: 30, hedge_market: "" };
     this.engine = { running: false, mode: "" };
     this.account = null; // the last FUNDING_UPDATE payload
     this.marketsTimer = null;
@@ -99,7 +99,7 @@ class DashboardApp {
     } catch (error) {
       this.toasts.show({ kind: "warning", title: "Configuration unavailable", message: error.message, code: error.code });
     }
-    if (this.config.hedge_market) this.markets.preferred = this.config.hedge_market;
+    this.markets.setHedgeMarket(this.hedgeMarket());
     const badge = $("#mode-badge");
     const label = this.config.mode_label || "UNKNOWN";
     badge.textContent = label;
@@ -198,8 +198,14 @@ class DashboardApp {
     this.positions.render(update.positions || []);
   }
 
+  /** The engine's own setting when it has said it, else the gateway's configuration. */
+  hedgeMarket() {
+    return this.engine.hedge_market || this.config.hedge_market || null;
+  }
+
   onEngineStatus(status) {
     this.engine = status;
+    this.markets.setHedgeMarket(this.hedgeMarket());
     const node = $("#engine-status");
     const mode = status.mode ? ` (${status.mode})` : "";
     node.textContent = status.running ? `Engine running${mode}` : "Engine stopped";
@@ -264,13 +270,13 @@ class DashboardApp {
       this.takeModal.setBusy(false);
       if (result.ok || result.cancelled) this.takeModal.close();
       else this.takeModal.showError(`${result.error?.code}: ${result.error?.message}`);
-    });
+    }, { hedgeMarket: this.hedgeMarket() });
   }
 
   async leave(position) {
     const snapshot = this.account || {};
     const answer = await this.leaveModal.ask(position, {
-      hedgeMarket: this.config?.hedge_market, spotSol: snapshot.spot_sol,
+      hedgeMarket: this.hedgeMarket(), spotSol: snapshot.spot_sol,
     });
     if (!answer) return;
     this.positions.setBusy(position.market, "Closing…");

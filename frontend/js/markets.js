@@ -10,6 +10,16 @@ export function receivingSide(market) {
   return DIRECTION_SIDE[market.direction] || (market.rate_1h >= 0 ? "short" : "long");
 }
 
+/**
+ * Why "Take" cannot open the receiving side here, or "" when it can. The engine holds the hedge
+ * market short against spot SOL and rebalances it, so it refuses a user long there
+ * (HEDGE_MARKET_LONG); the dashboard says so before anything is sent.
+ */
+export function hedgeLongRefusal(market, side, hedgeMarket) {
+  if (!hedgeMarket || market.symbol !== hedgeMarket || side !== "long") return "";
+  return `${hedgeMarket} is the hedge market: the engine holds it short against spot SOL and rebalances it, so it takes no long. Go long on another market.`;
+}
+
 export function sortByApr(markets) {
   return [...markets].sort((a, b) => (b.apr ?? -Infinity) - (a.apr ?? -Infinity) || a.symbol.localeCompare(b.symbol));
 }
@@ -35,7 +45,20 @@ export class MarketsView {
     this.selected = null;
     this.data = null;
     this.receivedAt = 0;
-    this.preferred = "SOL-PERP"; // the hedge market, charted first (GET /api/config may change it)
+    this.hedgeMarket = null; // from the engine's status (or GET /api/config until it answers)
+    this.userSelected = false;
+  }
+
+  /** The hedge market is charted first and takes no long: re-render when it becomes known. */
+  setHedgeMarket(symbol) {
+    if (!symbol || symbol === this.hedgeMarket) return;
+    this.hedgeMarket = symbol;
+    if (!this.data) return;
+    const markets = sortByApr(this.data.markets || []);
+    this.renderCards(topOpportunities(markets));
+    this.renderTable(markets);
+    const hedge = this.bySymbol(symbol);
+    if (!this.userSelected && hedge && this.selected !== symbol) this.select(hedge);
   }
 
   showLoading() {
@@ -78,7 +101,7 @@ export class MarketsView {
     this.renderSource(data);
     this.renderFreshness();
     if (!this.selected && markets.length) {
-      this.select(markets.find((m) => m.symbol === this.preferred) || markets.find((m) => m.tradable) || markets[0]);
+      this.select(markets.find((m) => m.symbol === this.hedgeMarket) || markets.find((m) => m.tradable) || markets[0]);
     }
   }
 
@@ -119,13 +142,9 @@ export class MarketsView {
           el("div", { class: "card-meta" },
             el("span", { class: `pill pill-${side}` }, `${side === "short" ? "Short" : "Long"} receives`),
             el("span", { class: "muted" }, `OI ${fmt.usdCompact(market.open_interest)}`)),
-          el("button", {
-            class: "btn btn-primary btn-sm btn-block",
-            type: "button",
-            "data-testid": "card-take",
-            "data-market": market.symbol,
-            onclick: () => this.onTake(market),
-          }, "Take position"),
+          this.takeButton(market, {
+            class: "btn btn-primary btn-sm btn-block", testid: "card-take", label: "Take position",
+          }),
         );
       }),
     );
@@ -146,7 +165,7 @@ export class MarketsView {
             class: [market.symbol === this.selected ? "is-selected" : "", market.tradable ? "" : "is-untradable"].join(" ").trim() || null,
             onclick: (event) => {
               if (event.target.closest("button")) return;
-              this.select(market);
+              this.select(market, { byUser: true });
             },
           },
           el("td", { class: "sym" }, market.symbol),
@@ -163,18 +182,33 @@ export class MarketsView {
             "data-testid": "market-status",
           }, statusText)),
           el("td", { class: "actions-col" }, market.tradable
-            ? el("button", {
-              class: "btn btn-xs btn-take",
-              type: "button",
-              "data-testid": "take-button",
-              "data-market": market.symbol,
-              onclick: () => this.onTake(market),
-            }, "Take")
+            ? this.takeButton(market, { class: "btn btn-xs btn-take", testid: "take-button", label: "Take" })
             : el("span", { class: "muted small", title: market.not_tradable_reason || "" }, "—")),
         );
         return row;
       }),
     );
+  }
+
+  /** "Take" opens the receiving side; disabled, with the reason shown, where it would be refused. */
+  takeButton(market, { class: className, testid, label }) {
+    const refusal = hedgeLongRefusal(market, receivingSide(market), this.hedgeMarket);
+    const button = el("button", {
+      class: className,
+      type: "button",
+      "data-testid": testid,
+      "data-market": market.symbol,
+      disabled: refusal ? true : null,
+      title: refusal || null,
+      "aria-describedby": refusal ? `take-refusal-${testid}-${market.symbol}` : null,
+      onclick: () => this.onTake(market),
+    }, label);
+    if (!refusal) return button;
+    // A disabled button shows no tooltip on touch screens: the reason is also on the page.
+    return el("span", { class: "take-blocked", title: refusal },
+      button,
+      el("span", { class: "take-blocked-note", id: `take-refusal-${testid}-${market.symbol}`, "data-testid": "take-blocked-reason" },
+        "Hedge market: no long"));
   }
 
   renderSource(data) {
@@ -201,8 +235,9 @@ export class MarketsView {
     this.freshness.textContent = stale ? `stale · ${fmt.age(ageSeconds)} old` : `updated ${fmt.age(ageSeconds)} ago`;
   }
 
-  select(market) {
+  select(market, { byUser = false } = {}) {
     this.selected = market.symbol;
+    this.userSelected ||= byUser;
     for (const row of this.body.querySelectorAll("tr")) {
       row.classList.toggle("is-selected", row.dataset.market === market.symbol);
     }

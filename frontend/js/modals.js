@@ -3,7 +3,7 @@
 
 import { $, el } from "./dom.js";
 import * as fmt from "./format.js";
-import { receivingSide } from "./markets.js";
+import { hedgeLongRefusal, receivingSide } from "./markets.js";
 
 const MAX_NOTIONAL_USD = 10_000_000; // a typo guard; the engine's gates decide what is allowed
 const MAX_DECIMALS = 9;
@@ -52,6 +52,7 @@ export class TakeModal {
     for (const radio of this.form.elements.side) radio.addEventListener("change", () => this.update());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
+      if (this.refusal()) return; // said in the hint; the engine would refuse it anyway
       const check = this.validate();
       if (check.error) {
         this.error.textContent = check.error;
@@ -63,9 +64,11 @@ export class TakeModal {
     });
   }
 
-  /** Opens for a market; `account` (the last FUNDING_UPDATE) sizes the hint. */
-  open(market, account, onSubmit) {
+  /** Opens for a market; `account` (the last FUNDING_UPDATE) sizes the hint; no long is sent
+   * on `hedgeMarket`. */
+  open(market, account, onSubmit, { hedgeMarket = null } = {}) {
     this.market = market;
+    this.hedgeMarket = hedgeMarket;
     this.account = account;
     this.onSubmit = onSubmit;
     $("#take-market").textContent = market.symbol;
@@ -86,6 +89,10 @@ export class TakeModal {
     return this.form.elements.side.value || receivingSide(this.market);
   }
 
+  refusal() {
+    return this.market ? hedgeLongRefusal(this.market, this.side(), this.hedgeMarket) : "";
+  }
+
   price() {
     return this.market.oracle_price || this.market.mark_price;
   }
@@ -104,10 +111,17 @@ export class TakeModal {
     const side = this.side();
     const receives = receivingSide(this.market) === side;
     const hint = $("#take-side-hint");
-    hint.textContent = receives
-      ? `${side === "short" ? "Shorts" : "Longs"} receive funding at the current rate.`
-      : `${side === "short" ? "Shorts" : "Longs"} PAY funding at the current rate.`;
-    hint.className = `small ${receives ? "positive" : "warning-text"}`;
+    const refusal = this.refusal();
+    if (refusal) {
+      hint.textContent = refusal;
+      hint.className = "small warning-text";
+    } else {
+      hint.textContent = receives
+        ? `${side === "short" ? "Shorts" : "Longs"} receive funding at the current rate.`
+        : `${side === "short" ? "Shorts" : "Longs"} PAY funding at the current rate.`;
+      hint.className = `small ${receives ? "positive" : "warning-text"}`;
+    }
+    if (!this.submit.classList.contains("is-busy")) this.submit.disabled = Boolean(refusal);
     $("#take-price").textContent = fmt.price(this.price());
     const check = this.validate();
     const notional = check.number ? check.number * this.price() : null;
@@ -122,7 +136,7 @@ export class TakeModal {
   }
 
   setBusy(isBusy) {
-    this.submit.disabled = isBusy;
+    this.submit.disabled = isBusy || Boolean(this.refusal());
     this.submit.classList.toggle("is-busy", isBusy);
     this.submit.replaceChildren(...(isBusy ? [el("span", { class: "spinner", "aria-hidden": "true" }), "Sending…"] : ["Review & send"]));
   }
@@ -210,7 +224,7 @@ export class LeaveModal {
   }
 
   /** Resolves false when cancelled, else { unwindSpot } (offered for a short on the hedge market). */
-  ask(position, { hedgeMarket = "SOL-PERP", spotSol = 0, reservedSol = 0.017 } = {}) {
+  ask(position, { hedgeMarket = null, spotSol = 0, reservedSol = 0.017 } = {}) {
     $("#leave-market").textContent = position.market;
     const spotLeg = Math.min(Number(position.size) || 0, Math.max((Number(spotSol) || 0) - reservedSol, 0));
     const offer = position.market === hedgeMarket && String(position.side) === "short" && spotLeg > 0;
