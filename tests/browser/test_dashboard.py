@@ -77,9 +77,10 @@ async def test_display_and_validation_helpers_give_known_answers(dashboard: Dash
     answers = await dashboard.page.evaluate("""async () => {
         const fmt = await import("/static/js/format.js");
         const { parsePositiveDecimal } = await import("/static/js/modals.js");
-        const { backoffDelay } = await import("/static/js/socket.js");
+        const { backoffDelay, newCommandId } = await import("/static/js/socket.js");
         const { unsettledPnl } = await import("/static/js/positions.js");
-        const { topOpportunities, receivingSide } = await import("/static/js/markets.js");
+        const { topOpportunities, receivingSide, hedgeLongRefusal } = await import(
+            "/static/js/markets.js");
         const market = (symbol, apr, tradable = true) => ({ symbol, apr, tradable });
         return {
             compact: [72000000, 21702819.7, 1.2e9, 512850, 999, -2.5e6].map(
@@ -97,6 +98,10 @@ async def test_display_and_validation_helpers_give_known_answers(dashboard: Dash
             top: topOpportunities([market("A", 5), market("B", -40), market("C", 90, false),
                                    market("D", 12), market("E", 1)]).map((m) => m.symbol),
             sides: [receivingSide({ direction: "shorts" }), receivingSide({ direction: "longs" })],
+            refusals: [["SOL-PERP", "long", "SOL-PERP"], ["SOL-PERP", "short", "SOL-PERP"],
+                       ["BTC-PERP", "long", "SOL-PERP"], ["SOL-PERP", "long", null]].map(
+                ([symbol, side, hedge]) => hedgeLongRefusal({ symbol }, side, hedge) !== ""),
+            ids: Array.from({ length: 3 }, newCommandId),
         };
     }""")
     assert answers["compact"] == ["$72M", "$21.7M", "$1.2B", "$512.85K", "$999", "-$2.5M"]
@@ -108,6 +113,9 @@ async def test_display_and_validation_helpers_give_known_answers(dashboard: Dash
     assert answers["unsettled"] == [2.5, -3]
     assert answers["top"] == ["B", "D", "A"]  # |APR|, tradable only
     assert answers["sides"] == ["short", "long"]
+    assert answers["refusals"] == [True, False, False, False]   # only a long on the hedge market
+    assert len(set(answers["ids"])) == 3   # one id per command, valid in a frame's id field
+    assert all(re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", ident) for ident in answers["ids"])
 
 
 async def test_take_modal_preselects_the_side_that_receives_funding_and_validates_the_size(
