@@ -95,3 +95,17 @@ async def test_an_order_pending_at_restart_that_never_lands_fails_once_its_block
     assert result is not None and result.status is OrderStatus.FAILED, result
     assert "never landed" in result.error_message
     assert state.positions == []
+
+
+async def test_an_order_left_unknown_is_resolved_when_it_is_asked_for(
+    rig: LiveRig, driver: DriftDriver
+) -> None:
+    rig.venue.control.set(outcome="never_confirm")
+    unknown = await driver.deposit("dep", 0, Decimal(100))
+    assert unknown.status is OrderStatus.UNKNOWN
+    assert await status_of(driver, "dep") is OrderStatus.UNKNOWN  # still nowhere on chain
+    assert rig.venue.land_held(unknown.tx_signature) == [unknown.tx_signature]
+    landed = await driver.get_order("dep")
+    assert landed is not None and landed.status is OrderStatus.FILLED, landed
+    assert landed.filled_size == Decimal(100) and landed.tx_signature == unknown.tx_signature
+    assert (await driver.account_state(0)).wallet_usdc == Decimal(9_900)

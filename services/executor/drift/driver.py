@@ -312,7 +312,14 @@ class DriftDriver:
 
     async def get_order(self, client_order_id: str) -> OrderResult | None:
         record = self._orders.get(client_order_id)
-        return record.result if record else None
+        if record is None:
+            return None
+        if record.result.status in NOT_FINAL and record.signature \
+                and client_order_id not in self._inflight:
+            # Confirmation gave up (UNKNOWN) but the transaction may have landed since, or its
+            # blockhash expired: one look now, so the caller is not left guessing.
+            record = await self._recheck(record)
+        return record.result
 
     async def _read(self, what: str, call: Callable[[], Awaitable[object]]) -> object:
         assert self._link is not None
