@@ -4,6 +4,7 @@ a seed each, then one summary line and the seeds that broke an invariant."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
@@ -84,7 +85,11 @@ def run_campaign(seeds: Iterable[int], workers: int) -> Report:
         for seed, violations, faults in results:
             report.add(seed, violations, faults)
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        # Spawned, not forked: a parent that ran gRPC (pytest) must not be copied mid-flight.
+        # The children inherit PYTHONHASHSEED, so a seed iterates sets as its replay does.
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
             for seed, violations, faults in pool.map(_one, seeds, chunksize=20):
                 report.add(seed, violations, faults)
     report.seconds = time.perf_counter() - started

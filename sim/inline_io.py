@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiosqlite.core
+import sqlalchemy.connectors.asyncio
+import sqlalchemy.dialects.sqlite.aiosqlite
 
 
 class _InlineQueue:
@@ -37,12 +39,26 @@ async def _to_thread(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
+def _await_now(awaitable: Any) -> Any:
+    """SQLAlchemy's await_ for the aiosqlite adapter: the awaitable is already finished work
+    (inline above), so it is run to its end here instead of through a greenlet switch."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return done.value
+    steps.close()
+    raise RuntimeError("an inline database call suspended; the sim cannot replay it")
+
+
 @contextlib.contextmanager
 def inline_io() -> Iterator[None]:
     patches = {
         (aiosqlite.core, "SimpleQueue"): _InlineQueue,
         (aiosqlite.core.Connection, "__await__"): _await,
         (asyncio, "to_thread"): _to_thread,
+        (sqlalchemy.connectors.asyncio, "await_"): _await_now,
+        (sqlalchemy.dialects.sqlite.aiosqlite, "await_"): _await_now,
     }
     saved = {target: getattr(*target) for target in patches}
     for (owner, name), replacement in patches.items():

@@ -1,13 +1,14 @@
 """The campaign's invariants. After every step: (a) no order executes twice, (d) no user
-position resized or hedge flipped by a rebalance (and a rebalance leaves the carry neutral),
-(e) trading blocked while an outcome is unknown. After the final heal also: (b) the vault's
-ledger equals the venue's fills, (c) no leg without its hedge unless an alert names it,
-(f) the vault's positions equal the venue's."""
+position resized or hedge flipped by a rebalance (and a rebalance leaves the carry neutral and
+keeps its cooldown), (e) trading blocked while an outcome is unknown. After the final heal
+also: (b) the vault's ledger equals the venue's fills, (c) no leg without its hedge unless an
+alert names it, (f) the vault's positions equal the venue's; and no op hangs."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from services.engine.settings import EngineSettings
@@ -21,6 +22,9 @@ from sim.world import SUB_ACCOUNT, World
 
 UNRESOLVED = (TradeState.PENDING.value, TradeState.UNKNOWN.value)
 ZERO = Decimal(0)
+# Delays and retries move market time between a rebalance's plan and its fill: this much of
+# the cooldown may pass before the fill without a violation.
+COOLDOWN_SLACK = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Checker:
         self._reader = reader
         self._settings = settings
         self._seen_executions = 0
+        self._last_rebalance: datetime | None = None
         self.found: dict[tuple[str, str], Violation] = {}
 
     def _add(self, kind: str, detail: str) -> None:
@@ -71,7 +76,17 @@ class Checker:
         for execution in venue.executions[self._seen_executions:]:
             if execution.kind is OrderKind.PERP_REBALANCE:
                 self._rebalance(execution)
+                self._cooldown(execution)
         self._seen_executions = len(venue.executions)
+
+    def _cooldown(self, e: Execution) -> None:
+        cooldown = timedelta(seconds=self._settings.rebalance_cooldown_sec)
+        if self._last_rebalance is not None and e.at - self._last_rebalance < (
+                cooldown - COOLDOWN_SLACK):
+            self._add("cooldown_broken", f"rebalance {e.client_order_id} filled "
+                      f"{(e.at - self._last_rebalance).total_seconds():.0f} s after the last "
+                      f"one; the cooldown is {cooldown.total_seconds():.0f} s")
+        self._last_rebalance = e.at
 
     def _rebalance(self, e: Execution) -> None:
         before, after = e.hedge_before, e.hedge_after

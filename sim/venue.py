@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ ZERO = Decimal(0)
 @dataclass(frozen=True)
 class Execution:
     moment: int
+    at: datetime            # market time
     client_order_id: str
     kind: OrderKind
     side: Side | None
@@ -50,8 +52,11 @@ class VenueWatch:
     """Wraps each order delivered to the executor: a fill it had not made before is an
     execution; a different fill under a client order id already filled is a second one."""
 
-    def __init__(self, moment: Callable[[], int], hedge_market: str, sub_account: int) -> None:
+    def __init__(self, moment: Callable[[], int], now: Callable[[], datetime],
+                 hedge_market: str, sub_account: int, trace: list[str]) -> None:
         self._moment = moment
+        self._now = now
+        self._trace = trace
         self._hedge = hedge_market
         self._sub = sub_account
         self.executions: list[Execution] = []
@@ -76,9 +81,15 @@ class VenueWatch:
             self.doubled.append(result.client_order_id)
         self._filled[result.client_order_id] = fingerprint
         hedge_after, spot_after = _holdings(driver._state, self._sub, self._hedge)
-        self.executions.append(Execution(
-            moment=self._moment(), client_order_id=result.client_order_id, kind=result.kind,
+        execution = Execution(
+            moment=self._moment(), at=self._now(), client_order_id=result.client_order_id,
+            kind=result.kind,
             side=result.side, size=result.filled_size or ZERO, hedge_before=hedge_before,
             hedge_after=hedge_after, spot_before=spot_before, spot_after=spot_after,
-        ))
+        )
+        self.executions.append(execution)
+        self._trace.append(
+            f"    venue executed {execution.client_order_id}: {execution.kind} "
+            f"{execution.side or ''} {execution.size} ({self._hedge} {hedge_before} -> "
+            f"{hedge_after}, wallet SOL {spot_before} -> {spot_after})")
         return reply

@@ -53,7 +53,7 @@ class World:
         self.feed = SimFeed(self.clock)
         self.events: list[Seen] = []
         self._moments = itertools.count(1)
-        self.venue = VenueWatch(self.moment, S.HEDGE, SUB_ACCOUNT)
+        self.venue = VenueWatch(self.moment, self.clock.now, S.HEDGE, SUB_ACCOUNT, trace)
         self.network = Network(plan, trace, self.clock.advance, self.venue.observe)
         self.vault = VaultProcess(setting.vault_file.engine, self.clock)
         self.executor = ExecutorProcess(setting.executor_settings, self.feed)
