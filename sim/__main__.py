@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.campaign import replay, run_campaign
+from sim.campaign import quiet, replay, run_campaign
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=1, help="the first seed of the range")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    quiet()
     if args.seed is not None:
         outcome, report = replay(args.seed)
         print("\n".join(outcome.trace))

@@ -54,7 +54,7 @@ class Report:
         return lines
 
 
-def _quiet() -> None:
+def quiet() -> None:
     logging.disable(logging.CRITICAL)  # the services log every trade; the trace says enough
 
 
@@ -66,7 +66,11 @@ def scratch_directory() -> Path:
 
 
 def _init_worker() -> None:
-    _quiet()
+    quiet()
+    _prepare()
+
+
+def _prepare() -> None:
     _worker["workspace"] = Workspace(scratch_directory())
 
 
@@ -80,7 +84,7 @@ def run_campaign(seeds: Iterable[int], workers: int) -> Report:
     started = time.perf_counter()
     seeds = list(seeds)
     if workers <= 1:
-        _init_worker()
+        _prepare()
         results: Iterable[tuple[int, list[tuple[str, str]], Counter[str]]] = map(_one, seeds)
         for seed, violations, faults in results:
             report.add(seed, violations, faults)
@@ -98,7 +102,6 @@ def run_campaign(seeds: Iterable[int], workers: int) -> Report:
 
 def replay(seed: int) -> tuple[Outcome, Report]:
     """One seed, verbosely: its schedule, every link call with its fault, the verdict."""
-    _quiet()
     workspace = Workspace(scratch_directory())
     started = time.perf_counter()
     outcome = run_seed(seed, workspace)

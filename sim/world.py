@@ -234,14 +234,16 @@ class World:
         await self.settle()
 
     async def teardown(self) -> None:
+        """Stops the engine if it can stop, then cancels whatever is left; an op blocked
+        forever (a hang, already reported) must not hang the campaign with it."""
         self.network.tearing_down = True
         engine = self.engine.engine
         if engine is not None and self.engine.alive:
-            await _quietly(engine.shutdown())
+            await self.drive(asyncio.create_task(_quietly(engine.shutdown())))
         tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.drive(*tasks)
         await self.vault.crash(0)  # closes the database's connections
 
 

@@ -39,13 +39,23 @@ CAUGHT_BEFORE_THE_FIXES: list[tuple[str, int, str]] = [
 ]
 
 
+# Found after the fixes (seeds 501-2500 against 2c49329..769c149): they fail until fixed.
+CAUGHT_AFTER_THE_FIXES: list[tuple[str, int, str]] = [
+    ("naked_leg", 2011, "a hedged entry whose handler was cancelled sold its spot back, yet a "
+     "tick after two engine restarts resumed it and sent the short 3.0 with no spot"),
+    ("naked_leg", 2316, "the user's retry of an entry that had sold its spot back replays the "
+     "filled ':spot' leg as bought and shorts 1.9 with no spot for it"),
+]
+
+
 def test_no_invariant_breaks_over_the_fixed_subset() -> None:
     report = run_campaign(SUBSET, workers=2)
     assert report.schedules == len(SUBSET)
     assert report.violations == 0, "\n".join(report.lines())
 
 
-@pytest.mark.parametrize(("kind", "seed", "defect"), CAUGHT_BEFORE_THE_FIXES)
+@pytest.mark.parametrize(("kind", "seed", "defect"),
+                         CAUGHT_BEFORE_THE_FIXES + CAUGHT_AFTER_THE_FIXES)
 def test_the_seed_that_caught_a_defect_class_passes(
     kind: str, seed: int, defect: str, workspace: Workspace
 ) -> None:

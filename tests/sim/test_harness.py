@@ -117,3 +117,18 @@ def test_the_same_seed_twice_gives_the_identical_trace(seed: int, workspace: Wor
 def test_a_seed_draws_the_same_schedule_every_time() -> None:
     assert S.draw(77) == S.draw(77)
     assert S.draw(77) != S.draw(78)
+
+
+def test_the_report_ends_with_one_summary_line_after_the_faults() -> None:
+    from collections import Counter
+
+    from sim.campaign import Report
+
+    report = Report()
+    report.add(1, [], Counter({"drop": 2}))
+    report.add(2, [("naked_leg", "x"), ("ledger_mismatch", "y")], Counter({"delay": 1}))
+    lines = report.lines()
+    summaries = [line for line in lines if line.startswith("sim: ")]
+    assert summaries == ["sim: 2 schedules, 2 violations"]
+    assert lines.index("faults injected: delay 1, drop 2") < lines.index(summaries[0])
+    assert lines[lines.index(summaries[0]) + 1:] == ["seed 2: ledger_mismatch naked_leg"]
