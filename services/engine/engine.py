@@ -217,7 +217,7 @@ class FundingEngine:
             min_trade_size_sol=self.settings.min_trade_size_sol,
         )
         journal = EntryJournal(remember=self._remember_entry, forget=self._forget_entry,
-                               leg_status=self._trade_path.leg_status)
+                               leg=self._trade_path.leg)
         self._hedged_entry = HedgedEntry(legs, journal, critical_stop=self._critical_stop)
         self._hedged_exit = HedgedExit(legs, alert=self._critical_alert)
         self._stopping = False

@@ -51,7 +51,7 @@ class EntryJournal:
 
     remember: Callable[[OpenEntry], None]
     forget: Callable[[str], None]
-    leg_status: Callable[[str], Awaitable[int | None]]
+    leg: Callable[[str], Awaitable[common_pb2.Trade | None]]
 
 
 class HedgedEntry:
@@ -92,7 +92,7 @@ class HedgedEntry:
         decided something, None when nothing changed (a leg still awaits the venue)."""
         request = _short(entry)
         spot = Decimal(entry.spot_size)
-        bought = await self._journal.leg_status(_spot_id(entry))
+        bought = await self._leg_status(_spot_id(entry))
         fresh: engine_pb2.CommandResult | None = None
         if bought is None:
             fresh = await self._legs.trade_path.execute(
@@ -108,7 +108,10 @@ class HedgedEntry:
             return orders.failure(request.request_id, request.action, DomainError(
                 _code(fresh), f"the spot leg (buy {spot} SOL) failed, nothing was shorted: "
                 f"{fresh.error.message}"))
-        shorted_status = REFUSED if entry.perp_refused else await self._journal.leg_status(
+        # What was bought is what is hedged, and what a rollback sells (fees and the venue's
+        # step can make it differ from what was asked).
+        spot = await self._bought(entry, fresh)
+        shorted_status = REFUSED if entry.perp_refused else await self._leg_status(
             request.request_id)
         shorted: engine_pb2.CommandResult | None = None
         if shorted_status is None:
@@ -134,7 +137,7 @@ class HedgedEntry:
         shorted: engine_pb2.CommandResult | None, spot: Decimal,
     ) -> engine_pb2.CommandResult | None:
         rollback_id = f"{request.request_id}:rollback"
-        sold_status = await self._journal.leg_status(rollback_id)
+        sold_status = await self._leg_status(rollback_id)
         sold: engine_pb2.CommandResult | None = None
         if sold_status is None:
             sold = await self._legs.trade_path.execute(
@@ -158,6 +161,21 @@ class HedgedEntry:
         await self._critical_stop(message)
         return orders.failure(request.request_id, request.action, DomainError(
             ErrorCode.VENUE_REJECTED, f"{why}; {message}"))
+
+
+    async def _leg_status(self, client_order_id: str) -> int | None:
+        stored = await self._journal.leg(client_order_id)
+        return stored.status if stored is not None else None
+
+    async def _bought(
+        self, entry: OpenEntry, fresh: engine_pb2.CommandResult | None
+    ) -> Decimal:
+        if fresh is not None and fresh.order.filled_size:
+            return Decimal(fresh.order.filled_size)
+        stored = await self._journal.leg(_spot_id(entry))
+        if stored is not None and stored.filled_size:
+            return Decimal(stored.filled_size)
+        return Decimal(entry.spot_size)
 
 
 def _short(entry: OpenEntry) -> TradeRequest:

@@ -25,8 +25,7 @@ TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 class PendingCompletion:
     client_order_id: str
     result: common_pb2.OrderResult
-    # A trade the vault has not heard of yet (a close's settlement): written first.
-    intent: common_pb2.Trade | None = None
+    settlement: common_pb2.OrderResult | None = None  # a close's, written with it
 
 
 class Ledger:
@@ -64,13 +63,14 @@ class Ledger:
         reply = await self._call("RecordIntent", vault_pb2.RecordIntentRequest(trade=trade))
         return reply.trade, reply.created
 
-    async def complete(self, client_order_id: str, result: common_pb2.OrderResult) -> bool:
-        """Writes the outcome; when the vault is away keeps it for later. Answers written?"""
+    async def complete(
+        self, client_order_id: str, result: common_pb2.OrderResult,
+        settlement: common_pb2.OrderResult | None = None,
+    ) -> bool:
+        """Writes the outcome (with a close's settlement, in one transaction); when the vault
+        is away keeps it for later. Answers written?"""
         try:
-            await self._call(
-                "CompleteTrade",
-                vault_pb2.CompleteTradeRequest(client_order_id=client_order_id, result=result),
-            )
+            await self._call("CompleteTrade", _completion(client_order_id, result, settlement))
             return True
         except DomainError as error:
             if error.code != ErrorCode.VAULT_UNAVAILABLE:
@@ -79,14 +79,8 @@ class Ledger:
                 return False
             log.error("vault unreachable: trade completion kept in the outbox",
                       extra={"client_order_id": client_order_id})
-            self.outbox.append(PendingCompletion(client_order_id, result))
+            self.outbox.append(PendingCompletion(client_order_id, result, settlement=settlement))
             return False
-
-    def keep(self, intent: common_pb2.Trade, result: common_pb2.OrderResult) -> None:
-        """A trade that happened while the vault was away: recorded when it is back."""
-        log.error("vault unreachable: trade kept in the outbox",
-                  extra={"client_order_id": intent.client_order_id})
-        self.outbox.append(PendingCompletion(intent.client_order_id, result, intent))
 
     async def flush_outbox(self, *, patient: bool = False) -> int:
         """Writes waiting completions in order; stops at the first failure. Answers how many."""
@@ -94,15 +88,9 @@ class Ledger:
         while self.outbox:
             pending = self.outbox[0]
             try:
-                if pending.intent is not None:
-                    await self._call("RecordIntent",
-                                     vault_pb2.RecordIntentRequest(trade=pending.intent),
-                                     patient=patient)
                 await self._call(
                     "CompleteTrade",
-                    vault_pb2.CompleteTradeRequest(
-                        client_order_id=pending.client_order_id, result=pending.result
-                    ),
+                    _completion(pending.client_order_id, pending.result, pending.settlement),
                     patient=patient,
                 )
                 written += 1
@@ -142,3 +130,13 @@ class Ledger:
                 f"the vault is unreachable ({getattr(code, 'name', error)}); "
                 "no trade runs without its record",
             ) from None
+
+
+def _completion(
+    client_order_id: str, result: common_pb2.OrderResult,
+    settlement: common_pb2.OrderResult | None,
+) -> vault_pb2.CompleteTradeRequest:
+    request = vault_pb2.CompleteTradeRequest(client_order_id=client_order_id, result=result)
+    if settlement is not None and settlement.client_order_id:
+        request.settlement.CopyFrom(settlement)
+    return request

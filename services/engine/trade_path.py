@@ -159,9 +159,7 @@ class TradePath:
         if order.status == K.TRADE_STATUS_UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
-        await self._ledger.complete(request.request_id, order)
-        if settlement is not None and settlement.client_order_id:
-            await self._record_settlement(settlement, request.source)
+        await self._ledger.complete(request.request_id, order, settlement)
         self._record_outcome(trade, order)
         return orders.from_order(request, order, settlement)
 
@@ -300,7 +298,8 @@ class TradePath:
                         await self._ledger.complete(request_id, order)
                         resolved.append((request, orders.from_order(request, order)))
                     continue
-                if not await self._ledger.complete(request_id, order):
+                settlement = await self._settlement_of(order)
+                if not await self._ledger.complete(request_id, order, settlement):
                     continue  # kept in the outbox, which blocks trading on its own
                 del self.awaiting[request_id]
                 self._record_outcome_of(request, order)
@@ -333,14 +332,14 @@ class TradePath:
             if order.status in NOT_FINAL:
                 self.awaiting[trade.client_order_id] = request
                 continue
-            if not await self._ledger.complete(trade.client_order_id, order):
+            settlement = await self._settlement_of(order)
+            if not await self._ledger.complete(trade.client_order_id, order, settlement):
                 self.awaiting[trade.client_order_id] = request
         return len(waiting)
 
-    async def leg_status(self, client_order_id: str) -> int | None:
-        """The vault's status of one order; None when it was never written (never sent)."""
-        stored = await self._ledger.find(client_order_id)
-        return stored.status if stored is not None else None
+    async def leg(self, client_order_id: str) -> common_pb2.Trade | None:
+        """The vault's record of one order; None when it was never written (never sent)."""
+        return await self._ledger.find(client_order_id)
 
     @staticmethod
     def _never_reached(
@@ -409,26 +408,23 @@ class TradePath:
                 order.status = never.status
                 order.error.CopyFrom(never.error)
             order.replayed = False
-            await self._ledger.complete(request.request_id, order)
+            await self._ledger.complete(request.request_id, order,
+                                        await self._settlement_of(order))
             order.replayed = True
             return orders.from_order(request, order)
         return orders.from_order(request, orders.order_from_trade(stored))
 
-    async def _record_settlement(self, settlement: common_pb2.OrderResult, source: str) -> None:
-        intent = common_pb2.Trade(
-            client_order_id=settlement.client_order_id, account=self._account,
-            sub_account=self._sub_account, kind=K.TRADE_KIND_SETTLE_PNL,
-            status=K.TRADE_STATUS_PENDING, market=settlement.market, source=source,
-        )
-        try:
-            _, created = await self._ledger.record_intent(intent)
-        except DomainError as error:
-            if error.code != ErrorCode.VAULT_UNAVAILABLE:
-                raise
-            self._ledger.keep(intent, settlement)  # blocks trading until it is written
-            return
-        if created:
-            await self._ledger.complete(settlement.client_order_id, settlement)
+    async def _settlement_of(
+        self, order: common_pb2.OrderResult
+    ) -> common_pb2.OrderResult | None:
+        """A close resolved from the executor's record (its answer was lost) may have settled
+        PnL too: the settlement is an order of its own there, under "<id>:settle"."""
+        if order.kind != K.TRADE_KIND_PERP_CLOSE or order.status != K.TRADE_STATUS_FILLED:
+            return None
+        settlement = await self._lookup_order(f"{order.client_order_id}:settle")
+        if settlement is None or settlement.status != K.TRADE_STATUS_FILLED:
+            return None
+        return settlement
 
     def _record_outcome(self, trade: ApprovedTrade, order: common_pb2.OrderResult) -> None:
         kind = K.TradeKind.Name(trade.request.kind).removeprefix("TRADE_KIND_").lower()

@@ -406,9 +406,10 @@ class PaperDriver:
         return record
 
     def _replay(self, client_order_id: str) -> OrderRecord | None:
-        """Filled and rejected orders are final; a FAILED one changed nothing and may retry."""
+        """Every answered id is final, FAILED too: the engine has recorded the answer, so a
+        late duplicate or retry of the same id must not trade (a new attempt takes a new id)."""
         record = self._state.orders.get(client_order_id)
-        if record is None or record.result.status is OrderStatus.FAILED:
+        if record is None:
             return None
         return OrderRecord(
             record.result.as_replayed(),

@@ -86,7 +86,8 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
     ) -> vault_pb2.CompleteTradeResponse:
         async def work() -> vault_pb2.CompleteTradeResponse:
             client_order_id, outcome = wire.parse_completion(request)
-            trade = await self._store.complete_trade(client_order_id, outcome)
+            trade = await self._store.complete_trade(
+                client_order_id, outcome, settlement=wire.parse_settlement(request))
             return vault_pb2.CompleteTradeResponse(trade=wire.trade_proto(trade))
 
         return await self._answer(context, work)

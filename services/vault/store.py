@@ -33,6 +33,7 @@ from services.vault.domain import (
 from services.vault.schema import Base, FundingPaymentRow, PositionRow, TradeRow, VaultRow
 
 log = logging.getLogger(__name__)
+SETTLE_PNL_KIND = "SETTLE_PNL"  # TradeKind as stored: the enum name without its prefix
 
 # Errors that mean "the database cannot be reached now", as opposed to a bug in a query.
 _UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
@@ -112,7 +113,10 @@ class VaultStore:
                 return stored, False
             return trade, True
 
-    async def complete_trade(self, client_order_id: str, outcome: TradeOutcome) -> TradeRow:
+    async def complete_trade(
+        self, client_order_id: str, outcome: TradeOutcome,
+        settlement: tuple[str, TradeOutcome] | None = None,
+    ) -> TradeRow:
         async with self._transaction() as session:
             trade = await self._trade(session, client_order_id, lock=True)
             if trade is None:
@@ -121,6 +125,8 @@ class VaultStore:
                     f"no trade with client order id {client_order_id!r}: "
                     "RecordIntent must be called before the order is sent",
                 )
+            if settlement is not None:
+                await self._record_settlement(session, trade, *settlement)
             current = TradeState(trade.status)
             stored = (current, trade.filled_size or ZERO, trade.price, trade.tx_signature)
             verdict = judge_completion(current, stored, outcome)
@@ -158,6 +164,25 @@ class VaultStore:
             },
         )
         return trade
+
+    async def _record_settlement(
+        self, session: AsyncSession, close: TradeRow, client_order_id: str,
+        outcome: TradeOutcome,
+    ) -> None:
+        """A close's settlement, in the close's transaction; written once (a repeat of the
+        completion finds it there)."""
+        if await self._trade(session, client_order_id) is not None:
+            return
+        now = self._clock.now()
+        row = TradeRow(
+            client_order_id=client_order_id, vault_id=close.vault_id, kind=SETTLE_PNL_KIND,
+            status=TradeState.PENDING, market=outcome.market or close.market, side="",
+            requested_size=None, price=None, notional=None, tx_signature="",
+            source=close.source, error_code="", error_message="", error_details={},
+            created_at=now, updated_at=now,
+        )
+        _apply_outcome(row, outcome, now)
+        session.add(row)
 
     async def list_trades(
         self,

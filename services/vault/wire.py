@@ -159,9 +159,23 @@ def parse_intent(request: vault_pb2.RecordIntentRequest) -> TradeIntent:
 def parse_completion(request: vault_pb2.CompleteTradeRequest) -> tuple[str, TradeOutcome]:
     if not request.HasField("result"):
         raise _refuse("result is required: the venue's OrderResult")
-    result = request.result
+    return _completion(request.client_order_id, request.result)
+
+
+def parse_settlement(request: vault_pb2.CompleteTradeRequest) -> tuple[str, TradeOutcome] | None:
+    """The settlement a close made, if the request carries one (a FILLED SETTLE_PNL)."""
+    if not request.HasField("settlement"):
+        return None
+    settlement = request.settlement
+    if settlement.kind != common_pb2.TRADE_KIND_SETTLE_PNL:
+        raise _refuse("settlement.kind must be TRADE_KIND_SETTLE_PNL")
+    client_order_id, outcome = _completion(settlement.client_order_id, settlement)
+    return client_order_id, outcome
+
+
+def _completion(raw_id: str, result: common_pb2.OrderResult) -> tuple[str, TradeOutcome]:
     client_order_id = _text(
-        request.client_order_id or result.client_order_id,
+        raw_id or result.client_order_id,
         "client_order_id",
         CLIENT_ORDER_ID_LENGTH,
         required=True,

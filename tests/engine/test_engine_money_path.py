@@ -457,3 +457,62 @@ async def test_pending_intents_unchecked_at_start_block_trading_until_checked(
     assert running.vault.trades["orphan"].status == K.TRADE_STATUS_FAILED
     assert not engine.blocked_reason()  # type: ignore[attr-defined]
     await engine.shutdown()  # type: ignore[attr-defined]
+
+
+async def test_a_close_settled_at_the_venue_before_a_crash_has_its_settlement_recorded(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seed 1388): the engine died while its close was at the venue; at
+    the restart the close was settled from the executor's record, its settlement was not."""
+    await funded(running)
+    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
+    running.executor.lost_replies = 1
+    running.executor.transport_failures = 0
+    real_close = running.executor.ClosePosition
+    crashed = asyncio.Event()
+
+    async def crash_after_the_venue(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return await real_close(request, context, **kwargs)
+        finally:
+            crashed.set()
+            await asyncio.Event().wait()  # the engine process is gone before the answer
+
+    running.executor.ClosePosition = crash_after_the_venue  # type: ignore[method-assign]
+    close = asyncio.create_task(running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "close-9", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP",
+        confirmed=True)))
+    await crashed.wait()
+    close.cancel()  # the crash: nothing of the old engine runs on
+    for task in list(running.engine._commands):  # type: ignore[attr-defined]
+        task.cancel()
+    running.executor.ClosePosition = real_close  # type: ignore[method-assign]
+    assert running.vault.trades["close-9"].status == K.TRADE_STATUS_PENDING
+    engine = restarted_engine(running).engine
+    assert (await engine.start("paper", 0, "again")).ok  # type: ignore[attr-defined]
+    assert running.vault.trades["close-9"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["close-9:settle"].status == K.TRADE_STATUS_FILLED
+    await engine.shutdown()  # type: ignore[attr-defined]
+
+
+async def test_a_rollback_sells_what_the_spot_leg_bought_not_what_it_asked_for(
+    running: EngineHarness,
+) -> None:
+    """The venue's fill of the spot leg can be short of the ask (fees, the base step): the
+    rollback sells what was bought, or it would dig into the gas reserve and be refused."""
+    await funded(running)
+    real_swap = running.executor.Swap
+
+    async def short_fill(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        if request.client_order_id.endswith(":spot"):
+            request.size = str(Decimal(request.size) - Decimal("0.001"))
+        return await real_swap(request, context, **kwargs)
+
+    running.executor.Swap = short_fill  # type: ignore[method-assign]
+    running.executor.failing_methods.add("OpenPosition")
+    result = await running.engine.trade(open_request("thin", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert not result.ok and "sold back" in result.error.message
+    assert running.vault.trades["thin:rollback"].status == K.TRADE_STATUS_FILLED
+    assert Decimal(running.vault.trades["thin:rollback"].filled_size) == Decimal("1.016")
+    assert running.executor.wallet_sol == Decimal(1)

@@ -331,10 +331,13 @@ async def test_fail_next_orders_fails_them_with_the_code_and_changes_nothing(
     assert (await driver.swap("s1", Side.LONG, D(1))).status is OrderStatus.FAILED
     state = await driver.account_state(0)
     assert (state.quote_balance, state.wallet_usdc, state.wallet_sol) == (0, 10_000, 1)
-    # The failure is on record, and the same id may try again: it did not trade.
+    # The failure is on record and final: the engine recorded it, so the same id never trades
+    # later (found by make sim, seed 1949: a duplicated delivery filled after the FAILED answer).
     assert (await driver.get_order("d1")).status is OrderStatus.FAILED
     retried = await driver.deposit("d1", 0, D(100))
-    assert retried.status is OrderStatus.FILLED and not retried.replayed
+    assert retried.status is OrderStatus.FAILED and retried.replayed
+    assert (await driver.account_state(0)).quote_balance == 0
+    assert (await driver.deposit("d2", 0, D(100))).status is OrderStatus.FILLED  # a new id
 
 
 async def test_simulated_latency_delays_each_order(feed: FakeFeed) -> None:
@@ -363,7 +366,8 @@ async def test_feed_outage_fails_orders_and_changes_nothing(
     assert not (await driver.status()).connected
     feed.down = False
     assert (await driver.account_state(0)).positions == []
-    assert (await driver.open_position(short("a", "1"))).status is OrderStatus.FILLED
+    assert (await driver.open_position(short("a", "1"))).replayed  # answered ids are final
+    assert (await driver.open_position(short("a2", "1"))).status is OrderStatus.FILLED
 
 
 async def test_fills_are_logged_with_the_fields_of_property_46(

@@ -206,8 +206,11 @@ async def test_paper_controls_set_latency_and_fail_the_next_orders(wire: Wire) -
         client_order_id="d", amount="1"))).result
     assert (failed.status, failed.error.code, failed.error.message) == (
         FAILED, "VENUE_UNAVAILABLE", "simulated outage")
-    filled = (await wire.executor.Deposit(pb.DepositRequest(
+    again = (await wire.executor.Deposit(pb.DepositRequest(
         client_order_id="d", amount="1"))).result
+    assert again.status == FAILED and again.replayed  # an answered id is final
+    filled = (await wire.executor.Deposit(pb.DepositRequest(
+        client_order_id="d2", amount="1"))).result
     assert filled.status == FILLED
 
 

@@ -69,12 +69,16 @@ async def test_properties_41_42_an_unconfirmed_order_is_unknown_after_30_s_then_
     assert len(rig.venue.journal.sent()) == 1
     assert (await driver.get_order("dep")).status is OrderStatus.UNKNOWN
 
-    # Once the blockhash has expired unlanded the order can be sent again, and lands.
+    # Once the blockhash has expired unlanded, nothing traded: FAILED, and final (the engine
+    # records it, so the same id never trades later); a new attempt takes a new id.
     rig.chain_clock.advance(70)
     rig.venue.control.set(outcome="confirm")
     retried = await driver.deposit("dep", 0, Decimal(100))
-    assert retried.status is OrderStatus.FILLED, retried.error_message
-    assert retried.tx_signature != signature
+    assert retried.status is OrderStatus.FAILED and retried.replayed
+    assert "never landed" in retried.error_message
+    assert len(rig.venue.journal.sent()) == 1
+    fresh = await driver.deposit("dep-2", 0, Decimal(100))
+    assert fresh.status is OrderStatus.FILLED, fresh.error_message
     assert len(rig.venue.journal.sent()) == 2
 
 
@@ -120,7 +124,8 @@ async def test_properties_43_45_a_dropped_link_reconnects_every_10_s_and_resyncs
     assert rig.venue.calls["getGenesisHash"] > genesis_reads  # re-synced before trading
     status = await driver.status()
     assert status.connected and not status.trading_halted
-    assert (await driver.deposit("dep", 0, Decimal(10))).status is OrderStatus.FILLED
+    assert (await driver.deposit("dep", 0, Decimal(10))).replayed  # its answer is final
+    assert (await driver.deposit("dep-2", 0, Decimal(10))).status is OrderStatus.FILLED
 
 
 async def test_property_29_rpc_latency_and_oracle_staleness_are_reported(

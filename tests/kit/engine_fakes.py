@@ -289,6 +289,8 @@ class FakeExecutor:
         if result.status == K.TRADE_STATUS_FILLED:
             result.tx_signature = f"paper-{request.client_order_id}"
         self.orders[request.client_order_id] = (result, settlement)
+        if settlement is not None:  # like the real drivers: a settlement is an order of its own
+            self.orders[settlement.client_order_id] = (settlement, None)
         if self.lost_replies > 0:
             self.lost_replies -= 1
             raise transport_error(grpc.StatusCode.DEADLINE_EXCEEDED, "fake: reply lost")
@@ -487,6 +489,13 @@ class FakeVault:
 
     async def CompleteTrade(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check("CompleteTrade")
+        if request.HasField("settlement") and \
+                request.settlement.client_order_id not in self.trades:
+            settlement = request.settlement
+            self.trades[settlement.client_order_id] = K.Trade(
+                client_order_id=settlement.client_order_id, kind=K.TRADE_KIND_SETTLE_PNL,
+                status=settlement.status, market=settlement.market,
+                notional=settlement.notional, tx_signature=settlement.tx_signature)
         trade = self.trades[request.client_order_id]
         result = request.result
         trade.status = result.status

@@ -211,3 +211,27 @@ async def test_trades_are_listed_newest_first_with_filters_and_a_limit(
     one = await vault.stub.ListTrades(
         vault_pb2.ListTradesRequest(key=key(), client_order_id="order-2"))
     assert ids(one) == ["order-2"]
+
+
+async def test_a_close_and_its_settlement_are_written_in_one_completion(
+    vault: VaultUnderTest,
+) -> None:
+    """Issue 9: a settlement written in a second call was lost when the engine died between
+    the two (make sim, seed 1388). Now it rides on the close's completion, once."""
+    await vault.stub.RecordIntent(intent("close-1"))
+    request = completion("close-1")
+    request.settlement.CopyFrom(common_pb2.OrderResult(
+        client_order_id="close-1:settle", kind=common_pb2.TRADE_KIND_SETTLE_PNL,
+        status=FILLED, market="SOL-PERP", notional="50", tx_signature="sig-settle"))
+    await vault.stub.CompleteTrade(request)
+    await vault.stub.CompleteTrade(request)  # a lost reply's retry changes nothing
+    settled = await stored(vault, "close-1:settle")
+    assert settled.status == FILLED and settled.kind == common_pb2.TRADE_KIND_SETTLE_PNL
+    assert settled.notional == "50" and settled.tx_signature == "sig-settle"
+    assert (await stored(vault, "close-1")).status == FILLED
+    wrong = completion("close-2")
+    await vault.stub.RecordIntent(intent("close-2"))
+    wrong.settlement.CopyFrom(common_pb2.OrderResult(client_order_id="x", status=FILLED))
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await vault.stub.CompleteTrade(wrong)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -792,18 +792,14 @@ class DriftDriver:
                          else None)
 
     async def _replay(self, stored: SentOrder) -> SentOrder | None:
-        """Filled and rejected orders are final; a FAILED one changed nothing and may be sent
-        again; a PENDING or UNKNOWN one is looked up by signature, and sent again only once
-        its blockhash has expired without it landing."""
+        """Every answered id is final, FAILED too (the engine has recorded the answer, so the
+        same id never trades later); a PENDING or UNKNOWN one is looked up by signature first,
+        and never signed again."""
         status = stored.result.status
-        if status is OrderStatus.FAILED:
-            return None
         cid = stored.result.client_order_id
         if status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) and cid not in self._inflight \
                 and stored.signature:
             stored = await self._recheck(stored)
-            if stored.result.status is OrderStatus.FAILED:
-                return None
         return self._as_replayed(stored)
 
     async def _recheck(self, stored: SentOrder) -> SentOrder:
