@@ -217,6 +217,7 @@ class FundingEngine:
             min_trade_size_sol=self.settings.min_trade_size_sol,
         )
         journal = EntryJournal(remember=self._remember_entry, forget=self._forget_entry,
+                               is_open=lambda rid: rid in self._state.open_entries,
                                leg=self._trade_path.leg)
         self._hedged_entry = HedgedEntry(legs, journal, critical_stop=self._critical_stop)
         self._hedged_exit = HedgedExit(legs, alert=self._critical_alert)

@@ -51,6 +51,7 @@ class EntryJournal:
 
     remember: Callable[[OpenEntry], None]
     forget: Callable[[str], None]
+    is_open: Callable[[str], bool]
     leg: Callable[[str], Awaitable[common_pb2.Trade | None]]
 
 
@@ -68,6 +69,9 @@ class HedgedEntry:
                 and request.market == self._legs.hedge_market and request.source == "user")
 
     async def open(self, request: TradeRequest) -> engine_pb2.CommandResult:
+        ended = await self._ended(request)
+        if ended is not None:
+            return ended
         account = await self._legs.account()
         spot = delta.spot_to_buy(account.wallet_sol, self._legs.reserved_sol,
                                  account.signed_size(self._legs.hedge_market), request.size)
@@ -111,6 +115,8 @@ class HedgedEntry:
         # What was bought is what is hedged, and what a rollback sells (fees and the venue's
         # step can make it differ from what was asked).
         spot = await self._bought(entry, fresh)
+        if await self._leg_status(f"{request.request_id}:rollback") is not None:
+            return await self._unwind(entry, request, None, spot)  # never short once unwinding
         shorted_status = REFUSED if entry.perp_refused else await self._leg_status(
             request.request_id)
         shorted: engine_pb2.CommandResult | None = None
@@ -162,6 +168,25 @@ class HedgedEntry:
         return orders.failure(request.request_id, request.action, DomainError(
             ErrorCode.VENUE_REJECTED, f"{why}; {message}"))
 
+
+    async def _ended(self, request: TradeRequest) -> engine_pb2.CommandResult | None:
+        """The same request id again after its entry ended answers how it ended; it never
+        opens the entry again (its spot leg would count as bought, and a short follow)."""
+        if self._journal.is_open(request.request_id):
+            return None
+        spot_leg = await self._journal.leg(f"{request.request_id}:spot")
+        if spot_leg is None:
+            return None
+        if await self._journal.leg(request.request_id) is not None:
+            return await self._legs.trade_path.execute(request)  # the stored short, replayed
+        rollback = await self._journal.leg(f"{request.request_id}:rollback")
+        how = (f"its spot leg was {K.TradeStatus.Name(spot_leg.status)[13:].lower()}"
+               + (f" and sold back ({K.TradeStatus.Name(rollback.status)[13:].lower()})"
+                  if rollback is not None else "") + "; no short was sent")
+        return orders.failure(request.request_id, request.action, DomainError(
+            ErrorCode.DUPLICATE_ORDER,
+            f"request id {request.request_id} belongs to a hedged entry that already ended: "
+            f"{how}; nothing traded now (a new entry takes a new id)"))
 
     async def _leg_status(self, client_order_id: str) -> int | None:
         stored = await self._journal.leg(client_order_id)

@@ -516,3 +516,21 @@ async def test_a_rollback_sells_what_the_spot_leg_bought_not_what_it_asked_for(
     assert running.vault.trades["thin:rollback"].status == K.TRADE_STATUS_FILLED
     assert Decimal(running.vault.trades["thin:rollback"].filled_size) == Decimal("1.016")
     assert running.executor.wallet_sol == Decimal(1)
+
+
+async def test_the_same_id_after_its_entry_was_unwound_never_shorts(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seeds 2011, 2316): the user's retry of an entry whose spot had been
+    sold back reopened it; its filled spot leg counted as bought and a naked short followed."""
+    await funded(running)
+    running.executor.failing_methods.add("OpenPosition")
+    first = await running.engine.trade(open_request("again", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert not first.ok and running.vault.trades["again:rollback"].status == K.TRADE_STATUS_FILLED
+    running.executor.failing_methods.clear()
+    calls = len(running.executor.order_calls)
+    retried = await running.engine.trade(open_request("again", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert not retried.ok and retried.order.replayed  # the failed short, answered again
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert len(running.executor.order_calls) == calls and perp(running) == 0
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
