@@ -6,6 +6,8 @@ feed's oracle prices and recorded funding) today, `drift` (driftpy) in a later i
 Contract, one row per method. Every order method takes the caller's client order id and is
 idempotent on it: the same id again answers the stored result with `replayed=True` and trades
 nothing, whatever that result was (a FAILED id is final too: the engine recorded it).
+Those rules (replay, one call per id in flight, outcomes, the order log) live once, in
+services.executor.order_journal; a driver prepares, submits and reads.
 Refusals are answers (status REJECTED or FAILED with an error code), never exceptions;
 a driver raises DomainError only where there is no OrderResult to carry it (state and status).
 

@@ -40,6 +40,8 @@ from services.executor.market_data import (
     MarketInfo,
     PriceQuote,
 )
+from services.executor.order_journal import OrderJournal
+from services.executor.order_record import OrderRecord
 from services.executor.paper_fills import (
     DEFAULT_TAKER_FEE_RATE,
     Fill,
@@ -50,7 +52,6 @@ from services.executor.paper_fills import (
     tx_signature,
 )
 from services.executor.paper_state import (
-    OrderRecord,
     PaperPosition,
     PaperVenueState,
     StateFile,
@@ -112,6 +113,10 @@ class PaperDriver:
         self._failures_left = 0
         self._failure_code = ErrorCode.VENUE_REJECTED.value
         self._failure_message = ""
+        # Orders run one at a time under the lock; the same id asked meanwhile joins its call.
+        self._journal: OrderJournal[OrderRecord] = OrderJournal(
+            persist=self._persist, new_record=OrderRecord)
+        self._journal.load(self._state.orders)
 
     # --- lifecycle and controls
 
@@ -119,6 +124,7 @@ class PaperDriver:
         loaded = await asyncio.to_thread(self._file.load) if self._file else None
         if loaded is not None:
             self._state = loaded
+            self._journal.load(loaded.orders)
             log.info("paper venue state loaded", extra={"path": str(self._file.path)})
         else:
             await self._save()
@@ -162,7 +168,7 @@ class PaperDriver:
         )
 
     async def get_order(self, client_order_id: str) -> OrderResult | None:
-        record = self._state.orders.get(client_order_id)
+        record = self._journal.get(client_order_id)
         return record.result if record else None
 
     async def account_state(
@@ -356,22 +362,30 @@ class PaperDriver:
         sub_account: int | None,
         execute: Callable[[datetime, PriceBook], Awaitable[OrderRecord]],
     ) -> OrderRecord:
-        """Replay check, simulated latency, injected failure, then `execute` under the lock.
+        """The journal's rules first (an answered id replays, the same id joins its call),
+        then simulated latency, an injected failure, and `execute` under the lock."""
 
-        A refusal (DomainError) becomes a REJECTED result, or FAILED when the feed did not
-        answer; an unexpected error restores the state as it was and propagates."""
-        replay = self._replay(intent.client_order_id)
-        if replay is not None:
-            return replay
-        if self._latency_ms > 0:
-            await self._sleep(self._latency_ms / 1000)
-        async with self._lock:
-            replay = self._replay(intent.client_order_id)
-            if replay is not None:
-                return replay
-            now: datetime | None = None
-            snapshot = copy.deepcopy((self._state.wallet_usdc, self._state.wallet_sol,
-                                      self._state.accounts))
+        async def run() -> OrderRecord:
+            if self._latency_ms > 0:
+                await self._sleep(self._latency_ms / 1000)
+            async with self._lock:
+                return await self._execute(intent, sub_account, execute)
+
+        return await self._journal.submit(intent, run)
+
+    async def _execute(
+        self,
+        intent: OrderIntent,
+        sub_account: int | None,
+        execute: Callable[[datetime, PriceBook], Awaitable[OrderRecord]],
+    ) -> OrderRecord:
+        """A refusal (DomainError) becomes a REJECTED result, or FAILED when the feed did not
+        answer; an unexpected error restores the state as it was and propagates. The record
+        and the state it leaves are written together, or neither is."""
+        now: datetime | None = None
+        snapshot = copy.deepcopy((self._state.wallet_usdc, self._state.wallet_sol,
+                                  self._state.accounts))
+        try:
             try:
                 now = await self._market_data.now()
                 if self._failures_left > 0:
@@ -391,30 +405,17 @@ class PaperDriver:
                 record = OrderRecord(OrderResult.refused(
                     intent, error.code, error.message, status=status, at=now
                 ))
-            except BaseException:
-                (self._state.wallet_usdc, self._state.wallet_sol,
-                 self._state.accounts) = snapshot
-                raise
-            self._state.orders[intent.client_order_id] = record
-            if record.settlement is not None:
-                self._state.orders[record.settlement.client_order_id] = OrderRecord(
-                    record.settlement
-                )
-            await self._save()
-            if record.result.status is OrderStatus.FILLED:
-                await self._log_state(sub_account, now)
+            self._journal.put(record)
+        except BaseException:
+            (self._state.wallet_usdc, self._state.wallet_sol, self._state.accounts) = snapshot
+            raise
+        if record.result.status is OrderStatus.FILLED:
+            await self._log_state(sub_account, now)
         return record
 
-    def _replay(self, client_order_id: str) -> OrderRecord | None:
-        """Every answered id is final, FAILED too: the engine has recorded the answer, so a
-        late duplicate or retry of the same id must not trade (a new attempt takes a new id)."""
-        record = self._state.orders.get(client_order_id)
-        if record is None:
-            return None
-        return OrderRecord(
-            record.result.as_replayed(),
-            record.settlement.as_replayed() if record.settlement else None,
-        )
+    def _persist(self, record: OrderRecord) -> None:
+        if self._file is not None:
+            self._file.save(self._state)
 
     async def _save(self) -> None:
         if self._file is not None:

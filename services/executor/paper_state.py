@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from services.common.atomic_file import write_atomically
-from services.executor.domain import (
-    FundingPayment,
-    OrderKind,
-    OrderResult,
-    OrderStatus,
-    Side,
-)
+from services.executor.domain import FundingPayment, Side
+from services.executor.order_record import OrderRecord
+from services.executor.order_record import time_from_json as _untime
+from services.executor.order_record import time_to_json as _time
 
 ZERO = Decimal(0)
 STATE_VERSION = 1
@@ -52,12 +49,6 @@ class SubAccount:
 
 
 @dataclass
-class OrderRecord:
-    result: OrderResult
-    settlement: OrderResult | None = None  # the settlement a close made, if any
-
-
-@dataclass
 class PaperVenueState:
     wallet_usdc: Decimal
     wallet_sol: Decimal
@@ -85,62 +76,6 @@ class StateFile:
 
 
 # --- JSON form: Decimals as strings, datetimes as ISO 8601, enums as their values.
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _undec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _untime(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-_RESULT_DECIMALS = (
-    "requested_size", "filled_size", "fill_price", "oracle_price", "slippage", "fee", "notional",
-)
-
-
-def result_to_json(result: OrderResult) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "client_order_id": result.client_order_id,
-        "kind": result.kind.value,
-        "status": result.status.value,
-        "market": result.market,
-        "side": result.side.value if result.side else None,
-        "tx_signature": result.tx_signature,
-        "error_code": result.error_code,
-        "error_message": result.error_message,
-        "executed_at": _time(result.executed_at),
-    }
-    if result.error_details:
-        data["error_details"] = dict(result.error_details)
-    for name in _RESULT_DECIMALS:
-        data[name] = _dec(getattr(result, name))
-    return data
-
-
-def result_from_json(data: dict[str, Any]) -> OrderResult:
-    return OrderResult(
-        client_order_id=data["client_order_id"],
-        kind=OrderKind(data["kind"]),
-        status=OrderStatus(data["status"]),
-        market=data["market"],
-        side=Side(data["side"]) if data.get("side") else None,
-        tx_signature=data.get("tx_signature", ""),
-        error_code=data.get("error_code", ""),
-        error_message=data.get("error_message", ""),
-        executed_at=_untime(data.get("executed_at")),
-        error_details=dict(data.get("error_details") or {}),
-        **{name: _undec(data.get(name)) for name in _RESULT_DECIMALS},
-    )
 
 
 def _payment_to_json(payment: FundingPayment) -> dict[str, Any]:
@@ -195,13 +130,7 @@ def state_to_json(state: PaperVenueState) -> dict[str, Any]:
             }
             for number, account in state.accounts.items()
         },
-        "orders": {
-            cid: {
-                "result": result_to_json(record.result),
-                "settlement": result_to_json(record.settlement) if record.settlement else None,
-            }
-            for cid, record in state.orders.items()
-        },
+        "orders": {cid: record.to_json() for cid, record in state.orders.items()},
     }
 
 
@@ -233,9 +162,5 @@ def state_from_json(data: dict[str, Any]) -> PaperVenueState:
             account.funding_payments[payment.payment_id] = payment
         state.accounts[int(number)] = account
     for cid, raw in data.get("orders", {}).items():
-        settlement = raw.get("settlement")
-        state.orders[cid] = OrderRecord(
-            result=result_from_json(raw["result"]),
-            settlement=result_from_json(settlement) if settlement else None,
-        )
+        state.orders[cid] = OrderRecord.from_json(raw)
     return state

@@ -12,7 +12,6 @@ until it is final, and counts as the one order in flight meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -57,6 +56,8 @@ from services.executor.drift.order_log import OrderLog, SentOrder
 from services.executor.drift.swap_api import SwapApi
 from services.executor.drift.transactions import Signed, TxPipeline
 from services.executor.drift.wallet_key import WalletKey
+from services.executor.order_journal import OrderJournal
+from services.executor.order_record import NOT_FINAL, OrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,6 @@ SETTLE_THRESHOLD_USD = Decimal(1)  # property 16
 LIVE_MAX_LEVERAGE = Decimal(5)  # property 4, live venue
 FILL_POLL_SECONDS = 1.0
 RPC_TIMEOUT_SECONDS = 10.0
-NOT_FINAL = (OrderStatus.PENDING, OrderStatus.UNKNOWN)  # sent, outcome not known yet
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class DriftDriver:
         self._sub_account = sub_account
         self._swap_url = swap_api_url or profile.swap_api_url
         self._trading_confirmed = trading_confirmed
-        self._orders = order_log or OrderLog(None)
+        self._log = order_log or OrderLog(None)
         self._slippage = slippage_tolerance
         self._swap_bps = swap_slippage_bps
         self._max_stale_slots = oracle_max_stale_slots
@@ -127,7 +127,10 @@ class DriftDriver:
         self._clock = clock or SystemClock()
         self._sleep = sleep
         self._monotonic = monotonic
-        self._inflight: dict[str, asyncio.Task[SentOrder]] = {}
+        self._orders: OrderJournal[SentOrder] = OrderJournal(
+            persist=self._log.save, new_record=SentOrder, look_up=self._look_up,
+            one_at_a_time=True, detach=True, answer_within=timing.answer_within,
+            now=self._clock.now)
         self._lookup_tables: list[AddressLookupTableAccount] = []
         self._mainnet_refusal = "the cluster has not been identified yet"
         self._connection: AsyncClient | None = None
@@ -143,7 +146,7 @@ class DriftDriver:
     # --- lifecycle
 
     async def start(self) -> None:
-        self._orders.load()
+        self._orders.load(self._log.load())
         self._connection = AsyncClient(self._rpc_url, timeout=RPC_TIMEOUT_SECONDS)
         client = build_drift_client(self._connection, self._wallet.keypair(), self._profile,
                                     self._sub_account)
@@ -167,31 +170,18 @@ class DriftDriver:
         log.info("live venue driver started", extra={
             "venue": self.name, "wallet": str(self._wallet.pubkey),
             "sub_account": self._sub_account, "connected": self._link.connected})
-        for record in list(self._orders.orders.values()):
-            if record.result.status in NOT_FINAL and record.signature:
-                self._watch(record)
+        for record in self._orders.unsettled():
+            if record.signature:
+                self._orders.follow(record, self._until_final)
 
     async def close(self) -> None:
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._orders.cancel_running()
         if self._link is not None:
             await self._link.close()
         if self._swap is not None:
             await self._swap.close()
         if self._connection is not None:
             await self._connection.close()
-
-    def _watch(self, record: SentOrder) -> None:
-        """Follows an order an earlier run left unresolved until it is final. It counts as in
-        flight meanwhile: the same id waits for it, another id is refused (one at a time)."""
-        cid = record.result.client_order_id
-        task = asyncio.get_running_loop().create_task(self._until_final(record))
-        self._inflight[cid] = task
-        task.add_done_callback(lambda _: self._inflight.pop(cid, None))
 
     async def _until_final(self, record: SentOrder) -> SentOrder:
         while True:
@@ -311,15 +301,14 @@ class DriftDriver:
         return state
 
     async def get_order(self, client_order_id: str) -> OrderResult | None:
-        record = self._orders.get(client_order_id)
-        if record is None:
-            return None
-        if record.result.status in NOT_FINAL and record.signature \
-                and client_order_id not in self._inflight:
-            # Confirmation gave up (UNKNOWN) but the transaction may have landed since, or its
-            # blockhash expired: one look now, so the caller is not left guessing.
-            record = await self._recheck(record)
-        return record.result
+        record = await self._orders.settled(client_order_id)
+        return record.result if record else None
+
+    async def _look_up(self, record: SentOrder) -> SentOrder:
+        """An order not final and not at work: confirmation gave up (UNKNOWN) or an earlier
+        run stopped, but the transaction may have landed since, or its blockhash expired: one
+        look by signature, so the caller is not left guessing (never a second send)."""
+        return await self._recheck(record) if record.signature else record
 
     async def _read(self, what: str, call: Callable[[], Awaitable[object]]) -> object:
         assert self._link is not None
@@ -749,58 +738,8 @@ class DriftDriver:
     # --- the pipeline
 
     async def _order(self, intent: OrderIntent,
-                     prepare: Callable[[], Awaitable[Prepared]]) -> SentOrder:
-        cid = intent.client_order_id
-        running = self._inflight.get(cid)
-        if running is not None:
-            # The same id again while its first call is still at work (maybe not even signed
-            # yet): it may still trade, so the answer is its outcome or PENDING, never a refusal.
-            return self._as_replayed(await self._answer(intent, running))
-        stored = self._orders.get(cid)
-        if stored is not None:
-            answer = await self._replay(stored)
-            if answer is not None:
-                return answer
-        if self._inflight:
-            busy = next(iter(self._inflight))
-            record = self._orders.get(busy)
-            signature = record.signature if record else ""
-            return SentOrder(OrderResult.refused(
-                intent, ErrorCode.ORDER_PENDING,
-                f"order {busy} is awaiting the venue's confirmation"
-                + (f" ({signature})" if signature else "") + "; one order at a time",
-                at=self._clock.now()))
-        task = asyncio.get_running_loop().create_task(self._execute(intent, prepare))
-        self._inflight[cid] = task
-        task.add_done_callback(lambda _: self._inflight.pop(cid, None))
-        return await self._answer(intent, task)
-
-    async def _answer(self, intent: OrderIntent, task: asyncio.Task[SentOrder]) -> SentOrder:
-        """The order's outcome if it comes within `answer_within`, else PENDING."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), self._timing.answer_within)
-        except TimeoutError:
-            current = self._orders.get(intent.client_order_id)
-            return current if current is not None else SentOrder(replace(
-                self._pending(intent).result, error_code=ErrorCode.ORDER_PENDING,
-                error_message="the order is being prepared; ask again with the same id"))
-
-    @staticmethod
-    def _as_replayed(record: SentOrder) -> SentOrder:
-        return SentOrder(record.result.as_replayed(),
-                         settlement=record.settlement.as_replayed() if record.settlement
-                         else None)
-
-    async def _replay(self, stored: SentOrder) -> SentOrder | None:
-        """Every answered id is final, FAILED too (the engine has recorded the answer, so the
-        same id never trades later); a PENDING or UNKNOWN one is looked up by signature first,
-        and never signed again."""
-        status = stored.result.status
-        cid = stored.result.client_order_id
-        if status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) and cid not in self._inflight \
-                and stored.signature:
-            stored = await self._recheck(stored)
-        return self._as_replayed(stored)
+                     prepare: Callable[[], Awaitable[Prepared]]) -> OrderRecord:
+        return await self._orders.submit(intent, lambda: self._execute(intent, prepare))
 
     async def _recheck(self, stored: SentOrder) -> SentOrder:
         """One look at an earlier signature: landed, failed, or (still) unknown."""

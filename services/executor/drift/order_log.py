@@ -13,21 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from services.common.atomic_file import write_atomically
-from services.executor.domain import OrderResult
-from services.executor.paper_state import result_from_json, result_to_json
+from services.executor.order_record import OrderRecord
 
 LOG_VERSION = 1
 
 
 @dataclass
-class SentOrder:
+class SentOrder(OrderRecord):
     """One order: its latest result, and the transaction that carries it once signed."""
 
-    result: OrderResult
     signature: str = ""
     blockhash: str = ""
     last_valid_block_height: int = 0
-    settlement: OrderResult | None = None
     # What the fill is measured against when it is resolved later: the perp position's base
     # amount (1e-9) and quote asset amount (1e-6) before the order.
     base_before: int | None = None
@@ -36,8 +33,7 @@ class SentOrder:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "result": result_to_json(self.result),
-            "settlement": result_to_json(self.settlement) if self.settlement else None,
+            **super().to_json(),
             "signature": self.signature,
             "blockhash": self.blockhash,
             "last_valid_block_height": self.last_valid_block_height,
@@ -48,10 +44,10 @@ class SentOrder:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SentOrder:
-        settlement = data.get("settlement")
+        plain = OrderRecord.from_json(data)
         return cls(
-            result=result_from_json(data["result"]),
-            settlement=result_from_json(settlement) if settlement else None,
+            result=plain.result,
+            settlement=plain.settlement,
             signature=data.get("signature", ""),
             blockhash=data.get("blockhash", ""),
             last_valid_block_height=int(data.get("last_valid_block_height", 0)),
@@ -62,31 +58,24 @@ class SentOrder:
 
 
 class OrderLog:
-    """The orders in memory, mirrored to `path` (None: memory only, for tests)."""
+    """The orders mirrored to `path` (None: memory only, for tests)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.orders: dict[str, SentOrder] = {}
 
-    def load(self) -> None:
+    def load(self) -> dict[str, SentOrder]:
         if self.path is None or not self.path.exists():
-            return
+            return self.orders
         data = json.loads(self.path.read_text())
         if data.get("version") != LOG_VERSION:
             raise ValueError(f"live order log version {data.get('version')!r} is not "
                              f"{LOG_VERSION} ({self.path})")
         self.orders = {cid: SentOrder.from_json(raw) for cid, raw in data["orders"].items()}
+        return self.orders
 
-    def get(self, client_order_id: str) -> SentOrder | None:
-        return self.orders.get(client_order_id)
-
-    def put(self, record: SentOrder) -> None:
-        self.orders[record.result.client_order_id] = record
-        if record.settlement is not None:
-            self.orders[record.settlement.client_order_id] = SentOrder(record.settlement)
-        self._save()
-
-    def _save(self) -> None:
+    def save(self, record: SentOrder) -> None:
+        """Called by the journal after it put `record` in the dict `load` returned."""
         if self.path is None:
             return
         text = json.dumps({"version": LOG_VERSION,
