@@ -296,16 +296,15 @@ class FundingEngine:
 
     async def tick(self) -> None:
         """One pass: flush the outbox, settle what awaits the venue, sync the vault, publish,
-        alert, rebalance. Never beside a command: it waits for the one that runs."""
-        async with self._command_lock:
-            await self._tick()
-
-    async def _tick(self) -> None:
+        alert, rebalance. What trades (settling legs, rebalancing) holds the command lock and
+        decides from what it reads under it; reading and publishing do not hold commands up."""
         if not self.running:
             return
         await self._flush_outbox()
-        await self._resolve_awaiting()
-        await self._advance_open_entries()
+        if self._outcomes_to_settle():
+            async with self._command_lock:
+                await self._resolve_awaiting()
+                await self._advance_open_entries()
         if not self.running:
             return
         account = await self._sync_vault() if self.sync_error is None else None
@@ -318,6 +317,11 @@ class FundingEngine:
         await self._publish_update(account)
         if not self.blocked_reason() and not self._entries_block():
             await self._auto_rebalance(account)
+
+    def _outcomes_to_settle(self) -> bool:
+        path = self._trade_path
+        return bool(self._intents_unchecked or self._state.open_entries or (
+            path is not None and (path.awaiting or path.unsure_intents)))
 
     async def _check_pending_intents(self) -> None:
         assert self._trade_path is not None
@@ -592,9 +596,22 @@ class FundingEngine:
         retry_at = self._state.rebalance_retry_at
         if retry_at is not None and now < retry_at:
             return  # backing off after a rebalance that did not trade
-        plan = self._plan(account, now)
-        if plan.actionable:
-            await self._rebalance(plan, f"rebalance-{uuid.uuid4().hex}")
+        if not self._plan(account, now).actionable:
+            return
+        # The tick's read says "rebalance": plan again under the command lock from the account
+        # as it is now, so a command that landed meanwhile is neither undone nor doubled.
+        async with self._command_lock:
+            if self.blocked_reason() or self._entries_block():
+                return
+            try:
+                fresh = await self.upstream.account(self.sub_account, None)
+            except DomainError as error:
+                log.warning("no account to plan the rebalance on", extra={
+                    "reason": error.message})
+                return
+            plan = self._plan(fresh, now)
+            if plan.actionable:
+                await self._rebalance(plan, f"rebalance-{uuid.uuid4().hex}")
 
     async def check_rebalance(
         self, simulate: bool, request_id: str

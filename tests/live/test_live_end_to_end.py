@@ -255,6 +255,20 @@ async def test_an_unconfirmed_transaction_becomes_unknown_with_its_signature_eve
     unknown = [t for t in (await trades(live)).values()
                if t.status == common_pb2.TRADE_STATUS_UNKNOWN]
     assert unknown and unknown[0].tx_signature == signature
+    # Trading stays blocked while the outcome is unknown; once the transaction lands late the
+    # engine learns it from the executor and trading resumes, the trade FILLED in the vault.
+    assert not await _trading_enabled(live)
+    await control(live, "/_control/land", {"signature": signature})
+    await wait_for(lambda: _trading_enabled(live), timeout=30)
+    landed = (await trades(live))[unknown[0].client_order_id]
+    assert landed.status == common_pb2.TRADE_STATUS_FILLED
+
+
+async def _trading_enabled(live: RunningSystem) -> bool:
+    from dne.engine.v1 import engine_pb2
+
+    status = await live.stubs.engine.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    return status.status.trading_enabled
 
 
 async def test_a_dropped_connection_blocks_trading_until_the_executor_has_re_synced(
