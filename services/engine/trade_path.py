@@ -395,7 +395,11 @@ class TradePath:
     ) -> engine_pb2.CommandResult:
         """A request id seen before: answer its outcome, resolving a PENDING one at the venue."""
         if stored.status in NOT_FINAL:
-            found = await self._lookup_order(request.request_id)
+            try:
+                found = await self._lookup_order(request.request_id)
+            except DomainError:
+                self.awaiting[request.request_id] = request  # unresolved: blocks trading
+                raise
             if found is not None and found.status in NOT_FINAL:
                 return self._await_confirmation(request, found)
             order = common_pb2.OrderResult()

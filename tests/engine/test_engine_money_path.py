@@ -534,3 +534,29 @@ async def test_the_same_id_after_its_entry_was_unwound_never_shorts(
     await running.engine.tick()  # type: ignore[attr-defined]
     assert len(running.executor.order_calls) == calls and perp(running) == 0
     assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_a_stored_pending_intent_the_executor_cannot_be_asked_about_blocks_trading(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seeds 3402, 3452): a duplicated RecordIntent answered "seen
+    before", the lookup of that PENDING intent was dropped, and the engine traded on."""
+    await funded(running)
+    running.vault.trades["dup"] = K.Trade(
+        client_order_id="dup", account="paper-wallet", status=K.TRADE_STATUS_PENDING,
+        kind=K.TRADE_KIND_DEPOSIT, market="USDC", requested_size="10")
+    real_get_order = running.executor.GetOrder
+
+    async def dropped(request, context=None, **_):  # type: ignore[no-untyped-def]
+        raise transport_error()
+
+    running.executor.GetOrder = dropped  # type: ignore[method-assign]
+    deposit = TradeRequest("dup", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+                           size=Decimal(10))
+    refused = await running.engine.trade(deposit)  # type: ignore[attr-defined]
+    assert refused.error.code == "VENUE_UNAVAILABLE"
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+    running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["dup"].status == K.TRADE_STATUS_FAILED
+    assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
