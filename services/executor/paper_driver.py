@@ -1,8 +1,9 @@
 """The paper venue (design.md's VirtualDriver): simulated fills against the feed's oracle prices,
 hourly funding from the feed's history, margin and leverage like Drift, no liquidations.
 
-One asyncio.Lock serializes every mutation; the whole state is written to one JSON file after
-each, so an executor restart answers earlier client order ids exactly as before.
+One asyncio.Lock serializes every mutation; each is then one line of the state file (paper_state.
+StateFile: the order's record and the balances it leaves together, so a crash never separates
+them), and an executor restart answers earlier client order ids exactly as before.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class PaperDriver:
         self._failure_message = ""
         # Orders run one at a time under the lock; the same id asked meanwhile joins its call.
         self._journal: OrderJournal[OrderRecord] = OrderJournal(
-            persist=self._persist, new_record=OrderRecord)
+            persist=self._write_change, new_record=OrderRecord)
         self._journal.load(self._state.orders)
 
     # --- lifecycle and controls
@@ -178,7 +179,7 @@ class PaperDriver:
             now = await self._market_data.now()
             account = self._state.account(sub_account)
             if await self._accrue_funding(sub_account, account, now):
-                await self._save()
+                self._write_change(None)
             return await self._describe(sub_account, account, now, PriceBook(self._market_data),
                                         funding_since)
 
@@ -413,9 +414,10 @@ class PaperDriver:
             await self._log_state(sub_account, now)
         return record
 
-    def _persist(self, record: OrderRecord) -> None:
+    def _write_change(self, record: OrderRecord | None) -> None:
+        """One small synced line: the order (if any) with the balances it leaves."""
         if self._file is not None:
-            self._file.save(self._state)
+            self._file.append(record, self._state)
 
     async def _save(self) -> None:
         if self._file is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +13,7 @@ from services.common.errors import ErrorCode
 from services.executor.domain import OpenOrder, OrderKind, OrderStatus, Side
 from services.executor.paper_driver import PaperDriver
 from services.executor.paper_fills import tx_signature
+from services.executor.paper_state import StateFile
 from tests.kit.executor_fakes import SOL_PRICE, START, FakeFeed, paper_driver, perp_market
 
 D = Decimal
@@ -309,8 +309,8 @@ async def test_a_restart_from_the_state_file_answers_old_ids_without_trading(
     close_again = await restarted.close_position("c", 0, "SOL-PERP", settle_pnl=True)
     assert close_again.result.replayed and close_again.result.notional == closed.result.notional
     assert (await restarted.account_state(0)).positions == []
-    saved = json.loads(await asyncio.to_thread(state_path.read_text))
-    assert saved["wallet"]["usdc"] == "9000"
+    saved = await asyncio.to_thread(StateFile(state_path).load)
+    assert saved is not None and saved.wallet_usdc == 9000
 
 
 async def test_the_state_file_is_replaced_atomically_and_leaves_no_temp_files(

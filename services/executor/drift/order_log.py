@@ -1,5 +1,6 @@
-"""Client order id -> the transaction sent for it and its outcome, in one JSON file
-(LIVE_STATE_PATH), written atomically before every send and after every outcome.
+"""Client order id -> the transaction sent for it and its outcome, in an append-only journal
+(LIVE_STATE_PATH, services.executor.journal_file): a line before every send and after every
+outcome.
 
 A restart reads it back: an id seen before is answered from here, and an order left PENDING
 is resolved from its signature instead of being sent again.
@@ -7,15 +8,16 @@ is resolved from its signature instead of being sent again.
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.common.atomic_file import write_atomically
+from services.executor.journal_file import JournalFile, LegacyDocument
 from services.executor.order_record import OrderRecord
 
-LOG_VERSION = 1
+log = logging.getLogger(__name__)
+LEGACY_VERSION = 1  # the whole-file log written before the journal
 
 
 @dataclass
@@ -58,27 +60,54 @@ class SentOrder(OrderRecord):
 
 
 class OrderLog:
-    """The orders mirrored to `path` (None: memory only, for tests)."""
+    """The live orders on disk (None: memory only, for tests): one line per put, the last
+    line of an id wins; compacted to one line per order when most lines are superseded
+    (every order takes a line before its send and one per outcome)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.orders: dict[str, SentOrder] = {}
+        self._file = JournalFile(path, "live orders") if path is not None else None
+        self._orders: dict[str, SentOrder] = {}
 
     def load(self) -> dict[str, SentOrder]:
-        if self.path is None or not self.path.exists():
-            return self.orders
-        data = json.loads(self.path.read_text())
-        if data.get("version") != LOG_VERSION:
-            raise ValueError(f"live order log version {data.get('version')!r} is not "
-                             f"{LOG_VERSION} ({self.path})")
-        self.orders = {cid: SentOrder.from_json(raw) for cid, raw in data["orders"].items()}
-        return self.orders
+        """The orders read back; the journal keeps this dict and puts into it."""
+        if self._file is None:
+            return self._orders
+        try:
+            lines = self._file.read()
+        except LegacyDocument as legacy:
+            self._orders = _legacy_orders(self.path, legacy.document)
+            self._compact()
+            log.info("live order log migrated to the journal format",
+                     extra={"path": str(self.path), "orders": len(self._orders)})
+            return self._orders
+        for line in lines:
+            record = SentOrder.from_json(line["order"])
+            self._orders[record.client_order_id] = record
+            if record.settlement is not None:
+                self._orders[record.settlement.client_order_id] = SentOrder(record.settlement)
+        return self._orders
 
     def save(self, record: SentOrder) -> None:
-        """Called by the journal after it put `record` in the dict `load` returned."""
-        if self.path is None:
+        """Called by the journal once it put `record` in the dict `load` returned."""
+        if self._file is None:
             return
-        text = json.dumps({"version": LOG_VERSION,
-                           "orders": {cid: r.to_json() for cid, r in self.orders.items()}},
-                          indent=1, sort_keys=True)
-        write_atomically(self.path, text)
+        self._file.append({"order": record.to_json()})
+        if self._file.worth_compacting(len(self._orders)):
+            try:
+                self._compact()
+            except Exception:  # the put is on disk: a failed compaction only costs space
+                log.warning("live order log not compacted", exc_info=True,
+                            extra={"path": str(self.path)})
+
+    def _compact(self) -> None:
+        assert self._file is not None
+        self._file.rewrite({"order": r.to_json()} for r in self._orders.values())
+
+
+def _legacy_orders(path: Path | None, document: dict[str, Any]) -> dict[str, SentOrder]:
+    """The whole-file log of earlier versions (version 1)."""
+    if document.get("version") != LEGACY_VERSION:
+        raise ValueError(f"live order log version {document.get('version')!r} is not "
+                         f"{LEGACY_VERSION} ({path})")
+    return {cid: SentOrder.from_json(raw) for cid, raw in document["orders"].items()}
