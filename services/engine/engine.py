@@ -642,7 +642,9 @@ class FundingEngine:
         result = await self._trade_path.execute(request)
         metrics.REBALANCES.labels(result="success" if result.ok else "failed").inc()
         self._alert_if_unknown(result)
-        self._note_rebalance(result, planned_at)
+        # The cooldown runs from when the correction was done: market time can move while it
+        # is on its way (a replay jump, a slow confirmation; found by make sim, seed 5714).
+        self._note_rebalance(result, max(planned_at, await self._market_now()))
         self.bus.emit(E.EVENT_TYPE_REBALANCE, E.RebalanceEvent(
             plan=snapshot.rebalance_plan(plan), result=result))
         if result.ok:

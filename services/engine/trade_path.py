@@ -222,9 +222,17 @@ class TradePath:
             found = await self._lookup_order(trade.request.request_id)
         except DomainError:
             return self._unknown(trade), None
-        if found is not None:
-            return found, None
-        return self._never_reached(trade.request.request_id, trade), None
+        if found is None:
+            return self._never_reached(trade.request.request_id, trade), None
+        try:
+            return found, await self._settlement_of(found)
+        except DomainError:
+            # Filled, its settlement not readable now: wait for both rather than record the
+            # close without it (found by make sim, seed 4202).
+            waiting = common_pb2.OrderResult()
+            waiting.CopyFrom(found)
+            waiting.status = K.TRADE_STATUS_PENDING
+            return waiting, None
 
     async def _send_once(
         self, trade: ApprovedTrade
@@ -396,27 +404,31 @@ class TradePath:
         """A request id seen before: answer its outcome, resolving a PENDING one at the venue."""
         if stored.status in NOT_FINAL:
             try:
-                found = await self._lookup_order(request.request_id)
+                return await self._resolve_stored(request, stored)
             except DomainError:
                 self.awaiting[request.request_id] = request  # unresolved: blocks trading
                 raise
-            if found is not None and found.status in NOT_FINAL:
-                return self._await_confirmation(request, found)
-            order = common_pb2.OrderResult()
-            if found is not None:
-                order.CopyFrom(found)
-            else:
-                # Written as an intent, never received by the venue: nothing traded.
-                order = orders.order_from_trade(stored)
-                never = self._never_reached(request.request_id)
-                order.status = never.status
-                order.error.CopyFrom(never.error)
-            order.replayed = False
-            await self._ledger.complete(request.request_id, order,
-                                        await self._settlement_of(order))
-            order.replayed = True
-            return orders.from_order(request, order)
         return orders.from_order(request, orders.order_from_trade(stored))
+
+    async def _resolve_stored(
+        self, request: TradeRequest, stored: common_pb2.Trade
+    ) -> engine_pb2.CommandResult:
+        found = await self._lookup_order(request.request_id)
+        if found is not None and found.status in NOT_FINAL:
+            return self._await_confirmation(request, found)
+        order = common_pb2.OrderResult()
+        if found is not None:
+            order.CopyFrom(found)
+        else:
+            # Written as an intent, never received by the venue: nothing traded.
+            order = orders.order_from_trade(stored)
+            never = self._never_reached(request.request_id)
+            order.status = never.status
+            order.error.CopyFrom(never.error)
+        order.replayed = False
+        await self._ledger.complete(request.request_id, order, await self._settlement_of(order))
+        order.replayed = True
+        return orders.from_order(request, order)
 
     async def _settlement_of(
         self, order: common_pb2.OrderResult

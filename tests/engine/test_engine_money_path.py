@@ -560,3 +560,55 @@ async def test_a_stored_pending_intent_the_executor_cannot_be_asked_about_blocks
     await running.engine.tick()  # type: ignore[attr-defined]
     assert running.vault.trades["dup"].status == K.TRADE_STATUS_FAILED
     assert not running.engine.blocked_reason()  # type: ignore[attr-defined]
+
+
+async def test_a_close_found_filled_after_lost_replies_waits_for_its_settlement(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seed 4202): every reply of a close was lost, the lookup found it
+    FILLED, and the engine recorded it without the settlement it had made."""
+    await funded(running)
+    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
+    real_close, real_get_order = running.executor.ClosePosition, running.executor.GetOrder
+
+    async def reply_lost(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        await real_close(request, context, **kwargs)
+        raise transport_error()
+
+    async def settlement_unreadable(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        if request.client_order_id.endswith(":settle"):
+            raise transport_error()
+        return await real_get_order(request, context, **kwargs)
+
+    running.executor.ClosePosition = reply_lost  # type: ignore[method-assign]
+    running.executor.GetOrder = settlement_unreadable  # type: ignore[method-assign]
+    await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "close-4", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP", confirmed=True))
+    assert running.vault.trades["close-4"].status == K.TRADE_STATUS_PENDING
+    assert running.engine.blocked_reason()  # type: ignore[attr-defined]
+    running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert running.vault.trades["close-4"].status == K.TRADE_STATUS_FILLED
+    assert running.vault.trades["close-4:settle"].status == K.TRADE_STATUS_FILLED
+
+
+async def test_the_cooldown_runs_from_when_the_rebalance_was_done(
+    running: EngineHarness,
+) -> None:
+    """Found by `make sim` (seed 5714): market time moved 2 h while a rebalance was on its
+    way; the cooldown ran from its planning, and the next tick rebalanced at once."""
+    hedge(running.executor, Decimal("11.5"), Decimal("10.983"))
+    real_open = running.executor.OpenPosition
+
+    async def slow(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        running.clock.advance(7200)
+        return await real_open(request, context, **kwargs)
+
+    running.executor.OpenPosition = slow  # type: ignore[method-assign]
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert perp(running) == Decimal("-11.483")
+    running.executor.OpenPosition = real_open  # type: ignore[method-assign]
+    running.executor.wallet_sol += Decimal("0.5")
+    await running.engine.tick()  # type: ignore[attr-defined]
+    assert perp(running) == Decimal("-11.483")  # inside the cooldown from when it was done
