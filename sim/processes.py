@@ -1,6 +1,6 @@
 """The three processes of the order path, each able to crash and restart with only what it
-persisted: the vault its SQLite file, the executor its paper venue state file, the engine
-whatever state file its settings name (none yet), built as services/engine/__main__.py does."""
+persisted: the vault its SQLite file, the executor its paper venue state file, the engine its
+state file (ENGINE_STATE_PATH), built as services/engine/__main__.py builds it."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from sim.transport import Network
 
 class VaultProcess:
     """VaultServicer over a VaultStore on the schedule's SQLite file. The SQLAlchemy engine is
-    the worker's (its compiled-statement cache is most of a vault call's cost); a crash empties
-    its connection pool and drops the store, so a restart keeps nothing but the file."""
+    the worker's (its compiled statements stay warm from one schedule to the next); a crash
+    empties its connection pool and drops the store, so a restart keeps nothing but the file."""
 
     name = "vault"
 
