@@ -3,6 +3,7 @@ a seed each, then one summary line and the seeds that broke an invariant."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
@@ -71,7 +72,9 @@ def _init_worker() -> None:
 
 
 def _prepare() -> None:
-    _worker["workspace"] = Workspace(scratch_directory())
+    workspace = Workspace(scratch_directory())
+    _worker["workspace"] = workspace
+    atexit.register(workspace.remove)  # tmpfs is memory
 
 
 def _one(seed: int) -> tuple[int, list[tuple[str, str]], Counter[str]]:
@@ -104,7 +107,10 @@ def replay(seed: int) -> tuple[Outcome, Report]:
     """One seed, verbosely: its schedule, every link call with its fault, the verdict."""
     workspace = Workspace(scratch_directory())
     started = time.perf_counter()
-    outcome = run_seed(seed, workspace)
+    try:
+        outcome = run_seed(seed, workspace)
+    finally:
+        workspace.remove()
     report = Report()
     report.add(seed, [(v.kind, v.detail) for v in outcome.violations], outcome.faults)
     report.seconds = time.perf_counter() - started

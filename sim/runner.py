@@ -40,6 +40,7 @@ class Workspace:
     every schedule starts from (a deposit made once, saved: the vault and the venue files)."""
 
     def __init__(self, directory: Path) -> None:
+        self.root = directory
         self.setting = Setting(directory / "run")
         self._snapshots = directory / "funded"
         with seeded_uuid4(0), inline_io():
@@ -63,6 +64,9 @@ class Workspace:
 
     def start_from(self, funded_usdc: int) -> None:
         restore(self._snapshots / str(funded_usdc), self.setting.directory)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def run_seed(seed: int, workspace: Workspace, tamper: Tamper | None = None,

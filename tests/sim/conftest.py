@@ -14,7 +14,9 @@ from sim.runner import Workspace
 @pytest.fixture(scope="module")
 def workspace() -> Iterator[Workspace]:
     logging.disable(logging.CRITICAL)  # the services log every trade; the trace says enough
+    built = Workspace(scratch_directory())
     try:
-        yield Workspace(scratch_directory())
+        yield built
     finally:
+        built.remove()
         logging.disable(logging.NOTSET)
