@@ -22,9 +22,9 @@ from sim.world import SUB_ACCOUNT, World
 
 UNRESOLVED = (TradeState.PENDING.value, TradeState.UNKNOWN.value)
 ZERO = Decimal(0)
-# Delays and retries move market time between a rebalance's plan and its fill (a stormy
-# trade waits minutes): this much of the cooldown may pass before the fill.
-COOLDOWN_SLACK = timedelta(minutes=10)
+# The engine starts the cooldown when a rebalance is done (after its fill), so fills are a
+# whole cooldown apart however long a stormy one took: no slack.
+COOLDOWN_SLACK = timedelta(0)
 
 
 @dataclass(frozen=True)
