@@ -196,11 +196,12 @@ def expected_revenue(
 
 
 def check_profitability(
-    expected: Decimal, cost: Decimal, fee_guard_multiple: Decimal
+    expected: Decimal, cost: Decimal, fee_guard_multiple: Decimal, **cost_parts: Decimal
 ) -> GateDecision:
-    """Property 27 (reject if E < C) and the fee guard (E must reach multiple x C)."""
+    """Property 27 (reject if E < C) and the fee guard (E must reach multiple x C); C is the
+    whole round trip, and its parts are named in the details."""
     details = {"expected_revenue": expected, "estimated_costs": cost,
-               "net_profit": expected - cost}
+               "net_profit": expected - cost, **cost_parts}
     if expected < cost:
         return deny("profitability", ErrorCode.UNPROFITABLE,
                     f"expected revenue {expected:.4f} USD is below the estimated cost "

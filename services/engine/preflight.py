@@ -10,7 +10,7 @@ from dne.common.v1 import common_pb2
 from dne.feed.v1 import feed_pb2
 from services.common.decimals import from_wire, to_wire
 from services.common.errors import DomainError, ErrorCode
-from services.engine import gates
+from services.engine import delta, gates
 from services.engine.account import AccountView, signed
 from services.engine.orders import SIDE_NAMES, TradeRequest
 from services.engine.settings import EngineSettings
@@ -199,15 +199,32 @@ class Preflight:
             request.size, gates.conservative_rate(rate), price,
             self._settings.profit_horizon_hours, short=request.side == K.SIDE_SHORT,
         )
+        # The position earns only after its whole round trip is paid: the perp in and out and,
+        # for the carry on the hedge market, the spot SOL bought with it and sold at the exit.
+        spot_notional = self._spot_leg(request, context) * price
+        spot_legs = 2 * self._cost(spot_notional, context).total if spot_notional else ZERO
+        round_trip = cost.total * 2 + spot_legs
+        parts = {"cost_perp_entry": cost.total, "cost_perp_exit": cost.total,
+                 "cost_spot_legs": spot_legs}
         log.info("profitability", extra={
             "market": request.market, "expected_revenue": str(revenue),
-            "estimated_costs": str(cost.total), "net_profit": str(revenue - cost.total),
+            "estimated_costs": str(round_trip), "net_profit": str(revenue - round_trip),
             "rate_1h": str(rate), "horizon_hours": str(self._settings.profit_horizon_hours),
+            **{name: str(value) for name, value in parts.items()},
         })
         gates.check_profitability(
-            revenue, cost.total, self._settings.fee_guard_multiple
+            revenue, round_trip, self._settings.fee_guard_multiple, **parts
         ).raise_if_denied()
         return revenue
+
+    def _spot_leg(self, request: TradeRequest, context: TradeContext) -> Decimal:
+        """The spot SOL a short on the hedge market buys with it (see HedgedEntry)."""
+        hedge = self._settings.hedge_market
+        if request.market != hedge or request.side != K.SIDE_SHORT or request.source != "user":
+            return ZERO
+        account = context.account
+        return delta.spot_to_buy(account.wallet_sol, self._settings.reserved_sol,
+                                 account.signed_size(hedge), request.size)
 
 
 def _required(price: Decimal | None, market: str) -> Decimal:

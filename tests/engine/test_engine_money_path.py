@@ -612,3 +612,21 @@ async def test_the_cooldown_runs_from_when_the_rebalance_was_done(
     running.executor.wallet_sol += Decimal("0.5")
     await running.engine.tick()  # type: ignore[attr-defined]
     assert perp(running) == Decimal("-11.483")  # inside the cooldown from when it was done
+
+
+async def test_the_fee_guard_counts_both_legs_and_the_exit(running: EngineHarness) -> None:
+    """Issue 9's list: the fee guard counted the perp leg's entry alone. A carry pays the spot
+    leg and the way out too: 2 x (perp in + spot in + perp out + spot out) must be earned."""
+    await funded(running)
+    running.feed.markets["SOL-PERP"].rate_1h = Decimal("0.00001")  # 8.8 % APR for shorts
+    # Expected over 720 h at half the rate: 2 x 0.000005 x 150 x 720 = 1.08 USD; one leg's
+    # fees ~0.36 USD (passes 2x alone), the round trip ~1.10 USD (2x is 2.19: refused).
+    refused = await running.engine.trade(open_request("thin-carry", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    assert not refused.ok and refused.error.code == "UNPROFITABLE", refused.error
+    details = refused.error.details
+    assert Decimal(details["estimated_costs"]) > 2 * Decimal(details["cost_perp_entry"])
+    for part in ("cost_perp_entry", "cost_perp_exit", "cost_spot_legs"):
+        assert Decimal(details[part]) > 0
+    assert running.executor.order_calls == []
+    running.feed.markets["SOL-PERP"].rate_1h = Decimal("0.0001")
+    assert (await running.engine.trade(open_request("fat-carry", K.SIDE_SHORT, "2"))).ok  # type: ignore[attr-defined]
