@@ -1,8 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # The one image every service of the Delta Neutral Engine runs; the Helm chart picks the service
-# (`python -m services.<name>`). Build it with `make image`, which passes the recorded Drift data
-# (../shared/data, outside this repository) as the named build context `shared-data`:
-#   docker build --build-context shared-data=../shared/data -t delta-neutral-engine:0.1.0 .
+# (`python -m services.<name>`). Build it with `make image`, or from the repository root:
+#   docker build -t delta-neutral-engine:0.1.0 .
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -26,6 +25,7 @@ RUN mkdir gen \
 COPY services/ services/
 COPY config/ config/
 COPY frontend/ frontend/
+COPY data/ data/
 # The root filesystem is read-only at run time: compile the bytecode now.
 RUN python -m compileall -q /opt/venv services gen
 
@@ -45,7 +45,7 @@ COPY --from=build /src/gen gen/
 COPY --from=build /src/services services/
 COPY --from=build /src/config config/
 COPY --from=build /src/frontend frontend/
-COPY --from=shared-data . /opt/dne/data/
+COPY --from=build /src/data /opt/dne/data/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app:/app/gen \
     PYTHONDONTWRITEBYTECODE=1 \

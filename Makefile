@@ -62,15 +62,13 @@ helm: env ## Lint and render the Helm chart (deploy/helm), refresh its golden ex
 	$(PY) -m tests.kit.deploy_chart write
 	$(PY) -m pytest -q tests/deploy
 
-# The image the chart runs. The recorded Drift data lives outside the repository (../shared/data)
-# and reaches the build as the named context `shared-data` (BuildKit). Push it where the cluster
+# The image the chart runs, recorded Drift data (data/) included. Push it where the cluster
 # pulls from and set the chart's image.repository and image.tag, e.g.
 #   make image IMAGE=registry.example.com/dne/delta-neutral-engine && docker push ...
 IMAGE ?= delta-neutral-engine
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' deploy/helm/Chart.yaml)
-DATA_DIR ?= ../shared/data
-image: ## Build the services' image for deploy/helm (needs Docker with BuildKit)
-	docker build --build-context shared-data=$(DATA_DIR) -t $(IMAGE):$(IMAGE_TAG) .
+image: ## Build the services' image for deploy/helm (needs Docker)
+	docker build -t $(IMAGE):$(IMAGE_TAG) .
 
 clean: ## Remove the environment, generated code and local state
 	rm -rf $(VENV) gen var .pytest_cache .hypothesis

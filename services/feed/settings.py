@@ -10,9 +10,9 @@ from pydantic import Field, field_validator, model_validator
 
 from services.common.settings import ServiceSettings
 
-# The repository root is the parent of services/; the shared data sits next to it.
+# The repository root is the parent of services/; the recorded data is part of the repository.
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
 DEFAULT_IMPORT_DIR = REPO_ROOT / "var" / "history"
 # A day of market time per wall second is already far beyond any useful replay.
 MAX_REPLAY_SPEED = 86_400.0

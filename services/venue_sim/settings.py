@@ -10,7 +10,7 @@ from solders.pubkey import Pubkey
 from services.common.settings import ServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
 DEFAULT_ACCOUNTS = DEFAULT_DATA_DIR / "drift" / "mainnet_account_snapshots.json"
 
 

@@ -28,7 +28,7 @@ from tests.integration.flow import (
 from tests.kit.databases import postgres_schema, sqlite_url
 from tests.kit.system import RunningSystem, Stubs, running_system
 
-DAILY_FUNDING = Path(__file__).parents[3] / "shared/data/drift/daily_funding_SOL_BTC_ETH_2026.json"
+DAILY_FUNDING = Path(__file__).parents[2] / "data/drift/daily_funding_SOL_BTC_ETH_2026.json"
 # 2026-01-15: SOL-PERP funding was positive (longs paid shorts), so a short carry is profitable.
 START = datetime(2026, 1, 15, 12, tzinfo=UTC)
 RESERVED_SOL = Decimal("0.017")

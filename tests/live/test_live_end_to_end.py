@@ -23,7 +23,7 @@ from tests.kit.gateway_client import Browser, browser
 from tests.kit.system import RunningSystem, running_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-SNAPSHOTS = Path(__file__).parents[3] / "shared/data/drift/mainnet_account_snapshots.json"
+SNAPSHOTS = Path(__file__).parents[2] / "data/drift/mainnet_account_snapshots.json"
 SLIPPAGE_TOLERANCE = Decimal("0.005")
 
 
