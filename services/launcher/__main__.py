@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 
 from services.launcher.live_sim import live_sim_env
+from services.launcher.metrics import DEFAULT_METRICS_PORT, serve_launcher_metrics
 from services.launcher.processes import ServiceStartError
-from services.launcher.topology import BACKEND, LIVE_SIM_ORDER, ORDER, start_system
+from services.launcher.supervisor import Supervisor
+from services.launcher.topology import BACKEND, LIVE_SIM_ORDER, ORDER, System, start_system
 
 DEFAULT_PORTS = {
     "feed": 50051, "vault": 50052, "executor": 50053, "engine": 50054, "gateway": 8000,
@@ -23,6 +26,19 @@ def _ports() -> dict[str, int]:
         name: int(os.environ.get(f"DNE_{name.upper()}_PORT", port))
         for name, port in DEFAULT_PORTS.items()
     }
+
+
+def _log_to(log_dir: Path) -> None:
+    """The supervisor's restarts, on stderr and in launcher.log next to the services' logs."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    file = logging.FileHandler(log_dir / "launcher.log")
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("services.launcher")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(console)
+    logger.addHandler(file)
 
 
 async def main(live_sim: bool = False) -> int:
@@ -42,14 +58,54 @@ async def main(live_sim: bool = False) -> int:
     print("Delta Neutral Engine: starting " + (
         "in LIVE mode against the local stand-ins (simulated venue, recorded Drift accounts)"
         if live_sim else "in paper mode on recorded Drift data"), flush=True)
+    _log_to(log_dir)
+    port = int(os.environ.get("DNE_LAUNCHER_METRICS_PORT", DEFAULT_METRICS_PORT))
     try:
-        system = await start_system(
-            log_dir, ports=_ports(), env=env, services=LIVE_SIM_ORDER if live_sim else ORDER,
-            per_service_env=per_service,
-        )
+        metrics_address = serve_launcher_metrics(port)
+    except OSError as error:
+        print(f"start-up failed: launcher metrics on port {port}: {error}", file=sys.stderr)
+        return 1
+    # Signals are ours from here: a SIGTERM during start-up stops what has started too, and a
+    # closed terminal (SIGHUP) stops the services, which run in sessions of their own.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(start_system(
+        log_dir, ports=_ports(), env=env, services=LIVE_SIM_ORDER if live_sim else ORDER,
+        per_service_env=per_service,
+    ))
+    await asyncio.wait([stopper, starting], return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()  # start_system stops what it started
+        await asyncio.gather(starting, return_exceptions=True)
+        print("stopped during start-up.", flush=True)
+        return 1
+    try:
+        system = starting.result()
     except ServiceStartError as error:
         print(f"start-up failed: {error}", file=sys.stderr)
         return 1
+    supervisor = Supervisor(system)
+    supervisor.start()
+    try:
+        return await _run(system, supervisor, stopper, live_sim, token, log_dir, metrics_address)
+    finally:
+        # Also when printing fails (stdout closed): the services never outlive the launcher.
+        # Supervision ends first: the services exiting now are asked to, not crashing.
+        await supervisor.stop()
+        await system.stop()
+        stopper.cancel()
+        print("stopped.", flush=True)
+
+
+async def _run(
+    system: System, supervisor: Supervisor, stopper: asyncio.Task[bool], live_sim: bool,
+    token: str, log_dir: Path, metrics_address: str,
+) -> int:
+    """Shows where everything is, then waits for a stop signal or for the supervisor to give
+    up; answers the exit code."""
     if live_sim:
         print(f"  venue_sim http://{system.address('venue_sim')} (Solana JSON-RPC stand-in)",
               flush=True)
@@ -58,28 +114,17 @@ async def main(live_sim: bool = False) -> int:
     print(f"  gateway   http://{system.address('gateway')}", flush=True)
     print(f"\n  Dashboard: http://{system.address('gateway')}/?token={token}\n", flush=True)
     print(f"  logs      {log_dir}/", flush=True)
+    print(f"  launcher  http://{metrics_address}/metrics (restarts of crashed services)",
+          flush=True)
     print("Every service answers gRPC reflection, e.g. "
           f"`grpcurl -plaintext {system.address('engine')} list`.", flush=True)
-    print("Ready. Ctrl-C stops everything.", flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    waiters = [asyncio.create_task(p.wait()) for p in system.processes.values()]
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
-    exit_code = 0
-    if stopper not in done:
-        dead = [name for name, p in system.processes.items() if not p.running]
-        print(f"service exited unexpectedly: {', '.join(dead)}; stopping the rest", file=sys.stderr)
-        exit_code = 1
+    print("Ready. A service that crashes is restarted. Ctrl-C stops everything.", flush=True)
+    gave_up = asyncio.create_task(supervisor.wait_gave_up())
+    await asyncio.wait([stopper, gave_up], return_when=asyncio.FIRST_COMPLETED)
+    gave_up.cancel()
     print("stopping...", flush=True)
-    await system.stop()
-    for task in [stopper, *waiters]:
-        task.cancel()
-    print("stopped.", flush=True)
-    return exit_code
+    # The supervisor has said which service gave up and where its log is.
+    return 1 if supervisor.gave_up is not None else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,6 +49,9 @@ class ServiceProcess:
         self.log_path = log_path
         self.python = python
         self.address: str | None = None
+        # time.monotonic() when the current process reported SERVING; None before.
+        self.serving_since: float | None = None
+        self._stop_requested = False
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
 
@@ -59,8 +63,15 @@ class ServiceProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
+    @property
+    def stop_requested(self) -> bool:
+        """True once `stop()` was called for the current process: its exit is not a crash."""
+        return self._stop_requested
+
     async def start(self, timeout: float = 60.0) -> str:
         """Starts the process and answers its address once it reports SERVING."""
+        self._stop_requested = False
+        self.serving_since = None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = self.log_path.open("ab")
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
@@ -80,7 +91,18 @@ class ServiceProcess:
             await self.stop()
             tail = self.log_tail()
             raise ServiceStartError(f"{self.name} did not start: {error}\n{tail}") from error
+        self.serving_since = time.monotonic()
         return self.address
+
+    async def restart(self, timeout: float = 60.0) -> str:
+        """Starts the service again on the address it had: the others were wired to it."""
+        if self.running:
+            raise RuntimeError(f"{self.name} is still running")
+        if self.address is not None:
+            self.env["PORT"] = self.address.rsplit(":", 1)[1]
+        with self.log_path.open("a") as log_file:
+            log_file.write(f"--- {self.name} restarted by the launcher ---\n")
+        return await self.start(timeout)
 
     async def _read_address(self) -> str:
         assert self._process is not None and self._process.stdout is not None
@@ -109,6 +131,7 @@ class ServiceProcess:
         """SIGTERM, then SIGKILL after `timeout`; answers the exit code."""
         if self._process is None:
             return None
+        self._stop_requested = True
         if self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._process.send_signal(signal.SIGTERM)

@@ -28,9 +28,9 @@ class System:
         return address
 
     async def stop(self) -> None:
-        for name in reversed(LIVE_SIM_ORDER):
-            if name in self.processes:
-                await self.processes[name].stop()
+        """Stops the services in the reverse of their start order."""
+        for process in reversed(list(self.processes.values())):
+            await process.stop()
 
 
 def wiring_env(name: str, system: System, ports: Mapping[str, int]) -> dict[str, str]:
