@@ -223,7 +223,7 @@ class Supervisor:
             exit=crash.exit, delay=delay, exited_at=crash.exited_at,
             serving_at=process.serving_since, address=address,
         )
-        log.warning("%s is SERVING again on %s, %.1f s after it exited (restart %d)",
+        log.info("%s is SERVING again on %s, %.1f s after it exited (restart %d)",
                     process.name, address, restart.serving_at - restart.exited_at,
                     restart.number)
         async with self._changed:
