@@ -166,7 +166,8 @@ class Supervisor:
                 # delays until one run stays up `stable_after` (next round) or we give up.
                 crashes.clear()
                 async for attempt in AsyncRetrying(
-                    wait=wait_exponential(self.policy.first_delay, max=self.policy.max_delay),
+                    wait=wait_exponential(
+                        multiplier=self.policy.first_delay, max=self.policy.max_delay),
                     stop=stop_after_attempt(self.policy.max_crashes),
                     retry=retry_if_exception_type(ServiceCrashed),
                     before_sleep=before_restart,
