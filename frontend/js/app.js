@@ -53,6 +53,8 @@ class DashboardApp {
     this.leaveModal = new LeaveModal();
     this.amountModal = new AmountModal();
     this.socket = null;
+    this.gatewayAway = false; // the WebSocket dropped and is reconnecting
+    this.engineAway = false;  // the gateway said it cannot reach the engine
   }
 
   start() {
@@ -132,6 +134,8 @@ class DashboardApp {
   // --- WebSocket ---------------------------------------------------------------------------
 
   setConnection(info) {
+    this.gatewayAway = info.state === "reconnecting";
+    this.renderOutage();
     const node = $("#conn-status");
     const text = $(".conn-text", node);
     node.dataset.state = info.state;
@@ -185,6 +189,10 @@ class DashboardApp {
         });
         break;
       case "ERROR":
+        if (payload.code === "ENGINE_UNAVAILABLE") {
+          this.onEngineUnreachable();
+          break;
+        }
         this.toasts.show({ kind: "error", title: "Gateway error", message: payload.message || "", code: payload.code || "" });
         break;
       default:
@@ -203,8 +211,35 @@ class DashboardApp {
     return this.engine.hedge_market || this.config.hedge_market || null;
   }
 
+  /** The gateway cannot reach the engine (at connect time, or it lost the engine's stream):
+   * the next ENGINE_STATUS says the engine is back. */
+  onEngineUnreachable() {
+    this.engineAway = true;
+    const node = $("#engine-status");
+    node.textContent = "Engine unreachable · reconnecting…";
+    node.dataset.running = "unreachable";
+    this.renderOutage();
+  }
+
+  /** One banner while the page is cut off from live data, saying which link is down. */
+  renderOutage() {
+    const node = $("#conn-banner");
+    if (this.gatewayAway) {
+      $(".conn-banner-title", node).textContent = "Reconnecting to the gateway…";
+      $(".conn-banner-text", node).textContent = "The connection dropped. Figures on this page may be out of date; commands sent now wait for it.";
+      node.dataset.link = "gateway";
+    } else if (this.engineAway) {
+      $(".conn-banner-title", node).textContent = "Engine unreachable: reconnecting…";
+      $(".conn-banner-text", node).textContent = "The gateway lost the engine and is reconnecting. Figures may be out of date; commands fail until it is back.";
+      node.dataset.link = "engine";
+    }
+    node.hidden = !(this.gatewayAway || this.engineAway);
+  }
+
   onEngineStatus(status) {
     this.engine = status;
+    this.engineAway = false;
+    this.renderOutage();
     this.markets.setHedgeMarket(this.hedgeMarket());
     const node = $("#engine-status");
     const mode = status.mode ? ` (${status.mode})` : "";

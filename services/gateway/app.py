@@ -67,7 +67,7 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     # dispatcher opens carry the trace on into the engine through gRPC metadata.
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes)
-    app.state.gateway = Gateway(settings, clients, limits, markets)
+    app.state.gateway = Gateway(settings, clients, limits, markets, fanout)
     app.state.fanout = fanout
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)

@@ -2,7 +2,8 @@
 
 Each browser has a bounded queue of serialized messages, filled without waiting: a browser
 whose queue is full (it stopped reading) is dropped, so it never delays the engine stream or
-the other browsers. The stream is resubscribed with backoff when the engine goes away."""
+the other browsers. The stream is resubscribed as soon as the engine is back after it went away;
+browsers are told when it is lost and get the engine's status afresh when it is followed again."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import grpc
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from services.gateway import wire
@@ -49,23 +51,34 @@ class Browser:
         return True
 
 
-class StreamEnded(Exception):
-    """The engine closed the stream (it is shutting down): subscribe again."""
+# How long a subscription waits for the engine to be reachable before it is tried afresh.
+READY_WAIT_SECONDS = 30.0
+
+# Sent to every browser when the stream is lost; the next ENGINE_STATUS says the engine is back.
+ENGINE_LOST = encode({"type": "ERROR", "payload": {
+    "code": "ENGINE_UNAVAILABLE",
+    "message": "the gateway lost the engine and is reconnecting; updates resume when it is back"}})
+UNAVAILABLE_GREETING = encode({"type": "ERROR", "payload": {
+    "code": "ENGINE_UNAVAILABLE",
+    "message": "the engine is unavailable; updates resume when it is back"}})
 
 
 class EventFanout:
     def __init__(
         self, engine: engine_pb2_grpc.EngineServiceStub, *, request_ids: RequestIds,
-        queue_size: int, status_timeout: float, max_backoff: float = 5.0,
+        queue_size: int, status_timeout: float, max_backoff: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._request_ids = request_ids
         self._queue_size = queue_size
         self._status_timeout = status_timeout
         self._max_backoff = max_backoff
+        self._clock = clock
         self._browsers: set[Browser] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = False
+        self.subscriptions = 0   # streams the engine took, the first one included
         self.last_funding_update: str | None = None
 
     @property
@@ -103,9 +116,10 @@ class EventFanout:
             reply = await self._engine.GetEngineStatus(
                 engine_pb2.GetEngineStatusRequest(), timeout=self._status_timeout)
         except grpc.aio.AioRpcError:
-            return [encode({"type": "ERROR", "payload": {
-                "code": "ENGINE_UNAVAILABLE",
-                "message": "the engine is unavailable; updates resume when it is back"}})]
+            return [UNAVAILABLE_GREETING]
+        return self._status_messages(reply)
+
+    def _status_messages(self, reply: engine_pb2.GetEngineStatusResponse) -> list[str]:
         messages = [encode({"type": "ENGINE_STATUS",
                             "payload": wire.engine_status(reply.status)})]
         if reply.status.running:
@@ -117,33 +131,56 @@ class EventFanout:
         return messages
 
     async def _follow(self) -> None:
+        """Follows the engine's stream for the gateway's life. The subscription waits for the
+        channel to be ready, so it goes out as soon as the engine listens again (the channel
+        itself retries at least every second); a subscription the engine took but did not keep
+        for `max_backoff` seconds counts as a failure, and failures wait 0.2 s, 0.4 s ... up to
+        `max_backoff` before the next one."""
+        failures = 0
         while True:
-            retrying = AsyncRetrying(
-                wait=wait_exponential(multiplier=0.2, max=self._max_backoff),
-                retry=retry_if_exception_type((grpc.aio.AioRpcError, StreamEnded)),
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    await self._subscribe_once()
+            followed_for: float | None
+            try:
+                followed_for = await self._subscribe_once()
+            except grpc.aio.AioRpcError:
+                followed_for = None
+            if followed_for is not None and followed_for >= self._max_backoff:
+                failures = 0
+                continue
+            await asyncio.sleep(min(self._max_backoff, 0.2 * 2 ** failures))
+            failures += 1
 
-    async def _subscribe_once(self) -> None:
-        call = self._engine.StreamEvents(engine_pb2.StreamEventsRequest())
+    async def _subscribe_once(self) -> float:
+        """One subscription: once the engine has taken it, browsers get its status afresh (what
+        they saw before may be stale) and then every event; when it is lost they are told.
+        Answers how long the stream was followed, or raises when the engine did not take it."""
+        call = self._engine.StreamEvents(engine_pb2.StreamEventsRequest(), wait_for_ready=True)
         try:
-            async for reply in call:
-                if not self.connected:
-                    log.info("following the engine's event stream")
-                self.connected = True
-                self._publish(reply.event)
-        except grpc.aio.AioRpcError as error:
-            if self.connected:
+            # Both wait for the channel to be ready and leave on the same connection, the
+            # subscription first; the stream itself says nothing before the engine's next event.
+            status = await self._engine.GetEngineStatus(
+                engine_pb2.GetEngineStatusRequest(), wait_for_ready=True,
+                timeout=READY_WAIT_SECONDS)
+            started = self._clock()
+            self.connected = True
+            self.subscriptions += 1
+            log.info("following the engine's event stream",
+                     extra={"subscriptions": self.subscriptions})
+            for message in self._status_messages(status):
+                self.broadcast(message)
+            try:
+                async for reply in call:
+                    self._publish(reply.event)
+                log.warning("the engine ended its event stream; reconnecting")
+            except grpc.aio.AioRpcError as error:
                 log.warning("engine event stream lost; reconnecting",
                             extra={"grpc_code": error.code().name})
-            raise
+            # The next engine starts afresh: its last update is no greeting for a new browser.
+            self.last_funding_update = None
+            self.broadcast(ENGINE_LOST)
+            return self._clock() - started
         finally:
             self.connected = False
             call.cancel()
-        raise StreamEnded()
 
     def _deliver_late_result(self, result: engine_pb2.CommandResult) -> None:
         """A final result for an order that was still landing goes to each browser waiting for

@@ -22,6 +22,7 @@ from services.gateway import schemas, wire
 from services.gateway.auth import require_token
 from services.gateway.clients import BackendClients
 from services.gateway.errors import ApiError, responses
+from services.gateway.fanout import EventFanout
 from services.gateway.markets import MarketDirectory
 from services.gateway.rate_limits import RateLimits, describe, retry_after_header
 from services.gateway.settings import GatewaySettings
@@ -47,6 +48,7 @@ class Gateway:
     clients: BackendClients
     limits: RateLimits
     markets: MarketDirectory
+    fanout: EventFanout
 
 
 def gateway(request: Request) -> Gateway:
@@ -180,7 +182,8 @@ async def _health(gw: Gateway) -> dict[str, Any]:
                  "data_age_seconds": table.data_age_seconds if table is not None else None},
         "engine": {"status": engine,
                    "running": engine_status.status.running if engine_status else None,
-                   "mode": engine_status.status.mode if engine_status else None},
+                   "mode": engine_status.status.mode if engine_status else None,
+                   "events": "following" if gw.fanout.connected else "reconnecting"},
         "executor": {"status": executor},
         "vault": {"status": vault},
         "venue": {"connected": bool(venue and venue.connected),

@@ -85,6 +85,8 @@ class ComponentHealth(BaseModel):
     data_age_seconds: float | None = None
     running: bool | None = None
     mode: str | None = None
+    # The engine's only: "following" its event stream, or "reconnecting" to it.
+    events: Literal["following", "reconnecting"] | None = None
 
 
 class VenueHealth(BaseModel):

@@ -90,7 +90,9 @@ async def test_display_and_validation_helpers_give_known_answers(dashboard: Dash
             sizes: ["1.5", "0", "-1", "1e3", "NaN", "Infinity", "0.0000000001", "2,5", ""].map(
                 (v) => parsePositiveDecimal(v, { max: 1000 }).value ?? "invalid"),
             tooBig: parsePositiveDecimal("1001", { max: 1000 }).error,
-            backoff: [0, 1, 2, 3, 4, 5, 6, 10].map(backoffDelay),
+            backoff: [0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, 0)),
+            jittered: [0, 1, 2, 3, 10].map((attempt) => backoffDelay(attempt, 0.999999)),
+            random: Array.from({ length: 50 }, () => backoffDelay(10)),
             unsettled: [
                 unsettledPnl({ total_pnl: 12.5, settled_pnl: 10, unrealized_pnl: 99 }),
                 unsettledPnl({ total_pnl: null, settled_pnl: null, unrealized_pnl: -3 }),
@@ -109,7 +111,11 @@ async def test_display_and_validation_helpers_give_known_answers(dashboard: Dash
     assert answers["sizes"] == ["1.5", "invalid", "invalid", "invalid", "invalid", "invalid",
                                 "invalid", "invalid", "invalid"]  # "2,5": 2.5 or 25?
     assert "at most" in answers["tooBig"]
-    assert answers["backoff"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+    # 1 s, doubled up to a 5 s cap, each shortened by up to 20 % at random (never lengthened).
+    assert answers["backoff"] == [1000, 2000, 4000, 5000, 5000, 5000]
+    assert answers["jittered"] == [800, 1600, 3200, 4000, 4000]
+    assert all(4000 <= delay <= 5000 for delay in answers["random"])
+    assert len(set(answers["random"])) > 1
     assert answers["unsettled"] == [2.5, -3]
     assert answers["top"] == ["B", "D", "A"]  # |APR|, tradable only
     assert answers["sides"] == ["short", "long"]
@@ -395,7 +401,7 @@ async def test_phone_viewport_renders_without_horizontal_page_overflow(
         await phone.close()
 
 
-async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_30_s(
+async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_5_s(
     browser: Browser, system: RunningSystem
 ) -> None:
     attempts: list[WebSocketRoute] = []
@@ -415,7 +421,8 @@ async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_30_
     try:
         page = dashboard.page
         status = page.get_by_test_id("connection-status")
-        for attempt, delay in enumerate([1, 2, 4, 8, 16, 30, 30], start=1):
+        # Each wait is shortened by up to 20 %, so its whole seconds read the same.
+        for attempt, delay in enumerate([1, 2, 4, 5, 5, 5], start=1):
             await expect(status).to_have_attribute("data-state", "reconnecting")
             await expect(status).to_have_text(f"Reconnecting in {delay} s")
             assert len(attempts) == attempt
@@ -423,9 +430,12 @@ async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_30_
             await wait_for(lambda attempt=attempt: len(attempts) > attempt)
         gateway_back = True
         await expect(status).to_have_text(re.compile(r"Reconnecting in \d+ s"))
-        await page.clock.fast_forward(30_000)
+        await expect(page.get_by_test_id("connection-banner")).to_contain_text(
+            "Reconnecting to the gateway")
+        await page.clock.fast_forward(5_000)
         await expect(status).to_have_attribute("data-state", "open", timeout=10_000)
         await expect(status).to_have_text("Live")
+        await expect(page.get_by_test_id("connection-banner")).to_be_hidden()
     finally:
         await dashboard.close()
 

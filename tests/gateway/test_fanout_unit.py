@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import grpc
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
+from services.common.grpc_client import open_channel
 from services.gateway.fanout import Browser, EventFanout
 from services.gateway.request_ids import RequestIds
 from tests.kit.ports import free_port
@@ -57,10 +59,9 @@ async def test_the_event_stream_is_followed_again_after_the_engine_restarts():
     port = free_port()
     first = FakeEngine()
     server = await serve(first, port)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = open_channel(f"127.0.0.1:{port}")
     fanout = EventFanout(engine_pb2_grpc.EngineServiceStub(channel), request_ids=IDS,
-                         queue_size=16,
-                         status_timeout=1, max_backoff=0.3)
+                         queue_size=16, status_timeout=1)
     fanout.start()
     try:
         browser = await fanout.join()
@@ -68,13 +69,17 @@ async def test_the_event_stream_is_followed_again_after_the_engine_restarts():
         await first.events.put(update("91"))
         assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 91
         await server.stop(0)
+        lost = await next_message(browser.queue, "ERROR")
+        assert lost["payload"]["code"] == "ENGINE_UNAVAILABLE"
+        assert "reconnecting" in lost["payload"]["message"]
+        await asyncio.sleep(3)   # the channel's reconnection backoff has reached its cap
 
         second = FakeEngine()
         server = await serve(second, port)
-        for _ in range(100):
-            if second.subscriptions:
-                break
-            await asyncio.sleep(0.05)
+        back = time.monotonic()
+        # A fresh status for the browsers that saw the engine go, and no stale update.
+        assert (await next_message(browser.queue, "ENGINE_STATUS"))["payload"]["running"]
+        assert time.monotonic() - back < 1.5
         assert second.subscriptions == 1
         await second.events.put(update("77"))
         assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 77
