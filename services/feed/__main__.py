@@ -13,6 +13,7 @@ from services.common.grpc_server import run_service
 from services.common.logs import configure_logging
 from services.feed.live_source import build_live_market, venue_profile
 from services.feed.replay_market import FeedStartError, ReplayMarket
+from services.feed.replay_state import ReplayStateFile
 from services.feed.servicers import register
 from services.feed.settings import FeedSettings
 
@@ -41,6 +42,7 @@ def main() -> int:
         market = ReplayMarket.load(
             settings.dne_data_dir, settings.dne_import_dir,
             start=settings.replay_start, speed=settings.replay_speed,
+            state_file=ReplayStateFile(settings.feed_state_path),
         )
     except FeedStartError as error:
         print(f"feed: refusing to start: {error}", file=sys.stderr)

@@ -70,6 +70,18 @@ class PriceBook:
         times.append(at)
         prices.append(price)
 
+    def timelines(self) -> dict[str, list[tuple[datetime, Decimal | None]]]:
+        """Every market's scenario entries, for the replay's state file."""
+        return {market: list(zip(self._times[market], self._prices[market], strict=True))
+                for market in self._times if self._times[market]}
+
+    def restore(self, timelines: Mapping[str, list[tuple[datetime, Decimal | None]]]) -> None:
+        """Takes back the entries `timelines()` gave, for markets this book knows."""
+        for market, timeline in timelines.items():
+            if market in self._recorded:
+                self._times[market] = [at for at, _ in timeline]
+                self._prices[market] = [price for _, price in timeline]
+
     def scenario_markets(self) -> list[str]:
         return sorted(market for market, prices in self._prices.items() if prices)
 

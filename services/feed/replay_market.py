@@ -30,6 +30,7 @@ from services.feed.market_table import (
     sort_by_apr,
 )
 from services.feed.price_book import HeldPrice, PriceBook, PriceQuote
+from services.feed.replay_state import ReplayStateFile
 from services.feed.settings import MAX_REPLAY_SPEED
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class ReplayMarket:
         history: FundingHistory,
         clock: ReplayClock,
         import_dir: Path,
+        state_file: ReplayStateFile | None = None,
     ) -> None:
         self._snapshots = dict(snapshots)
         self._daily = daily
@@ -97,6 +99,7 @@ class ReplayMarket:
             symbol: HeldPrice(s.oracle_price, s.mark_twap)
             for symbol, s in self._snapshots.items()
         })
+        self._state_file = state_file or ReplayStateFile("")
 
     @classmethod
     def load(
@@ -108,6 +111,7 @@ class ReplayMarket:
         speed: float = 60.0,
         paused: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        state_file: ReplayStateFile | None = None,
     ) -> ReplayMarket:
         """Reads the recorded accounts, the daily averages and the imported history."""
         try:
@@ -125,7 +129,8 @@ class ReplayMarket:
                 f"from {window.start.isoformat()} to {window.end.isoformat()}"
             )
         clock = ReplayClock(begin, speed, window.end, paused=paused, monotonic=monotonic)
-        market = cls(snapshots, daily, history, clock, import_dir)
+        market = cls(snapshots, daily, history, clock, import_dir, state_file)
+        market._resume_saved_state()
         log.info(
             "replay data loaded",
             extra={
@@ -250,6 +255,7 @@ class ReplayMarket:
             )
         now = self._clock.now()
         self._prices.set_scenario(snapshot.symbol, now, oracle_price)
+        self._save_state()
         log.info("price scenario set", extra={
             "market": snapshot.symbol, "price": str(oracle_price), "from": now.isoformat()})
         return self.price(snapshot.symbol)
@@ -260,6 +266,7 @@ class ReplayMarket:
         symbols = [self.require_market(market).symbol] if market.strip() else self.known_markets()
         for symbol in symbols:
             self._prices.clear_scenario(symbol, now)
+        self._save_state()
 
     # ---- funding history -----------------------------------------------------------------
 
@@ -322,6 +329,29 @@ class ReplayMarket:
             self._clock.now(), self._clock.speed, self._clock.paused, window.start, window.end
         )
 
+    def _resume_saved_state(self) -> None:
+        """After a restart the clock goes on from where it stood (moved on by the time the feed
+        was down) and the scenarios hold again; the first start writes the state down."""
+        try:
+            saved = self._state_file.load()
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise FeedStartError(f"the replay state at {self._state_file.path} is unreadable "
+                                 f"({error}); move it away to start the replay afresh") from error
+        if saved is not None:
+            window = self._history.window
+            now = min(max(saved.market_time_at(self._state_file.wall_clock()), window.start),
+                      window.end)
+            self._clock.set(now=now, speed=saved.speed, paused=saved.paused)
+            self._prices.restore(saved.scenarios)
+            log.info("replay resumed from its saved state", extra={
+                "now": now.isoformat(), "speed": saved.speed, "paused": saved.paused,
+                "scenarios": len(saved.scenarios)})
+        self._save_state()
+
+    def _save_state(self) -> None:
+        self._state_file.save(self._clock.now(), self._clock.speed, self._clock.paused,
+                              self._prices.timelines())
+
     def set_clock(
         self, *, now: datetime | None, speed: float | None, paused: bool | None
     ) -> ClockState:
@@ -339,6 +369,7 @@ class ReplayMarket:
                 f"(0, {MAX_REPLAY_SPEED:g}], found {speed}",
             )
         self._clock.set(now=now, speed=speed, paused=paused)
+        self._save_state()
         log.info("market clock set", extra={
             "now": self._clock.now().isoformat(), "speed": self._clock.speed,
             "paused": self._clock.paused})
@@ -354,4 +385,5 @@ class ReplayMarket:
         # Beyond the end the clock holds; capping first keeps the date arithmetic in range.
         remaining = (self._history.window.end - self._clock.now()).total_seconds()
         self._clock.advance(min(seconds, max(remaining, 0.0)))
+        self._save_state()
         return self.clock_state()

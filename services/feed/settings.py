@@ -45,6 +45,10 @@ class FeedSettings(ServiceSettings):
         default=None, description="Market time the replay starts at; unset: first recorded day."
     )
     dne_data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Recorded Drift data.")
+    feed_state_path: str = Field(
+        default="", description="Where the replay keeps its clock and price scenarios across "
+        "a restart; empty: in memory only."
+    )
     dne_import_dir: Path = Field(
         default=DEFAULT_IMPORT_DIR, description="Hourly history written by `dne data import`."
     )

@@ -49,6 +49,7 @@ async def main(live_sim: bool = False) -> int:
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}"),
         "PAPER_STATE_PATH": os.environ.get("PAPER_STATE_PATH", str(var / "paper_venue.json")),
         "ENGINE_STATE_PATH": os.environ.get("ENGINE_STATE_PATH", str(var / "engine_state.json")),
+        "FEED_STATE_PATH": os.environ.get("FEED_STATE_PATH", str(var / "feed_state.json")),
         "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
     }
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.

@@ -77,7 +77,8 @@ async def running_system(
     """Starts feed, vault, executor and engine (and the gateway when asked); the vault keeps
     its port across restarts."""
     per_service = {
-        "feed": {"DNE_IMPORT_DIR": str(var_dir / "history"), **(feed_env or {})},
+        "feed": {"DNE_IMPORT_DIR": str(var_dir / "history"),
+                 "FEED_STATE_PATH": str(var_dir / "feed_state.json"), **(feed_env or {})},
         "vault": {"DATABASE_URL": database_url},
         "executor": {"PAPER_STATE_PATH": str(var_dir / "paper_venue.json")},
         "engine": {"ENGINE_STATE_PATH": str(var_dir / "engine_state.json"), **FAST_ENGINE_ENV,
