@@ -122,7 +122,9 @@ async def test_after_an_executor_restart_health_recovers_and_the_engine_trades_a
         assert down.status_code == 503
         assert down.json()["engines"]["executor"]["status"] == "UNAVAILABLE"
         assert down.json()["engines"]["venue"]["connected"] is False
+        asked = time.monotonic()
         refused = await page.command("DRIFT_DEPOSIT", {"amount": "10"})
+        refused_after = time.monotonic() - asked
         assert not refused["payload"]["ok"]
 
         back = await restart(executor, port)
@@ -135,7 +137,9 @@ async def test_after_an_executor_restart_health_recovers_and_the_engine_trades_a
 
         await wait_for(deposited, timeout=15, interval=0.1)
         trade_after = time.monotonic() - back
-    print(f"executor back: /health 200 after {health_after:.3f} s, "
+    print(f"executor away: a deposit was refused ({refused['payload']['error']['code']}) "
+          f"after {refused_after:.3f} s; executor back: /health 200 after {health_after:.3f} s, "
           f"a deposit went through after {trade_after:.3f} s")
+    assert refused_after < 2.0   # refused at once, not held until the executor is back
     assert health_after < BACK_WITHIN
     assert trade_after < BACK_WITHIN + 1.0
