@@ -30,6 +30,8 @@ from sim.venue import VenueWatch
 from tests.kit.engine_fakes import START
 
 SUB_ACCOUNT = 0
+# A resume still retrying after this many attempts (a service that stays away) is cancelled.
+RESUME_ATTEMPTS = 12
 HEAL_TICKS = (0, 2000)  # seconds the clock moves before each healing tick (past the cooldown)
 
 
@@ -88,11 +90,25 @@ class World:
         await self.settle()
 
     async def revive_engine(self) -> None:
-        """The supervisor restarts a crashed engine, which starts itself in paper mode again."""
+        """The supervisor restarts a crashed engine, which resumes by itself when its state
+        says it ran (issue 10, through the faults like any call); one that does not resume
+        (stopped before the crash, or its resume still retrying) the operator starts in paper
+        mode."""
         if self.engine.alive:
             return
         self.engine.boot()
         self.trace.append("engine restarted")
+        engine = self.engine.engine
+        assert engine is not None
+        if engine.resume_if_started():
+            resumed = asyncio.create_task(engine.wait_resumed())
+            await self.drive(resumed, until=lambda: engine.resume_attempts > RESUME_ATTEMPTS)
+            if not resumed.done():
+                await self.drive(asyncio.create_task(engine.cancel_resume()))
+            self.trace.append(f"  resume: {engine.status().blocked_reason or 'running'}")
+            await self.settle()
+            if engine.running:
+                return
         start = S.Command("StartEngine", f"restart-{self.engine.crashes}", (("mode", "paper"),))
         task = self._spawn(start)
         await self.drive(task)

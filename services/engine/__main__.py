@@ -31,13 +31,17 @@ async def main() -> None:
         engine_pb2_grpc.add_EngineServiceServicer_to_server(EngineServicer(engine), server)
         return [engine_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name]
 
+    async def on_start() -> None:
+        # In the background: the server answers health and status while the engine resumes.
+        engine.resume_if_started()
+
     async def on_stop() -> None:
         await engine.shutdown()
         engine.bus.close()
         for channel in (feed, executor, vault):
             await channel.close()
 
-    await run_service("engine", settings, register, on_stop=on_stop)
+    await run_service("engine", settings, register, on_start=on_start, on_stop=on_stop)
 
 
 if __name__ == "__main__":

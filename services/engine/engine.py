@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,8 +24,9 @@ from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
-from services.engine import commands, delta, orders, reconcile, snapshot
+from services.engine import commands, delta, orders, reconcile, resume, snapshot
 from services.engine.account import AccountView
+from services.engine.auto_resume import AutoResume, NotYet
 from services.engine.engine_state import EngineState, EngineStateFile, OpenEntry
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
@@ -46,7 +48,21 @@ FUNDING_OVERLAP = timedelta(hours=2)
 # A rebalance that did not trade is tried again after 1, 2, 4 ... minutes (never sooner than
 # this, never later than the cooldown): each attempt is a vault trade and a venue call.
 REBALANCE_BACKOFF_SEC = 60.0
+# While the vault is known to be away its sync is tried this often, not once a tick: a restarted
+# vault brings trading back within seconds.
+VAULT_RECOVERY_INTERVAL_SEC = 1.0
+# A resume waits (retrying) while one of these says a service is away; any other refusal is real.
+UNREACHABLE = {ErrorCode.FEED_UNAVAILABLE, ErrorCode.VENUE_UNAVAILABLE,
+               ErrorCode.VAULT_UNAVAILABLE}
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class ResumeRefused(Exception):
+    """A live resume found the venue and the records apart: a person decides."""
+
+    def __init__(self, report: resume.ResumeReport) -> None:
+        super().__init__(report.differences())
+        self.report = report
 
 
 class FundingEngine:
@@ -100,6 +116,9 @@ class FundingEngine:
         self.last_update: E.FundingUpdate | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._stop_loop = asyncio.Event()
+        self._auto_resume: AutoResume | None = None
+        self._reconciling = False   # a resume between its start and its verdict: nothing trades
+        self.resume_report: resume.ResumeReport | None = None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -117,9 +136,23 @@ class FundingEngine:
         except OSError:
             log.exception("engine state not saved", extra={"path": str(self._state_file.path)})
 
+    @property
+    def resuming(self) -> bool:
+        return self._auto_resume is not None and self._auto_resume.active
+
     def blocked_reason(self) -> str:
         """Why trades are refused now (property 45), or "" when they may run."""
+        if self._reconciling:
+            return "resuming after a restart: reconciling with the venue"
         if not self.running:
+            if self.resuming:
+                assert self._auto_resume is not None
+                return (f"resuming after a restart ({self._state.mode} mode, sub-account "
+                        f"{self._state.sub_account}): "
+                        + (f"waiting for {self._auto_resume.waiting_for}"
+                           if self._auto_resume.waiting_for else "reconciling with the venue"))
+            if self._state.stopped_reason:
+                return f"the engine is stopped: {self._state.stopped_reason}"
             return "the engine is stopped"
 
         if self.sync_error is not None:
@@ -143,8 +176,11 @@ class FundingEngine:
 
     def status(self) -> E.EngineStatus:
         blocked = self.blocked_reason() or self._entries_block()
+        resuming = not self.running and self.resuming
         status = E.EngineStatus(
-            running=self.running, mode=self.mode, sub_account=self.sub_account,
+            running=self.running and not self._reconciling,
+            mode=self.mode or (self._state.mode if resuming else ""),
+            sub_account=self._state.sub_account if resuming else self.sub_account,
             account=self.account, trading_enabled=not blocked, blocked_reason=blocked,
             venue=self.venue, hedge_market=self.settings.hedge_market,
             max_leverage=to_wire(self.leverage_limit()),
@@ -162,6 +198,11 @@ class FundingEngine:
 
     async def start(self, mode: str, sub_account: int, request_id: str) -> E.CommandResult:
         action = commands.START_ENGINE
+        if self.resuming:
+            return self.publish_result(orders.failure(request_id, action, DomainError(
+                ErrorCode.ENGINE_ALREADY_RUNNING,
+                f"the engine is resuming after a restart in {self._state.mode} mode on "
+                f"sub-account {self._state.sub_account}; wait for it, or StopEngine first")))
         try:
             await self._start(mode, sub_account)
         except DomainError as error:
@@ -176,7 +217,7 @@ class FundingEngine:
             f"{self.sub_account}" + (f"; trading blocked: {self.blocked_reason()}"
                                      if self.blocked_reason() else "") + unknown))
 
-    async def _start(self, mode: str, sub_account: int) -> None:
+    async def _start(self, mode: str, sub_account: int, *, resuming: bool = False) -> None:
         if self.running:
             raise DomainError(ErrorCode.ENGINE_ALREADY_RUNNING,
                               f"the engine already runs in {self.mode} mode; stop it first")
@@ -221,38 +262,78 @@ class FundingEngine:
                                leg=self._trade_path.leg)
         self._hedged_entry = HedgedEntry(legs, journal, critical_stop=self._critical_stop)
         self._hedged_exit = HedgedExit(legs, alert=self._critical_alert)
+        unresolved = await ledger.unresolved() if resuming else []
         self._stopping = False
+        self._reconciling = resuming
         self.running = True
         log.info("engine started", extra={"mode": mode, "sub_account": sub_account,
-                                          "account": account})
+                                          "account": account, "resuming": resuming})
         # A crash may have left intents PENDING: settle them from the venue's record first
         # (until that is done, nothing trades: each tick tries again).
         self._intents_unchecked = True
         await self._check_pending_intents()
+        if resuming:
+            try:
+                report = await self._reconcile_resume(ledger, unresolved, known_before)
+            except BaseException:
+                self._undo_start()
+                raise
+            if not report.clean and mode == "live":
+                self._undo_start()
+                raise ResumeRefused(report)
+            self._reconciling = False
         # Hedged entries a restart interrupted are driven on to their end.
         async with self._command_lock:
             await self._advance_open_entries()
+        if not self.running:  # a critical stop while driving an entry on: it stays stopped
+            return
         # Property 31: the vault starts from the venue's own numbers.
         synced = await self._sync_vault()
         if synced is not None:
-            self._report_unknown_positions(known_before, synced)
+            if resuming:  # the resume's report has said it
+                self.unknown_positions = list(self.resume_report.unknown_positions
+                                              if self.resume_report else [])
+            else:
+                self._report_unknown_positions(known_before, synced)
             await self._publish_update(synced)
+        state = self._state
+        state.started, state.mode, state.sub_account = True, mode, sub_account
+        state.stopped_reason = ""
+        if not resuming or state.started_at is None:  # a resume keeps the StartEngine's time
+            state.started_at = started_at
+        self._save_state()
         self._stop_loop = asyncio.Event()
         self._loop_task = asyncio.create_task(self._tick_loop(self._stop_loop),
                                               name="engine-tick-loop")
 
     async def stop(self, request_id: str) -> E.CommandResult:
+        was_resuming = self.resuming
+        await self.cancel_resume()
         if not self.running:
+            if was_resuming:
+                self._forget_started("")
+                self._emit_status()
+                return self.publish_result(orders.success(
+                    request_id, commands.STOP_ENGINE,
+                    "the resume after a restart is cancelled; the engine stays stopped"))
             return self.publish_result(orders.failure(request_id, commands.STOP_ENGINE, DomainError(
                 ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
         await self.shutdown()
+        self._forget_started("")
         self._emit_status()
         return self.publish_result(
             orders.success(request_id, commands.STOP_ENGINE, "engine stopped"))
 
+    def _forget_started(self, why: str) -> None:
+        """The engine will not resume by itself after a restart; `why` says what stopped it."""
+        self._state.started, self._state.stopped_reason = False, why
+        self._save_state()
+
     async def shutdown(self) -> None:
         """Refuses new commands, lets the current tick and every accepted command run to their
-        end (a hedge is never cut between its legs), then stops."""
+        end (a hedge is never cut between its legs), then stops. The state keeps `started`:
+        the engine resumes when the system starts again."""
+        await self.cancel_resume()
         self._stopping = True
         self._stop_loop.set()
         task, self._loop_task = self._loop_task, None
@@ -274,17 +355,152 @@ class FundingEngine:
         while self._commands:
             await asyncio.gather(*list(self._commands), return_exceptions=True)
 
-    def _halt(self) -> None:
-        """Stops trading at once, from inside a command: its own end is not waited for."""
+    def _halt(self, why: str) -> None:
+        """Stops trading at once, from inside a command: its own end is not waited for. A
+        critical stop is never resumed by a restart (a crash-loop would re-enter the condition
+        that stopped it): a person starts the engine again."""
         self.running = False
         self._stop_loop.set()
         self._loop_task = None
+        self._forget_started(f"critical stop: {why}")
+
+    def _undo_start(self) -> None:
+        """A resume attempt that cannot finish leaves the engine as it found it: stopped."""
+        self.running = self._reconciling = False
+        self.mode = ""
+        self._trade_path = self._ledger = None
+        self._hedged_entry = self._hedged_exit = None
+
+    # --- resuming after a restart ------------------------------------------------------------
+
+    def resume_if_started(self) -> bool:
+        """At process start: when the saved state says the engine ran, it resumes in the
+        background (the server answers meanwhile). True when a resume began."""
+        try:
+            saved = self._state_file.load()
+        except (OSError, ValueError, TypeError):
+            log.exception("engine state unreadable; the engine stays stopped",
+                          extra={"path": str(self._state_file.path)})
+            return False
+        self._state = saved
+        if not saved.started:
+            return False
+        log.info("resuming after a restart", extra={
+            "mode": saved.mode, "sub_account": saved.sub_account})
+        self._auto_resume = AutoResume(
+            lambda: self._resume_once(saved.mode, saved.sub_account), self._sleep)
+        self._auto_resume.begin()
+        return True
+
+    async def wait_resumed(self) -> None:
+        """Until the resume begun at start has ended (resumed, refused or cancelled)."""
+        if self._auto_resume is not None:
+            await self._auto_resume.wait()
+
+    @property
+    def resume_attempts(self) -> int:
+        return self._auto_resume.attempts if self._auto_resume is not None else 0
+
+    async def cancel_resume(self) -> None:
+        """Stops a resume under way (after its current attempt); the state keeps `started`."""
+        if self._auto_resume is not None:
+            await self._auto_resume.cancel()
+
+    async def _resume_once(self, mode: str, sub_account: int) -> None:
+        """One attempt: NotYet while a service is away; otherwise resumed, or refused with the
+        reason recorded, alerted and shown in the status."""
+        request_id = f"resume-{uuid.uuid4().hex}"
+        try:
+            await self._start(mode, sub_account, resuming=True)
+        except (DomainError, grpc.RpcError) as error:
+            if self.running:  # cut off after it began: the next attempt begins afresh
+                self._undo_start()
+            if isinstance(error, grpc.RpcError):
+                raise NotYet(f"an upstream call failed: {error}") from None
+            if error.code in UNREACHABLE:
+                raise NotYet(error.message) from None
+            self._refuse_resume(request_id, error.message, error.code)
+            return
+        except ResumeRefused as refused:
+            self._refuse_resume(request_id, f"live resume refused: {refused.report.differences()}",
+                                ErrorCode.FAILED_PRECONDITION)
+            return
+        except Exception as error:  # a fault of ours: stopped and said loudly, never silent
+            log.exception("resume failed")
+            if self.running:
+                await self.shutdown()
+            self._undo_start()
+            self._refuse_resume(request_id, f"resume failed: {error!r}", ErrorCode.INTERNAL)
+            return
+        if not self.running:  # a critical stop during the resume has said why
+            return
+        report = self.resume_report
+        summary = report.summary() if report is not None else ""
+        if report is not None and not report.clean:
+            self._warn(f"resumed in paper mode after a restart, with differences: "
+                       f"{report.differences()}")
+        self._emit_status()
+        self.publish_result(orders.success(
+            request_id, commands.START_ENGINE,
+            f"engine resumed after a restart in {mode} mode on sub-account {sub_account}; "
+            + summary))
+
+    def _refuse_resume(self, request_id: str, why: str, code: str) -> None:
+        """Stays stopped, clears nothing in the vault, and says why loudly."""
+        log.critical("resume refused", extra={"reason": why})
+        self._forget_started(why)
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
+            level="CRITICAL", health="", message=f"the engine did not resume after a restart: "
+                                                 f"{why}; check the venue, then StartEngine"))
+        self._emit_status()
+        self.publish_result(orders.failure(request_id, commands.START_ENGINE,
+                                           DomainError(code, why)))
+
+    async def _reconcile_resume(self, ledger: Ledger, unresolved: list[common_pb2.Trade],
+                                known: list[vault_pb2.VaultPosition]) -> resume.ResumeReport:
+        """Gathers what the venue, the vault and the state say, after the pending intents were
+        settled from the venue's record."""
+        if self._intents_unchecked:
+            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                              "the pending intents cannot be checked against the venue yet")
+        if self._trade_path is not None and self._trade_path.awaiting:
+            # Asked once more as a tick would: an outcome the venue cannot tell is written
+            # UNKNOWN (and alerted); one it has not decided yet stays PENDING.
+            async with self._command_lock:
+                await self._resolve_awaiting()
+        resolved = []
+        for trade in unresolved:
+            now = await ledger.find(trade.client_order_id)
+            resolved.append(resume.ResolvedIntent(
+                trade.client_order_id, trade.kind, trade.market,
+                now.status if now is not None else trade.status))
+        in_flight = sum(1 for intent in resolved if intent.status == K.TRADE_STATUS_PENDING)
+        if in_flight:  # the venue has not decided yet: the resume waits for its word
+            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                              f"{in_flight} order(s) sent before the restart still await the "
+                              "venue's confirmation")
+        recorded = self._state.balances
+        since = (recorded.as_of - FUNDING_OVERLAP
+                 if recorded is not None and recorded.as_of is not None else None)
+        venue = await self.upstream.account(self.sub_account, since)
+        vault_balance = self._vault_status.balance if self._vault_status is not None else ""
+        report = resume.reconcile_resume(known=known, venue=venue.state, recorded=recorded,
+                                         resolved=resolved, vault_balance=vault_balance)
+        self.resume_report = report
+        # The report has said these: the first sync does not say them again.
+        self._closed_since_sync.update(item.split(" ", 1)[0]
+                                       for item in report.vanished_positions)
+        log.info("resume reconciliation", extra={"summary": report.summary(),
+                                                 "clean": report.clean})
+        return report
 
     # --- the tick ----------------------------------------------------------------------------
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
-        interval = self.settings.tick_interval_sec
         while not stop.is_set():
+            interval = self.settings.tick_interval_sec
+            if self.sync_error is not None:
+                interval = min(interval, VAULT_RECOVERY_INTERVAL_SEC)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             if stop.is_set():
@@ -307,7 +523,8 @@ class FundingEngine:
                 await self._advance_open_entries()
         if not self.running:
             return
-        account = await self._sync_vault() if self.sync_error is None else None
+        account = await (self._sync_vault() if self.sync_error is None
+                         else self._recover_vault())
         if account is None:
             try:
                 account = await self.upstream.account(self.sub_account, None)
@@ -420,7 +637,16 @@ class FundingEngine:
             self._report_vanished_positions(self._vault_status.positions, account)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
+        self._record_balances(account)
         return account
+
+    def _record_balances(self, account: AccountView) -> None:
+        """What a resume compares the venue with; written only when an amount moved."""
+        balances = resume.balances_of(account.state)
+        if self._state.balances is None or replace(balances, as_of=None) != replace(
+                self._state.balances, as_of=None):
+            self._state.balances = balances
+            self._save_state()
 
     async def _sync_once(self, *, patient: bool = False) -> AccountView:
         return await self._push_to_vault(await self._read_account(), patient=patient)
@@ -452,6 +678,23 @@ class FundingEngine:
                     attempts=failure.attempts, error=self.sync_error))
                 self._emit_status()
                 return None
+
+    async def _recover_vault(self) -> AccountView | None:
+        """A vault that failed every retry is tried again, once, each time round: when it
+        answers (restarted), trading comes back by itself. ResetVault does the same at once."""
+        if self._ledger is not None and self._ledger.outbox:
+            return None  # the outbox is written first; the tick flushes it
+        try:
+            async with self._sync_lock:
+                account = await self._sync_once(patient=True)
+        except (DomainError, grpc.RpcError) as error:
+            log.info("the vault is still away", extra={
+                "reason": getattr(error, "message", str(error))})
+            return None
+        self.sync_error = None
+        log.warning("the vault answers again: re-synced, trading enabled")
+        self._emit_status()
+        return account
 
     async def reset_vault(self, request_id: str) -> E.CommandResult:
         action = commands.RESET_VAULT
@@ -556,7 +799,7 @@ class FundingEngine:
         log.critical("critical stop", extra={"reason": message})
         self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
                       E.HealthAlert(level="CRITICAL", health="", message=message))
-        self._halt()
+        self._halt(message)
         self._emit_status()
 
     async def _after_trade(self) -> None:

@@ -1,6 +1,7 @@
-"""What the engine must remember across a restart because it decides trades: the rebalancer's
-cooldown and backoff, and the hedged entries not yet at their end. One JSON file, replaced
-atomically on every change (ENGINE_STATE_PATH; empty keeps it in memory only)."""
+"""What the engine must remember across a restart because it decides trades: whether it was
+started (mode, sub-account) so it resumes by itself, the rebalancer's cooldown and backoff, the
+hedged entries not yet at their end, and the venue balances it last saw (what a resume compares).
+One JSON file, replaced atomically on every change (ENGINE_STATE_PATH; empty: memory only)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from services.common.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -31,33 +32,86 @@ class OpenEntry:
 
 
 @dataclass
+class Balances:
+    """The venue's balances at the engine's last vault sync (decimal strings): a resume compares
+    them with the venue's, so money that moved while the engine was away is reported."""
+
+    quote_balance: str
+    wallet_usdc: str
+    wallet_sol: str
+    collateral: str
+    as_of: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "as_of": _iso(self.as_of)}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Balances:
+        return cls(**{**raw, "as_of": _parse(raw.get("as_of"))})
+
+
+@dataclass
 class EngineState:
+    # Running or not as the last StartEngine/StopEngine/critical stop left it: a restarted
+    # process resumes when True. A SIGTERM keeps it (the system stops, not the engine).
+    started: bool = False
+    mode: str = ""
+    sub_account: int = 0
+    started_at: datetime | None = None   # wall clock of the StartEngine (or resume)
+    stopped_reason: str = ""             # why a critical stop or a refused resume stopped it
     last_rebalance: datetime | None = None
     rebalance_failures: int = 0
     rebalance_retry_at: datetime | None = None
     open_entries: dict[str, OpenEntry] = field(default_factory=dict)
+    balances: Balances | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
+            "started": self.started,
+            "mode": self.mode,
+            "sub_account": self.sub_account,
+            "started_at": _iso(self.started_at),
+            "stopped_reason": self.stopped_reason,
             "last_rebalance": _iso(self.last_rebalance),
             "rebalance_failures": self.rebalance_failures,
             "rebalance_retry_at": _iso(self.rebalance_retry_at),
             "open_entries": {rid: asdict(entry) for rid, entry in self.open_entries.items()},
+            "balances": self.balances.to_json() if self.balances is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EngineState:
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"engine state version {data.get('version')!r} is not "
-                             f"{STATE_VERSION}")
+        data = migrate(data)
+        balances = data.get("balances")
         return cls(
+            started=bool(data.get("started", False)),
+            mode=str(data.get("mode", "")),
+            sub_account=int(data.get("sub_account", 0)),
+            started_at=_parse(data.get("started_at")),
+            stopped_reason=str(data.get("stopped_reason", "")),
             last_rebalance=_parse(data.get("last_rebalance")),
             rebalance_failures=int(data.get("rebalance_failures", 0)),
             rebalance_retry_at=_parse(data.get("rebalance_retry_at")),
             open_entries={rid: OpenEntry(**raw)
                           for rid, raw in (data.get("open_entries") or {}).items()},
+            balances=Balances.from_json(balances) if balances else None,
         )
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Brings a file written by an earlier version up to this one."""
+    version = data.get("version")
+    if version == 1:
+        # Version 1 did not record whether the engine ran: it stays stopped until a StartEngine,
+        # as that version behaved.
+        data = {**data, "version": 2, "started": False, "mode": "", "sub_account": 0,
+                "started_at": None, "stopped_reason": "", "balances": None}
+        version = 2
+    if version != STATE_VERSION:
+        raise ValueError(f"engine state version {data.get('version')!r} is not "
+                         f"{STATE_VERSION}")
+    return data
 
 
 class EngineStateFile:

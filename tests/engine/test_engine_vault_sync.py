@@ -88,8 +88,6 @@ async def test_reset_vault_re_enables_trading_after_a_sync_error(running: Engine
     await engine.tick()  # type: ignore[attr-defined]
     status = engine.status()  # type: ignore[attr-defined]
     assert not status.trading_enabled and "vault sync failed" in status.blocked_reason
-    await engine.tick()  # type: ignore[attr-defined]
-    assert engine.status().blocked_reason  # type: ignore[attr-defined]  # only a reset clears it
     running.vault.available = False
     failed = await engine.reset_vault("reset-1")  # type: ignore[attr-defined]
     assert failed.error.code == "VAULT_SYNC_ERROR" and failed.error.message
@@ -97,6 +95,22 @@ async def test_reset_vault_re_enables_trading_after_a_sync_error(running: Engine
     reset = await engine.reset_vault("reset-2")  # type: ignore[attr-defined]
     assert reset.ok and engine.status().trading_enabled  # type: ignore[attr-defined]
     assert (await deposit(running, "10", "after-reset")).ok
+
+
+async def test_a_sync_error_clears_by_itself_once_the_vault_answers_again(
+    running: EngineHarness,
+) -> None:
+    engine = running.engine
+    running.vault.sync_failures = 4
+    await engine.tick()  # type: ignore[attr-defined]
+    assert "vault sync failed" in engine.status().blocked_reason  # type: ignore[attr-defined]
+    running.vault.available = False
+    await engine.tick()  # type: ignore[attr-defined]
+    assert engine.status().blocked_reason  # type: ignore[attr-defined]  # still away: blocked
+    running.vault.available = True
+    await engine.tick()  # type: ignore[attr-defined]
+    assert engine.status().trading_enabled  # type: ignore[attr-defined]  # no ResetVault needed
+    assert (await deposit(running, "10", "after-recovery")).ok
 
 
 async def test_property_45_trades_are_refused_while_the_sync_is_retrying() -> None:
