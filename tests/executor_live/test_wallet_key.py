@@ -52,6 +52,9 @@ def test_the_key_cannot_be_pickled_or_copied() -> None:
         (json.dumps(list(bytes(CANARY)[:32]) + list(bytes(Keypair().pubkey()))),
          "public half does not match"),
     ],
+    # Named, not derived from the random keys: every xdist worker must collect the same ids.
+    ids=["empty", "unclosed-json", "out-of-range-byte", "json-object", "too-short",
+         "not-base58", "mismatched-public-half"],
 )
 def test_a_malformed_key_is_refused_with_a_message_that_quotes_none_of_it(
     text: str, says: str

@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from dne.engine.v1 import engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
+from services.common.grpc_client import open_channel
 from services.launcher.live_sim import live_sim_env
 from services.launcher.topology import BACKEND, ORDER, System, start_system
 from tests.kit.ports import free_port
@@ -101,7 +100,9 @@ async def running_system(
         per_service_env=per_service,
         services=services,
     )
-    channels = {name: grpc.aio.insecure_channel(system.address(name)) for name in BACKEND}
+    # The services' own channel settings: a test that restarts a service reaches it again
+    # as quickly as the services do.
+    channels = {name: open_channel(system.address(name)) for name in BACKEND}
     try:
         stubs = Stubs(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),
