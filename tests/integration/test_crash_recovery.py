@@ -22,7 +22,7 @@ import pytest
 from dne.engine.v1 import engine_pb2
 from dne.vault.v1 import vault_pb2
 from services.engine.settings import EngineSettings
-from services.launcher.supervisor import Supervisor
+from services.launcher.supervisor import RestartPolicy, Supervisor
 from tests.integration.flow import (
     account,
     advance_hours,
@@ -47,6 +47,9 @@ DEFAULT_ENGINE_TIMINGS = {
     name.upper(): str(EngineSettings.model_fields[name].default)
     for name in ("tick_interval_sec", "vault_retry_delays_sec")
 }
+# Rounds kill each service about every 10 s: each kill is measured as a first crash (the
+# 0.5 s restart), not as a crash loop backing off.
+EACH_KILL_A_FIRST_CRASH = RestartPolicy(stable_after=5.0)
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "recovery.json"
 
 
@@ -132,7 +135,7 @@ async def test_each_service_killed_comes_back_and_trading_resumes_with_nothing_l
     async with running_system(
         tmp_path, sqlite_url(tmp_path), gateway=True, engine_env=DEFAULT_ENGINE_TIMINGS,
         gateway_env={"RATE_LIMIT_API": "100000/minute"},
-    ) as running, Supervisor(running.system) as supervisor:
+    ) as running, Supervisor(running.system, EACH_KILL_A_FIRST_CRASH) as supervisor:
         await open_carry(running)
         before = await books(running)
         assert before["perp"] < 0 and len(before["funding"]) == 3
