@@ -157,7 +157,7 @@ async def test_each_service_killed_comes_back_and_trading_resumes_with_nothing_l
             engine_pb2.DepositRequest(request_id=request_id(), amount="1"))), timeout=10)
         assert deposit.result.ok, deposit.result.error
 
-    summary = {name: {"samples": times, "p50": statistics.median(times), "max": max(times)}
+    summary = {name: {"samples": times, "p50": round(statistics.median(times), 2), "max": max(times)}
                for name, times in measured.items()}
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(json.dumps(summary, indent=1))
