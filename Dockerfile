@@ -14,7 +14,7 @@ WORKDIR /src
 COPY requirements.txt ./
 # Test, browser, lint and chart tools stay out of the image; every other pin is installed as
 # pinned (--no-deps: requirements.txt is the complete, resolved set).
-RUN grep -Ev '^(playwright|pytest|pytest-asyncio|pytest-timeout|hypothesis|hypothesis-graphql|schemathesis|ruff|flake8|pyflakes|pycodestyle|mccabe|helm-python-sdk|kubernetes-validate|starlette-testclient)==' \
+RUN grep -Ev '^(playwright|pytest|pytest-asyncio|pytest-timeout|pytest-xdist|execnet|hypothesis|hypothesis-graphql|schemathesis|ruff|flake8|pyflakes|pycodestyle|mccabe|helm-python-sdk|kubernetes-validate|starlette-testclient)==' \
         requirements.txt > requirements-runtime.txt \
  && pip install --no-deps -r requirements-runtime.txt
 COPY protos/ protos/

@@ -21,9 +21,10 @@ run: env proto ## Start every service in paper mode on the recorded Drift data
 run-live-sim: env proto ## Start everything in LIVE mode against the local Solana/Drift stand-ins
 	$(PY) -m services.launcher --live-sim
 
+# Two workers (pytest-xdist), one test module each at a time: a module's system starts once.
 test: env proto browser ## Install what is missing, lint, and run every test
 	$(VENV)/bin/ruff check services tests bench sim
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadscope
 
 proto: gen/.stamp ## Compile protos/ into gen/ with grpcio-tools
 
