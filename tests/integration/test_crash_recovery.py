@@ -157,8 +157,8 @@ async def test_each_service_killed_comes_back_and_trading_resumes_with_nothing_l
             engine_pb2.DepositRequest(request_id=request_id(), amount="1"))), timeout=10)
         assert deposit.result.ok, deposit.result.error
 
-    summary = {name: {"samples": times, "p50": round(statistics.median(times), 2), "max": max(times)}
-               for name, times in measured.items()}
+    summary = {name: {"samples": times, "p50": round(statistics.median(times), 2),
+                      "max": max(times)} for name, times in measured.items()}
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(json.dumps(summary, indent=1))
     print(f"\nseconds from kill -9 to /health 200 and trading enabled: {json.dumps(summary)}")
