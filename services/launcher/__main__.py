@@ -46,7 +46,6 @@ async def main(live_sim: bool = False) -> int:
     var = Path(os.environ.get("DNE_VAR_DIR", root / ("var/live-sim" if live_sim else "var")))
     log_dir = var / "log"
     env = {
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}"),
         "PAPER_STATE_PATH": os.environ.get("PAPER_STATE_PATH", str(var / "paper_venue.json")),
         "ENGINE_STATE_PATH": os.environ.get("ENGINE_STATE_PATH", str(var / "engine_state.json")),
         "FEED_STATE_PATH": os.environ.get("FEED_STATE_PATH", str(var / "feed_state.json")),
@@ -55,7 +54,11 @@ async def main(live_sim: bool = False) -> int:
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
     token = os.environ.get("DNE_API_TOKEN") or secrets.token_urlsafe(24)
     per_service: dict[str, dict[str, str]] = live_sim_env(var) if live_sim else {}
+    # Each secret to the one service that uses it (the launcher's environment reaches the
+    # services only through the allow-list in processes.py).
     per_service.setdefault("gateway", {})["DNE_API_TOKEN"] = token
+    per_service.setdefault("vault", {})["DATABASE_URL"] = os.environ.get(
+        "DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}")
     print("Delta Neutral Engine: starting " + (
         "in LIVE mode against the local stand-ins (simulated venue, recorded Drift accounts)"
         if live_sim else "in paper mode on recorded Drift data"), flush=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
+import functools
+import importlib
 import os
 import re
 import signal
@@ -23,8 +26,83 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 _LISTENING = re.compile(r"^(\w+) listening on (\S+):(\d+)$")
 
 
+# What every child may inherit from the launcher's environment: the basics of a process, the
+# interpreter's own settings, telemetry and logging. Anything else it inherits only if its
+# settings class reads it (SERVICE_SETTINGS); the launcher's explicit wiring always reaches it.
+BASE_ENV_ALLOWED = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TMPDIR", "TERM",
+    "PYTHON*", "VIRTUAL_ENV", "OTEL_*", "LOG_*", "GRPC_*",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "COVERAGE_*", "COV_CORE_*",
+)
+# The secrets, and the only services that ever get them: from the launcher's environment or
+# from the wiring alike. The key goes to the executor only when it runs the live driver.
+SECRETS: dict[str, frozenset[str]] = {
+    "SOLANA_PRIVATE_KEY": frozenset({"executor"}),
+    "DNE_API_TOKEN": frozenset({"gateway"}),
+    "DATABASE_URL": frozenset({"vault"}),
+}
+# Each service's settings class: the environment names it reads are derived from its fields.
+SERVICE_SETTINGS = {
+    "feed": "services.feed.settings:FeedSettings",
+    "vault": "services.vault.settings:VaultSettings",
+    "executor": "services.executor.settings:ExecutorSettings",
+    "engine": "services.engine.settings:EngineSettings",
+    "gateway": "services.gateway.settings:GatewaySettings",
+    "venue_sim": "services.venue_sim.settings:VenueSimSettings",
+}
+
+
 class ServiceStartError(RuntimeError):
     pass
+
+
+@functools.cache
+def settings_env_names(service: str) -> frozenset[str]:
+    """The environment names a service's settings read: field names upper-cased, or their
+    validation aliases. Empty for a module the launcher does not know."""
+    target = SERVICE_SETTINGS.get(service)
+    if target is None:
+        return frozenset()
+    module, _, class_name = target.partition(":")
+    settings_class = getattr(importlib.import_module(module), class_name)
+    prefix = settings_class.model_config.get("env_prefix", "") or ""
+    names: set[str] = set()
+    for field_name, info in settings_class.model_fields.items():
+        alias = info.validation_alias or info.alias
+        if alias is None:
+            names.add(f"{prefix}{field_name}".upper())
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        else:  # AliasChoices
+            names.update(choice.upper() for choice in getattr(alias, "choices", ())
+                         if isinstance(choice, str))
+    return frozenset(names)
+
+
+def _may_have_secret(service: str, name: str, env: Mapping[str, str]) -> bool:
+    if service not in SECRETS[name]:
+        return False
+    if name == "SOLANA_PRIVATE_KEY":
+        return env.get("EXECUTOR_DRIVER", "paper").strip().lower() == "drift"
+    return True
+
+
+def child_environment(
+    service: str, inherited: Mapping[str, str], wired: Mapping[str, str]
+) -> dict[str, str]:
+    """What a service's process gets: the allowed part of the launcher's environment, then the
+    launcher's wiring on top, with no secret the service has no use for."""
+    own = settings_env_names(service) | {name for name in SECRETS if service in SECRETS[name]}
+    env = {
+        key: value for key, value in inherited.items()
+        if key.upper() in own or any(fnmatch.fnmatchcase(key, p) for p in BASE_ENV_ALLOWED)
+    }
+    env.update(wired)
+    for name in SECRETS:
+        for key in [key for key in env if key.upper() == name]:
+            if not _may_have_secret(service, name, env):
+                del env[key]
+    return env
 
 
 class ServiceProcess:
@@ -74,7 +152,7 @@ class ServiceProcess:
         self.serving_since = None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = self.log_path.open("ab")
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {**child_environment(self.name, os.environ, self.env), "PYTHONUNBUFFERED": "1"}
         self._process = await asyncio.create_subprocess_exec(
             self.python, "-m", self.module,
             stdout=asyncio.subprocess.PIPE, stderr=log_file, env=env,
