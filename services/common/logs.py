@@ -1,36 +1,116 @@
-"""Structured logging: one JSON object per line, with the extra fields each record carries."""
+"""Structured logging: one JSON object per line, with the extra fields each record carries.
+
+Every handler redacts secrets twice: a filter scrubs the record (message, arguments, extra
+fields, exception and stack text) before any formatter sees it, and the formatter scrubs the
+finished line, so nothing a formatter adds on its own can carry a key out either.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-# A base58 string of 80+ characters is the shape of a Solana secret key; never print one.
-_SECRET_SHAPE = re.compile(r"[1-9A-HJ-NP-Za-km-z]{80,}")
+REDACTED = "[REDACTED]"
+# The shapes of a Solana secret key, never printed:
+# - base58 of 80+ characters (a 64-byte keypair is 87-88);
+# - a JSON or Python array of 32 or more byte values, with any spacing (solana-keygen's file
+#   is one of 64), also as a tuple;
+# - hex of 64 or more digits (32 bytes: the secret half).
+_SECRET_SHAPES = (
+    re.compile(r"[1-9A-HJ-NP-Za-km-z]{80,}"),
+    re.compile(r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){31,}\s*,?\s*[\])]"),
+    re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64,}(?![0-9A-Fa-f])"),
+)
+# LogRecord's own attributes: everything else in record.__dict__ came in through `extra=`.
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    """The text with every secret-shaped part replaced by [REDACTED]."""
+    for shape in _SECRET_SHAPES:
+        text = shape.sub(REDACTED, text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    """Strings are scrubbed, containers walked; any other value whose printed form holds a
+    secret (bytes, a list of byte values, an object whose repr shows its key) is dropped."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bool | int | float | type(None)):
+        return value
+    if isinstance(value, dict):
+        return {_redact_value(k): _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple) and not _holds_secret(value):
+        return type(value)(_redact_value(item) for item in value)
+    return REDACTED if _holds_secret(value) else value
+
+
+def _holds_secret(value: Any) -> bool:
+    try:
+        shown = [str(value), repr(value)]
+        if isinstance(value, bytes | bytearray):
+            shown += [value.hex(), str(list(value))]
+    except Exception:  # an object that cannot print itself cannot leak either
+        return False
+    return any(redact(text) != text for text in shown)
 
 
 class RedactSecrets(logging.Filter):
+    """Scrubs a record in place: message and arguments, extra fields, exception and stack."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and _SECRET_SHAPE.search(record.msg):
-            record.msg = _SECRET_SHAPE.sub("[REDACTED]", record.msg)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: the handler reports it
+            message = str(record.msg)
+        if isinstance(record.msg, dict):
+            record.msg = _redact_value(record.msg)
+            record.args = None
+        elif redact(message) != message:
+            record.msg, record.args = redact(message), None
+        for key, value in list(record.__dict__.items()):
+            if key not in _RECORD_FIELDS:
+                record.__dict__[key] = _redact_value(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatted once here, then shown from exc_text by every formatter (the JSON one
+            # formats exc_info itself when it is set).
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+class _Redacting(logging.Formatter):
+    """Another formatter's output, scrubbed once more as a whole line."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    formatter: logging.Formatter
     if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                static_fields={"service": service},
-            )
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
         )
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s"))
+        formatter = logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s")
+    handler.setFormatter(_Redacting(formatter))
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
