@@ -25,6 +25,9 @@ _SECRET_SHAPES = (
     re.compile(r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){31,}\s*,?\s*[\])]"),
     re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64,}(?![0-9A-Fa-f])"),
 )
+# A password in a URL (postgresql://user:password@host, https://user:token@rpc): masked, the rest
+# of the URL kept.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^/\s'\"]+(?=@)")
 # LogRecord's own attributes: everything else in record.__dict__ came in through `extra=`.
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -33,7 +36,7 @@ def redact(text: str) -> str:
     """The text with every secret-shaped part replaced by [REDACTED]."""
     for shape in _SECRET_SHAPES:
         text = shape.sub(REDACTED, text)
-    return text
+    return _URL_PASSWORD.sub(r"\g<head>***", text)
 
 
 def _redact_value(value: Any) -> Any:

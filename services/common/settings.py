@@ -9,7 +9,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Fields every service has. Each service subclasses this with its own prefix-free names."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # hide_input_in_errors: a value that fails validation (a DATABASE_URL with its password, a
+    # key) is never quoted in the error; the messages name the setting and what is wrong.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     host: str = Field(default="127.0.0.1", description="Address the gRPC server binds to.")
     port: int = Field(default=0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")

@@ -1,11 +1,43 @@
-"""python -m services.vault: the per-account ledger as a gRPC service."""
+"""python -m services.vault: the per-account ledger as a gRPC service.
+
+DATABASE_URL may carry the database's password: a start-up failure is reported here, with
+every password in the message and the traceback masked (`postgresql://user:***@host/db`).
+"""
 
 import asyncio
+import os
+import sys
+import traceback
+
+from pydantic import ValidationError
 
 from services.common.grpc_server import run_service
 from services.vault.app import VaultApp
+from services.vault.database import mask_password
 from services.vault.settings import VaultSettings
 
-settings = VaultSettings()
-app = VaultApp(settings)
-asyncio.run(run_service("vault", settings, app.register, on_start=app.start, on_stop=app.stop))
+
+def _masked(text: str) -> str:
+    return mask_password(text, os.environ.get("DATABASE_URL", ""))
+
+
+def main() -> int:
+    try:
+        settings = VaultSettings()
+    except ValidationError as error:
+        print(f"vault: invalid settings: {_masked(str(error))}", file=sys.stderr, flush=True)
+        return 2
+    app = VaultApp(settings)
+    try:
+        asyncio.run(run_service("vault", settings, app.register, on_start=app.start,
+                                on_stop=app.stop))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        print(_masked(traceback.format_exc()), file=sys.stderr)
+        print(f"vault: start-up failed: {_masked(str(error))}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+sys.exit(main())

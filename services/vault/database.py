@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.common.logs import redact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{REPO_ROOT / 'var' / 'vault.db'}"
@@ -25,16 +28,41 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 15
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
+def mask_password(text: str, url: str = "") -> str:
+    """`text` for a message: every URL's password in it shown as *** (`postgresql://user:***@
+    host/db`), and `url`'s own password masked wherever else it appears (a driver's message)."""
+    masked = redact(text)
+    for password in _passwords(url):
+        masked = masked.replace(password, "***")
+    return masked
+
+
+def _passwords(url: str) -> set[str]:
+    """The password of a URL as written and as decoded; none too short to mask by search (the
+    URL pattern masks those)."""
+    found = set(re.findall(r"://[^:/@\s]*:([^/\s]+)@", url))
+    try:
+        decoded = make_url(url.strip()).password
+    except Exception:  # not a URL: what the pattern found is all there is
+        decoded = None
+    if decoded:
+        found.add(str(decoded))
+    return {password for password in found if len(password) >= 4}
+
+
 def async_database_url(text: str) -> str:
     """Maps postgresql://, postgres:// and sqlite:/// URLs to their async drivers."""
     try:
         url = make_url(text.strip())
     except Exception as error:  # sqlalchemy raises ArgumentError; say what was wrong in words
-        raise ValueError(f"DATABASE_URL is not a database URL: {error}") from None
+        raise ValueError(
+            f"DATABASE_URL is not a database URL: {mask_password(str(error), text)}"
+        ) from None
     driver = _ASYNC_DRIVERS.get(url.drivername)
     if driver is None:
         raise ValueError(
-            f"DATABASE_URL must be sqlite:/// or postgresql://, found {url.drivername}://"
+            "DATABASE_URL must be sqlite:/// or postgresql://, found "
+            f"{mask_password(url.drivername, text)}://"
         )
     return url.set(drivername=driver).render_as_string(hide_password=False)
 

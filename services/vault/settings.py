@@ -12,6 +12,7 @@ class VaultSettings(ServiceSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="SQLite file or PostgreSQL; plain sqlite:/// and postgresql:// URLs work.",
+        repr=False,  # it may carry the database password
     )
     schema_attempts: int = Field(
         default=5, ge=1, le=60, description="Tries to reach the database at start."
