@@ -19,6 +19,7 @@ class RateLimits:
         self.api = limits.parse(settings.rate_limit_api)
         self.ws_commands = limits.parse(settings.rate_limit_ws_commands)
         self.position_ops = limits.parse(settings.rate_limit_position_ops)
+        self.health = limits.parse(settings.rate_limit_health)
 
     async def retry_after(self, item: limits.RateLimitItem, *identifiers: str) -> float | None:
         """Counts one hit; answers None when allowed, else the seconds until the next one is."""

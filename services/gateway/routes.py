@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import grpc
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from grpc_health.v1 import health_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from dne.engine.v1 import engine_pb2
 from dne.executor.v1 import executor_pb2
 from dne.feed.v1 import feed_pb2
 from services.common.errors import ErrorCode
 from services.gateway import schemas, wire
-from services.gateway.auth import require_token
+from services.gateway.auth import bearer_scheme, require_token, token_matches
 from services.gateway.clients import BackendClients
 from services.gateway.errors import ApiError, responses
 from services.gateway.fanout import EventFanout
@@ -40,6 +43,55 @@ def _version() -> str:
 VERSION = _version()
 
 
+class HealthSummary(BaseModel):
+    """What /health tells a caller without the token (a probe, a load balancer)."""
+
+    status: Literal["healthy", "degraded"]
+
+
+class HealthCache:
+    """One probe of the backends shared by every /health request: concurrent requests wait
+    for the same probe (single flight), and its answer is kept `healthy_seconds` (or
+    `degraded_seconds` when something did not serve) unless `channel_states()` changes first,
+    as it does when a backend's connection drops or comes back."""
+
+    def __init__(
+        self, probe: Callable[[], Awaitable[dict[str, Any]]], *,
+        healthy_seconds: float, degraded_seconds: float,
+        channel_states: Callable[[], Sequence[object]] = tuple,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._probe = probe
+        self._healthy_seconds = healthy_seconds
+        self._degraded_seconds = degraded_seconds
+        self._channel_states = channel_states
+        self._clock = clock
+        self._body: dict[str, Any] | None = None
+        self._expires = -math.inf
+        self._states: tuple[object, ...] = ()
+        self._refresh: asyncio.Task[dict[str, Any]] | None = None
+
+    async def get(self) -> dict[str, Any]:
+        if (self._body is not None and self._clock() < self._expires
+                and tuple(self._channel_states()) == self._states):
+            return self._body
+        if self._refresh is None:
+            self._refresh = asyncio.create_task(self._take())
+        # Shielded: a caller that gives up does not cancel the probe the others wait for.
+        return await asyncio.shield(self._refresh)
+
+    async def _take(self) -> dict[str, Any]:
+        try:
+            body = await self._probe()
+            keep = (self._healthy_seconds if body["status"] == "healthy"
+                    else self._degraded_seconds)
+            self._body, self._expires = body, self._clock() + keep
+            self._states = tuple(self._channel_states())
+            return body
+        finally:
+            self._refresh = None
+
+
 @dataclass
 class Gateway:
     """Everything a request handler needs, built once by create_app."""
@@ -49,6 +101,15 @@ class Gateway:
     limits: RateLimits
     markets: MarketDirectory
     fanout: EventFanout
+    health: HealthCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        channels = self.clients.channels
+        self.health = HealthCache(
+            lambda: _health(self),
+            healthy_seconds=self.settings.health_cache_sec,
+            degraded_seconds=self.settings.health_cache_degraded_sec,
+            channel_states=lambda: [channel.get_state() for channel in channels])
 
 
 def gateway(request: Request) -> Gateway:
@@ -82,6 +143,7 @@ def rate_limited(
 
 markets_limit = Depends(rate_limited("markets", lambda limits: limits.markets))
 api_limit = Depends(rate_limited("api", lambda limits: limits.api))
+health_limit = Depends(rate_limited("health", lambda limits: limits.health))
 
 
 def build_router() -> APIRouter:
@@ -132,12 +194,27 @@ def build_router() -> APIRouter:
                     if reply.status.running and reply.HasField("snapshot") else None)
         return {"engine": wire.engine_status(reply.status), "snapshot": snapshot}
 
-    @router.get("/health", response_model=schemas.HealthResponse,
-                responses={503: {"model": schemas.HealthResponse,
-                                 "description": "A backend service is not serving"}})
-    async def health(gw: GatewayDep) -> JSONResponse:
-        body = await _health(gw)
-        return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
+    @router.get("/health", response_model=schemas.HealthResponse | HealthSummary,
+                dependencies=[health_limit],
+                responses={**responses(401, 429),
+                           503: {"model": schemas.HealthResponse | HealthSummary,
+                                 "description": "A backend service is not serving"}},
+                summary="healthy or degraded; each backend's state with the token",
+                # The token is optional here: a probe sends none and gets the status alone.
+                openapi_extra={"security": [{}, {"HTTPBearer": []}]})
+    async def health(gw: GatewayDep, request: Request) -> JSONResponse:
+        credentials = await bearer_scheme(request)
+        if credentials is not None and not token_matches(credentials.credentials,
+                                                         gw.settings.api_token):
+            raise ApiError(401, ErrorCode.UNAUTHORIZED,
+                           "wrong token: send 'Authorization: Bearer <token>' for the details, "
+                           "or no Authorization header for the status alone",
+                           headers={"WWW-Authenticate": "Bearer"})
+        body = await gw.health.get()
+        code = 200 if body["status"] == "healthy" else 503
+        if credentials is None:
+            return JSONResponse({"status": body["status"]}, status_code=code)
+        return JSONResponse(body, status_code=code)
 
     @router.get("/metrics", response_class=Response,
                 responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},

@@ -40,6 +40,9 @@ class GatewaySettings(BaseSettings):
     rate_limit_api: str = "1000/minute"          # every other /api route, per client IP
     rate_limit_ws_commands: str = "5/second"     # WebSocket frames, per connection
     rate_limit_position_ops: str = "10/minute"   # open, close, settle, swap, per client IP
+    # GET /health, per client IP: a probe asks every few seconds, a watching script a few times
+    # a second; a flood is answered 429 before it costs anything.
+    rate_limit_health: str = "30/second"
 
     # What the dashboard shows; the engine enforces the confirmation itself.
     confirm_above_usd: int = 100
@@ -49,6 +52,12 @@ class GatewaySettings(BaseSettings):
     backend_timeout_sec: float = Field(default=2.0, gt=0, le=30)   # feed, status, health calls
     command_timeout_sec: float = Field(default=4.5, gt=0, le=30)   # property 39: answer in 5 s
     market_cache_sec: float = Field(default=60.0, ge=0)
+    # /health is answered from one shared probe of the backends (seven calls), taken again
+    # after this long when everything served, sooner while something did not (a restarted
+    # backend shows healthy within a quarter second), and at once when a channel to a backend
+    # changes state (a killed backend shows degraded at the next request).
+    health_cache_sec: float = Field(default=2.0, ge=0, le=60)
+    health_cache_degraded_sec: float = Field(default=0.25, ge=0, le=60)
     ws_queue_size: int = Field(default=256, ge=1, le=100_000)
     ws_max_frame_bytes: int = Field(default=16 * 1024, ge=256)
 
@@ -68,7 +77,7 @@ class GatewaySettings(BaseSettings):
         return value
 
     @field_validator("rate_limit_markets", "rate_limit_api", "rate_limit_ws_commands",
-                     "rate_limit_position_ops")
+                     "rate_limit_position_ops", "rate_limit_health")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:

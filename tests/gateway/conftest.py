@@ -19,6 +19,7 @@ UNLIMITED = {
     "RATE_LIMIT_API": "100000/minute",
     "RATE_LIMIT_WS_COMMANDS": "100000/second",
     "RATE_LIMIT_POSITION_OPS": "100000/minute",
+    "RATE_LIMIT_HEALTH": "100000/second",
 }
 
 

@@ -23,7 +23,7 @@ async def test_with_the_feed_killed_markets_answer_503_feed_unavailable_within_3
             markets = await client.get("/api/drift/markets")
             elapsed = time.monotonic() - started
             history = await client.get("/api/drift/markets/SOL-PERP/funding")
-            health = await client.get("/health")
+            health = await client.get("/health", headers=auth_headers())
         async with browser(system) as page:
             opened = await page.command("DRIFT_OPEN_POSITION", {
                 "market": "SOL-PERP", "direction": "short", "size": "1"})

@@ -115,7 +115,7 @@ async def test_status_with_the_token_reports_the_engine(system):
 
 
 async def test_health_is_healthy_when_every_service_serves(system):
-    reply = await get(system, "/health")
+    reply = await get(system, "/health", headers=auth_headers())
     assert reply.status_code == 200
     body = reply.json()
     assert body["status"] == "healthy"

@@ -16,7 +16,7 @@ from services.launcher.processes import ServiceProcess
 from tests.gateway.conftest import UNLIMITED
 from tests.integration.flow import wait_for
 from tests.kit.databases import sqlite_url
-from tests.kit.gateway_client import Browser, browser
+from tests.kit.gateway_client import Browser, auth_headers, browser
 from tests.kit.system import RunningSystem, running_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -53,7 +53,7 @@ async def restart(process: ServiceProcess, port: int) -> float:
 
 async def health(system: RunningSystem) -> httpx.Response:
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as client:
-        return await client.get("/health")
+        return await client.get("/health", headers=auth_headers())
 
 
 async def healthy_after(system: RunningSystem, since: float) -> float:
