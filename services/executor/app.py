@@ -35,8 +35,9 @@ class DriverUnavailableError(RuntimeError):
 def check_driver(settings: ExecutorSettings) -> WalletKey | None:
     """Refuses, before anything starts, a driver that cannot run; answers the live wallet.
 
-    Live mode needs RPC_URL and SOLANA_PRIVATE_KEY; the key is read here, once, and removed
-    from the environment (it then lives in the driver alone)."""
+    Live mode needs RPC_URL and the key, in SOLANA_PRIVATE_KEY_FILE or SOLANA_PRIVATE_KEY; the
+    key is read here, once, and removed from the environment (it then lives in the driver
+    alone)."""
     if settings.executor_driver == "paper":
         return None
     if not settings.rpc_url.strip():
@@ -47,7 +48,7 @@ def check_driver(settings: ExecutorSettings) -> WalletKey | None:
     except ValueError as error:
         raise DriverUnavailableError(f"VENUE_PROFILE: {error}") from None
     try:
-        return take_wallet_key()
+        return take_wallet_key(key_file=settings.solana_private_key_file)
     except WalletKeyError as error:
         raise DriverUnavailableError(f"EXECUTOR_DRIVER=drift: {error}") from None
 

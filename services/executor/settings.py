@@ -28,8 +28,11 @@ class ExecutorSettings(ServiceSettings):
     # any moment (ReplayControl), and a stale "now" would pay a funding hour late.
     feed_clock_max_age_seconds: float = Field(default=0.0, ge=0, le=60)
 
-    # --- the live driver (EXECUTOR_DRIVER=drift). The wallet key is not a setting: the app
-    # reads SOLANA_PRIVATE_KEY once and hands it to the driver alone (see drift/wallet_key.py).
+    # --- the live driver (EXECUTOR_DRIVER=drift). The wallet key itself is not a setting: the
+    # app reads it once and hands it to the driver alone (see drift/wallet_key.py), from this
+    # file when set (the Helm chart mounts the Secret here, mode 0400), else from
+    # SOLANA_PRIVATE_KEY. A file others can read is refused; only the path is ever shown.
+    solana_private_key_file: Path | None = None
     rpc_url: str = ""
     venue_profile: str = Field(default="drift", pattern=r"^[a-z][a-z0-9_-]*$")
     venue_profile_file: Path | None = None

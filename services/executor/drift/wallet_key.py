@@ -1,4 +1,5 @@
-"""The wallet's secret key: parsed once from SOLANA_PRIVATE_KEY and never shown.
+"""The wallet's secret key: parsed once from SOLANA_PRIVATE_KEY_FILE (a file, as the Helm chart
+mounts it) or SOLANA_PRIVATE_KEY (the environment, as `make run-live-sim` passes it), never shown.
 
 `WalletKey` is the only holder of the keypair inside the executor. Its repr and str name the
 public key and say the secret is redacted; it refuses to be pickled or copied, and every
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import NoReturn
 
 import base58
@@ -18,7 +21,10 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 ENV_NAME = "SOLANA_PRIVATE_KEY"
+FILE_ENV_NAME = "SOLANA_PRIVATE_KEY_FILE"
 KEYPAIR_BYTES = 64
+# solana-keygen's JSON array of 64 bytes is under 300 characters; anything far larger is not a key.
+MAX_KEY_FILE_BYTES = 4096
 
 
 class WalletKeyError(ValueError):
@@ -32,37 +38,38 @@ class WalletKey:
         self._keypair = keypair
 
     @classmethod
-    def parse(cls, text: str) -> WalletKey:
-        """A base58 64-byte keypair, or a JSON array of 64 bytes as solana-keygen writes."""
+    def parse(cls, text: str, source: str = ENV_NAME) -> WalletKey:
+        """A base58 64-byte keypair, or a JSON array of 64 bytes as solana-keygen writes.
+        `source` names where the text came from in the error messages."""
         value = (text or "").strip()
         if not value:
-            raise WalletKeyError(f"{ENV_NAME} is empty")
+            raise WalletKeyError(f"{source} is empty")
         if value.startswith("["):
             try:
                 numbers = json.loads(value)
             except ValueError:
-                raise WalletKeyError(f"{ENV_NAME} starts like a JSON array but is not valid "
+                raise WalletKeyError(f"{source} starts like a JSON array but is not valid "
                                      "JSON") from None
             if not isinstance(numbers, list) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 255 for n in numbers
             ):
-                raise WalletKeyError(f"{ENV_NAME} as JSON must be an array of integers 0..255")
+                raise WalletKeyError(f"{source} as JSON must be an array of integers 0..255")
             raw = bytes(numbers)
         else:
             try:
                 raw = base58.b58decode(value)
             except ValueError:
-                raise WalletKeyError(f"{ENV_NAME} is neither base58 nor a JSON byte array") \
+                raise WalletKeyError(f"{source} is neither base58 nor a JSON byte array") \
                     from None
         if len(raw) != KEYPAIR_BYTES:
             raise WalletKeyError(
-                f"{ENV_NAME} decodes to {len(raw)} bytes; a Solana keypair is {KEYPAIR_BYTES} "
+                f"{source} decodes to {len(raw)} bytes; a Solana keypair is {KEYPAIR_BYTES} "
                 "(secret + public key)"
             )
         try:
             keypair = Keypair.from_bytes(raw)
         except ValueError:
-            raise WalletKeyError(f"{ENV_NAME}: the public half does not match the secret half") \
+            raise WalletKeyError(f"{source}: the public half does not match the secret half") \
                 from None
         return cls(keypair)
 
@@ -92,12 +99,49 @@ class WalletKey:
         raise TypeError("a WalletKey cannot be copied")
 
 
-def take_wallet_key(environ: MutableMapping[str, str] | None = None) -> WalletKey:
-    """Reads SOLANA_PRIVATE_KEY once and removes it from the environment, so no child process,
-    settings dump or later reader finds it there."""
+def take_wallet_key(
+    environ: MutableMapping[str, str] | None = None, key_file: Path | None = None
+) -> WalletKey:
+    """Reads the key once: from `key_file` (SOLANA_PRIVATE_KEY_FILE) when given, else from
+    SOLANA_PRIVATE_KEY, which is removed from the environment either way, so no child process,
+    settings dump or later reader finds it there. Both at once are refused: which one signs
+    must never be a guess."""
     env = os.environ if environ is None else environ
     text = env.pop(ENV_NAME, "")
+    if key_file is not None:
+        if text.strip():
+            raise WalletKeyError(f"both {ENV_NAME} and {FILE_ENV_NAME} are set: set only one")
+        return WalletKey.parse(read_key_file(key_file), source=f"{FILE_ENV_NAME} ({key_file})")
     if not text.strip():
         raise WalletKeyError(f"{ENV_NAME} is not set: live mode needs the wallet's keypair "
-                             "(base58, or the JSON byte array solana-keygen writes)")
+                             f"(base58, or the JSON byte array solana-keygen writes) in it, or "
+                             f"a file holding it named by {FILE_ENV_NAME}")
     return WalletKey.parse(text)
+
+
+def read_key_file(path: Path) -> str:
+    """The text of a key file that only its owner (and its group) can read.
+
+    A file others can read, or anyone but its owner can write, is refused. Group read is
+    allowed: Kubernetes mounts a Secret volume with the pod's fsGroup and adds group read to
+    its defaultMode (0400 becomes 0440), and that group is the pod's own."""
+    try:
+        with path.open("rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise WalletKeyError(f"{FILE_ENV_NAME}: {path} is not a regular file")
+            if mode & (stat.S_IRWXO | stat.S_IWGRP):
+                raise WalletKeyError(
+                    f"{FILE_ENV_NAME}: {path} is readable or writable by others (mode "
+                    f"{stat.S_IMODE(mode):04o}); chmod 600 or 400 it")
+            raw = file.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as error:
+        raise WalletKeyError(f"{FILE_ENV_NAME}: cannot read {path}: {error.strerror}") from None
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise WalletKeyError(f"{FILE_ENV_NAME}: {path} is larger than a key file "
+                             f"({MAX_KEY_FILE_BYTES} bytes at most)")
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise WalletKeyError(f"{FILE_ENV_NAME}: {path} is not text (base58 or a JSON byte "
+                             "array)") from None
