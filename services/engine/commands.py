@@ -50,20 +50,14 @@ def parse_market(text: str) -> str:
     return value
 
 
-def _quantity(text: str, field: str, code: ErrorCode, places: int) -> Decimal:
-    value = parse_decimal(text, field, code=code, positive=True)
-    exponent = value.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
-        raise DomainError(code, f"{field} has more than {places} decimal places: {text[:40]!r}")
-    return value
-
-
 def parse_size(text: str) -> Decimal:
-    return _quantity(text, "size", ErrorCode.INVALID_SIZE, SIZE_PLACES)
+    return parse_decimal(text, "size", code=ErrorCode.INVALID_SIZE, positive=True,
+                         places=SIZE_PLACES)
 
 
 def parse_amount(text: str) -> Decimal:
-    return _quantity(text, "amount", ErrorCode.INVALID_AMOUNT, AMOUNT_PLACES)
+    return parse_decimal(text, "amount", code=ErrorCode.INVALID_AMOUNT, positive=True,
+                         places=AMOUNT_PLACES)
 
 
 def _direction(text: str, choices: dict[str, int]) -> int:

@@ -27,6 +27,7 @@ from services.common.errors import DomainError, ErrorCode
 
 MAX_SIZE_SOL = Decimal(1_000_000)
 MAX_AMOUNT_USD = Decimal(1_000_000_000)
+MAX_PLACES = 18  # more than any amount needs; the engine holds each to its asset's precision
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 _ID = re.compile(ID_PATTERN)
 POSITION_ACTIONS = frozenset({
@@ -40,10 +41,10 @@ def _bounded_decimal(limit: Decimal) -> Any:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise PydanticCustomError("decimal_type", "must be a number or a decimal string")
         text = value if isinstance(value, str) else str(value)
-        if len(text) > 64:
-            raise PydanticCustomError("decimal_length", "is longer than 64 characters")
         try:
-            parsed = parse_decimal(text, "value", positive=True)
+            # Bounded in length, exponent and places before anything expands it (issue 11);
+            # the venue's own precision (USDC 6, SOL 9) is the engine's to check.
+            parsed = parse_decimal(text, "value", positive=True, places=MAX_PLACES)
         except DomainError as error:
             raise PydanticCustomError("decimal_value", error.message) from None
         if parsed > limit:

@@ -80,6 +80,7 @@ class EventFanout:
         self.connected = False
         self.subscriptions = 0   # streams the engine took, the first one included
         self.last_funding_update: str | None = None
+        self.skipped_events = 0   # events no browser got because they could not be encoded
 
     @property
     def browser_count(self) -> int:
@@ -197,7 +198,19 @@ class EventFanout:
                 if not browser.offer(message):
                     self._browsers.discard(browser)
 
+    def _skip(self, event: engine_pb2.EngineEvent, error: Exception) -> None:
+        self.skipped_events += 1
+        if self.skipped_events == 1:  # once: the same fault would repeat on every update
+            log.error("an engine event that cannot be sent to browsers was skipped",
+                      extra={"event": event.WhichOneof("payload")}, exc_info=error)
+
     def _publish(self, event: engine_pb2.EngineEvent) -> None:
+        try:
+            self._publish_unguarded(event)
+        except Exception as error:  # one bad event must not end the stream for every browser
+            self._skip(event, error)
+
+    def _publish_unguarded(self, event: engine_pb2.EngineEvent) -> None:
         if event.WhichOneof("payload") == "command_result":
             self._deliver_late_result(event.command_result)
             return

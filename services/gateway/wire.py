@@ -5,6 +5,8 @@ know (an empty decimal string) becomes null. Timestamps are ISO 8601 UTC with a 
 
 from __future__ import annotations
 
+import logging
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,19 +17,40 @@ from dne.engine.v1 import engine_pb2
 from dne.feed.v1 import feed_pb2
 from services.common.timeutil import from_timestamp, is_set
 
+log = logging.getLogger(__name__)
 SIDES = {common_pb2.SIDE_LONG: "long", common_pb2.SIDE_SHORT: "short"}
 STALE_AFTER_SECONDS = 300.0
 
 
 def number(text: str) -> float | None:
-    """A decimal string as a JSON number for display; empty or junk is null."""
+    """A decimal string as a JSON number for display; empty, junk or beyond a float is null.
+
+    1E+400 is a finite Decimal but an infinite float, which no JSON frame can carry: it would
+    have stopped every browser's updates, so it is null and said once in the log."""
     if not text:
         return None
     try:
-        value = Decimal(text)
+        exact = Decimal(text)
     except InvalidOperation:
         return None
-    return float(value) if value.is_finite() else None
+    if not exact.is_finite():
+        return None  # "Infinity" is a health ratio without margin: expected, not news
+    value = float(exact)
+    if math.isfinite(value):
+        return value
+    _warn_once(text)
+    return None
+
+
+_warned = False
+
+
+def _warn_once(text: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        log.warning("a value no JSON number can hold is sent as null (said once)",
+                    extra={"value": text[:40]})
 
 
 def iso(stamp: Timestamp) -> str | None:
