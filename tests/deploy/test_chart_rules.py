@@ -120,7 +120,8 @@ def test_the_wallet_key_reaches_the_executor_and_nothing_else(
 ) -> None:
     objects = deploy_chart.documents(renders["postgres-multi-replica"])
     deployments = by_component(objects, "Deployment")
-    assert secret_env(deployments["executor"])["SOLANA_PRIVATE_KEY"] == "dne-wallet"
+    assert set(secret_names_used(deployments["executor"])) == {"dne-wallet"}
+    assert "SOLANA_PRIVATE_KEY_FILE" in env_of(containers(deployments["executor"])[0])
     for name, deployment in deployments.items():
         if name != "executor":
             assert "dne-wallet" not in set(secret_names_used(deployment)), name
@@ -147,8 +148,6 @@ def test_each_secret_is_read_only_by_the_component_that_needs_it(
         wanted = {"vault": {"DATABASE_URL"}, "gateway": {"DNE_API_TOKEN"}}.get(name, set())
         if name == "vault" and "value" in env_of(containers(deployment)[0])["DATABASE_URL"]:
             wanted = set()   # SQLite: a path, not a secret
-        if name == "executor":
-            wanted = set(secret_env(deployment)) & {"SOLANA_PRIVATE_KEY"}
         assert set(secret_env(deployment)) == wanted, name
 
 
