@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, WebSocket
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
@@ -26,6 +28,43 @@ from services.gateway.websocket import serve_browser
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&]*")
 _URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.query")
+
+# The dashboard loads only its own files (uPlot is vendored under /static): no inline script or
+# style, no third-party origin. The favicon is `data:,`; the WebSocket is same-origin
+# (CSP 'self' covers ws:// and wss:// to the page's own host). The page holds the API token,
+# so nothing else may frame it, and no URL of it leaves in a Referer.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every HTTP response: routes, static files, errors, 404s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
@@ -62,6 +101,9 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     app = FastAPI(
         title="Delta Neutral Engine gateway", version=VERSION, lifespan=lifespan,
         description="REST and WebSocket API of the dashboard; see docs/protocol.md.",
+        # Swagger UI and ReDoc load their scripts from a CDN into the origin that holds the
+        # token; the schema itself stays at /openapi.json.
+        docs_url=None, redoc_url=None,
     )
     # Spans for every HTTP request and WebSocket connection; the command spans that the
     # dispatcher opens carry the trace on into the engine through gRPC metadata.
@@ -72,6 +114,8 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
+    # Outermost: even the answer of CatchAllMiddleware carries the headers.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(build_router())
 
     @app.websocket("/ws")
