@@ -28,7 +28,11 @@ FIELDS = ["market", "direction", "size", "amount", "confirmed", "mode"]
 NASTY_NUMBERS = st.sampled_from([
     "NaN", "nan", "Infinity", "-Infinity", "1e400", "-1", "0", "0.0", "", " ", "1e-30",
     "99999999999999999999999999", "0x10", "1_000", "١٢٣", "1,5", "1.5.5", "--1", "+-1",
-])
+    # Issue 11: exponents a formatter would expand in full, and numbers too long to need.
+    "1E-999999999", "1E+999999999", "-1E-999999999", "0E-999999999", "sNaN", "-sNaN",
+    "1e-19", "9" * 10_000, "0." + "0" * 9_000 + "1",
+]) | st.builds("{}E{}".format, st.integers(-10**6, 10**6),
+               st.integers(-10**9, 10**9))
 JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.text(max_size=30)
                 | st.floats(allow_nan=True, allow_infinity=True))
 JSON_VALUES = st.recursive(
@@ -38,7 +42,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 IDS = (st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True) | st.text(max_size=80)
-       | st.integers() | st.none() | st.just("x" * 65))
+       | st.integers() | st.none() | st.sampled_from(["x" * 65, "x" * 10_000]))
 PAYLOAD_VALUES = (NASTY_NUMBERS | JSON_VALUES | st.integers(min_value=10**15)
                   | st.integers(max_value=-1) | st.sampled_from(["long", "short", "SOL-PERP",
                                                                   "NOPE-PERP", "paper", "live"]))
@@ -46,7 +50,11 @@ PAYLOAD_VALUES = (NASTY_NUMBERS | JSON_VALUES | st.integers(min_value=10**15)
 
 @st.composite
 def frames(draw: st.DrawFn) -> str | bytes:
-    kind = draw(st.sampled_from(["text", "bytes", "json", "command"]))
+    kind = draw(st.sampled_from(["text", "bytes", "json", "command", "raw number"]))
+    if kind == "raw number":   # a JSON number, not a string: json.loads reads it as a Decimal
+        amount = draw(st.sampled_from(["1E-999999999", "1E+999999999", "-0", "1e-19"]))
+        return ('{"action": "DRIFT_DEPOSIT", "id": "raw", "payload": {"amount": '
+                + amount + "}}")
     if kind == "text":
         return draw(st.text(max_size=200))
     if kind == "bytes":
@@ -129,6 +137,17 @@ def test_the_connection_still_answers_after_the_fuzzing(socket):
     ('{"action": "START_ENGINE", "id": "e1", "payload": {"mode": "turbo"}}', "INVALID_MODE"),
     ('{"action": "PING", "id": "big", "payload": {"pad": "' + "x" * 17000 + '"}}',
      "INVALID_MESSAGE"),
+    # Issue 11: this frame once took the gateway 6 s and 2 GB and answered ENGINE_UNAVAILABLE.
+    ('{"action":"DRIFT_DEPOSIT","id":"x","payload":{"amount":"1E-999999999"}}',
+     "INVALID_AMOUNT"),
+    ('{"action": "DRIFT_DEPOSIT", "id": "d5", "payload": {"amount": 1E-999999999}}',
+     "INVALID_AMOUNT"),
+    ('{"action": "DRIFT_WITHDRAW", "id": "w1", "payload": {"amount": "1E+999999999"}}',
+     "INVALID_AMOUNT"),
+    ('{"action": "DRIFT_SWAP", "id": "s2", "payload": {"direction": "buy", "size": "'
+     + "9" * 10_000 + '"}}', "INVALID_SIZE"),
+    ('{"action": "DRIFT_SWAP", "id": "s3", "payload": {"direction": "buy", "size": "sNaN"}}',
+     "INVALID_SIZE"),
 ], ids=lambda value: value[:40] if isinstance(value, str) else None)
 def test_a_malformed_frame_answers_its_documented_code(socket, frame, code):
     socket.send(frame)

@@ -51,9 +51,25 @@ async def test_every_bad_command_answers_a_code_and_a_message(tmp_path: Path) ->
                 request_id=request_id(), market="SOL-PERP", confirmed=True), {"NO_POSITION"}),
             (stubs.engine.Swap, engine_pb2.SwapRequest(
                 request_id=request_id(), direction="hodl", size="1"), {"INVALID_DIRECTION"}),
+            (stubs.engine.Deposit, engine_pb2.DepositRequest(
+                request_id="x" * 10_000, amount="1"), {"INVALID_ARGUMENT"}),
         ]
+        # Issue 11: exponents a formatter would expand in full (once 3.7 GB of the engine).
+        for extreme in ("1E-999999999", "1E+999999999", "-1E-999999999", "1e-10", "sNaN",
+                        "-Infinity", "9" * 10_000, "0." + "0" * 10_000 + "1"):
+            cases += [
+                (stubs.engine.Deposit, engine_pb2.DepositRequest(
+                    request_id=request_id(), amount=extreme), {"INVALID_AMOUNT"}),
+                (stubs.engine.Withdraw, engine_pb2.WithdrawRequest(
+                    request_id=request_id(), amount=extreme), {"INVALID_AMOUNT"}),
+                (stubs.engine.OpenPosition, open_("SOL-PERP", "short", extreme),
+                 {"INVALID_SIZE"}),
+                (stubs.engine.Swap, engine_pb2.SwapRequest(
+                    request_id=request_id(), direction="buy", size=extreme, confirmed=True),
+                 {"INVALID_SIZE"}),
+            ]
         for call, request, codes in cases:
-            reply = await call(request)
+            reply = await call(request, timeout=5)
             assert not reply.result.ok, request
             assert reply.result.error.code in codes, (request, reply.result.error)
             assert reply.result.error.message, request
