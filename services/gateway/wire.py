@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -111,10 +112,15 @@ def markets_table(reply: feed_pb2.ListFundingMarketsResponse) -> dict[str, Any]:
         },
         "as_of": iso(reply.as_of),
         "source": reply.source,
-        "data_age_seconds": reply.data_age_seconds,
-        "stale": reply.data_age_seconds > STALE_AFTER_SECONDS,
+        "data_age_seconds": _age(reply.data_age_seconds),
+        "stale": not reply.data_age_seconds <= STALE_AFTER_SECONDS,  # NaN is stale too
         "model_notes": list(reply.model_notes),
     }
+
+
+def _age(seconds: float) -> float:
+    """An unknown (NaN) or endless age as the largest float: JSON has no infinity."""
+    return seconds if math.isfinite(seconds) else sys.float_info.max
 
 
 def funding_record(record: feed_pb2.FundingRecord) -> dict[str, Any]:

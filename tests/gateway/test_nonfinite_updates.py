@@ -11,9 +11,10 @@ import pytest
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
+from dne.feed.v1 import feed_pb2
 from services.common.grpc_client import open_channel
 from services.gateway import wire
-from services.gateway.fanout import EventFanout
+from services.gateway.fanout import EventFanout, encode
 from tests.gateway.test_fanout_unit import IDS, FakeEngine, next_message, serve, update
 from tests.kit.ports import free_port
 
@@ -27,6 +28,13 @@ def test_a_value_no_json_number_can_hold_is_null(text: str) -> None:
 def test_tiny_and_ordinary_values_stay_numbers() -> None:
     assert wire.number("1E-999999999") == 0.0
     assert wire.number("91.5") == 91.5
+
+
+@pytest.mark.parametrize("age", [float("inf"), float("nan")])
+def test_a_market_table_of_unknown_age_is_stale_and_still_json(age: float) -> None:
+    table = wire.markets_table(feed_pb2.ListFundingMarketsResponse(data_age_seconds=age))
+    assert table["stale"] is True
+    assert json.loads(encode(table))["data_age_seconds"] > 10**300
 
 
 async def test_a_non_finite_value_does_not_stop_the_updates(monkeypatch, caplog) -> None:
