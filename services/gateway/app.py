@@ -11,6 +11,7 @@ from fastapi import FastAPI, WebSocket
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.clients import BackendClients
@@ -114,14 +115,17 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
-    # Outermost: even the answer of CatchAllMiddleware carries the headers.
+    # A page of another origin that a rebinding DNS points at this gateway names its own host.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts,
+                       www_redirect=False)
+    # Outermost: even the answers of CatchAllMiddleware and of the host check carry the headers.
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(build_router())
 
     @app.websocket("/ws")
     async def websocket(socket: WebSocket) -> None:
         await serve_browser(socket, token=settings.api_token, fanout=fanout,
-                            dispatcher=dispatcher)
+                            dispatcher=dispatcher, origins=settings.trusted_origins)
 
     mount_frontend(app, settings.frontend_dir)
     return app

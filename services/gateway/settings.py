@@ -30,6 +30,12 @@ class GatewaySettings(BaseSettings):
     executor_address: str = "127.0.0.1:50053"
     vault_address: str = "127.0.0.1:50052"
     mode_label: str = "PAPER"
+    # Host names the gateway answers to (a request for another, as after a DNS rebinding, is
+    # refused 400), comma separated, "*.example.com" allowed; the bind address is added.
+    allowed_hosts: str = "127.0.0.1,localhost"
+    # Origins whose pages may open the WebSocket besides the gateway's own (Origin equal to
+    # http(s)://<Host>), comma separated, e.g. "https://dne.example.com".
+    allowed_origins: str = ""
     frontend_dir: Path = REPO_ROOT / "frontend"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     otel_exporter_otlp_endpoint: str | None = None
@@ -60,6 +66,18 @@ class GatewaySettings(BaseSettings):
     health_cache_degraded_sec: float = Field(default=0.25, ge=0, le=60)
     ws_queue_size: int = Field(default=256, ge=1, le=100_000)
     ws_max_frame_bytes: int = Field(default=16 * 1024, ge=256)
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        hosts = [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]
+        if self.host and self.host.lower() not in hosts:
+            hosts.append(self.host.lower())
+        return hosts
+
+    @property
+    def trusted_origins(self) -> frozenset[str]:
+        return frozenset(origin.strip().rstrip("/").lower()
+                         for origin in self.allowed_origins.split(",") if origin.strip())
 
     @field_validator("api_token")
     @classmethod

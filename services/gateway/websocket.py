@@ -8,6 +8,7 @@ import contextlib
 import logging
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services.common import metrics
@@ -19,15 +20,47 @@ from services.gateway.fanout import Browser, EventFanout, encode
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_GRACE_SECONDS = 1.0
 
 # A single message that cannot be written for this long means the browser stopped reading.
 SEND_TIMEOUT_SECONDS = 5.0
 
+def origin_allowed(websocket: WebSocket, origins: frozenset[str]) -> bool:
+    """A browser always sends Origin: its page's. The gateway's own pages (http or https on the
+    Host the request names, which the host check vetted) and the configured origins may
+    connect; a client that sends none (a script, the `dne` CLI) is not a browser page."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    host = websocket.headers.get("host", "").lower()
+    return origin in origins or (bool(host) and origin in (f"http://{host}", f"https://{host}"))
+
+
+async def refuse_origin(websocket: WebSocket) -> None:
+    """403 on the upgrade, with the error body; a server without the denial extension closes
+    with 1008 and the reason instead."""
+    message = "this page's origin may not open the gateway's WebSocket: open the dashboard"
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse(
+            {"error": {"code": ErrorCode.UNAUTHORIZED, "message": message, "details": {}}},
+            status_code=403))
+        return
+    await websocket.accept()
+    await websocket.close(CLOSE_POLICY_VIOLATION, message)
+
+
 async def serve_browser(
     websocket: WebSocket, *, token: str, fanout: EventFanout, dispatcher: CommandDispatcher,
+    origins: frozenset[str] = frozenset(),
 ) -> None:
+    if not origin_allowed(websocket, origins):
+        log.warning("refused a WebSocket from a foreign origin",
+                    extra={"origin": websocket.headers.get("origin", "")[:200]})
+        await refuse_origin(websocket)
+        return
     await websocket.accept()
     if not token_matches(websocket.query_params.get("token"), token):
         await websocket.send_text(encode({"type": "ERROR", "payload": {
