@@ -18,13 +18,22 @@ REDACTED = "[REDACTED]"
 # The shapes of a Solana secret key, never printed:
 # - base58 of 80+ characters (a 64-byte keypair is 87-88);
 # - a JSON or Python array of 32 or more byte values, with any spacing (solana-keygen's file
-#   is one of 64), also as a tuple;
-# - hex of 64 or more digits (32 bytes: the secret half).
+#   is one of 64), also as a tuple.
+# Hex has no shape of its own (a sha256 is as long as a secret half: the paper venue's
+# signatures are one), so the hex forms of a key are redacted as known secrets (below).
 _SECRET_SHAPES = (
     re.compile(r"[1-9A-HJ-NP-Za-km-z]{80,}"),
     re.compile(r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){31,}\s*,?\s*[\])]"),
-    re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64,}(?![0-9A-Fa-f])"),
 )
+# Exact secrets this process holds (the executor's key in its other forms, the vault's
+# database password), redacted wherever they appear. Too short a text would redact at random.
+_KNOWN_SECRETS: set[str] = set()
+MIN_KNOWN_SECRET = 8
+
+
+def register_secret(*texts: str) -> None:
+    """From now on every log line shows these texts as [REDACTED]."""
+    _KNOWN_SECRETS.update(text for text in texts if len(text) >= MIN_KNOWN_SECRET)
 # A password in a URL (postgresql://user:password@host, https://user:token@rpc): masked, the rest
 # of the URL kept.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^/\s'\"]+(?=@)")
@@ -34,6 +43,8 @@ _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "as
 
 def redact(text: str) -> str:
     """The text with every secret-shaped part replaced by [REDACTED]."""
+    for known in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+        text = text.replace(known, REDACTED)
     for shape in _SECRET_SHAPES:
         text = shape.sub(REDACTED, text)
     return _URL_PASSWORD.sub(r"\g<head>***", text)

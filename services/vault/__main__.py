@@ -12,8 +12,9 @@ import traceback
 from pydantic import ValidationError
 
 from services.common.grpc_server import run_service
+from services.common.logs import register_secret
 from services.vault.app import VaultApp
-from services.vault.database import mask_password
+from services.vault.database import mask_password, url_passwords
 from services.vault.settings import VaultSettings
 
 
@@ -22,6 +23,8 @@ def _masked(text: str) -> str:
 
 
 def main() -> int:
+    # The URL's password, however a driver might quote it, is redacted from every log line.
+    register_secret(*url_passwords(os.environ.get("DATABASE_URL", "")))
     try:
         settings = VaultSettings()
     except ValidationError as error:

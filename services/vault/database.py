@@ -32,12 +32,12 @@ def mask_password(text: str, url: str = "") -> str:
     """`text` for a message: every URL's password in it shown as *** (`postgresql://user:***@
     host/db`), and `url`'s own password masked wherever else it appears (a driver's message)."""
     masked = redact(text)
-    for password in _passwords(url):
+    for password in url_passwords(url):
         masked = masked.replace(password, "***")
     return masked
 
 
-def _passwords(url: str) -> set[str]:
+def url_passwords(url: str) -> set[str]:
     """The password of a URL as written and as decoded; none too short to mask by search (the
     URL pattern masks those)."""
     found = set(re.findall(r"://[^:/@\s]*:([^/\s]+)@", url))

@@ -12,9 +12,12 @@ import pytest
 from solders.keypair import Keypair
 
 from services.common.logs import RedactSecrets, configure_logging
+from services.executor.drift.wallet_key import WalletKey
 from tests.kit.executor_live_secrets import secret_forms
 
 CANARY = Keypair()
+# As the executor holds it: the log filter then knows the key's hex forms too.
+WALLET = WalletKey(CANARY)
 RAW = bytes(CANARY)
 BASE58 = str(CANARY)
 # The JSON-array forms: solana-keygen's file, compact, and spread over lines.
@@ -24,6 +27,10 @@ ARRAYS = [json.dumps(list(RAW)), json.dumps(list(RAW), separators=(",", ":")),
 
 def forms() -> list[str]:
     return [*secret_forms(CANARY), *ARRAYS, json.dumps(list(RAW), separators=(",", ":"))[1:40]]
+
+
+# The paper venue's signatures are sha256 hex: as long as a key's secret half, and no secret.
+PAPER_SIGNATURE = "paper:" + "ab12" * 16
 
 
 class KeyHolder:
@@ -100,6 +107,14 @@ def test_the_filter_scrubs_the_record_itself_for_every_other_handler() -> None:
         assert form not in shown, form
 
 
+def test_a_key_the_process_does_not_hold_is_still_redacted_in_its_base58_and_array_forms(
+) -> None:
+    other = Keypair()
+    record = logging.makeLogRecord({"msg": "%s %s", "args": (str(other), list(bytes(other)))})
+    RedactSecrets().filter(record)
+    assert record.getMessage() == "[REDACTED] [REDACTED]"
+
+
 def test_ordinary_values_pass_untouched() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -108,8 +123,8 @@ def test_ordinary_values_pass_untouched() -> None:
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning("order %s filled %d at %s", "abc", 3, [1, 2, 3],
+        logger.warning("order %s filled %d at %s by %s", "abc", 3, [1, 2, 3], PAPER_SIGNATURE,
                        extra={"pubkey": str(CANARY.pubkey())})
     finally:
         logger.removeHandler(handler)
-    assert stream.getvalue() == "order abc filled 3 at [1, 2, 3]\n"
+    assert stream.getvalue() == f"order abc filled 3 at [1, 2, 3] by {PAPER_SIGNATURE}\n"

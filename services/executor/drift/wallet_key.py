@@ -20,6 +20,8 @@ import base58
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from services.common.logs import register_secret
+
 ENV_NAME = "SOLANA_PRIVATE_KEY"
 FILE_ENV_NAME = "SOLANA_PRIVATE_KEY_FILE"
 KEYPAIR_BYTES = 64
@@ -36,6 +38,10 @@ class WalletKey:
 
     def __init__(self, keypair: Keypair) -> None:
         self._keypair = keypair
+        # The log filter knows the base58 and JSON-array shapes; the other forms it learns here.
+        raw = bytes(keypair)
+        register_secret(str(keypair), raw.hex(), raw[:32].hex(),
+                        base58.b58encode(raw[:32]).decode())
 
     @classmethod
     def parse(cls, text: str, source: str = ENV_NAME) -> WalletKey:
