@@ -1,7 +1,8 @@
 """python -m services.gateway: bind, announce the address and the dashboard URL, serve.
 
-The token appears in exactly one place: the dashboard line printed at start (the way Jupyter
-prints its URL). Every log line goes through a filter that blanks it."""
+A token the gateway made for this run appears in exactly one place: the dashboard line printed
+at start (the way Jupyter prints its URL). A token the user set (DNE_API_TOKEN) is never
+printed: the user has it. Every log line goes through a filter that blanks it."""
 
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def dashboard_line(settings: GatewaySettings, host: str, port: int) -> str:
+    if settings.token_generated:
+        return f"dashboard: http://{host}:{port}/?token={settings.api_token}"
+    return f"dashboard: http://{host}:{port}/?token=<DNE_API_TOKEN>"
+
+
 async def serve(settings: GatewaySettings) -> None:
     setup_tracing("gateway", settings.otel_exporter_otlp_endpoint)
     clients = BackendClients.connect(settings)
@@ -87,7 +94,7 @@ async def serve(settings: GatewaySettings) -> None:
         proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5,
     )
     print(f"gateway listening on {host}:{port}", flush=True)
-    print(f"dashboard: http://{host}:{port}/?token={settings.api_token}", flush=True)
+    print(dashboard_line(settings, host, port), flush=True)
     try:
         await GatewayServer(config).serve(sockets=[sock])
     finally:

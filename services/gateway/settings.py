@@ -68,6 +68,11 @@ class GatewaySettings(BaseSettings):
     ws_max_frame_bytes: int = Field(default=16 * 1024, ge=256)
 
     @property
+    def token_generated(self) -> bool:
+        """True when DNE_API_TOKEN was not set: the gateway made the token for this run."""
+        return "api_token" not in self.model_fields_set
+
+    @property
     def trusted_hosts(self) -> list[str]:
         hosts = [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]
         if self.host and self.host.lower() not in hosts:
