@@ -70,7 +70,7 @@ class DashboardApp {
     }
     this.loadStatus();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.socket = new Socket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(this.token)}`, {
+    this.socket = new Socket(`${scheme}://${location.host}/ws`, this.token, {
       onMessage: (message, info) => this.handlePacket(message, info),
       onState: (state) => this.setConnection(state),
     });

@@ -15,6 +15,20 @@ export const BACKOFF_JITTER = 0.2;
 const COMMAND_TIMEOUT_MS = 15000; // the gateway answers within 5 s (property 39)
 export const RETRY_WINDOW_MS = 60000; // how long a command waits for its socket to come back
 const UNAUTHORIZED_CLOSE = 4401;
+// The token travels as a subprotocol, not in the URL (which proxies log on every reconnection);
+// the gateway answers with PROTOCOL alone. docs/protocol.md, "WebSocket".
+export const PROTOCOL = "dne.v1";
+const TOKEN_PROTOCOL_PREFIX = "dne.token.";
+// What a subprotocol may hold (an HTTP token, RFC 9110 section 5.6.2).
+const PROTOCOL_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The URL and subprotocols that carry `token`: as a subprotocol when it can be one (any
+ * generated token can), else in the query string as scripts send it. */
+export function socketTarget(url, token) {
+  if (PROTOCOL_CHARS.test(token)) return { url, protocols: [PROTOCOL, TOKEN_PROTOCOL_PREFIX + token] };
+  const separator = url.includes("?") ? "&" : "?";
+  return { url: `${url}${separator}token=${encodeURIComponent(token)}`, protocols: [PROTOCOL] };
+}
 
 /** A fresh command id: a UUID (crypto.randomUUID needs a secure context; fall back to random bytes). */
 export function newCommandId() {
@@ -32,11 +46,12 @@ export function backoffDelay(attempt, random = Math.random()) {
 
 export class Socket {
   /**
-   * @param {string} url ws://host/ws?token=...
+   * @param {string} url ws://host/ws
+   * @param {string} token the API token
    * @param {{onMessage: Function, onState: Function}} handlers
    */
-  constructor(url, { onMessage, onState }) {
-    this.url = url;
+  constructor(url, token, { onMessage, onState }) {
+    this.target = socketTarget(url, token);
     this.onMessage = onMessage;
     this.onState = onState;
     this.ws = null;
@@ -57,7 +72,7 @@ export class Socket {
     this.onState({ state: this.attempt === 0 ? "connecting" : "reconnecting", attempt: this.attempt });
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.target.url, this.target.protocols);
     } catch (err) {
       this.scheduleReconnect();
       return;

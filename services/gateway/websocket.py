@@ -1,5 +1,6 @@
-"""The /ws endpoint: token check, one reader and one writer per browser, commands answered
-concurrently (a slow engine call never holds up the next PING), overflow closes with 1013."""
+"""The /ws endpoint: origin and token checks (the token as a subprotocol or in `?token=`), one
+reader and one writer per browser, commands answered concurrently (a slow engine call never
+holds up the next PING), overflow closes with 1013."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from services.gateway.dispatch import CommandDispatcher
 from services.gateway.fanout import Browser, EventFanout, encode
 
 log = logging.getLogger(__name__)
+
+# The browser's way to send the token without putting it in the URL (where it would reach
+# proxy logs on every reconnection): two subprotocols, "dne.v1" and "dne.token.<token>"; the
+# gateway chooses "dne.v1", so the token is never echoed. `?token=` still works for scripts.
+PROTOCOL = "dne.v1"
+TOKEN_PROTOCOL_PREFIX = "dne.token."  # noqa: S105 (a prefix, not a secret)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_POLICY_VIOLATION = 1008
@@ -52,6 +59,16 @@ async def refuse_origin(websocket: WebSocket) -> None:
     await websocket.close(CLOSE_POLICY_VIOLATION, message)
 
 
+def offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """The token the client offered and the subprotocol to answer with."""
+    protocols: list[str] = list(websocket.scope.get("subprotocols") or [])
+    for protocol in protocols:
+        if protocol.startswith(TOKEN_PROTOCOL_PREFIX):
+            return protocol.removeprefix(TOKEN_PROTOCOL_PREFIX), PROTOCOL
+    chosen = PROTOCOL if PROTOCOL in protocols else None
+    return websocket.query_params.get("token"), chosen
+
+
 async def serve_browser(
     websocket: WebSocket, *, token: str, fanout: EventFanout, dispatcher: CommandDispatcher,
     origins: frozenset[str] = frozenset(),
@@ -61,8 +78,9 @@ async def serve_browser(
                     extra={"origin": websocket.headers.get("origin", "")[:200]})
         await refuse_origin(websocket)
         return
-    await websocket.accept()
-    if not token_matches(websocket.query_params.get("token"), token):
+    offered, protocol = offered_token(websocket)
+    await websocket.accept(subprotocol=protocol)
+    if not token_matches(offered, token):
         await websocket.send_text(encode({"type": "ERROR", "payload": {
             "code": ErrorCode.UNAUTHORIZED,
             "message": "missing or wrong token: open the dashboard URL printed by the gateway"}}))

@@ -46,7 +46,7 @@ async def test_a_deposit_whose_answer_was_lost_is_resent_with_its_id_and_deposit
         routes.append(route)
 
     async def route_socket(context: BrowserContext) -> None:
-        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+        await context.route_web_socket(re.compile(r"/ws$"), gateway)
 
     dashboard = await Dashboard.open(browser, system, prepare=route_socket)
     try:

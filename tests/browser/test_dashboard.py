@@ -242,7 +242,7 @@ async def test_the_send_button_spins_and_stays_disabled_until_the_command_result
     routes: list[WebSocketRoute] = []
 
     async def route_socket(context: BrowserContext) -> None:
-        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+        await context.route_web_socket(re.compile(r"/ws$"), gateway)
 
     dashboard = await Dashboard.open(browser, system, prepare=route_socket)
     try:
@@ -415,7 +415,7 @@ async def test_a_dropped_socket_shows_reconnecting_and_backs_off_from_1_s_to_5_s
             await route.close(code=1011, reason="gateway restarting")
 
     async def route_socket(context: BrowserContext) -> None:
-        await context.route_web_socket(re.compile(r"/ws\?token="), gateway)
+        await context.route_web_socket(re.compile(r"/ws$"), gateway)
 
     dashboard = await Dashboard.open(browser, system, fake_clock=True, prepare=route_socket)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
@@ -85,3 +86,26 @@ def test_configured_host_names_and_the_bind_address_are_answered():
         for host in ("dne.example.com", "gw.dne.internal:8000", "10.1.2.3:8000"):
             assert client.get("/api/config", headers={"host": host}).status_code == 200, host
         assert client.get("/api/config", headers={"host": "localhost"}).status_code == 400
+
+
+def test_the_token_as_a_subprotocol_opens_the_websocket_and_is_not_echoed():
+    with gateway() as client, client.websocket_connect(
+            "/ws", headers={"host": OWN.removeprefix("http://"), "origin": OWN},
+            subprotocols=["dne.v1", f"dne.token.{TOKEN}"]) as socket:
+        assert socket.accepted_subprotocol == "dne.v1"
+        assert socket.receive_json()["type"] == "ENGINE_STATUS"
+
+
+def test_a_wrong_token_as_a_subprotocol_is_refused_with_4401():
+    with gateway() as client, client.websocket_connect(
+            "/ws", headers={"host": OWN.removeprefix("http://")},
+            subprotocols=["dne.v1", "dne.token.wrong-token-0123456789"]) as socket:
+        assert socket.receive_json()["payload"]["code"] == "UNAUTHORIZED"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4401
+
+
+def test_the_token_in_the_query_string_still_works_for_scripts():
+    with gateway() as client:
+        assert first_message(client)["type"] == "ENGINE_STATUS"
