@@ -52,7 +52,10 @@ async def main(live_sim: bool = False) -> int:
         "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
     }
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
-    token = os.environ.get("DNE_API_TOKEN") or secrets.token_urlsafe(24)
+    configured = os.environ.get("DNE_API_TOKEN")
+    token = configured or secrets.token_urlsafe(24)
+    # A token the user set is theirs to know: never echoed into a log or a terminal recording.
+    shown_token = "<DNE_API_TOKEN>" if configured else token
     per_service: dict[str, dict[str, str]] = live_sim_env(var) if live_sim else {}
     # Each secret to the one service that uses it (the launcher's environment reaches the
     # services only through the allow-list in processes.py).
@@ -94,7 +97,8 @@ async def main(live_sim: bool = False) -> int:
     supervisor = Supervisor(system)
     supervisor.start()
     try:
-        return await _run(system, supervisor, stopper, live_sim, token, log_dir, metrics_address)
+        return await _run(system, supervisor, stopper, live_sim, shown_token, log_dir,
+                          metrics_address)
     finally:
         # Also when printing fails (stdout closed): the services never outlive the launcher.
         # Supervision ends first: the services exiting now are asked to, not crashing.
@@ -106,7 +110,7 @@ async def main(live_sim: bool = False) -> int:
 
 async def _run(
     system: System, supervisor: Supervisor, stopper: asyncio.Task[bool], live_sim: bool,
-    token: str, log_dir: Path, metrics_address: str,
+    shown_token: str, log_dir: Path, metrics_address: str,
 ) -> int:
     """Shows where everything is, then waits for a stop signal or for the supervisor to give
     up; answers the exit code."""
@@ -116,7 +120,7 @@ async def _run(
     for name in BACKEND:
         print(f"  {name:<9} grpc://{system.address(name)}", flush=True)
     print(f"  gateway   http://{system.address('gateway')}", flush=True)
-    print(f"\n  Dashboard: http://{system.address('gateway')}/?token={token}\n", flush=True)
+    print(f"\n  Dashboard: http://{system.address('gateway')}/?token={shown_token}\n", flush=True)
     print(f"  logs      {log_dir}/", flush=True)
     print(f"  launcher  http://{metrics_address}/metrics (restarts of crashed services)",
           flush=True)

@@ -44,7 +44,27 @@ def test_gateway_is_probed_over_http_on_a_page_that_needs_no_backend(
     for probe in PROBES:
         # Not /health: it answers 503 while any backend is down, and that must not take every
         # gateway (and so the dashboard that shows the outage) out of the Service.
-        assert container[probe]["httpGet"] == {"path": "/", "port": "http"}
+        probe_get = container[probe]["httpGet"]
+        assert (probe_get["path"], probe_get["port"]) == ("/", "http")
+        # The gateway refuses Host names it does not know (DNS rebinding); the kubelet would
+        # send the pod IP, so the probe names a host the gateway is told to accept.
+        (host,) = [h["value"] for h in probe_get["httpHeaders"] if h["name"] == "Host"]
+        allowed = env_of(container)["ALLOWED_HOSTS"]["value"].split(",")
+        assert host in allowed
+
+
+def test_the_gateway_accepts_its_service_names_and_ingress_hosts(
+    objects: list[dict[str, Any]],
+) -> None:
+    deployments = by_component(objects, "Deployment")
+    (container,) = containers(deployments["gateway"])
+    allowed = set(env_of(container)["ALLOWED_HOSTS"]["value"].split(","))
+    service = by_component(objects, "Service")["gateway"]["metadata"]
+    name, namespace = service["name"], deploy_chart.NAMESPACE
+    assert name in allowed and f"{name}.{namespace}.svc.cluster.local" in allowed
+    for ingress in of_kind(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            assert rule["host"] in allowed
 
 
 def test_every_container_runs_hardened(objects: list[dict[str, Any]]) -> None:

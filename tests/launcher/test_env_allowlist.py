@@ -94,7 +94,7 @@ async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path
     )
     try:
         assert launcher.stdout is not None
-        await read_until_ready(launcher.stdout)
+        banner = await read_until_ready(launcher.stdout)
         children = service_processes(launcher.pid)
         assert set(children) == {"feed", "vault", "executor", "engine", "gateway"}
         held = {name: environ_of(child) for name, child in children.items()}
@@ -108,6 +108,9 @@ async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path
         "gateway": {"DNE_API_TOKEN"},
     }
     assert held["gateway"]["DNE_API_TOKEN"] == TOKEN
+    # A token the user set is not echoed: the dashboard line names the variable instead.
+    assert TOKEN not in banner and "?token=<DNE_API_TOKEN>" in banner
+    assert TOKEN not in (tmp_path / "launcher.stderr").read_text()
     assert held["vault"]["DATABASE_URL"] == env["DATABASE_URL"]
     for name, environ in held.items():
         assert CANARY not in "\0".join(f"{k}={v}" for k, v in environ.items()), name
