@@ -18,7 +18,9 @@ from tests.gateway.conftest import UNLIMITED
 from tests.kit.gateway_client import ws_url
 from tests.kit.system import RunningSystem
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+# The module's system runs on the module's loop; only the gRPC tests are coroutines.
+pytestmark = pytest.mark.integration
+on_module_loop = pytest.mark.asyncio(loop_scope="module")
 GATEWAY_ENV = UNLIMITED
 FAST_SECONDS = 0.1
 # A process's resident size moves by a few pages on any request; the old fault was gigabytes.
@@ -76,6 +78,7 @@ def test_a_hostile_number_in_a_rest_query_is_refused_at_once(system):
         assert rss(system, "gateway") - before < MAX_GROWTH_BYTES
 
 
+@on_module_loop
 async def test_a_direct_grpc_deposit_is_refused_at_once_without_growing_the_engine(system):
     engine = system.stubs.engine
     before = rss(system, "engine")
@@ -88,6 +91,7 @@ async def test_a_direct_grpc_deposit_is_refused_at_once_without_growing_the_engi
     assert rss(system, "engine") - before < MAX_GROWTH_BYTES
 
 
+@on_module_loop
 async def test_a_direct_grpc_deposit_to_the_executor_is_refused_at_once(system):
     executor = system.stubs.executor
     before = rss(system, "executor")
