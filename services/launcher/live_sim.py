@@ -8,6 +8,7 @@ throwaway keypair made for this run and funded by the stand-in.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from solders.keypair import Keypair
@@ -17,6 +18,18 @@ from services.launcher.ports import free_port, free_port_pair
 MODE_LABEL = "LIVE (SIMULATED VENUE)"
 # Not mainnet's genesis: the stand-in is not mainnet, so no mainnet confirmation is needed.
 SIM_GENESIS_HASH = "DNEsimu1atedVenue11111111111111111111111111"
+
+
+def write_key_file(var: Path, wallet: Keypair) -> Path:
+    """The run's throwaway key in var/wallet/, readable by this user alone."""
+    directory = var / "wallet"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / "solana-key"
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as key_file:
+        key_file.write(str(wallet))
+    return path
 
 
 def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, str]]:
@@ -44,8 +57,9 @@ def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, 
         "executor": {
             "EXECUTOR_DRIVER": "drift",
             "RPC_URL": rpc_url,
-            # The throwaway key goes to the executor only, as a real one would.
-            "SOLANA_PRIVATE_KEY": str(wallet),
+            # The throwaway key goes to the executor only, as a real one would: as a file only
+            # its owner reads, never an environment variable (/proc/<pid>/environ keeps one).
+            "SOLANA_PRIVATE_KEY_FILE": str(write_key_file(var, wallet)),
             "SWAP_API_URL": f"http://127.0.0.1:{swap_port}",
             "LIVE_STATE_PATH": str(var / "live_orders.json"),
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,16 @@ from tests.kit.system import running_system
 pytestmark = pytest.mark.integration
 
 
+def owner_only_key(path: Path) -> Keypair:
+    """The run's key, from a file only its owner may read (`make run-live-sim` writes it)."""
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    return Keypair.from_base58_string(path.read_text())
+
+
+def environ_of(pid: int | None) -> str:
+    return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+
+
 async def test_the_canary_key_appears_in_no_output_anywhere(tmp_path: Path) -> None:
     async with otlp_receiver() as (spans, endpoint):
         telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
@@ -33,7 +44,11 @@ async def test_the_canary_key_appears_in_no_output_anywhere(tmp_path: Path) -> N
                           "CONFIRM_POLL_TOTAL_SECONDS": "1"},
         ) as running:
             assert running.live_env is not None
-            canary = Keypair.from_base58_string(running.live_env["executor"]["SOLANA_PRIVATE_KEY"])
+            canary = owner_only_key(Path(running.live_env["executor"]["SOLANA_PRIVATE_KEY_FILE"]))
+            # No process holds it in its environment, the executor included.
+            for name, process in running.system.processes.items():
+                environ = environ_of(process.pid)
+                assert not any(form in environ for form in secret_forms(canary)), name
             control = running.venue_sim_url + "/_control"
             frames: list[str] = []
             replies: list[str] = []
