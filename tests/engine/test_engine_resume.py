@@ -76,6 +76,20 @@ async def resumed(h: EngineHarness, tmp_path: Path) -> EngineHarness:
     return again
 
 
+async def killed_with_an_order_landing(tmp_path: Path) -> EngineHarness:
+    """A live engine killed while a short it sent is still landing at the venue."""
+    first = await started(tmp_path, "live")
+    carry(first, "12.483", "11.483")
+    await first.engine.tick()  # type: ignore[attr-defined]
+    first.executor.pending_methods = {"OpenPosition"}
+    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
+                           K.SIDE_SHORT, Decimal(1), confirmed=True)
+    result = await first.engine.trade(request)  # type: ignore[attr-defined]
+    assert result.error.code == "ORDER_PENDING", result.error  # sent, not confirmed yet
+    kill(first)
+    return first
+
+
 def saved(tmp_path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((tmp_path / "engine.json").read_text())
 
@@ -244,15 +258,7 @@ async def test_live_resumes_when_the_venue_vault_and_state_agree(tmp_path: Path)
 async def test_live_resume_counts_an_order_the_venue_filled_while_the_engine_was_away(
     tmp_path: Path,
 ) -> None:
-    first = await started(tmp_path, "live")
-    carry(first, "12.483", "11.483")
-    await first.engine.tick()  # type: ignore[attr-defined]
-    first.executor.pending_methods = {"OpenPosition"}
-    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
-                           K.SIDE_SHORT, Decimal(1), confirmed=True)
-    result = await first.engine.trade(request)  # type: ignore[attr-defined]
-    assert result.error.code == "ORDER_PENDING", result.error  # sent, not confirmed yet
-    kill(first)
+    first = await killed_with_an_order_landing(tmp_path)
     first.executor.pending_methods = set()
     [sent] = first.executor.landing
     first.executor.confirm(sent)  # it landed while the engine was down
@@ -342,14 +348,7 @@ async def test_nothing_trades_while_the_resume_reconciles(tmp_path: Path) -> Non
 async def test_live_resume_is_refused_while_an_order_from_before_has_an_unknown_outcome(
     tmp_path: Path,
 ) -> None:
-    first = await started(tmp_path, "live")
-    carry(first, "12.483", "11.483")
-    await first.engine.tick()  # type: ignore[attr-defined]
-    first.executor.pending_methods = {"OpenPosition"}
-    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
-                           K.SIDE_SHORT, Decimal(1), confirmed=True)
-    assert (await first.engine.trade(request)).error.code == "ORDER_PENDING"  # type: ignore[attr-defined]
-    kill(first)
+    first = await killed_with_an_order_landing(tmp_path)
     [sent] = first.executor.landing
     first.executor.confirm(sent, unknown=True)  # the venue never says what became of it
     again = await resumed(first, tmp_path)
@@ -360,14 +359,7 @@ async def test_live_resume_is_refused_while_an_order_from_before_has_an_unknown_
 async def test_the_resume_waits_for_an_order_the_venue_has_not_decided_yet(
     tmp_path: Path,
 ) -> None:
-    first = await started(tmp_path, "live")
-    carry(first, "12.483", "11.483")
-    await first.engine.tick()  # type: ignore[attr-defined]
-    first.executor.pending_methods = {"OpenPosition"}
-    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
-                           K.SIDE_SHORT, Decimal(1), confirmed=True)
-    assert (await first.engine.trade(request)).error.code == "ORDER_PENDING"  # type: ignore[attr-defined]
-    kill(first)
+    first = await killed_with_an_order_landing(tmp_path)
     first.sleeps.clear()
     again = await restart(first, tmp_path)
     assert again.engine.resume_if_started()  # type: ignore[attr-defined]
