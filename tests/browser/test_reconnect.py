@@ -14,31 +14,15 @@ from playwright.async_api import Browser, expect
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from services.common.grpc_client import open_channel
-from services.launcher.processes import ServiceProcess
 from tests.integration.flow import request_id
 from tests.kit.browser_dashboard import Dashboard
-from tests.kit.system import RunningSystem
+from tests.kit.system import RunningSystem, kill_9, restart_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 # The page retries at least every 5 s (less up to 20 % jitter; the schedule itself is pinned by
 # test_dashboard's fake-clock test); the rest is slack for a busy machine.
 PAGE_BACK_WITHIN_MS = 6_500
-
-
-async def kill(process: ServiceProcess) -> int:
-    assert process.address is not None
-    port = int(process.address.rsplit(":", 1)[1])
-    process.kill()
-    await process.wait()
-    return port
-
-
-async def restart(process: ServiceProcess, port: int) -> float:
-    process.env["PORT"] = str(port)
-    await process.start()
-    assert process.address is not None and process.address.endswith(f":{port}")
-    return time.monotonic()
 
 
 async def ensure_running(system: RunningSystem) -> None:
@@ -61,7 +45,7 @@ async def test_the_dashboard_shows_reconnecting_while_the_gateway_is_down_and_co
         await expect(banner).to_be_hidden()
 
         gateway = system.system.processes["gateway"]
-        port = await kill(gateway)
+        address = await kill_9(gateway)
         await expect(status).to_have_attribute("data-state", "reconnecting", timeout=3_000)
         await expect(status).to_contain_text("Reconnecting")
         await expect(banner).to_be_visible()
@@ -70,7 +54,7 @@ async def test_the_dashboard_shows_reconnecting_while_the_gateway_is_down_and_co
         # Down long enough (with the restart's own seconds) for the backoff to reach its cap.
         await page.wait_for_timeout(4_000)
 
-        back = await restart(gateway, port)
+        back = await restart_on(gateway, address)
         await expect(status).to_have_attribute("data-state", "open", timeout=PAGE_BACK_WITHIN_MS)
         page_after = time.monotonic() - back
         await expect(status).to_have_text("Live")
@@ -94,7 +78,7 @@ async def test_the_dashboard_says_when_the_gateway_lost_the_engine_and_when_it_i
         await expect(engine_status).to_have_text("Engine running (paper)")
 
         engine = system.system.processes["engine"]
-        port = await kill(engine)
+        address = await kill_9(engine)
         await expect(engine_status).to_have_text("Engine unreachable · reconnecting…",
                                                  timeout=3_000)
         await expect(banner).to_be_visible()
@@ -103,7 +87,7 @@ async def test_the_dashboard_says_when_the_gateway_lost_the_engine_and_when_it_i
         await expect(page.get_by_test_id("connection-status")).to_have_text("Live")
         await dashboard.screenshot(screenshots, "11-engine-unreachable")
 
-        back = await restart(engine, port)
+        back = await restart_on(engine, address)
         # The gateway follows the new engine and sends its status: the page clears the alarm.
         await expect(banner).to_be_hidden(timeout=5_000)
         engine_after = time.monotonic() - back

@@ -12,12 +12,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from services.launcher.processes import ServiceProcess
 from tests.gateway.conftest import UNLIMITED
 from tests.integration.flow import wait_for
 from tests.kit.databases import sqlite_url
 from tests.kit.gateway_client import Browser, auth_headers, browser
-from tests.kit.system import RunningSystem, running_system
+from tests.kit.system import RunningSystem, kill_9, restart_on, running_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -32,23 +31,6 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runn
     async with running_system(directory, sqlite_url(directory), gateway=True,
                               gateway_env=UNLIMITED) as running:
         yield running
-
-
-async def kill(process: ServiceProcess) -> int:
-    """kill -9; answers the port it was listening on, for the restart."""
-    assert process.address is not None
-    port = int(process.address.rsplit(":", 1)[1])
-    process.kill()
-    await process.wait()
-    return port
-
-
-async def restart(process: ServiceProcess, port: int) -> float:
-    """Starts it again on the same port, as a supervisor would; answers when it served."""
-    process.env["PORT"] = str(port)
-    await process.start()
-    assert process.address is not None and process.address.endswith(f":{port}")
-    return time.monotonic()
 
 
 async def health(system: RunningSystem) -> httpx.Response:
@@ -80,7 +62,7 @@ async def test_after_an_engine_restart_the_gateway_follows_it_again_and_tells_th
         await running_engine(page)
         before = len(page.messages)
 
-        port = await kill(engine)
+        address = await kill_9(engine)
         killed = time.monotonic()
         stamp, lost = await page.wait_for(lambda m: m["type"] == "ERROR", after=before)
         assert lost["payload"]["code"] == "ENGINE_UNAVAILABLE"
@@ -92,7 +74,7 @@ async def test_after_an_engine_restart_the_gateway_follows_it_again_and_tells_th
         assert down.json()["engines"]["engine"]["events"] == "reconnecting"
         lost_at = len(page.messages)
 
-        back = await restart(engine, port)
+        back = await restart_on(engine, address)
         # The browser that stayed connected gets the engine's status afresh, by itself.
         stamp, status = await page.wait_for(lambda m: m["type"] == "ENGINE_STATUS",
                                             timeout=10, after=lost_at)
@@ -117,7 +99,7 @@ async def test_after_an_executor_restart_health_recovers_and_the_engine_trades_a
     executor = system.system.processes["executor"]
     async with browser(system) as page:
         await running_engine(page)
-        port = await kill(executor)
+        address = await kill_9(executor)
         down = await health(system)
         assert down.status_code == 503
         assert down.json()["engines"]["executor"]["status"] == "UNAVAILABLE"
@@ -127,7 +109,7 @@ async def test_after_an_executor_restart_health_recovers_and_the_engine_trades_a
         refused_after = time.monotonic() - asked
         assert not refused["payload"]["ok"]
 
-        back = await restart(executor, port)
+        back = await restart_on(executor, address)
         health_after = await healthy_after(system, back)
 
         # The engine's own channel to the executor finds it again: a deposit goes through.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.launcher.live_sim import live_sim_env
+from services.launcher.processes import ServiceProcess
 from services.launcher.topology import BACKEND, ORDER, System, start_system
 from tests.kit.ports import free_port
 
@@ -117,3 +119,19 @@ async def running_system(
         for channel in channels.values():
             await channel.close()
         await system.stop()
+
+
+async def kill_9(process: ServiceProcess) -> str:
+    """A crash: SIGKILL, waited for; answers the address it served, for `restart_on`."""
+    address = process.address
+    assert address is not None
+    process.kill()
+    await process.wait()
+    return address
+
+
+async def restart_on(process: ServiceProcess, address: str) -> float:
+    """Starts it again where the others call it, as the supervisor does; answers the
+    time.monotonic() at which it served again."""
+    assert await process.restart() == address
+    return time.monotonic()
