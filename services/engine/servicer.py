@@ -96,6 +96,9 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"unknown event types {unknown}; expected values of EventType")
         subscription = self._engine.bus.subscribe(request.types)
+        # Headers now, before any event: a follower that awaits them knows it is subscribed and
+        # that a status it reads next misses no event.
+        await context.send_initial_metadata(())
         try:
             async for event in subscription.events():
                 yield E.StreamEventsResponse(event=event)

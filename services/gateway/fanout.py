@@ -156,8 +156,9 @@ class EventFanout:
         Answers how long the stream was followed, or raises when the engine did not take it."""
         call = self._engine.StreamEvents(engine_pb2.StreamEventsRequest(), wait_for_ready=True)
         try:
-            # Both wait for the channel to be ready and leave on the same connection, the
-            # subscription first; the stream itself says nothing before the engine's next event.
+            # The engine sends the stream's headers once it has subscribed us; a status read
+            # after them misses no event in between.
+            await call.initial_metadata()
             status = await self._engine.GetEngineStatus(
                 engine_pb2.GetEngineStatusRequest(), wait_for_ready=True,
                 timeout=READY_WAIT_SECONDS)

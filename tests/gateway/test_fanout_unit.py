@@ -31,6 +31,7 @@ class FakeEngine(engine_pb2_grpc.EngineServiceServicer):
 
     async def StreamEvents(self, request, context):
         self.subscriptions += 1
+        await context.send_initial_metadata(())
         while True:
             yield E.StreamEventsResponse(event=await self.events.get())
 

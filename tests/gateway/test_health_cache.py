@@ -29,6 +29,9 @@ BACKEND_LATENCY_SEC = 0.02
 class QuietStream:
     """An engine event stream that says nothing until it is cancelled."""
 
+    async def initial_metadata(self) -> tuple:
+        return ()
+
     def __aiter__(self) -> QuietStream:
         return self
 
