@@ -10,6 +10,7 @@ from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run_service
+from services.engine.backend_health import HEALTH_CALL_TIMEOUT_SEC, BackendHealth
 from services.engine.engine import FundingEngine
 from services.engine.servicer import EngineServicer
 from services.engine.settings import EngineSettings
@@ -27,8 +28,12 @@ async def main() -> None:
         vault_pb2_grpc.VaultServiceStub(vault),
     )
 
+    backends = BackendHealth(executor, vault, keep_seconds=settings.backend_health_cache_sec,
+                             timeout=HEALTH_CALL_TIMEOUT_SEC)
+
     def register(server):  # type: ignore[no-untyped-def]
-        engine_pb2_grpc.add_EngineServiceServicer_to_server(EngineServicer(engine), server)
+        engine_pb2_grpc.add_EngineServiceServicer_to_server(
+            EngineServicer(engine, backends), server)
         return [engine_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name]
 
     async def on_start() -> None:

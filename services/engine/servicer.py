@@ -13,6 +13,7 @@ from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
 from services.common.errors import DomainError, ErrorCode
 from services.engine import commands, orders
+from services.engine.backend_health import BackendHealth
 from services.engine.engine import FundingEngine
 from services.engine.events import KNOWN_TYPES
 from services.engine.orders import TradeRequest
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
-    def __init__(self, engine: FundingEngine) -> None:
+    def __init__(self, engine: FundingEngine, backends: BackendHealth | None = None) -> None:
         self._engine = engine
+        self._backends = backends
 
     async def StartEngine(self, request: E.StartEngineRequest, context) -> E.StartEngineResponse:
         result = await self._command(request.request_id, commands.START_ENGINE, lambda rid: (
@@ -41,6 +43,12 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
         if self._engine.running and self._engine.last_update is not None:
             response.snapshot.CopyFrom(self._engine.last_update)
         return response
+
+    async def GetBackendHealth(self, request, context) -> E.GetBackendHealthResponse:
+        if self._backends is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                                "this engine was built without its backends' health")
+        return await self._backends.get()
 
     async def Deposit(self, request: E.DepositRequest, context) -> E.DepositResponse:
         return E.DepositResponse(result=await self._trade(

@@ -52,6 +52,10 @@ class EngineSettings(ServiceSettings):
     confirm_above_usd: Decimal = Field(default=Decimal(100), ge=0)
     hedge_market: str = Field(default="SOL-PERP", pattern=r"^[A-Z0-9]+-PERP$")
     stream_queue_size: int = Field(default=256, ge=1, le=100_000)
+    backend_health_cache_sec: float = Field(
+        default=1.0, ge=0, le=60,
+        description="GetBackendHealth answers from one probe of the executor and the vault "
+                    "kept this long (a quarter of it while one does not serve).")
 
     @field_validator("vault_retry_delays_sec")
     @classmethod

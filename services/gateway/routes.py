@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from dne.engine.v1 import engine_pb2
-from dne.executor.v1 import executor_pb2
 from dne.feed.v1 import feed_pb2
 from services.common.errors import ErrorCode
+from services.common.probe_cache import ProbeCache
 from services.gateway import schemas, wire
 from services.gateway.auth import bearer_scheme, require_token, token_matches
 from services.gateway.clients import BackendClients
@@ -49,11 +48,11 @@ class HealthSummary(BaseModel):
     status: Literal["healthy", "degraded"]
 
 
-class HealthCache:
-    """One probe of the backends shared by every /health request: concurrent requests wait
-    for the same probe (single flight), and its answer is kept `healthy_seconds` (or
-    `degraded_seconds` when something did not serve) unless `channel_states()` changes first,
-    as it does when a backend's connection drops or comes back."""
+class HealthCache(ProbeCache[dict[str, Any]]):
+    """One probe of the backends shared by every /health request (single flight), kept
+    `healthy_seconds`, or `degraded_seconds` when something did not serve, unless a channel to
+    the feed or the engine changes state first. The engine keeps its own probe of the executor
+    and the vault about a second and takes it again when its channel to either changes."""
 
     def __init__(
         self, probe: Callable[[], Awaitable[dict[str, Any]]], *,
@@ -61,35 +60,10 @@ class HealthCache:
         channel_states: Callable[[], Sequence[object]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._probe = probe
-        self._healthy_seconds = healthy_seconds
-        self._degraded_seconds = degraded_seconds
-        self._channel_states = channel_states
-        self._clock = clock
-        self._body: dict[str, Any] | None = None
-        self._expires = -math.inf
-        self._states: tuple[object, ...] = ()
-        self._refresh: asyncio.Task[dict[str, Any]] | None = None
-
-    async def get(self) -> dict[str, Any]:
-        if (self._body is not None and self._clock() < self._expires
-                and tuple(self._channel_states()) == self._states):
-            return self._body
-        if self._refresh is None:
-            self._refresh = asyncio.create_task(self._take())
-        # Shielded: a caller that gives up does not cancel the probe the others wait for.
-        return await asyncio.shield(self._refresh)
-
-    async def _take(self) -> dict[str, Any]:
-        try:
-            body = await self._probe()
-            keep = (self._healthy_seconds if body["status"] == "healthy"
-                    else self._degraded_seconds)
-            self._body, self._expires = body, self._clock() + keep
-            self._states = tuple(self._channel_states())
-            return body
-        finally:
-            self._refresh = None
+        super().__init__(
+            probe, channel_states=channel_states, clock=clock,
+            keep_seconds=lambda body: (healthy_seconds if body["status"] == "healthy"
+                                       else degraded_seconds))
 
 
 @dataclass
@@ -244,16 +218,20 @@ async def _optional(call: Awaitable[Any]) -> Any:
 async def _health(gw: Gateway) -> dict[str, Any]:
     timeout = gw.settings.backend_timeout_sec
     clients = gw.clients
-    (feed, engine, executor, vault, table, engine_status, venue) = await asyncio.gather(
-        _serving(gw, "feed"), _serving(gw, "engine"), _serving(gw, "executor"),
-        _serving(gw, "vault"),
+    (feed, engine, table, engine_status, backends) = await asyncio.gather(
+        _serving(gw, "feed"), _serving(gw, "engine"),
         _optional(clients.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest(),
                                                   timeout=timeout)),
         _optional(clients.engine.GetEngineStatus(engine_pb2.GetEngineStatusRequest(),
                                                  timeout=timeout)),
-        _optional(clients.executor.GetVenueStatus(executor_pb2.GetVenueStatusRequest(),
+        # The executor and the vault as the engine reaches them: the gateway has no channel
+        # to either. No answer from the engine: neither is known to serve.
+        _optional(clients.engine.GetBackendHealth(engine_pb2.GetBackendHealthRequest(),
                                                   timeout=timeout)),
     )
+    executor = backends.executor if backends is not None else "UNAVAILABLE"
+    vault = backends.vault if backends is not None else "UNAVAILABLE"
+    venue = backends.venue if backends is not None else None
     engines = {
         "feed": {"status": feed,
                  "data_age_seconds": table.data_age_seconds if table is not None else None},

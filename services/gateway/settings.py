@@ -27,8 +27,6 @@ class GatewaySettings(BaseSettings):
                            validation_alias="DNE_API_TOKEN", repr=False)
     feed_address: str = "127.0.0.1:50051"
     engine_address: str = "127.0.0.1:50054"
-    executor_address: str = "127.0.0.1:50053"
-    vault_address: str = "127.0.0.1:50052"
     mode_label: str = "PAPER"
     # Host names the gateway answers to (a request for another, as after a DNS rebinding, is
     # refused 400), comma separated, "*.example.com" allowed; the bind address is added.
@@ -58,10 +56,11 @@ class GatewaySettings(BaseSettings):
     backend_timeout_sec: float = Field(default=2.0, gt=0, le=30)   # feed, status, health calls
     command_timeout_sec: float = Field(default=4.5, gt=0, le=30)   # property 39: answer in 5 s
     market_cache_sec: float = Field(default=60.0, ge=0)
-    # /health is answered from one shared probe of the backends (seven calls), taken again
-    # after this long when everything served, sooner while something did not (a restarted
-    # backend shows healthy within a quarter second), and at once when a channel to a backend
-    # changes state (a killed backend shows degraded at the next request).
+    # /health is answered from one shared probe of the feed and the engine (five calls, the
+    # engine's GetBackendHealth among them), taken again after this long when everything
+    # served, sooner while something did not (a restarted backend shows healthy within a
+    # quarter second), and at once when the channel to the feed or the engine changes state.
+    # The engine keeps its own answer for the executor and the vault about a second.
     health_cache_sec: float = Field(default=2.0, ge=0, le=60)
     health_cache_degraded_sec: float = Field(default=0.25, ge=0, le=60)
     ws_queue_size: int = Field(default=256, ge=1, le=100_000)

@@ -38,10 +38,11 @@ def wiring_env(name: str, system: System, ports: Mapping[str, int]) -> dict[str,
     env = {"PORT": str(ports.get(name, 0))}
     if name in ("executor", "engine"):
         env["FEED_ADDRESS"] = system.address("feed")
-    if name in ("engine", "gateway"):
+    if name == "engine":
         env["EXECUTOR_ADDRESS"] = system.address("executor")
         env["VAULT_ADDRESS"] = system.address("vault")
     if name == "gateway":
+        # The internet-facing gateway reaches the feed and the engine only.
         env["FEED_ADDRESS"] = system.address("feed")
         env["ENGINE_ADDRESS"] = system.address("engine")
     return env

@@ -123,7 +123,7 @@ def test_addresses_point_at_the_services_of_the_called_components(
 ) -> None:
     services = by_component(objects, "Service")
     expected_calls = {"engine": {"feed", "executor", "vault"}, "executor": {"feed"},
-                      "gateway": {"feed", "engine", "executor", "vault"}, "feed": set(),
+                      "gateway": {"feed", "engine"}, "feed": set(),
                       "vault": set()}
     for name, deployment in by_component(objects, "Deployment").items():
         env = env_of(containers(deployment)[0])
@@ -240,9 +240,7 @@ def _grpc_rule(policy: dict[str, Any], port: str) -> dict[str, Any]:
     return rule
 
 
-def test_only_the_engine_and_the_gateways_health_check_reach_executor_and_vault(
-    objects: list[dict[str, Any]],
-) -> None:
+def test_only_the_engine_reaches_executor_and_vault(objects: list[dict[str, Any]]) -> None:
     policies = by_component(objects, "NetworkPolicy")
     assert set(policies) == set(deploy_chart.COMPONENTS)
     for name in ("executor", "vault"):
@@ -250,9 +248,11 @@ def test_only_the_engine_and_the_gateways_health_check_reach_executor_and_vault(
         assert policy["spec"]["podSelector"]["matchLabels"][COMPONENT_LABEL] == name
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         rule = _grpc_rule(policy, "grpc")
-        assert peer_components(rule) == {"engine", "gateway"}
+        assert peer_components(rule) == {"engine"}
         assert all(set(peer) == {"podSelector"} for peer in rule["from"])
         assert rule_ports(rule) == {"grpc"}
+    env = env_of(containers(by_component(objects, "Deployment")["gateway"])[0])
+    assert "EXECUTOR_ADDRESS" not in env and "VAULT_ADDRESS" not in env
 
 
 def test_every_other_grpc_service_accepts_only_its_callers(objects: list[dict[str, Any]]) -> None:
@@ -306,19 +306,8 @@ def test_every_gateway_replica_shares_one_api_token(objects: list[dict[str, Any]
         assert secret_name == "dne-api-token"   # the examples bring their own
 
 
-def test_without_the_gateways_backend_health_only_the_engine_reaches_executor_and_vault() -> None:
-    objects = deploy_chart.documents(
-        deploy_chart.render({"components": {"gateway": {"calls": ["feed", "engine"]}}}))
-    policies = by_component(objects, "NetworkPolicy")
-    for name in ("executor", "vault"):
-        assert peer_components(_grpc_rule(policies[name], "grpc")) == {"engine"}
-    env = env_of(containers(by_component(objects, "Deployment")["gateway"])[0])
-    assert "EXECUTOR_ADDRESS" not in env and "VAULT_ADDRESS" not in env
-
-
 def test_a_component_nothing_calls_refuses_every_connection() -> None:
     objects = deploy_chart.documents(deploy_chart.render({
         "metrics": {"enabled": False},
-        "components": {"gateway": {"calls": ["feed", "engine"]},
-                       "engine": {"calls": ["feed", "executor"]}}}))
+        "components": {"engine": {"calls": ["feed", "executor"]}}}))
     assert by_component(objects, "NetworkPolicy")["vault"]["spec"]["ingress"] == []

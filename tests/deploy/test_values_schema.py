@@ -23,6 +23,8 @@ REJECTED = {
     "the wallet key in the engine": {"components": {"engine": {"walletKey": True}}},
     "the database in the executor": {"components": {"executor": {"database": True}}},
     "a call to an unknown component": {"components": {"engine": {"calls": ["ledger"]}}},
+    "the gateway calling the executor": {"components": {"gateway": {"calls": ["executor"]}}},
+    "the gateway calling the vault": {"components": {"gateway": {"calls": ["feed", "vault"]}}},
     "a short api token": {"apiToken": {"value": "short"}},
     "a database url that is not postgresql": {"database": {"url": "mysql://db/dne"}},
     "a non-string env name": {"default": {"env": {"lower-case": "x"}}},

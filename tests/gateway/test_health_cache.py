@@ -14,7 +14,6 @@ import httpx
 from grpc_health.v1 import health_pb2
 
 from dne.engine.v1 import engine_pb2
-from dne.executor.v1 import executor_pb2
 from dne.feed.v1 import feed_pb2
 from services.gateway.app import create_app
 from services.gateway.routes import HealthCache
@@ -43,22 +42,23 @@ class QuietStream:
 
 
 class CountingBackends:
-    """The seven calls of a health probe, each answering after BACKEND_LATENCY_SEC; an engine
-    whose event stream stays quiet."""
+    """The five calls of a health probe, each answering after BACKEND_LATENCY_SEC; an engine
+    whose event stream stays quiet. The gateway holds no stub for the executor or the vault:
+    the engine's GetBackendHealth reports them."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         serving = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
         self.health = {name: SimpleNamespace(Check=self._answer(f"{name}.Check", serving))
-                       for name in ("feed", "engine", "executor", "vault")}
+                       for name in ("feed", "engine")}
         self.feed = SimpleNamespace(ListFundingMarkets=self._answer(
             "ListFundingMarkets", feed_pb2.ListFundingMarketsResponse()))
         self.engine = SimpleNamespace(GetEngineStatus=self._answer(
             "GetEngineStatus", engine_pb2.GetEngineStatusResponse()),
+            GetBackendHealth=self._answer("GetBackendHealth", engine_pb2.GetBackendHealthResponse(
+                executor="SERVING", vault="SERVING",
+                venue=engine_pb2.VenueHealth(connected=True, venue="paper", latency_ms=0.0))),
             StreamEvents=lambda request, **options: QuietStream())
-        self.executor = SimpleNamespace(GetVenueStatus=self._answer(
-            "GetVenueStatus", executor_pb2.GetVenueStatusResponse(
-                connected=True, venue="paper", latency_ms=0.0)))
         self.channels: list[Any] = []
 
     def _answer(self, name: str, reply: Any) -> Any:
@@ -104,8 +104,8 @@ async def test_500_health_requests_50_at_a_time_cost_the_backends_one_probe():
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"\n/health x500, 50 at a time: {backends.total} backend calls, "
           f"p99 {p99 * 1000:.1f} ms")
-    # The flood lasts well under the 2 s the answer is kept: one probe, seven calls.
-    assert backends.total == 7, backends.calls
+    # The flood lasts well under the 2 s the answer is kept: one probe, five calls.
+    assert backends.total == 5, backends.calls
     # Uncached, each backend would serve 500 calls one at a time: 10 s of work per backend.
     assert p99 < 1.5
 
@@ -116,10 +116,10 @@ async def test_the_probe_is_taken_again_once_its_answer_is_older_than_the_cache_
                            RATE_LIMIT_HEALTH="100000/second") as client:
         await client.get("/health")
         await client.get("/health")
-        assert backends.total == 7
+        assert backends.total == 5
         await asyncio.sleep(0.15)
         await client.get("/health")
-    assert backends.total == 14
+    assert backends.total == 10
 
 
 async def test_without_the_token_health_says_only_healthy_or_degraded():

@@ -23,8 +23,7 @@ def nowhere() -> str:
 def alone_env(**extra: str) -> dict[str, str]:
     """A gateway with every backend unreachable."""
     return {"PORT": "0", "FEED_ADDRESS": nowhere(), "ENGINE_ADDRESS": nowhere(),
-            "EXECUTOR_ADDRESS": nowhere(), "VAULT_ADDRESS": nowhere(), "LOG_FORMAT": "text",
-            "DNE_API_TOKEN": "", **extra}
+            "LOG_FORMAT": "text", "DNE_API_TOKEN": "", **extra}
 
 
 async def test_without_a_token_one_is_generated_printed_once_and_required(tmp_path):
