@@ -11,13 +11,13 @@ from fastapi import FastAPI, WebSocket
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 from starlette.datastructures import MutableHeaders
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
 from services.gateway.errors import CatchAllMiddleware, install_error_handlers
 from services.gateway.fanout import EventFanout
+from services.gateway.host_check import HostCheckMiddleware
 from services.gateway.http_metrics import HttpMetricsMiddleware
 from services.gateway.markets import MarketDirectory
 from services.gateway.rate_limits import RateLimits
@@ -116,8 +116,7 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
     # A page of another origin that a rebinding DNS points at this gateway names its own host.
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts,
-                       www_redirect=False)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.trusted_hosts)
     # Outermost: even the answers of CatchAllMiddleware and of the host check carry the headers.
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(build_router())

@@ -75,6 +75,19 @@ def test_a_dns_rebinding_request_naming_another_host_is_refused():
     assert refused.value.status_code == 400
 
 
+def test_a_refused_host_answers_the_json_error_body_with_the_security_headers():
+    with gateway() as client:
+        reply = client.get("/api/config", headers={"host": "evil.example"})
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            first_message(client, host="evil.example:8000")
+    assert reply.status_code == 400
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json()["error"]["code"] == "INVALID_HOST"
+    assert "ALLOWED_HOSTS" in reply.json()["error"]["message"]
+    assert reply.headers["Content-Security-Policy"] and reply.headers["X-Frame-Options"] == "DENY"
+    assert refused.value.json()["error"]["code"] == "INVALID_HOST"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "localhost"])
 def test_the_default_host_names_are_answered(host):
     with gateway() as client:
