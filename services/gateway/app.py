@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
@@ -117,6 +118,10 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware)
     # A page of another origin that a rebinding DNS points at this gateway names its own host.
     app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.trusted_hosts)
+    if settings.trusted_proxy_networks:
+        # The client behind the ingress, for the rate limits (uvicorn's own parsing).
+        app.add_middleware(ProxyHeadersMiddleware,
+                           trusted_hosts=settings.trusted_proxy_networks)
     # Outermost: even the answers of CatchAllMiddleware and of the host check carry the headers.
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(build_router())

@@ -28,7 +28,7 @@ from services.gateway import commands as C
 from services.gateway import wire
 from services.gateway.errors import ApiError
 from services.gateway.markets import MarketDirectory
-from services.gateway.rate_limits import RateLimits, describe
+from services.gateway.rate_limits import SIGNED_IN, RateLimits, describe
 from services.gateway.request_ids import RequestIds
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ class CommandDispatcher:
                 "message": f"too many commands: at most {describe(self._limits.ws_commands)} "
                            f"per connection; retry in {wait:.1f} s"}
 
-    async def handle(
-        self, frame: str | bytes, connection_id: str, client_ip: str
-    ) -> dict[str, Any]:
+    async def handle(self, frame: str | bytes, connection_id: str) -> dict[str, Any]:
         limited = await self.admit(connection_id)
         size = len(frame) if isinstance(frame, bytes) else len(frame.encode(errors="replace"))
         if size > self._max_frame_bytes:
@@ -92,7 +90,7 @@ class CommandDispatcher:
             return failure(parsed.id, parsed.action, ErrorCode.RATE_LIMITED, limited["message"],
                            {"retry_after_seconds": limited["retry_after_seconds"]})
         try:
-            return await self._execute(parsed, connection_id, client_ip)
+            return await self._execute(parsed)
         except ApiError as error:
             return failure(parsed.id, parsed.action, error.code, error.message, error.details)
         except grpc.aio.AioRpcError as error:
@@ -109,7 +107,7 @@ class CommandDispatcher:
             return failure(parsed.id, parsed.action, ErrorCode.INTERNAL,
                            "the gateway could not process this command; it was logged")
 
-    async def _execute(self, command: Any, connection_id: str, client_ip: str) -> dict[str, Any]:
+    async def _execute(self, command: Any) -> dict[str, Any]:
         # One span per browser command: the root of the trace through engine, feed, executor
         # and vault (the gRPC client interceptor carries it in metadata).
         # A root of its own (not a child of the long-lived WebSocket span): one trace per
@@ -126,7 +124,7 @@ class CommandDispatcher:
                 value = getattr(payload, field, None)
                 if value is not None:
                     span.set_attribute(attribute, str(value))
-            message = await self._execute_traced(command, connection_id, client_ip)
+            message = await self._execute_traced(command)
             result = message.get("payload", {})
             span.set_attribute(ATTR_RESULT_OK, bool(result.get("ok")))
             if result.get("error"):
@@ -135,13 +133,13 @@ class CommandDispatcher:
                 span.set_attribute(ATTR_TX_SIGNATURE, result["order"]["tx_signature"])
             return message
 
-    async def _execute_traced(
-        self, command: Any, connection_id: str, client_ip: str
-    ) -> dict[str, Any]:
+    async def _execute_traced(self, command: Any) -> dict[str, Any]:
         if isinstance(command, C.Ping):
             return result_message(command.id, command.action, ok=True, message="pong")
         if command.action in C.POSITION_ACTIONS:
-            wait = await self._limits.retry_after(self._limits.position_ops, "ops", client_ip)
+            # The account's budget: every connection holds the one token, so neither many
+            # addresses nor an ingress in front changes how many operations pass.
+            wait = await self._limits.retry_after(self._limits.position_ops, "ops", SIGNED_IN)
             if wait is not None:
                 raise ApiError(429, ErrorCode.RATE_LIMITED,
                                f"too many position operations: at most "

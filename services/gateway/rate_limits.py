@@ -1,4 +1,9 @@
-"""design.md's rate limits on a moving window (the `limits` library, in memory)."""
+"""design.md's rate limits on a moving window (the `limits` library, in memory).
+
+Who is counted: a caller holding the API token is the one user of the one account, counted as
+SIGNED_IN wherever it connects from (position operations, and REST requests that carry the
+token); anyone else per client address, which behind TRUSTED_PROXIES is the forwarded one; the
+WebSocket's frames per connection."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from services.gateway.settings import GatewaySettings
+
+SIGNED_IN = "token"
 
 
 class RateLimits:
@@ -27,6 +34,10 @@ class RateLimits:
             return None
         stats = await self._limiter.get_window_stats(item, *identifiers)
         return max(0.0, stats.reset_time - time.time())
+
+
+def client_key(host: str | None) -> str:
+    return f"ip:{host or 'unknown'}"
 
 
 def retry_after_header(seconds: float) -> str:

@@ -26,7 +26,13 @@ from services.gateway.clients import BackendClients
 from services.gateway.errors import ApiError, responses
 from services.gateway.fanout import EventFanout
 from services.gateway.markets import MarketDirectory
-from services.gateway.rate_limits import RateLimits, describe, retry_after_header
+from services.gateway.rate_limits import (
+    SIGNED_IN,
+    RateLimits,
+    client_key,
+    describe,
+    retry_after_header,
+)
 from services.gateway.settings import GatewaySettings
 
 MARKET_PATTERN = r"^[A-Za-z0-9]{1,20}-(PERP|perp)$"
@@ -93,17 +99,24 @@ def gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _rate_key(request: Request, api_token: str) -> str:
+    """SIGNED_IN with a valid token, so callers without one (who may share the user's address,
+    an ingress's when TRUSTED_PROXIES is unset) cannot use up the user's budget; else the
+    client address."""
+    scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token_matches(offered.strip(), api_token):
+        return SIGNED_IN
+    return client_key(request.client.host if request.client else None)
 
 
 def rate_limited(
     bucket: str, pick: Callable[[RateLimits], Any]
 ) -> Callable[..., Awaitable[None]]:
     async def check(request: Request) -> None:
-        limits: RateLimits = gateway(request).limits
-        item = pick(limits)
-        wait = await limits.retry_after(item, bucket, _client_ip(request))
+        gw = gateway(request)
+        item = pick(gw.limits)
+        wait = await gw.limits.retry_after(item, bucket,
+                                           _rate_key(request, gw.settings.api_token))
         if wait is not None:
             raise ApiError(
                 429, ErrorCode.RATE_LIMITED,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -34,18 +35,24 @@ class GatewaySettings(BaseSettings):
     # Origins whose pages may open the WebSocket besides the gateway's own (Origin equal to
     # http(s)://<Host>), comma separated, e.g. "https://dne.example.com".
     allowed_origins: str = ""
+    # Addresses or networks of the reverse proxies in front (an ingress), comma separated, e.g.
+    # "10.0.0.0/8". Only a request whose peer is one of them is counted against the rate limits
+    # as the X-Forwarded-For client (the right-most address that is not itself a proxy).
+    # Empty: the peer is the client, whatever the headers say.
+    trusted_proxies: str = ""
     frontend_dir: Path = REPO_ROOT / "frontend"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     otel_exporter_otlp_endpoint: str | None = None
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
     # design.md "Rate limiting"; strings in the `limits` notation ("10/minute").
-    rate_limit_markets: str = "10/minute"        # GET /api/drift/markets, per client IP
-    rate_limit_api: str = "1000/minute"          # every other /api route, per client IP
+    # REST: per client IP, or all together for requests with the token (rate_limits.py).
+    rate_limit_markets: str = "10/minute"        # GET /api/drift/markets
+    rate_limit_api: str = "1000/minute"          # every other /api route
     rate_limit_ws_commands: str = "5/second"     # WebSocket frames, per connection
-    rate_limit_position_ops: str = "10/minute"   # open, close, settle, swap, per client IP
-    # GET /health, per client IP: a probe asks every few seconds, a watching script a few times
-    # a second; a flood is answered 429 before it costs anything.
+    rate_limit_position_ops: str = "10/minute"   # open, close, settle, swap: the account's
+    # GET /health: a probe asks every few seconds, a watching script a few times a second; a
+    # flood is answered 429 before it costs anything.
     rate_limit_health: str = "30/second"
 
     # What the dashboard shows; the engine enforces the confirmation itself.
@@ -82,6 +89,24 @@ class GatewaySettings(BaseSettings):
     def trusted_origins(self) -> frozenset[str]:
         return frozenset(origin.strip().rstrip("/").lower()
                          for origin in self.allowed_origins.split(",") if origin.strip())
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                # A host name or "*" would be matched literally or trust every peer.
+                raise ValueError(f"TRUSTED_PROXIES takes IP addresses or CIDRs, not {entry!r}"
+                                 ) from None
+        return value
 
     @field_validator("api_token")
     @classmethod

@@ -88,9 +88,8 @@ async def serve_browser(
         return
     browser = await fanout.join()
     metrics.WEBSOCKET_CLIENTS.inc()
-    client_ip = websocket.client.host if websocket.client else "unknown"
     writer = asyncio.create_task(_write(websocket, browser), name=f"ws-writer-{browser.id}")
-    reader = asyncio.create_task(_read(websocket, browser, dispatcher, client_ip),
+    reader = asyncio.create_task(_read(websocket, browser, dispatcher),
                                  name=f"ws-reader-{browser.id}")
     overflow = asyncio.create_task(browser.overflowed.wait())
     try:
@@ -127,9 +126,7 @@ async def _write(websocket: WebSocket, browser: Browser) -> None:
             return
 
 
-async def _read(
-    websocket: WebSocket, browser: Browser, dispatcher: CommandDispatcher, client_ip: str,
-) -> None:
+async def _read(websocket: WebSocket, browser: Browser, dispatcher: CommandDispatcher) -> None:
     pending: set[asyncio.Task[None]] = set()
     try:
         while True:
@@ -139,7 +136,7 @@ async def _read(
             frame: str | bytes | None = message.get("text")
             if frame is None:
                 frame = message.get("bytes") or b""
-            task = asyncio.create_task(_answer(frame, browser, dispatcher, client_ip))
+            task = asyncio.create_task(_answer(frame, browser, dispatcher))
             pending.add(task)
             task.add_done_callback(pending.discard)
     except WebSocketDisconnect:
@@ -149,10 +146,8 @@ async def _read(
             task.cancel()
 
 
-async def _answer(
-    frame: str | bytes, browser: Browser, dispatcher: CommandDispatcher, client_ip: str,
-) -> None:
-    reply: dict[str, Any] = await dispatcher.handle(frame, browser.id, client_ip)
+async def _answer(frame: str | bytes, browser: Browser, dispatcher: CommandDispatcher) -> None:
+    reply: dict[str, Any] = await dispatcher.handle(frame, browser.id)
     error = (reply.get("payload") or {}).get("error") or {}
     if reply.get("type") == "COMMAND_RESULT" and error.get("code") == "ORDER_PENDING":
         # Sent but unconfirmed: the final COMMAND_RESULT follows from the engine's stream.

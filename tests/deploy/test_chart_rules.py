@@ -67,6 +67,17 @@ def test_the_gateway_accepts_its_service_names_and_ingress_hosts(
             assert rule["host"] in allowed
 
 
+def test_the_gateway_believes_forwarded_clients_only_from_the_configured_proxies() -> None:
+    def gateway_env(values: dict[str, Any] | None) -> dict[str, Any]:
+        objects = deploy_chart.documents(deploy_chart.render(values))
+        return env_of(containers(by_component(objects, "Deployment")["gateway"])[0])
+
+    assert "TRUSTED_PROXIES" not in gateway_env(None)
+    proxies = {"components": {"gateway": {"ingress": {
+        "trustedProxies": ["10.244.0.0/16", "192.0.2.10"]}}}}
+    assert gateway_env(proxies)["TRUSTED_PROXIES"]["value"] == "10.244.0.0/16,192.0.2.10"
+
+
 def test_every_container_runs_hardened(objects: list[dict[str, Any]]) -> None:
     for deployment in of_kind(objects, "Deployment"):
         spec = pod_spec(deployment)

@@ -25,6 +25,8 @@ REJECTED = {
     "a call to an unknown component": {"components": {"engine": {"calls": ["ledger"]}}},
     "the gateway calling the executor": {"components": {"gateway": {"calls": ["executor"]}}},
     "the gateway calling the vault": {"components": {"gateway": {"calls": ["feed", "vault"]}}},
+    "a proxy named by host": {"components": {"gateway": {"ingress": {
+        "trustedProxies": ["ingress.internal"]}}}},
     "a short api token": {"apiToken": {"value": "short"}},
     "a database url that is not postgresql": {"database": {"url": "mysql://db/dne"}},
     "a non-string env name": {"default": {"env": {"lower-case": "x"}}},

@@ -1,5 +1,5 @@
 """design.md's rate limits, with the gateway's defaults: 10 market requests a minute per IP,
-5 commands a second per connection, 10 position operations a minute per IP."""
+5 commands a second per connection, 10 position operations a minute for the account."""
 
 from __future__ import annotations
 
