@@ -17,6 +17,8 @@ SIZE_PLACES = 9     # SOL and Drift base amounts have 9 decimals
 AMOUNT_PLACES = 6   # USDC has 6
 _MARKET = re.compile(r"^[A-Z0-9]{1,20}-PERP$")
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+MAX_CONFIRMATION_ID = 64
+_CONFIRMATION_ID = re.compile(r"^[A-Za-z0-9_-]*$")  # secrets.token_urlsafe's alphabet
 
 DEPOSIT = "DRIFT_DEPOSIT"
 WITHDRAW = "DRIFT_WITHDRAW"
@@ -39,6 +41,16 @@ def parse_request_id(text: str) -> str:
         raise DomainError(ErrorCode.INVALID_ARGUMENT,
                           f"request_id must be 1-{MAX_REQUEST_ID} printable characters "
                           "without spaces")
+    return value
+
+
+def parse_confirmation_id(text: str) -> str:
+    """Empty when the request confirms nothing; the engine's quotes decide the rest."""
+    value = (text or "").strip()
+    if len(value) > MAX_CONFIRMATION_ID or not _CONFIRMATION_ID.match(value):
+        raise DomainError(ErrorCode.INVALID_ARGUMENT,
+                          f"confirmation_id must be the id of the engine's quote: up to "
+                          f"{MAX_CONFIRMATION_ID} letters, digits, '-' or '_'")
     return value
 
 
@@ -84,14 +96,15 @@ def open_position(request: engine_pb2.OpenPositionRequest) -> TradeRequest:
     market = parse_market(request.market)
     side = _direction(request.direction, {"long": K.SIDE_LONG, "short": K.SIDE_SHORT})
     return TradeRequest(request_id, OPEN_POSITION, K.TRADE_KIND_PERP_OPEN, market, side,
-                        parse_size(request.size), confirmed=request.confirmed)
+                        parse_size(request.size),
+                        confirmation_id=parse_confirmation_id(request.confirmation_id))
 
 
 def close_position(request: engine_pb2.ClosePositionRequest) -> TradeRequest:
     return TradeRequest(parse_request_id(request.request_id), CLOSE_POSITION,
                         K.TRADE_KIND_PERP_CLOSE, parse_market(request.market),
-                        confirmed=request.confirmed, reduce_only=True,
-                        unwind_spot=request.unwind_spot)
+                        reduce_only=True, unwind_spot=request.unwind_spot,
+                        confirmation_id=parse_confirmation_id(request.confirmation_id))
 
 
 def settle_pnl(request: engine_pb2.SettlePnlRequest) -> TradeRequest:
@@ -104,4 +117,4 @@ def swap(request: engine_pb2.SwapRequest) -> TradeRequest:
     side = _direction(request.direction, {"buy": K.SIDE_LONG, "sell": K.SIDE_SHORT})
     kind = K.TRADE_KIND_SPOT_BUY if side == K.SIDE_LONG else K.TRADE_KIND_SPOT_SELL
     return TradeRequest(request_id, SWAP, kind, "SOL", side, parse_size(request.size),
-                        confirmed=request.confirmed)
+                        confirmation_id=parse_confirmation_id(request.confirmation_id))

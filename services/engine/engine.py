@@ -27,6 +27,7 @@ from services.common.timeutil import to_timestamp
 from services.engine import commands, delta, orders, reconcile, resume, snapshot
 from services.engine.account import AccountView
 from services.engine.auto_resume import AutoResume, NotYet
+from services.engine.confirmations import ConfirmationBook
 from services.engine.engine_state import EngineState, EngineStateFile, OpenEntry
 from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
@@ -85,6 +86,7 @@ class FundingEngine:
         self._sleep = sleep
         self.bus = bus or EventBus(settings.stream_queue_size)
         self._alerter = HealthAlerter(monotonic)
+        self._monotonic = monotonic
         self._synchronizer = VaultSynchronizer(
             settings.vault_retry_delays, sleep, self._set_recovering
         )
@@ -248,8 +250,14 @@ class FundingEngine:
         self._last_synced_as_of = None
         self._trade_path = TradePath(
             settings=self.settings, upstream=self.upstream, ledger=ledger,
-            preflight=Preflight(self.settings, self.leverage_limit()), account=account,
-            sub_account=sub_account, blocked_reason=self.blocked_reason, sleep=self._sleep,
+            preflight=Preflight(self.settings, self.leverage_limit()),
+            confirmations=ConfirmationBook(
+                threshold_usd=self.settings.confirm_above_usd,
+                valid_for_sec=self.settings.confirm_timeout_sec,
+                price_tolerance=self.settings.slippage_tolerance,
+                account=account, sub_account=sub_account, monotonic=self._monotonic),
+            account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
+            sleep=self._sleep,
         )
         legs = HedgeLegs(
             trade_path=self._trade_path,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from dne.common.v1 import common_pb2
@@ -84,8 +84,9 @@ class HedgedEntry:
             # The user confirms both legs: say how much spot SOL comes with the short.
             refused.error.details["spot_leg_buy_sol"] = str(spot)
             return refused
+        # Past the preview its confirmation is used up: the legs go ahead without another.
         entry = OpenEntry(request.request_id, request.market, str(request.size), str(spot),
-                          request.confirmed)
+                          confirmed=True)
         self._journal.remember(entry)
         result = await self.advance(entry)
         assert result is not None  # a fresh entry always has something to answer
@@ -272,7 +273,8 @@ class HedgedExit:
         if refused is not None:
             refused.error.details["spot_leg_sell_sol"] = str(spot)
             return refused
-        closed = await self._legs.trade_path.execute(request)
+        # The preview used up its confirmation: the close itself needs no other.
+        closed = await self._legs.trade_path.execute(replace(request, confirmed=True))
         if not closed.ok:
             return closed
         sold = await self._legs.trade_path.execute(

@@ -26,7 +26,10 @@ class TradeRequest:
     side: int = K.SIDE_UNSPECIFIED  # for a close, derived from the position
     size: Decimal = Decimal(0)      # base, SOL or USDC; for a close, the position's size
     source: str = "user"            # "user", "rebalance"
+    # Set by the engine only: the legs of a command whose confirmation was checked already.
+    # The wire's `confirmed` flag never sets it; a user confirms with a quote's id.
     confirmed: bool = False
+    confirmation_id: str = ""       # the engine's quote this request confirms (confirmations.py)
     reduce_only: bool = False
     unwind_spot: bool = False       # a close on the hedge market also sells its spot leg
 

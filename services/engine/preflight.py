@@ -19,8 +19,6 @@ from services.engine.upstream import VenueStatus
 log = logging.getLogger(__name__)
 K = common_pb2
 ZERO = Decimal(0)
-CONFIRMABLE = (K.TRADE_KIND_PERP_OPEN, K.TRADE_KIND_PERP_CLOSE, K.TRADE_KIND_SPOT_BUY,
-               K.TRADE_KIND_SPOT_SELL)
 
 
 @dataclass(frozen=True)
@@ -85,20 +83,6 @@ class Preflight:
         if request.is_swap:
             return self._swap(request, context)
         return self._open(request, context)
-
-    def confirmation_needed(self, trade: ApprovedTrade) -> DomainError | None:
-        """Trades above the threshold need confirmed=true; automatic rebalances are exempt."""
-        request = trade.request
-        if request.source != "user" or request.kind not in CONFIRMABLE or request.confirmed:
-            return None
-        if trade.notional <= self._settings.confirm_above_usd:
-            return None
-        return DomainError(
-            ErrorCode.CONFIRMATION_REQUIRED,
-            f"this trade of {trade.notional:.2f} USD is above "
-            f"{self._settings.confirm_above_usd} USD: resend with confirmed=true",
-            **trade.details(),
-        )
 
     # --- per kind -------------------------------------------------------------------------
 

@@ -53,6 +53,10 @@ class EngineSettings(ServiceSettings):
     hedge_market: str = Field(default="SOL-PERP", pattern=r"^[A-Z0-9]+-PERP$")
     stream_queue_size: int = Field(default=256, ge=1, le=100_000)
     backend_health_cache_sec: float = Field(
+    confirm_timeout_sec: float = Field(
+        default=30, gt=0, le=600,
+        description="How long the quote of a trade above CONFIRM_ABOVE_USD can be confirmed; "
+                    "its price must also stay within SLIPPAGE_TOLERANCE of the quoted one.")
         default=1.0, ge=0, le=60,
         description="GetBackendHealth answers from one probe of the executor and the vault "
                     "kept this long (a quarter of it while one does not serve).")

@@ -35,6 +35,7 @@ from services.common.telemetry import (
 )
 from services.common.timeutil import to_timestamp
 from services.engine import orders
+from services.engine.confirmations import ConfirmationBook, ConfirmationRefused
 from services.engine.gates import GateDenied
 from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
@@ -58,6 +59,7 @@ class TradePath:
         upstream: Upstream,
         ledger: Ledger,
         preflight: Preflight,
+        confirmations: ConfirmationBook,
         account: str,
         sub_account: int,
         blocked_reason: Callable[[], str],
@@ -67,6 +69,7 @@ class TradePath:
         self._upstream = upstream
         self._ledger = ledger
         self._preflight = preflight
+        self._confirmations = confirmations
         self._account = account
         self._sub_account = sub_account
         self._blocked_reason = blocked_reason
@@ -111,22 +114,21 @@ class TradePath:
             except DomainError as error:
                 log.info("trade refused", extra={"request_id": request.request_id,
                                                  "code": str(error.code), "reason": error.message})
-                return orders.failure(request.request_id, request.action, error)
+                return _refusal(request, error)
 
     async def preview(self, request: TradeRequest) -> engine_pb2.CommandResult | None:
         """Runs the gates and the confirmation rule without trading: None when the trade would
-        go ahead, else the refusal a real attempt would answer."""
+        go ahead (its confirmation, if it needed one, is used up), else the refusal a real
+        attempt would answer."""
         async with self._lock:
             try:
                 blocked = self._blocked_reason()
                 if blocked:
                     raise DomainError(ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")
                 trade = self._preflight.evaluate(request, await self._context(request))
-                needs_confirmation = self._preflight.confirmation_needed(trade)
-                if needs_confirmation is not None:
-                    raise needs_confirmation
+                self._confirmations.check(trade)
             except DomainError as error:
-                return orders.failure(request.request_id, request.action, error)
+                return _refusal(request, error)
             return None
 
     async def _execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
@@ -140,9 +142,8 @@ class TradePath:
         context = await self._context(request)
         trade = self._preflight.evaluate(request, context)
         trace.get_current_span().set_attribute(ATTR_GATE_DECISION, "approved")
-        needs_confirmation = self._preflight.confirmation_needed(trade)
-        if needs_confirmation is not None:
-            raise needs_confirmation
+        # After the gates: a confirmation is used up only by a trade that can go ahead.
+        self._confirmations.check(trade)
         try:
             stored, created = await self._ledger.record_intent(self._intent(trade))
         except DomainError as error:
@@ -460,6 +461,13 @@ class TradePath:
                 "request_id": trade.request.request_id, "status": status,
                 "code": order.error.code, "reason": order.error.message,
             })
+
+
+def _refusal(request: TradeRequest, error: DomainError) -> engine_pb2.CommandResult:
+    result = orders.failure(request.request_id, request.action, error)
+    if isinstance(error, ConfirmationRefused) and error.quote is not None:
+        result.confirmation.CopyFrom(error.quote)
+    return result
 
 
 def _wire_market(request: TradeRequest) -> str:

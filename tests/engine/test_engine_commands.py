@@ -14,6 +14,7 @@ from dne.engine.v1 import engine_pb2 as E
 from dne.executor.v1 import executor_pb2 as X
 from services.common.errors import DomainError
 from services.engine import commands, orders
+from tests.kit.confirmations import confirm_quoted
 from tests.kit.engine_fakes import EngineHarness, build_engine
 
 
@@ -27,15 +28,29 @@ async def deposit(h: EngineHarness, amount: str, rid: str = "dep") -> E.CommandR
 
 async def open_(h: EngineHarness, size: str, direction: str = "short", market: str = "SOL-PERP",
                 rid: str = "open", confirmed: bool = True) -> E.CommandResult:
-    return await h.engine.trade(commands.open_position(  # type: ignore[attr-defined]
-        E.OpenPositionRequest(request_id=rid, market=market, direction=direction, size=size,
-                              confirmed=confirmed)))
+    """confirmed: both steps (ask, then confirm the engine's quote); else the first only."""
+    async def send(confirmation_id: str) -> E.CommandResult:
+        return await h.engine.trade(commands.open_position(  # type: ignore[attr-defined]
+            E.OpenPositionRequest(request_id=rid, market=market, direction=direction, size=size,
+                                  confirmation_id=confirmation_id)))
+    return await (confirm_quoted(send) if confirmed else send(""))
 
 
 async def swap(h: EngineHarness, direction: str, size: str, rid: str = "swap",
                confirmed: bool = True) -> E.CommandResult:
-    return await h.engine.trade(commands.swap(E.SwapRequest(  # type: ignore[attr-defined]
-        request_id=rid, direction=direction, size=size, confirmed=confirmed)))
+    async def send(confirmation_id: str) -> E.CommandResult:
+        return await h.engine.trade(commands.swap(E.SwapRequest(  # type: ignore[attr-defined]
+            request_id=rid, direction=direction, size=size, confirmation_id=confirmation_id)))
+    return await (confirm_quoted(send) if confirmed else send(""))
+
+
+async def close_(h: EngineHarness, rid: str, market: str = "SOL-PERP",
+                 unwind_spot: bool = False) -> E.CommandResult:
+    async def send(confirmation_id: str) -> E.CommandResult:
+        return await h.engine.trade(commands.close_position(  # type: ignore[attr-defined]
+            E.ClosePositionRequest(request_id=rid, market=market, unwind_spot=unwind_spot,
+                                   confirmation_id=confirmation_id)))
+    return await confirm_quoted(send)
 
 
 # --- deposit and withdraw ------------------------------------------------------------------
@@ -142,8 +157,7 @@ async def test_close_offsets_the_whole_position_and_records_the_settlement(
     assert (await deposit(running, "2000")).ok
     assert (await open_(running, "5")).ok
     running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
-    result = await running.engine.trade(commands.close_position(  # type: ignore[attr-defined]
-        E.ClosePositionRequest(request_id="close", market="SOL-PERP", confirmed=True)))
+    result = await close_(running, "close")
     assert result.ok, result.error
     sent = running.executor.last_requests["ClosePosition"]
     assert sent.settle_pnl  # type: ignore[attr-defined]  # property 16: always on
@@ -152,8 +166,7 @@ async def test_close_offsets_the_whole_position_and_records_the_settlement(
     assert result.settlement.status == K.TRADE_STATUS_FILLED
     assert running.vault.trades["close:settle"].kind == K.TRADE_KIND_SETTLE_PNL
     assert running.executor.sub(0).positions == {}
-    again = await running.engine.trade(commands.close_position(  # type: ignore[attr-defined]
-        E.ClosePositionRequest(request_id="close-2", market="SOL-PERP", confirmed=True)))
+    again = await close_(running, "close-2")
     assert again.error.code == "NO_POSITION"
 
 
@@ -503,9 +516,7 @@ async def test_the_confirmation_of_a_hedged_short_names_its_spot_leg(
 
 
 async def close(h: EngineHarness, rid: str, *, unwind_spot: bool) -> E.CommandResult:
-    return await h.engine.trade(commands.close_position(  # type: ignore[attr-defined]
-        E.ClosePositionRequest(request_id=rid, market="SOL-PERP", confirmed=True,
-                               unwind_spot=unwind_spot)))
+    return await close_(h, rid, unwind_spot=unwind_spot)
 
 
 async def test_leaving_the_carry_with_unwind_sells_the_spot_leg_and_keeps_the_gas(

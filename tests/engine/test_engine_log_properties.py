@@ -18,6 +18,7 @@ from services.common.decimals import to_wire
 from services.engine import commands
 from services.engine.account import AccountView
 from services.engine.snapshot import funding_update
+from tests.kit.confirmations import confirm_quoted
 from tests.kit.engine_fakes import build_engine
 
 sizes = st.decimals(min_value="0.01", max_value="20", places=3)
@@ -86,9 +87,10 @@ def test_property_46_47_50_trades_state_and_profitability_are_logged_with_their_
             await harness.engine.start("paper", 0, "s")  # type: ignore[attr-defined]
             await harness.engine.trade(commands.deposit(  # type: ignore[attr-defined]
                 E.DepositRequest(request_id="d", amount=str(amount))))
-            await harness.engine.trade(commands.open_position(  # type: ignore[attr-defined]
-                E.OpenPositionRequest(request_id="o", market="SOL-PERP", direction="short",
-                                      size=str(size), confirmed=True)))
+            await confirm_quoted(lambda confirmation_id: harness.engine.trade(  # type: ignore
+                commands.open_position(E.OpenPositionRequest(
+                    request_id="o", market="SOL-PERP", direction="short", size=str(size),
+                    confirmation_id=confirmation_id))))
             await harness.engine.tick()  # type: ignore[attr-defined]
             await harness.engine.shutdown()  # type: ignore[attr-defined]
         return logs

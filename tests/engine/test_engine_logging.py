@@ -9,6 +9,7 @@ import pytest
 
 from dne.engine.v1 import engine_pb2 as E
 from services.engine import commands
+from tests.kit.confirmations import confirm_quoted
 from tests.kit.engine_fakes import EngineHarness
 
 
@@ -19,9 +20,10 @@ async def test_trade_state_gate_and_profitability_logs_carry_their_fields(
     engine = running.engine
     assert (await engine.trade(commands.deposit(  # type: ignore[attr-defined]
         E.DepositRequest(request_id="d", amount="2000")))).ok
-    assert (await engine.trade(commands.open_position(  # type: ignore[attr-defined]
-        E.OpenPositionRequest(request_id="o", market="SOL-PERP", direction="short", size="2",
-                              confirmed=True)))).ok
+    assert (await confirm_quoted(lambda confirmation_id: engine.trade(  # type: ignore
+        commands.open_position(E.OpenPositionRequest(
+            request_id="o", market="SOL-PERP", direction="short", size="2",
+            confirmation_id=confirmation_id))))).ok
     running.executor.latency_ms = 1000
     assert not (await engine.trade(commands.deposit(  # type: ignore[attr-defined]
         E.DepositRequest(request_id="late", amount="1")))).ok

@@ -111,9 +111,10 @@ async def test_defect2_a_cancelled_caller_does_not_cut_the_hedged_entry(
     await funded(running)
     gate = Gate(running, "OpenPosition")
     servicer = EngineServicer(running.engine)  # type: ignore[arg-type]
+    order = {"request_id": "cut-1", "market": "SOL-PERP", "direction": "short", "size": "2"}
+    quote = (await servicer.OpenPosition(E.OpenPositionRequest(**order), None)).result
     call = asyncio.create_task(servicer.OpenPosition(E.OpenPositionRequest(
-        request_id="cut-1", market="SOL-PERP", direction="short", size="2", confirmed=True),
-        None))
+        **order, confirmation_id=quote.confirmation.confirmation_id), None))
     await gate.reached.wait()
     call.cancel()  # the gateway's deadline: grpc cancels the handler
     gate.release.set()
