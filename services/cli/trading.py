@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,6 +26,9 @@ from rich.table import Table
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.cli import request_ids
+from services.common.grpc_client import open_channel
+from services.common.service_auth import TokenError, read_token_file
+from services.launcher.run_secrets import api_token_path
 
 DEFAULT_ENGINE = "127.0.0.1:50054"
 DEFAULT_FEED = "127.0.0.1:50051"
@@ -89,6 +93,11 @@ def add_trading_commands(commands: argparse._SubParsersAction) -> None:  # type:
                             help=f"engine address (default $DNE_ENGINE or {DEFAULT_ENGINE})")
         parser.add_argument("--feed", default=os.environ.get("DNE_FEED", DEFAULT_FEED),
                             help=f"feed address (default $DNE_FEED or {DEFAULT_FEED})")
+        parser.add_argument("--token", default=None,
+                            help="the API token the engine's commands need (default "
+                                 "$DNE_API_TOKEN, else the file `make run` writes, "
+                                 "$DNE_VAR_DIR/api-token or var/api-token); prefer those two: "
+                                 "a command line is visible to other users in `ps`")
         if name in MONEY_COMMANDS:
             request_ids.add_option(parser)
         parser.set_defaults(handler=run, command_name=name)
@@ -120,7 +129,13 @@ def run(args: argparse.Namespace) -> int:
     address = args.feed if service == "feed" else args.engine
     sent_id = request_ids.resolve(args) if args.command_name in MONEY_COMMANDS else None
     try:
-        reply = asyncio.run(_invoke(call, args, address))
+        # The feed is open to everyone; the token goes to the engine only.
+        token = api_token(args) if service == "engine" else None
+    except TokenError as error:
+        print(f"dne {args.command_name}: {error}", file=sys.stderr)
+        return 2
+    try:
+        reply = asyncio.run(_invoke(call, args, address, token))
     except grpc.aio.AioRpcError as error:
         retry = (f"; it may still have run: retry with --request-id {sent_id}"
                  if sent_id else "")
@@ -136,8 +151,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
-async def _invoke(call: Call, args: argparse.Namespace, address: str) -> Message:
-    async with grpc.aio.insecure_channel(address) as channel:
+def api_token(args: argparse.Namespace) -> str | None:
+    """--token, else $DNE_API_TOKEN, else the file the launcher wrote; None when none is set
+    (the engine then refuses its commands and says how to send one)."""
+    if args.token or os.environ.get("DNE_API_TOKEN"):
+        return str(args.token or os.environ["DNE_API_TOKEN"]).strip()
+    path = api_token_path(Path(os.environ.get("DNE_VAR_DIR", "var")))
+    if not path.exists():
+        return None
+    return read_token_file(path, "the API token file").strip()
+
+
+async def _invoke(call: Call, args: argparse.Namespace, address: str,
+                  token: str | None) -> Message:
+    async with open_channel(address, token) as channel:
         return await call(args, channel)
 
 

@@ -19,6 +19,7 @@ from typing import Final
 
 import grpc
 
+from services.common.service_auth import bearer_interceptors
 from services.common.telemetry import client_interceptors
 
 RECONNECT_BACKOFF_MS: Final = 1000
@@ -38,6 +39,9 @@ CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
 )
 
 
-def open_channel(address: str) -> grpc.aio.Channel:
+def open_channel(address: str, token: str | None = None) -> grpc.aio.Channel:
+    """A channel to `address`; with `token`, every call carries it as a bearer token (the
+    service token to the executor and the vault, the API token to the engine)."""
+    interceptors = [*client_interceptors(), *(bearer_interceptors(token) if token else [])]
     return grpc.aio.insecure_channel(address, options=list(CHANNEL_OPTIONS),
-                                     interceptors=client_interceptors())
+                                     interceptors=interceptors)

@@ -23,13 +23,17 @@ Hook = Callable[[], Awaitable[None]]
 
 
 async def build_server(
-    service: str, settings: ServiceSettings, register: Register, on_start: Hook | None = None
+    service: str, settings: ServiceSettings, register: Register, on_start: Hook | None = None,
+    guard: grpc.aio.ServerInterceptor | None = None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer, Sequence[str]]:
     """Builds a server on settings.host:port, runs `on_start`, then starts serving; answers
     (server, port, health, names). Nothing is answered before `on_start` has loaded what the
-    service keeps (the executor's order log: "not found" meanwhile would read as "never sent")."""
+    service keeps (the executor's order log: "not found" meanwhile would read as "never sent").
+    The `guard` (services/common/service_auth.py) comes last, so its refusals are traced and
+    counted like any other answer."""
     server = grpc.aio.server(
-        interceptors=[*server_interceptors(), RpcMetricsInterceptor(service)],
+        interceptors=[*server_interceptors(), RpcMetricsInterceptor(service),
+                      *([guard] if guard is not None else [])],
         options=[("grpc.so_reuseport", 0)],
     )
     service_names = list(register(server))
@@ -68,13 +72,14 @@ async def run_service(
     *,
     on_start: Hook | None = None,
     on_stop: Hook | None = None,
+    guard: grpc.aio.ServerInterceptor | None = None,
 ) -> None:
     """Runs until SIGTERM or SIGINT, then drains: NOT_SERVING, stop with grace, flush spans."""
     configure_logging(service, settings.log_level, settings.log_format)
     setup_tracing(service, settings.otel_exporter_otlp_endpoint)
     serve_metrics(settings.metrics_port, settings.host)
     server, port, health_servicer, names = await build_server(service, settings, register,
-                                                              on_start)
+                                                              on_start, guard)
     await set_serving(health_servicer, names, True)
     # The launcher and the tests read this line to learn the port when it was 0.
     print(f"{service} listening on {settings.host}:{port}", flush=True)

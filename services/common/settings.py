@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,3 +26,13 @@ class ServiceSettings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|text)$")
     otel_exporter_otlp_endpoint: str | None = None
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=120)
+
+
+class MoneyPathSettings(ServiceSettings):
+    """The engine, the executor and the vault: they share the service token (read by
+    services/common/service_auth.load_service_token; each main refuses to start without it)."""
+
+    service_token_file: Path | None = Field(
+        default=None, description="File holding the service token (0600 or 0400).")
+    service_token: str | None = Field(
+        default=None, repr=False, description="The service token itself; prefer the file.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
@@ -10,17 +11,28 @@ from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run_service
+from services.common.logs import register_secret
+from services.common.service_auth import TokenError
 from services.engine.backend_health import HEALTH_CALL_TIMEOUT_SEC, BackendHealth
 from services.engine.engine import FundingEngine
+from services.engine.guard import EngineTokens
 from services.engine.servicer import EngineServicer
 from services.engine.settings import EngineSettings
 
 
 async def main() -> None:
     settings = EngineSettings()
+    try:
+        tokens = EngineTokens.load(settings)
+    except TokenError as error:
+        print(f"engine: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    register_secret(tokens.api, tokens.service)
+    # The feed's market data is open to every caller; the executor and the vault answer only
+    # calls carrying the service token.
     feed, executor, vault = (open_channel(settings.feed_address),
-                             open_channel(settings.executor_address),
-                             open_channel(settings.vault_address))
+                             open_channel(settings.executor_address, tokens.service),
+                             open_channel(settings.vault_address, tokens.service))
     engine = FundingEngine(
         settings,
         feed_pb2_grpc.FeedServiceStub(feed),
@@ -46,7 +58,8 @@ async def main() -> None:
         for channel in (feed, executor, vault):
             await channel.close()
 
-    await run_service("engine", settings, register, on_start=on_start, on_stop=on_stop)
+    await run_service("engine", settings, register, on_start=on_start, on_stop=on_stop,
+                      guard=tokens.guard())
 
 
 if __name__ == "__main__":

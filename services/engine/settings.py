@@ -6,17 +6,20 @@ from decimal import Decimal
 
 from pydantic import Field, field_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import MoneyPathSettings
 
 # Property 4: the venue's own ceiling per mode. MAX_LEVERAGE may only lower it.
 MODE_LEVERAGE_LIMITS: dict[str, Decimal] = {"paper": Decimal(10), "live": Decimal(5)}
 LAMPORTS_PER_SOL = Decimal(1_000_000_000)
 
 
-class EngineSettings(ServiceSettings):
+class EngineSettings(MoneyPathSettings):
     feed_address: str = Field(min_length=1, description="host:port of the feed service.")
     executor_address: str = Field(min_length=1, description="host:port of the executor.")
     vault_address: str = Field(min_length=1, description="host:port of the vault.")
+    # The user's token (the gateway's DNE_API_TOKEN): the engine's commands need it; its main
+    # refuses to start without one (services/engine/guard.py).
+    api_token: str | None = Field(default=None, validation_alias="DNE_API_TOKEN", repr=False)
 
     max_leverage: Decimal | None = Field(
         default=None, gt=0, le=MODE_LEVERAGE_LIMITS["paper"],
@@ -50,13 +53,13 @@ class EngineSettings(ServiceSettings):
     profit_horizon_hours: Decimal = Field(default=Decimal(720), gt=0, le=8760)
     fee_guard_multiple: Decimal = Field(default=Decimal(2), ge=1, le=100)
     confirm_above_usd: Decimal = Field(default=Decimal(100), ge=0)
-    hedge_market: str = Field(default="SOL-PERP", pattern=r"^[A-Z0-9]+-PERP$")
-    stream_queue_size: int = Field(default=256, ge=1, le=100_000)
-    backend_health_cache_sec: float = Field(
     confirm_timeout_sec: float = Field(
         default=30, gt=0, le=600,
         description="How long the quote of a trade above CONFIRM_ABOVE_USD can be confirmed; "
                     "its price must also stay within SLIPPAGE_TOLERANCE of the quoted one.")
+    hedge_market: str = Field(default="SOL-PERP", pattern=r"^[A-Z0-9]+-PERP$")
+    stream_queue_size: int = Field(default=256, ge=1, le=100_000)
+    backend_health_cache_sec: float = Field(
         default=1.0, ge=0, le=60,
         description="GetBackendHealth answers from one probe of the executor and the vault "
                     "kept this long (a quarter of it while one does not serve).")

@@ -8,13 +8,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.common.settings import ServiceSettings
+from services.common.settings import MoneyPathSettings
 from services.executor.drift.venue_rules import ORACLE_MAX_STALE_SLOTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class ExecutorSettings(ServiceSettings):
+class ExecutorSettings(MoneyPathSettings):
     feed_address: str = Field(default="127.0.0.1:50051", min_length=1)
     executor_driver: Literal["paper", "drift"] = "paper"
     paper_state_path: Path = REPO_ROOT / "var" / "paper_venue.json"

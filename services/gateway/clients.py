@@ -26,7 +26,9 @@ class BackendClients:
     @classmethod
     def connect(cls, settings: GatewaySettings) -> BackendClients:
         addresses = {"feed": settings.feed_address, "engine": settings.engine_address}
-        channels = {name: open_channel(address) for name, address in addresses.items()}
+        # The engine's commands need the API token: the gateway sends the one it checks.
+        channels = {name: open_channel(address, settings.api_token if name == "engine" else None)
+                    for name, address in addresses.items()}
         return cls(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),

@@ -13,6 +13,7 @@ from pathlib import Path
 from services.launcher.live_sim import live_sim_env
 from services.launcher.metrics import DEFAULT_METRICS_PORT, serve_launcher_metrics
 from services.launcher.processes import ServiceStartError
+from services.launcher.run_secrets import new_service_token, write_api_token
 from services.launcher.supervisor import Supervisor
 from services.launcher.topology import BACKEND, LIVE_SIM_ORDER, ORDER, System, start_system
 
@@ -60,6 +61,11 @@ async def main(live_sim: bool = False) -> int:
     # Each secret to the one service that uses it (the launcher's environment reaches the
     # services only through the allow-list in processes.py).
     per_service.setdefault("gateway", {})["DNE_API_TOKEN"] = token
+    per_service.setdefault("engine", {})["DNE_API_TOKEN"] = token
+    write_api_token(var, token)
+    _, token_files = new_service_token(var)
+    for name, values in token_files.items():
+        per_service.setdefault(name, {}).update(values)
     per_service.setdefault("vault", {})["DATABASE_URL"] = os.environ.get(
         "DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}")
     print("Delta Neutral Engine: starting " + (
@@ -126,6 +132,8 @@ async def _run(
           flush=True)
     print("Every service answers gRPC reflection, e.g. "
           f"`grpcurl -plaintext {system.address('engine')} list`.", flush=True)
+    print(f"  dne       reads the API token from {log_dir.parent}/api-token "
+          "(engine commands need it)", flush=True)
     print("Ready. A service that crashes is restarted. Ctrl-C stops everything.", flush=True)
     gave_up = asyncio.create_task(supervisor.wait_gave_up())
     await asyncio.wait([stopper, gave_up], return_when=asyncio.FIRST_COMPLETED)

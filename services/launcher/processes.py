@@ -36,10 +36,14 @@ BASE_ENV_ALLOWED = (
 )
 # The secrets, and the only services that ever get them: from the launcher's environment or
 # from the wiring alike. The key goes to the executor only when it runs the live driver.
+# The service token (and the name of its file) reaches only the engine and the two services
+# that answer the engine alone; the API token only the gateway and the engine it commands.
 SECRETS: dict[str, frozenset[str]] = {
     "SOLANA_PRIVATE_KEY": frozenset({"executor"}),
-    "DNE_API_TOKEN": frozenset({"gateway"}),
+    "DNE_API_TOKEN": frozenset({"gateway", "engine"}),
     "DATABASE_URL": frozenset({"vault"}),
+    "SERVICE_TOKEN": frozenset({"engine", "executor", "vault"}),
+    "SERVICE_TOKEN_FILE": frozenset({"engine", "executor", "vault"}),
 }
 # Each service's settings class: the environment names it reads are derived from its fields.
 SERVICE_SETTINGS = {

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.common.grpc_server import run_service
 from services.common.logs import register_secret
+from services.common.service_auth import TokenError, load_service_token, service_token_guard
 from services.vault.app import VaultApp
 from services.vault.database import mask_password, url_passwords
 from services.vault.settings import VaultSettings
@@ -30,10 +31,17 @@ def main() -> int:
     except ValidationError as error:
         print(f"vault: invalid settings: {_masked(str(error))}", file=sys.stderr, flush=True)
         return 2
+    try:
+        token = load_service_token(settings)
+    except TokenError as error:
+        print(f"vault: {error}", file=sys.stderr, flush=True)
+        return 2
+    register_secret(token)
     app = VaultApp(settings)
     try:
+        # Only the engine holds the token: the ledger is written by it alone.
         asyncio.run(run_service("vault", settings, app.register, on_start=app.start,
-                                on_stop=app.stop))
+                                on_stop=app.stop, guard=service_token_guard(token)))
     except KeyboardInterrupt:
         return 130
     except Exception as error:

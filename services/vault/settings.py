@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import MoneyPathSettings
 from services.vault.database import DEFAULT_DATABASE_URL, async_database_url
 
 
-class VaultSettings(ServiceSettings):
+class VaultSettings(MoneyPathSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="SQLite file or PostgreSQL; plain sqlite:/// and postgresql:// URLs work.",

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from services.cli.main import build_parser
+from services.launcher.run_secrets import api_token_path, write_api_token
 from tests.integration.flow import account, pause_clock_at
 from tests.kit.databases import sqlite_url
-from tests.kit.system import RunningSystem, running_system
+from tests.kit.system import TEST_API_TOKEN, RunningSystem, running_system
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +32,18 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runn
         yield running
 
 
-async def dne(system: RunningSystem, *args: str) -> tuple[int, str, str]:
+def cli_env(**settings: str) -> dict[str, str]:
+    """The test's environment without any DNE_ setting of the developer's, plus `settings`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("DNE_")}, **settings}
+
+
+async def dne(system: RunningSystem, *args: str,
+              env: dict[str, str] | None = None) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", *args,
         "--engine", system.system.address("engine"), "--feed", system.system.address("feed"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env if env is not None else cli_env(DNE_API_TOKEN=TEST_API_TOKEN))
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
 
@@ -80,6 +90,39 @@ async def test_refusals_and_unreachable_services_have_their_exit_codes(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await process.communicate()
     assert process.returncode == 2 and "UNAVAILABLE" in err.decode()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_without_the_api_token_engine_commands_are_refused_and_reads_work(
+    system: RunningSystem, tmp_path: Path,
+) -> None:
+    no_token = cli_env(DNE_VAR_DIR=str(tmp_path))   # no token file there either
+    code, _, err = await dne(system, "deposit", "1", env=no_token)
+    assert code == 2 and "UNAUTHENTICATED" in err and "authorization: Bearer" in err, err
+    code, _, err = await dne(system, "deposit", "1", "--token", "wrong-token-0123456789",
+                             env=no_token)
+    assert code == 2 and "UNAUTHENTICATED" in err and "wrong-token" not in err, err
+    code, out, _ = await dne(system, "status", "--json", env=no_token)
+    assert code == 0 and "status" in json.loads(out)
+    code, _, _ = await dne(system, "markets", env=no_token)
+    assert code == 0
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_token_comes_from_the_option_or_from_the_file_make_run_writes(
+    system: RunningSystem, tmp_path: Path,
+) -> None:
+    code, out, _ = await dne(system, "start", "--token", TEST_API_TOKEN, "--json",
+                             env=cli_env(DNE_VAR_DIR=str(tmp_path)))
+    assert code == 0 and json.loads(out)["result"]["ok"] is not None, out
+    write_api_token(tmp_path, TEST_API_TOKEN)
+    code, out, _ = await dne(system, "deposit", "1", "--json",
+                             env=cli_env(DNE_VAR_DIR=str(tmp_path)))
+    assert code == 0 and json.loads(out)["result"]["ok"], out
+    # A token file others can read is refused before anything is sent.
+    api_token_path(tmp_path).chmod(0o644)
+    code, _, err = await dne(system, "deposit", "1", env=cli_env(DNE_VAR_DIR=str(tmp_path)))
+    assert code == 2 and "readable or writable by others" in err, err
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -21,6 +21,7 @@ from services.common.grpc_client import open_channel
 from services.launcher.processes import ServiceProcess
 from tests.kit.databases import sqlite_url
 from tests.kit.ports import free_port
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ RECONNECTED_WITHIN = 1.5   # the 1 s backoff cap, its 20 % jitter, and slack for
 async def vault(tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     process = ServiceProcess(
         "vault", {"PORT": str(free_port()), "DATABASE_URL": sqlite_url(tmp_path),
-                  "LOG_FORMAT": "text"},
+                  "LOG_FORMAT": "text", **SERVICE_TOKEN_ENV},
         tmp_path / "vault.log")
     await process.start()
     try:

@@ -17,10 +17,12 @@ import pytest
 
 from dne.executor.v1 import executor_pb2 as pb
 from dne.executor.v1 import executor_pb2_grpc
+from services.common.service_auth import bearer_interceptors
 from services.executor.domain import OrderKind, OrderResult, OrderStatus
 from services.executor.paper_state import OrderRecord, PaperVenueState, StateFile
 from services.launcher.processes import ServiceProcess
 from tests.kit.ports import free_port
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV, TEST_SERVICE_TOKEN
 
 pytestmark = pytest.mark.integration
 ORDERS_IN_STATE = 20_000  # about a second to load
@@ -44,7 +46,9 @@ async def found_while_starting(address: str, started: asyncio.Task[str]) -> list
     until it says it is listening: `found` of every answer (failed calls are no answer)."""
     found: list[bool] = []
     request = pb.GetOrderRequest(client_order_id=f"order-{ORDERS_IN_STATE - 1}")
-    async with grpc.aio.insecure_channel(address, options=QUICK_RECONNECT) as channel:
+    async with grpc.aio.insecure_channel(address, options=QUICK_RECONNECT,
+                                         interceptors=bearer_interceptors(
+                                             TEST_SERVICE_TOKEN)) as channel:
         stub = executor_pb2_grpc.ExecutorServiceStub(channel)
         while not started.done():
             with contextlib.suppress(grpc.aio.AioRpcError):
@@ -62,7 +66,7 @@ async def test_the_executor_answers_no_order_call_before_its_state_file_is_loade
     port = free_port()
     executor = ServiceProcess("executor", {
         "PORT": str(port), "EXECUTOR_DRIVER": "paper", "PAPER_STATE_PATH": str(state_path),
-        "FEED_ADDRESS": f"127.0.0.1:{free_port()}",
+        "FEED_ADDRESS": f"127.0.0.1:{free_port()}", **SERVICE_TOKEN_ENV,
     }, tmp_path / "executor.log")
     started = asyncio.create_task(executor.start(timeout=90))
     try:

@@ -7,7 +7,6 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -16,6 +15,7 @@ from dne.engine.v1 import engine_pb2_grpc
 from services.common.clock import ManualClock
 from services.launcher.processes import ServiceProcess
 from tests.kit.engine_fakes import START, FakeExecutor, FakeFeed, FakeVault, serve_fakes
+from tests.kit.service_tokens import ENGINE_TOKENS_ENV, engine_channel
 
 
 @pytest.mark.integration
@@ -28,10 +28,11 @@ async def test_the_engine_process_serves_health_and_runs_a_paper_session(tmp_pat
     process = ServiceProcess("engine", {
         "PORT": "0", "FEED_ADDRESS": address, "EXECUTOR_ADDRESS": address,
         "VAULT_ADDRESS": address, "TICK_INTERVAL_SEC": "0.1", "LOG_FORMAT": "text",
+        **ENGINE_TOKENS_ENV,
     }, tmp_path / "engine.log")
     try:
         engine_address = await process.start(timeout=30)
-        async with grpc.aio.insecure_channel(engine_address) as channel:
+        async with engine_channel(engine_address) as channel:
             health = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="dne.engine.v1.EngineService"))
             assert health.status == health_pb2.HealthCheckResponse.SERVING
@@ -80,17 +81,20 @@ async def test_defect2_sigterm_mid_entry_lets_the_hedge_finish_before_the_proces
     process = ServiceProcess("engine", {
         "PORT": "0", "FEED_ADDRESS": address, "EXECUTOR_ADDRESS": address,
         "VAULT_ADDRESS": address, "TICK_INTERVAL_SEC": "3600", "LOG_FORMAT": "text",
+        **ENGINE_TOKENS_ENV,
     }, tmp_path / "engine.log")
     try:
         engine_address = await process.start(timeout=30)
-        async with grpc.aio.insecure_channel(engine_address) as channel:
+        async with engine_channel(engine_address) as channel:
             stub = engine_pb2_grpc.EngineServiceStub(channel)
             assert (await stub.StartEngine(E.StartEngineRequest(request_id="s",
                                                                 mode="paper"))).result.ok
             assert (await stub.Deposit(E.DepositRequest(request_id="d", amount="2000"))).result.ok
+            order = {"request_id": "carry", "market": "SOL-PERP", "direction": "short",
+                     "size": "2"}
+            quote = (await stub.OpenPosition(E.OpenPositionRequest(**order))).result.confirmation
             entry = asyncio.ensure_future(stub.OpenPosition(E.OpenPositionRequest(
-                request_id="carry", market="SOL-PERP", direction="short", size="2",
-                confirmed=True), timeout=30))
+                **order, confirmation_id=quote.confirmation_id), timeout=30))
             await asyncio.wait_for(reached.wait(), timeout=10)
             stopping = asyncio.ensure_future(process.stop(timeout=20))
             await asyncio.sleep(0.5)  # the signal is in; the command is still on its way

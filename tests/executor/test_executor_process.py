@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 
 from dne.common.v1 import common_pb2
@@ -15,6 +14,7 @@ from dne.executor.v1 import executor_pb2 as pb
 from dne.executor.v1 import executor_pb2_grpc
 from services.launcher.processes import ServiceProcess
 from tests.kit.executor_fakes import FakeFeed, serve_fake_feed
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV, service_channel
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +23,11 @@ async def test_the_executor_process_deposits_opens_and_reports_over_grpc(tmp_pat
     state_path = tmp_path / "paper_venue.json"
     async with serve_fake_feed(FakeFeed()) as feed_address:
         env = {"PORT": "0", "FEED_ADDRESS": feed_address, "PAPER_STATE_PATH": str(state_path),
-               "LOG_FORMAT": "text", "PAPER_START_USDC": "20000"}
+               "LOG_FORMAT": "text", "PAPER_START_USDC": "20000", **SERVICE_TOKEN_ENV}
         process = ServiceProcess("executor", env, tmp_path / "executor.log")
         address = await process.start(timeout=30)
         try:
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with service_channel(address) as channel:
                 stub = executor_pb2_grpc.ExecutorServiceStub(channel)
                 deposit = (await stub.Deposit(pb.DepositRequest(
                     client_order_id="dep", amount="1000"))).result
@@ -47,7 +47,7 @@ async def test_the_executor_process_deposits_opens_and_reports_over_grpc(tmp_pat
         process = ServiceProcess("executor", env, tmp_path / "executor.log")
         address = await process.start(timeout=30)
         try:
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with service_channel(address) as channel:
                 stub = executor_pb2_grpc.ExecutorServiceStub(channel)
                 again = (await stub.OpenPosition(pb.OpenPositionRequest(
                     client_order_id="open", market="SOL-PERP", side=common_pb2.SIDE_SHORT,
@@ -65,7 +65,7 @@ async def test_the_drift_driver_without_rpc_url_is_refused_at_start_with_a_clear
 ) -> None:
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.executor",
-        env={**os.environ, "EXECUTOR_DRIVER": "drift", "PORT": "0"},
+        env={**os.environ, "EXECUTOR_DRIVER": "drift", "PORT": "0", **SERVICE_TOKEN_ENV},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(child.communicate(), 30)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import grpc
 import pytest
 from solders.keypair import Keypair
 
@@ -15,6 +14,7 @@ from dne.executor.v1 import executor_pb2_grpc
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from tests.kit.executor_live_builders import SIM_GENESIS
 from tests.kit.executor_live_secrets import secret_forms
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV, service_channel
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +31,11 @@ async def test_the_live_executor_answers_account_state_and_status_over_grpc(
         "PORT": "0", "EXECUTOR_DRIVER": "drift", "RPC_URL": f"http://{sim_address}",
         "SOLANA_PRIVATE_KEY": json.dumps(list(bytes(wallet))), "LOG_FORMAT": "json",
         "LIVE_STATE_PATH": str(tmp_path / "live_orders.json"), "LOG_LEVEL": "DEBUG",
+        **SERVICE_TOKEN_ENV,
     }, tmp_path / "executor.log")
     try:
         address = await executor.start(timeout=60)
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with service_channel(address) as channel:
             stub = executor_pb2_grpc.ExecutorServiceStub(channel)
             state = (await stub.GetAccountState(pb.GetAccountStateRequest())).state
             status = await stub.GetVenueStatus(pb.GetVenueStatusRequest())

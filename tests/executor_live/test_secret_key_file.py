@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import grpc
 import pytest
 from solders.keypair import Keypair
 
@@ -17,6 +16,7 @@ from services.executor.settings import ExecutorSettings
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from tests.kit.executor_live_builders import SIM_GENESIS
 from tests.kit.executor_live_secrets import secret_forms
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV, service_channel
 
 CANARY = Keypair()
 
@@ -113,11 +113,11 @@ async def test_the_live_executor_signs_with_the_key_from_its_file(tmp_path: Path
     executor = ServiceProcess("executor", {
         "PORT": "0", "EXECUTOR_DRIVER": "drift", "RPC_URL": f"http://{sim_address}",
         "SOLANA_PRIVATE_KEY_FILE": str(path), "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG",
-        "LIVE_STATE_PATH": str(tmp_path / "live_orders.json"),
+        "LIVE_STATE_PATH": str(tmp_path / "live_orders.json"), **SERVICE_TOKEN_ENV,
     }, tmp_path / "executor.log")
     try:
         address = await executor.start(timeout=60)
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with service_channel(address) as channel:
             stub = executor_pb2_grpc.ExecutorServiceStub(channel)
             state = (await stub.GetAccountState(pb.GetAccountStateRequest())).state
             deposit = (await stub.Deposit(pb.DepositRequest(client_order_id="dep",

@@ -15,6 +15,7 @@ from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.launcher.live_sim import live_sim_env
 from services.launcher.processes import ServiceProcess
+from services.launcher.run_secrets import new_service_token
 from services.launcher.topology import BACKEND, ORDER, System, start_system
 from tests.kit.ports import free_port
 
@@ -49,6 +50,7 @@ class RunningSystem:
     stubs: Stubs
     var_dir: Path
     api_token: str = ""
+    service_token: str = ""  # what the engine sends the executor and the vault
     live_env: Mapping[str, Mapping[str, str]] | None = None  # set in live-sim mode
 
     @property
@@ -86,6 +88,12 @@ async def running_system(
                    **(engine_env or {})},
         "gateway": {"DNE_API_TOKEN": TEST_API_TOKEN, **(gateway_env or {})},
     }
+    # As `make run` does: the user's token to the gateway and the engine, a service token made
+    # for this system to the engine, the executor and the vault.
+    per_service["engine"].setdefault("DNE_API_TOKEN", TEST_API_TOKEN)
+    service_token, token_files = new_service_token(var_dir)
+    for name, values in token_files.items():
+        per_service[name].update(values)
     live_env = live_sim_env(var_dir) if live_sim else None
     services = ORDER if gateway else BACKEND
     if live_env is not None:
@@ -104,7 +112,9 @@ async def running_system(
     )
     # The services' own channel settings: a test that restarts a service reaches it again
     # as quickly as the services do.
-    channels = {name: open_channel(system.address(name)) for name in BACKEND}
+    # The stubs carry the tokens, as the engine and the gateway do: tests drive every service.
+    tokens = {"engine": TEST_API_TOKEN, "executor": service_token, "vault": service_token}
+    channels = {name: open_channel(system.address(name), tokens.get(name)) for name in BACKEND}
     try:
         stubs = Stubs(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),
@@ -114,7 +124,8 @@ async def running_system(
             vault=vault_pb2_grpc.VaultServiceStub(channels["vault"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),
         )
-        yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "", live_env)
+        yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "",
+                            service_token, live_env)
     finally:
         for channel in channels.values():
             await channel.close()

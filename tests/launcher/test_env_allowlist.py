@@ -18,14 +18,16 @@ from tests.launcher.test_launcher_process import launcher_env, read_until_ready,
 
 CANARY = str(Keypair())
 TOKEN = "canary-api-token-0123456789"
+SERVICE_TOKEN = "canary-service-token-0123456789"
 PARENT = {
     "PATH": "/usr/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
     "PYTHONPATH": "/x", "OTEL_SERVICE_NAME": "x", "LOG_LEVEL": "DEBUG",
-    "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN,
+    "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN, "SERVICE_TOKEN": SERVICE_TOKEN,
     "DATABASE_URL": "postgresql://dne:hunter2@db/dne", "AWS_SECRET_ACCESS_KEY": "nope",
     "RPC_URL": "http://rpc", "MAX_LEVERAGE": "3",
 }
-SECRETS = ("SOLANA_PRIVATE_KEY", "DNE_API_TOKEN", "DATABASE_URL")
+SECRETS = ("SOLANA_PRIVATE_KEY", "DNE_API_TOKEN", "DATABASE_URL", "SERVICE_TOKEN",
+           "SERVICE_TOKEN_FILE")
 
 
 def secrets_in(env: dict[str, str]) -> set[str]:
@@ -36,11 +38,11 @@ def secrets_in(env: dict[str, str]) -> set[str]:
     ("service", "wired", "expected"),
     [
         ("feed", {}, set()),
-        ("engine", {}, set()),
-        ("vault", {}, {"DATABASE_URL"}),
+        ("engine", {}, {"DNE_API_TOKEN", "SERVICE_TOKEN"}),
+        ("vault", {}, {"DATABASE_URL", "SERVICE_TOKEN"}),
         ("gateway", {}, {"DNE_API_TOKEN"}),
-        ("executor", {}, set()),
-        ("executor", {"EXECUTOR_DRIVER": "drift"}, {"SOLANA_PRIVATE_KEY"}),
+        ("executor", {}, {"SERVICE_TOKEN"}),
+        ("executor", {"EXECUTOR_DRIVER": "drift"}, {"SOLANA_PRIVATE_KEY", "SERVICE_TOKEN"}),
         ("venue_sim", {}, set()),
         ("crashy", {}, set()),
     ],
@@ -67,11 +69,18 @@ def test_a_service_inherits_the_settings_it_reads_and_not_the_others() -> None:
 
 def test_the_wiring_wins_but_never_hands_a_secret_to_the_wrong_service() -> None:
     wired = {"PORT": "0", "DATABASE_URL": "sqlite:///x", "DNE_API_TOKEN": TOKEN,
-             "SOLANA_PRIVATE_KEY": CANARY}
+             "SOLANA_PRIVATE_KEY": CANARY, "SERVICE_TOKEN_FILE": "/run/token"}
     assert child_environment("engine", PARENT, wired) == {
-        **child_environment("engine", PARENT, {}), "PORT": "0"}
+        **child_environment("engine", PARENT, {}), "PORT": "0",
+        "SERVICE_TOKEN_FILE": "/run/token"}
     assert child_environment("vault", PARENT, wired)["DATABASE_URL"] == "sqlite:///x"
-    assert secrets_in(child_environment("executor", {}, wired)) == set()
+    assert secrets_in(child_environment("executor", {}, wired)) == {"SERVICE_TOKEN_FILE"}
+    assert secrets_in(child_environment("feed", PARENT, wired)) == set()
+    assert secrets_in(child_environment("gateway", PARENT, wired)) == {"DNE_API_TOKEN"}
+
+
+def text_and_mode(path: Path) -> tuple[str, int]:
+    return path.read_text(), path.stat().st_mode & 0o777
 
 
 def environ_of(process: psutil.Process) -> dict[str, str]:
@@ -84,7 +93,7 @@ def environ_of(process: psutil.Process) -> dict[str, str]:
 async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path) -> None:
     env = {
         **launcher_env(tmp_path),
-        "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN,
+        "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN, "SERVICE_TOKEN": SERVICE_TOKEN,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'canary-vault.db'}",
     }
     stderr = (tmp_path / "launcher.stderr").open("wb")
@@ -103,11 +112,20 @@ async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path
             launcher.send_signal(signal.SIGTERM)
             await asyncio.wait_for(launcher.wait(), 60)
         stderr.close()
+    # The run's service token: a file named to the engine, the executor and the vault alone
+    # (an inherited SERVICE_TOKEN is blanked); the API token to the gateway and the engine.
+    token_holder = {"SERVICE_TOKEN_FILE", "SERVICE_TOKEN"}
     assert {name: secrets_in(environ) for name, environ in held.items()} == {
-        "feed": set(), "vault": {"DATABASE_URL"}, "executor": set(), "engine": set(),
+        "feed": set(), "vault": {"DATABASE_URL", *token_holder},
+        "executor": token_holder, "engine": {"DNE_API_TOKEN", *token_holder},
         "gateway": {"DNE_API_TOKEN"},
     }
-    assert held["gateway"]["DNE_API_TOKEN"] == TOKEN
+    assert held["gateway"]["DNE_API_TOKEN"] == held["engine"]["DNE_API_TOKEN"] == TOKEN
+    assert {environ["SERVICE_TOKEN"] for environ in held.values() if "SERVICE_TOKEN" in environ
+            } == {""}
+    service_token, service_mode = text_and_mode(Path(held["engine"]["SERVICE_TOKEN_FILE"]))
+    assert len(service_token) >= 32 and service_token != SERVICE_TOKEN and service_mode == 0o600
+    assert text_and_mode(tmp_path / "api-token") == (TOKEN, 0o600)
     # A token the user set is not echoed: the dashboard line names the variable instead.
     assert TOKEN not in banner and "?token=<DNE_API_TOKEN>" in banner
     assert TOKEN not in (tmp_path / "launcher.stderr").read_text()

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.launcher.supervisor import Supervisor
 from services.launcher.topology import start_system
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,8 @@ async def test_a_killed_feed_and_vault_serve_again_on_their_addresses_within_sec
     system = await start_system(
         tmp_path / "log",
         env={"LOG_FORMAT": "text", "DNE_IMPORT_DIR": str(tmp_path / "history"),
-             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'vault.db'}"},
+             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'vault.db'}",
+             **SERVICE_TOKEN_ENV},
         services=("feed", "vault"),
     )
     before = {name: restart_total(name) for name in ("feed", "vault")}

@@ -12,6 +12,7 @@ import pytest
 from services.launcher.ports import free_port
 from services.vault.database import async_database_url, mask_password
 from services.vault.settings import VaultSettings
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ def run_vault(tmp_path: Path, database_url: str, log_format: str, **extra: str) 
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "SCHEMA_ATTEMPTS", "PORT")}
     env.update({"DATABASE_URL": database_url, "PORT": "0", "SCHEMA_ATTEMPTS": "1",
-                "LOG_FORMAT": log_format, **extra})
+                "LOG_FORMAT": log_format, **SERVICE_TOKEN_ENV, **extra})
     done = subprocess.run(
         [sys.executable, "-m", "services.vault"], env=env, capture_output=True, text=True,
         timeout=120, cwd=tmp_path,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dne.common.v1 import common_pb2
 from dne.vault.v1 import vault_pb2, vault_pb2_grpc
 from services.launcher.processes import ServiceProcess
+from tests.kit.service_tokens import SERVICE_TOKEN_ENV, service_channel
 from tests.kit.vault_builders import completion, intent, key
 from tests.kit.vault_databases import database_url
 
@@ -23,12 +23,12 @@ async def test_a_pending_intent_survives_a_crash_and_restart_of_the_vault_proces
 ) -> None:
     async with database_url(backend, tmp_path) as url:
         vault = ServiceProcess(
-            "vault", {"PORT": "0", "DATABASE_URL": url, "LOG_FORMAT": "text"},
+            "vault", {"PORT": "0", "DATABASE_URL": url, "LOG_FORMAT": "text", **SERVICE_TOKEN_ENV},
             tmp_path / "vault.log",
         )
         address = await vault.start()
         try:
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with service_channel(address) as channel:
                 health = await health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(service="dne.vault.v1.VaultService"))
                 assert health.status == health_pb2.HealthCheckResponse.SERVING
@@ -40,7 +40,7 @@ async def test_a_pending_intent_survives_a_crash_and_restart_of_the_vault_proces
             assert await vault.wait() != 0
 
             address = await vault.start()
-            async with grpc.aio.insecure_channel(address) as channel:
+            async with service_channel(address) as channel:
                 stub = vault_pb2_grpc.VaultServiceStub(channel)
                 trades = (await stub.ListTrades(vault_pb2.ListTradesRequest(key=key()))).trades
                 assert [(t.client_order_id, t.status, t.requested_size) for t in trades] == [
