@@ -58,6 +58,8 @@ Size = Annotated[Decimal, _bounded_decimal(MAX_SIZE_SOL)]
 Amount = Annotated[Decimal, _bounded_decimal(MAX_AMOUNT_USD)]
 Market = Annotated[str, Field(min_length=1, max_length=32)]
 CommandId = Annotated[str, Field(pattern=ID_PATTERN)]
+# The engine's quote id (CONFIRMATION_REQUIRED); empty confirms nothing.
+ConfirmationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,64}$")]
 
 
 class _Strict(BaseModel):
@@ -80,12 +82,14 @@ class OpenPositionPayload(_Strict):
     market: Market
     direction: Literal["long", "short"]
     size: Size
-    confirmed: StrictBool = False
+    confirmed: StrictBool = False  # accepted for older clients; only confirmation_id confirms
+    confirmation_id: ConfirmationId = ""
 
 
 class ClosePositionPayload(_Strict):
     market: Market
     confirmed: StrictBool = False
+    confirmation_id: ConfirmationId = ""
     unwind_spot: StrictBool = False
 
 
@@ -97,6 +101,7 @@ class SwapPayload(_Strict):
     direction: Literal["buy", "sell"]
     size: Size
     confirmed: StrictBool = False
+    confirmation_id: ConfirmationId = ""
 
 
 class StartEngine(_Strict):

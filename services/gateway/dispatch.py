@@ -177,11 +177,12 @@ class CommandDispatcher:
             case C.OpenPosition():
                 return engine.OpenPosition(E.OpenPositionRequest(
                     request_id=rid, market=payload.market.upper(), direction=payload.direction,
-                    size=to_wire(payload.size), confirmed=payload.confirmed), timeout=timeout)
+                    size=to_wire(payload.size), confirmation_id=payload.confirmation_id),
+                    timeout=timeout)
             case C.ClosePosition():
                 return engine.ClosePosition(E.ClosePositionRequest(
                     request_id=rid, market=payload.market.upper(), settle_pnl=True,
-                    confirmed=payload.confirmed, unwind_spot=payload.unwind_spot),
+                    confirmation_id=payload.confirmation_id, unwind_spot=payload.unwind_spot),
                     timeout=timeout)
             case C.SettlePnl():
                 return engine.SettlePnl(E.SettlePnlRequest(
@@ -189,5 +190,5 @@ class CommandDispatcher:
             case C.Swap():
                 return engine.Swap(E.SwapRequest(
                     request_id=rid, direction=payload.direction, size=to_wire(payload.size),
-                    confirmed=payload.confirmed), timeout=timeout)
+                    confirmation_id=payload.confirmation_id), timeout=timeout)
         raise AssertionError(f"no engine call for {type(command).__name__}")

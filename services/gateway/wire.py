@@ -216,6 +216,25 @@ def command_result(result: engine_pb2.CommandResult, action: str) -> dict[str, A
         "message": result.message,
         "error": None if result.ok or not result.HasField("error") else error(result.error),
         "order": order(result.order) if result.HasField("order") else None,
+        "confirmation": (confirmation(result.confirmation)
+                         if result.HasField("confirmation") else None),
+    }
+
+
+def confirmation(quote: engine_pb2.Confirmation) -> dict[str, Any]:
+    """The engine's quote of a trade over the threshold: shown to the user, and its id sent
+    back with the same trade to confirm it."""
+    return {
+        "confirmation_id": quote.confirmation_id,
+        "market": quote.market,
+        "side": quote.side,
+        "size": number(quote.size),
+        "price": number(quote.price),
+        "notional": number(quote.notional),
+        "estimated_fees": number(quote.estimated_fees),
+        "expires_at": iso(quote.expires_at),
+        "valid_for_ms": quote.valid_for_ms,
+        "price_tolerance": number(quote.price_tolerance),
     }
 
 

@@ -77,9 +77,15 @@ async def test_a_delta_neutral_trade_round_trip_confirms_fills_broadcasts_and_cl
         assert {"market", "side", "size", "price", "notional", "fees"} <= set(error["details"])
         assert error["details"]["market"] == "SOL-PERP" and error["details"]["size"] == "3"
         assert float(error["details"]["notional"]) > 100
+        quote = unconfirmed["payload"]["confirmation"]
+        assert quote["size"] == 3.0 and quote["notional"] > 100 and quote["valid_for_ms"] > 0
+        # A flag the client sets itself confirms nothing: only the engine's quote id does.
+        flagged = await timed(client, "DRIFT_OPEN_POSITION", {**trade, "confirmed": True})
+        assert flagged["payload"]["error"]["code"] == "CONFIRMATION_REQUIRED"
 
         after = len(client.messages)
-        opened = await timed(client, "DRIFT_OPEN_POSITION", {**trade, "confirmed": True})
+        opened = await timed(client, "DRIFT_OPEN_POSITION",
+                             {**trade, "confirmation_id": quote["confirmation_id"]})
         opened_at = time.monotonic()
         assert opened["payload"]["ok"], opened
         assert opened["payload"]["order"]["status"] == "FILLED"
@@ -96,8 +102,10 @@ async def test_a_delta_neutral_trade_round_trip_confirms_fills_broadcasts_and_cl
         assert isinstance(position["entry_price"], float)
 
         after = len(client.messages)
-        closed = await timed(client, "DRIFT_CLOSE_POSITION",
-                             {"market": "SOL-PERP", "confirmed": True})
+        asked = await timed(client, "DRIFT_CLOSE_POSITION", {"market": "SOL-PERP"})
+        closed = await timed(client, "DRIFT_CLOSE_POSITION", {
+            "market": "SOL-PERP",
+            "confirmation_id": asked["payload"]["confirmation"]["confirmation_id"]})
         closed_at = time.monotonic()
         assert closed["payload"]["ok"], closed
         delay = await broadcast_delay(client, closed_at, after,

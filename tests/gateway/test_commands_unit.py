@@ -43,3 +43,27 @@ def test_the_over_limit_size_is_refused_with_the_limit_in_the_message():
     assert isinstance(parsed, C.FrameError)
     assert parsed.code == "INVALID_SIZE" and "1,000,000" in parsed.message
     assert parsed.id == "a" and parsed.action == "DRIFT_SWAP"
+
+
+def test_a_confirmation_id_travels_with_the_trade_and_a_malformed_one_is_refused():
+    frame = {"action": "DRIFT_OPEN_POSITION", "id": "a", "payload": {
+        "market": "SOL-PERP", "direction": "short", "size": "3",
+        "confirmation_id": "Zq3_x-9"}}
+    assert C.parse_frame(json.dumps(frame)).payload.confirmation_id == "Zq3_x-9"
+    frame["payload"]["confirmation_id"] = "not an id"
+    refused = C.parse_frame(json.dumps(frame))
+    assert isinstance(refused, C.FrameError) and refused.code == "INVALID_ARGUMENT"
+    assert "confirmation_id" in refused.message
+
+
+def test_the_engines_quote_reaches_the_browser_with_the_refusal():
+    from dne.engine.v1 import engine_pb2 as E
+    from services.gateway import wire
+
+    result = E.CommandResult(ok=False, action="DRIFT_OPEN_POSITION", confirmation=E.Confirmation(
+        confirmation_id="q1", market="SOL-PERP", side="short", size="3", price="150",
+        notional="450", estimated_fees="0.5", valid_for_ms=30_000, price_tolerance="0.005"))
+    quote = wire.command_result(result, "DRIFT_OPEN_POSITION")["confirmation"]
+    assert quote["confirmation_id"] == "q1" and quote["notional"] == 450.0
+    assert quote["valid_for_ms"] == 30_000 and quote["expires_at"] is None
+    assert wire.command_result(E.CommandResult(ok=True), "PING")["confirmation"] is None

@@ -81,6 +81,18 @@ class Browser:
             lambda m: m["type"] == "COMMAND_RESULT" and m.get("id") == ident, timeout)
         return message
 
+    async def confirmed_command(
+        self, action: str, payload: dict[str, Any], timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """Both steps of a trade over the confirmation threshold: the command, then, when the
+        engine answers with a quote, the same trade with the quote's id (a new command id)."""
+        message = await self.command(action, payload, timeout)
+        quote = message["payload"].get("confirmation")
+        if message["payload"]["ok"] or not quote:
+            return message
+        return await self.command(
+            action, {**payload, "confirmation_id": quote["confirmation_id"]}, timeout)
+
     async def result_of(self, frame: str, timeout: float = 5.0) -> dict[str, Any]:
         """Sends a raw frame and answers the next COMMAND_RESULT after it."""
         after = len(self.messages)

@@ -44,9 +44,8 @@ async def test_metrics_after_a_paper_trade(tmp_path: Path) -> None:
         async with browser(running) as page:
             assert (await page.command("START_ENGINE", {"mode": "paper"}))["payload"]["ok"]
             assert (await page.command("DRIFT_DEPOSIT", {"amount": "2000"}))["payload"]["ok"]
-            assert (await page.command("DRIFT_OPEN_POSITION", {
-                "market": "SOL-PERP", "direction": "short", "size": "2",
-                "confirmed": True}))["payload"]["ok"]
+            assert (await page.confirmed_command("DRIFT_OPEN_POSITION", {
+                "market": "SOL-PERP", "direction": "short", "size": "2"}))["payload"]["ok"]
             await advance_hours(running.stubs, 2)
             async with httpx.AsyncClient(timeout=5) as http:
                 async def scrape(name: str) -> dict:  # type: ignore[type-arg]

@@ -28,14 +28,14 @@ async def test_a_take_position_command_is_one_trace_across_every_service(tmp_pat
             async with browser(running) as page:
                 assert (await page.command("START_ENGINE", {"mode": "paper"}))["payload"]["ok"]
                 assert (await page.command("DRIFT_DEPOSIT", {"amount": "2000"}))["payload"]["ok"]
-                taken = await page.command("DRIFT_OPEN_POSITION", {
-                    "market": "SOL-PERP", "direction": "short", "size": "2", "confirmed": True})
+                taken = await page.confirmed_command("DRIFT_OPEN_POSITION", {
+                    "market": "SOL-PERP", "direction": "short", "size": "2"})
                 assert taken["payload"]["ok"], taken
             await asyncio.sleep(1.5)  # the batch processors export every 100 ms
 
         roots = [s for s in spans.spans if s.name == "command DRIFT_OPEN_POSITION"]
-        assert len(roots) == 1
-        root = roots[0]
+        assert len(roots) == 2  # the quote, then its confirmation: the one that trades
+        root = next(r for r in roots if "dne.tx.signature" in r.attributes)
         assert root.service == "dne-gateway" and root.parent_span_id == ""
         tree = spans.trace(root.trace_id)
         assert {span.service for span in tree} >= {
