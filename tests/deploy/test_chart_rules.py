@@ -151,7 +151,8 @@ def test_the_wallet_key_reaches_the_executor_and_nothing_else(
 ) -> None:
     objects = deploy_chart.documents(renders["postgres-multi-replica"])
     deployments = by_component(objects, "Deployment")
-    assert set(secret_names_used(deployments["executor"])) == {"dne-wallet"}
+    assert set(secret_names_used(deployments["executor"])) == {"dne-wallet",
+                                                               "dne-service-token"}
     assert "SOLANA_PRIVATE_KEY_FILE" in env_of(containers(deployments["executor"])[0])
     for name, deployment in deployments.items():
         if name != "executor":
@@ -176,7 +177,8 @@ def test_each_secret_is_read_only_by_the_component_that_needs_it(
     objects: list[dict[str, Any]],
 ) -> None:
     for name, deployment in by_component(objects, "Deployment").items():
-        wanted = {"vault": {"DATABASE_URL"}, "gateway": {"DNE_API_TOKEN"}}.get(name, set())
+        wanted = {"vault": {"DATABASE_URL"}, "gateway": {"DNE_API_TOKEN"},
+                  "engine": {"DNE_API_TOKEN"}}.get(name, set())
         if name == "vault" and "value" in env_of(containers(deployment)[0])["DATABASE_URL"]:
             wanted = set()   # SQLite: a path, not a secret
         assert set(secret_env(deployment)) == wanted, name

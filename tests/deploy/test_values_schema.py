@@ -28,6 +28,10 @@ REJECTED = {
     "a proxy named by host": {"components": {"gateway": {"ingress": {
         "trustedProxies": ["ingress.internal"]}}}},
     "a short api token": {"apiToken": {"value": "short"}},
+    "the service token in the gateway": {"components": {"gateway": {"serviceToken": True}}},
+    "the service token in the feed": {"components": {"feed": {"serviceToken": True}}},
+    "a service token given in values": {"serviceToken": {"value": "t" * 32}},
+    "a service token file that is a directory": {"serviceToken": {"file": "/var/run/dne/"}},
     "a database url that is not postgresql": {"database": {"url": "mysql://db/dne"}},
     "a non-string env name": {"default": {"env": {"lower-case": "x"}}},
 }

@@ -85,6 +85,10 @@ Maps merge key by key; a row can switch a default on but not off (mergo skips em
 {{- default (printf "%s-api-token" (include "dne.fullname" .)) .Values.apiToken.existingSecret -}}
 {{- end -}}
 
+{{- define "dne.serviceTokenSecretName" -}}
+{{- default (printf "%s-service-token" (include "dne.fullname" .)) .Values.serviceToken.existingSecret -}}
+{{- end -}}
+
 {{- define "dne.usesPostgres" -}}
 {{- if or .Values.database.url .Values.database.existingSecret -}}true{{- end -}}
 {{- end -}}
