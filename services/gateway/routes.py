@@ -92,8 +92,14 @@ class Gateway:
             channel_states=lambda: [channel.get_state() for channel in channels])
 
 
-def gateway(request: Request) -> Gateway:
+def gateway_of(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+async def gateway(request: Request) -> Gateway:
+    # A coroutine: FastAPI would run a plain function in its thread pool, two thread hand-offs
+    # on every request.
+    return gateway_of(request)
 
 
 GatewayDep = Annotated[Gateway, Depends(gateway)]
@@ -113,7 +119,7 @@ def rate_limited(
     bucket: str, pick: Callable[[RateLimits], Any]
 ) -> Callable[..., Awaitable[None]]:
     async def check(request: Request) -> None:
-        gw = gateway(request)
+        gw = gateway_of(request)
         item = pick(gw.limits)
         wait = await gw.limits.retry_after(item, bucket,
                                            _rate_key(request, gw.settings.api_token))
