@@ -11,8 +11,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.gateway.conftest import UNLIMITED
@@ -199,6 +200,42 @@ def test_no_rest_request_gets_a_500_and_every_error_has_a_code(
         error = reply.json()["error"]
         assert error["code"] and error["message"]
         assert TEST_API_TOKEN not in reply.text
+
+
+# --- foreign origins and host names (issue 11: DNS rebinding, cross-site sockets) ----------
+
+def own_origins(system: RunningSystem) -> set[str]:
+    address = system.gateway_url.removeprefix("http://")
+    return {f"http://{address}", f"https://{address}"}
+
+
+ORIGINS = (st.from_regex(r"(https?|wss?|file|chrome-extension)://[a-z0-9.:\[\]-]{0,30}",
+                         fullmatch=True)
+           | st.text(alphabet=HEADER_CHARACTERS, min_size=1, max_size=60)
+           | st.sampled_from(["null", "http://localhost", "http://127.0.0.1",
+                              "http://127.0.0.1:1", "http://127.0.0.1.evil.example"]))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(origin=ORIGINS)
+def test_a_websocket_from_any_foreign_origin_is_refused_403(system, origin):
+    origin = origin.strip()
+    assume(origin and origin.rstrip("/").lower() not in own_origins(system))
+    with (pytest.raises(InvalidStatus) as refused,
+          connect(ws_url(system), additional_headers={"Origin": origin}, open_timeout=5)):
+        pass
+    assert refused.value.response.status_code == 403
+    assert TEST_API_TOKEN.encode() not in refused.value.response.body
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=st.from_regex(r"[a-z0-9.-]{1,40}(:[0-9]{1,5})?", fullmatch=True),
+       path=st.sampled_from(["/health", "/api/status", "/", "/api/drift/markets"]))
+def test_a_request_for_a_foreign_host_name_is_refused_with_a_code(http, host, path):
+    assume(host.split(":")[0] not in ("127.0.0.1", "localhost"))
+    reply = http.get(path, headers={"Host": host, **auth_headers()})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] and reply.json()["error"]["message"]
 
 
 # --- schemathesis: the OpenAPI schema describes what the gateway answers ------------------
