@@ -18,6 +18,8 @@ class Command:
 
     method: str                      # "OpenPosition", "Swap", ...
     request_id: str
+    # ("confirmed", True): the user confirms the engine's quote when it asks for one (the
+    # flag itself confirms nothing: world.py sends the quote's id back).
     fields: tuple[tuple[str, object], ...] = ()
     role: str = "user"               # "hedge_entry", "hedge_exit": legs the checks follow
 

@@ -218,6 +218,12 @@ class World:
         request = getattr(engine_pb2, f"{op.method}Request")(
             request_id=op.request_id, **dict(op.fields))
         reply = await getattr(servicer, op.method)(request, FakeContext())
+        quote = reply.result.confirmation
+        if dict(op.fields).get("confirmed") and quote.confirmation_id:
+            # The user confirms the engine's quote: the same trade again, with the quote's id.
+            self.trace.append(f"  {op.request_id}: confirms quote at {quote.price or '-'}")
+            request.confirmation_id = quote.confirmation_id
+            reply = await getattr(servicer, op.method)(request, FakeContext())
         result = reply.result
         outcome = "ok" if result.ok else result.error.code or "failed"
         self.trace.append(f"  {op.request_id} -> {outcome}: {result.message}")

@@ -10,6 +10,7 @@ import pytest
 from dne.engine.v1 import engine_pb2
 from services.launcher.processes import wait_serving
 from tests.integration.flow import pause_clock_at, request_id
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
 from tests.kit.system import running_system
 
@@ -30,8 +31,7 @@ async def test_every_bad_command_answers_a_code_and_a_message(tmp_path: Path) ->
 
         def open_(market: str, direction: str, size: str) -> engine_pb2.OpenPositionRequest:
             return engine_pb2.OpenPositionRequest(
-                request_id=request_id(), market=market, direction=direction, size=size,
-                confirmed=True)
+                request_id=request_id(), market=market, direction=direction, size=size)
 
         cases = [
             (stubs.engine.OpenPosition, open_("DOGE-PERP", "short", "1"), {"INVALID_MARKET"}),
@@ -48,7 +48,7 @@ async def test_every_bad_command_answers_a_code_and_a_message(tmp_path: Path) ->
             (stubs.engine.Withdraw, engine_pb2.WithdrawRequest(
                 request_id=request_id(), amount="inf"), {"INVALID_AMOUNT"}),
             (stubs.engine.ClosePosition, engine_pb2.ClosePositionRequest(
-                request_id=request_id(), market="SOL-PERP", confirmed=True), {"NO_POSITION"}),
+                request_id=request_id(), market="SOL-PERP"), {"NO_POSITION"}),
             (stubs.engine.Swap, engine_pb2.SwapRequest(
                 request_id=request_id(), direction="hodl", size="1"), {"INVALID_DIRECTION"}),
             (stubs.engine.Deposit, engine_pb2.DepositRequest(
@@ -65,7 +65,7 @@ async def test_every_bad_command_answers_a_code_and_a_message(tmp_path: Path) ->
                 (stubs.engine.OpenPosition, open_("SOL-PERP", "short", extreme),
                  {"INVALID_SIZE"}),
                 (stubs.engine.Swap, engine_pb2.SwapRequest(
-                    request_id=request_id(), direction="buy", size=extreme, confirmed=True),
+                    request_id=request_id(), direction="buy", size=extreme),
                  {"INVALID_SIZE"}),
             ]
         for call, request, codes in cases:
@@ -75,7 +75,8 @@ async def test_every_bad_command_answers_a_code_and_a_message(tmp_path: Path) ->
             assert reply.result.error.message, request
 
         # A withdrawal that would take health below 80 % is refused (property 12).
-        assert (await stubs.engine.OpenPosition(open_("SOL-PERP", "short", "50"))).result.ok
+        assert (await confirm_stub(stubs.engine.OpenPosition,
+                                   open_("SOL-PERP", "short", "50"))).result.ok
         too_much = await stubs.engine.Withdraw(engine_pb2.WithdrawRequest(
             request_id=request_id(), amount="900"))
         assert not too_much.result.ok

@@ -32,6 +32,7 @@ from tests.integration.flow import (
     vault_key,
     wait_for,
 )
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 
@@ -60,15 +61,14 @@ async def open_carry(running: RunningSystem) -> None:
     started = await stubs.engine.StartEngine(engine_pb2.StartEngineRequest(
         request_id=request_id(), mode="paper"))
     assert started.result.ok, started.result.error
-    assert (await stubs.engine.Swap(engine_pb2.SwapRequest(
-        request_id=request_id(), direction="buy", size="10", confirmed=True))).result.ok
+    assert (await confirm_stub(stubs.engine.Swap, engine_pb2.SwapRequest(
+        request_id=request_id(), direction="buy", size="10"))).result.ok
     assert (await stubs.engine.Deposit(engine_pb2.DepositRequest(
         request_id=request_id(), amount="5000"))).result.ok
     # The whole hedge (spot less the engine's SOL reserve): the rebalancer has nothing to do.
     hedge = Decimal((await account(stubs)).wallet.sol) - RESERVED_SOL
-    opened = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-        request_id=request_id(), market="SOL-PERP", direction="short", size=str(hedge),
-        confirmed=True))
+    opened = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+        request_id=request_id(), market="SOL-PERP", direction="short", size=str(hedge)))
     assert opened.result.ok, opened.result.error
     await advance_hours(stubs, 3)
     key = await vault_key(stubs)

@@ -13,6 +13,7 @@ import grpc
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from tests.integration.flow import account, pause_clock_at, perp_size, request_id, wait_for
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 
@@ -30,8 +31,8 @@ async def carry_running(running: RunningSystem) -> None:
         request_id=request_id(), mode="paper"))).result.ok
     assert (await stubs.engine.Deposit(engine_pb2.DepositRequest(
         request_id=request_id(), amount="3000"))).result.ok
-    opened = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-        request_id=request_id(), market="SOL-PERP", direction="short", size="1", confirmed=True))
+    opened = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+        request_id=request_id(), market="SOL-PERP", direction="short", size="1"))
     assert opened.result.ok, opened.result.error
 
 

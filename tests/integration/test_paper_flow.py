@@ -25,6 +25,7 @@ from tests.integration.flow import (
     vault_key,
     wait_for,
 )
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import postgres_schema, sqlite_url
 from tests.kit.system import RunningSystem, Stubs, running_system
 
@@ -65,8 +66,8 @@ async def test_paper_carry_trade_end_to_end_through_grpc(system: RunningSystem) 
 
     # Spot leg: buy 10 SOL through the simulated swap; then collateral.
     rid = request_id()
-    bought = await stubs.engine.Swap(engine_pb2.SwapRequest(
-        request_id=rid, direction="buy", size="10", confirmed=True))
+    bought = await confirm_stub(stubs.engine.Swap, engine_pb2.SwapRequest(
+        request_id=rid, direction="buy", size="10"))
     assert bought.result.ok, bought.result.error
     sent.append(rid)
     rid = request_id()
@@ -79,8 +80,8 @@ async def test_paper_carry_trade_end_to_end_through_grpc(system: RunningSystem) 
     assert spot == Decimal(11)
     hedge = spot - RESERVED_SOL
     rid = request_id()
-    opened = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-        request_id=rid, market="SOL-PERP", direction="short", size=str(hedge), confirmed=True))
+    opened = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+        request_id=rid, market="SOL-PERP", direction="short", size=str(hedge)))
     assert opened.result.ok, opened.result.error
     sent.append(rid)
     assert perp_size(await account(stubs)) == -hedge
@@ -130,8 +131,8 @@ async def test_paper_carry_trade_end_to_end_through_grpc(system: RunningSystem) 
 
     # Leave: close the short, withdraw collateral.
     rid = request_id()
-    closed = await stubs.engine.ClosePosition(engine_pb2.ClosePositionRequest(
-        request_id=rid, market="SOL-PERP", settle_pnl=True, confirmed=True))
+    closed = await confirm_stub(stubs.engine.ClosePosition, engine_pb2.ClosePositionRequest(
+        request_id=rid, market="SOL-PERP", settle_pnl=True))
     assert closed.result.ok, closed.result.error
     sent.append(rid)
     assert perp_size(await account(stubs)) == 0

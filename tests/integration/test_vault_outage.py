@@ -20,6 +20,7 @@ from tests.integration.flow import (
     vault_key,
     wait_for,
 )
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
 from tests.kit.system import running_system
 
@@ -42,9 +43,8 @@ async def test_vault_crash_blocks_trades_until_it_is_back_and_loses_nothing(tmp_
         vault.kill()
         await vault.wait()
 
-        refused = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-            request_id=request_id(), market="SOL-PERP", direction="short", size="1",
-            confirmed=True))
+        refused = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+            request_id=request_id(), market="SOL-PERP", direction="short", size="1"))
         assert not refused.result.ok
         assert refused.result.error.code in {"VAULT_UNAVAILABLE", "TRADING_DISABLED"}
         assert refused.result.error.message
@@ -66,8 +66,8 @@ async def test_vault_crash_blocks_trades_until_it_is_back_and_loses_nothing(tmp_
         reset = await stubs.engine.ResetVault(engine_pb2.ResetVaultRequest(request_id=request_id()))
         assert reset.result.ok, reset.result.error
         open_id = request_id()
-        opened = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-            request_id=open_id, market="SOL-PERP", direction="short", size="1", confirmed=True))
+        opened = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+            request_id=open_id, market="SOL-PERP", direction="short", size="1"))
         assert opened.result.ok, opened.result.error
         assert perp_size(await account(stubs)) == Decimal(-1)
 

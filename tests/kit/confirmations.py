@@ -26,3 +26,16 @@ async def confirm_quoted_response(send: Callable[[str], Awaitable[Any]]) -> Any:
     if result.error.code == "CONFIRMATION_REQUIRED" and result.HasField("confirmation"):
         response = await send(result.confirmation.confirmation_id)
     return response
+
+
+async def confirm_stub(call: Callable[[Any], Awaitable[Any]], request: Any) -> Any:
+    """Both steps through an engine stub: `request`, then (on the engine's quote) a copy of it
+    carrying the quote's id. The request id stays: a refusal stored nothing under it."""
+    response = await call(request)
+    result = response.result
+    if result.error.code == "CONFIRMATION_REQUIRED" and result.HasField("confirmation"):
+        confirming = type(request)()
+        confirming.CopyFrom(request)
+        confirming.confirmation_id = result.confirmation.confirmation_id
+        response = await call(confirming)
+    return response
