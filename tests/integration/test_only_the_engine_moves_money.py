@@ -29,7 +29,8 @@ WRONG_TOKEN = "wrong-token-that-must-not-be-echoed-42"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningSystem]:
     var = tmp_path_factory.mktemp("money-path")
-    async with running_system(var, sqlite_url(var)) as running:
+    # DEBUG: the tokens must stay out of the most talkative logs too.
+    async with running_system(var, sqlite_url(var), common_env={"LOG_LEVEL": "DEBUG"}) as running:
         yield running
 
 
