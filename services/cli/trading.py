@@ -39,6 +39,9 @@ Call = Callable[[argparse.Namespace, grpc.aio.Channel], Awaitable[Message]]
 
 # The commands that move money: their request id is the caller's to give (see request_ids).
 MONEY_COMMANDS = ("deposit", "withdraw", "open", "close")
+CONFIRM_HELP = ("a trade over $100 is first refused with the engine's quote and its "
+                "confirmation id; run the same command again with --confirm <that id> before "
+                "the quote expires (30 s) to trade it")
 RETRY_NOTE = (" Safe to retry: run it again with the same --request-id (printed on stderr when "
               "generated) and the engine answers the first outcome (exit 0 when it was done, "
               "marked replayed) without trading twice.")
@@ -75,10 +78,10 @@ COMMANDS: dict[str, tuple[str, Call]] = {
         request_id=a.request_id, amount=a.amount))),
     "open": ("engine", _engine_call("OpenPosition", lambda a: engine_pb2.OpenPositionRequest(
         request_id=a.request_id, market=a.market.upper(), direction=a.direction,
-        size=a.size, confirmed=a.confirm))),
+        size=a.size, confirmation_id=a.confirm))),
     "close": ("engine", _engine_call("ClosePosition", lambda a: engine_pb2.ClosePositionRequest(
         request_id=a.request_id, market=a.market.upper(), settle_pnl=True,
-        confirmed=a.confirm, unwind_spot=not a.keep_spot))),
+        confirmation_id=a.confirm, unwind_spot=not a.keep_spot))),
 }
 
 
@@ -115,11 +118,10 @@ def add_trading_commands(commands: argparse._SubParsersAction) -> None:  # type:
     opener.add_argument("market")
     opener.add_argument("direction", choices=["long", "short"])
     opener.add_argument("size")
-    opener.add_argument("--confirm", action="store_true",
-                        help="confirm a trade over $100 (without it the engine shows the trade)")
+    opener.add_argument("--confirm", metavar="CONFIRMATION_ID", default="", help=CONFIRM_HELP)
     closer = command("close", "close a position")
     closer.add_argument("market")
-    closer.add_argument("--confirm", action="store_true", help="confirm a close over $100")
+    closer.add_argument("--confirm", metavar="CONFIRMATION_ID", default="", help=CONFIRM_HELP)
     closer.add_argument("--keep-spot", action="store_true",
                         help="keep the spot SOL a hedge-market short covered")
 
@@ -200,3 +202,8 @@ def _print_human(name: str, reply: Any) -> None:
     else:
         details = "".join(f"\n  {key}: {value}" for key, value in result.error.details.items())
         console.print(f"refused: {result.error.code}: {result.error.message}{replayed}{details}")
+    if result.HasField("confirmation"):
+        quote = result.confirmation
+        console.print(f"to trade this quote, run the same command again within "
+                      f"{quote.valid_for_ms // 1000} s with --confirm {quote.confirmation_id}",
+                      soft_wrap=True)  # one line: the id is copied from it

@@ -67,13 +67,21 @@ async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: Runni
     assert code == 1 and refused["error"]["code"] == "CONFIRMATION_REQUIRED"
     assert refused["error"]["details"]["market"] == "SOL-PERP"
 
-    code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3", "--confirm")
+    code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3")  # what people see
+    quote = re.search(r"--confirm ([A-Za-z0-9_-]+)", out)
+    assert code == 1 and "CONFIRMATION_REQUIRED" in out and quote, out
+    code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3", "--confirm",
+                             quote.group(1))
     assert code == 0 and out.startswith("ok:"), out
     code, out, _ = await dne(system, "status", "--json")
     snapshot = json.loads(out)["snapshot"]
     assert [p["market"] for p in snapshot["positions"]] == ["SOL-PERP"]
 
-    code, out, _ = await dne(system, "close", "SOL-PERP", "--confirm", "--json")
+    code, out, _ = await dne(system, "close", "SOL-PERP", "--json")
+    quote = json.loads(out)["result"]["confirmation"]
+    assert code == 1 and quote["confirmation_id"], out
+    code, out, _ = await dne(system, "close", "SOL-PERP", "--confirm", quote["confirmation_id"],
+                             "--json")
     assert code == 0 and "spot leg sold" in json.loads(out)["result"]["message"]
     code, out, _ = await dne(system, "withdraw", "500")
     assert code == 0, out
