@@ -83,8 +83,13 @@ def check_withdrawal(
     collateral: Decimal,
     maintenance_margin: Decimal,
     min_health: Decimal = MIN_WITHDRAW_HEALTH,
+    *,
+    position_notional: Decimal = ZERO,
+    max_leverage: Decimal | None = None,
 ) -> GateDecision:
-    """Property 12: a withdrawal that would leave health below 80 % is refused."""
+    """Property 12: a withdrawal that would leave health below 80 % is refused; and, with
+    property 4, one that would leave leverage (total |position notional| / collateral, as the
+    open gate counts it) above the limit: less collateral under the same positions."""
     if amount <= 0:
         return deny("withdraw", ErrorCode.INVALID_AMOUNT,
                     f"withdrawal amount must be greater than zero, found {amount}", amount=amount)
@@ -98,6 +103,14 @@ def check_withdrawal(
                     f"withdrawal of {amount} USDC would leave health at {after:.2f} %, "
                     f"below the {min_health} % minimum",
                     amount=amount, health_after=f"{after:.4f}", min_health=min_health)
+    if max_leverage is not None:
+        leverage_after = leverage([position_notional], collateral - amount)
+        if leverage_after > max_leverage:
+            return deny("withdraw", ErrorCode.LEVERAGE_LIMIT,
+                        f"withdrawal of {amount} USDC would leave leverage at "
+                        f"{leverage_after:.2f}x, above the {max_leverage}x limit",
+                        amount=amount, leverage_after=f"{leverage_after:.4f}",
+                        limit=max_leverage)
     return allow("withdraw")
 
 

@@ -67,8 +67,12 @@ class Preflight:
             return self._plain(request, request.size)
         if kind == K.TRADE_KIND_WITHDRAW:
             account = context.account
+            prices = account.mark_prices()
             gates.check_withdrawal(
-                request.size, account.collateral, account.maintenance_margin
+                request.size, account.collateral, account.maintenance_margin,
+                position_notional=sum((abs(size * prices[market]) for market, size
+                                       in account.signed_sizes().items()), ZERO),
+                max_leverage=self._leverage_limit,
             ).raise_if_denied()
             return self._plain(request, request.size)
         if kind == K.TRADE_KIND_SETTLE_PNL:

@@ -94,6 +94,25 @@ async def test_withdraw_returns_collateral_and_refuses_below_80_percent_health(
     assert [call for call in running.executor.order_calls if call[1] == "w2"] == []
 
 
+async def test_a_withdrawal_that_leaves_leverage_above_the_limit_is_refused() -> None:
+    harness = build_engine(max_leverage="2")
+    try:
+        assert (await harness.engine.start("paper", 0, "s")).ok  # type: ignore[attr-defined]
+        assert (await deposit(harness, "2000")).ok
+        assert (await open_(harness, "10")).ok  # 1500 notional against C ~ 1998.5
+        # Leaves C ~ 698.5: 1500 / 698.5 = 2.15x, above 2x, while health stays near 89 %.
+        refused = await harness.engine.trade(  # type: ignore[attr-defined]
+            commands.withdraw(E.WithdrawRequest(request_id="w-lev", amount="1300")))
+        assert refused.error.code == "LEVERAGE_LIMIT", refused.error
+        assert "2.15x" in refused.error.message and "2x" in refused.error.message
+        assert [call for call in harness.executor.order_calls if call[1] == "w-lev"] == []
+        allowed = await harness.engine.trade(  # type: ignore[attr-defined]
+            commands.withdraw(E.WithdrawRequest(request_id="w-ok", amount="1100")))
+        assert allowed.ok, allowed.error  # leaves 1.67x
+    finally:
+        await harness.engine.shutdown()  # type: ignore[attr-defined]
+
+
 # --- positions -----------------------------------------------------------------------------
 
 async def test_open_short_sends_the_sell_price_limit_and_records_the_fill(

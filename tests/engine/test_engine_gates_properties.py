@@ -47,6 +47,33 @@ def test_property_12_withdrawal_leaving_health_below_80_is_rejected(
         assert decision.allowed
 
 
+@settings(max_examples=200)
+@given(collateral=money, amount=money,
+       notional=st.decimals(min_value=Decimal(0), max_value=Decimal(10**7), places=2),
+       limit=st.sampled_from([Decimal(2), Decimal(5), Decimal(10)]))
+def test_property_12_with_4_a_withdrawal_leaving_leverage_above_the_limit_is_rejected(
+    collateral: Decimal, amount: Decimal, notional: Decimal, limit: Decimal
+) -> None:
+    # No maintenance margin: health stays 100 %, so only the leverage limit can refuse.
+    decision = gates.check_withdrawal(amount, collateral, Decimal(0),
+                                      position_notional=notional, max_leverage=limit)
+    if amount > collateral:
+        assert decision.code == ErrorCode.INSUFFICIENT_COLLATERAL
+    elif gates.leverage([notional], collateral - amount) > limit:
+        assert not decision.allowed and decision.code == ErrorCode.LEVERAGE_LIMIT
+        assert f"{limit}x" in decision.reason
+    else:
+        assert decision.allowed
+
+
+def test_property_12_with_4_known_answer_withdrawal_leverage() -> None:
+    # 4000 of positions on 1000 of collateral is 4x; withdrawing 200 leaves exactly 5x.
+    kept = {"position_notional": Decimal(4000), "max_leverage": Decimal(5)}
+    assert gates.check_withdrawal(Decimal(200), Decimal(1000), Decimal(0), **kept).allowed
+    refused = gates.check_withdrawal(Decimal("200.01"), Decimal(1000), Decimal(0), **kept)
+    assert refused.code == ErrorCode.LEVERAGE_LIMIT
+
+
 def test_property_12_known_answer_drift_health_formula() -> None:
     # C = 1000, M = 100: health 90 %. Withdrawing 500 leaves C = 500: 100 x (1 - 100/500) = 80.
     assert gates.health_ratio(Decimal(1000), Decimal(100)) == Decimal(90)
