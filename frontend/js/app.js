@@ -14,6 +14,10 @@ import { takeTokenFromUrl } from "./token.js";
 
 const MARKETS_REFRESH_MS = 30000;
 const FRESHNESS_TICK_MS = 5000;
+// The engine's answers that carry a quote to confirm (a price that moved or a quote that
+// expired brings a new one); asked at most this many times for one command.
+const QUOTE_CODES = new Set(["CONFIRMATION_REQUIRED", "CONFIRMATION_EXPIRED"]);
+const MAX_QUOTES = 3;
 
 const ACTION_LABELS = {
   START_ENGINE: "Start engine",
@@ -259,7 +263,11 @@ class DashboardApp {
 
   // --- command flows -----------------------------------------------------------------------
 
-  /** Sends a command; a CONFIRMATION_REQUIRED answer asks the user and re-sends confirmed. */
+  /**
+   * Sends a command. A trade over the threshold is answered with the engine's quote: the user
+   * sees it, and only a confirmation in time sends the same trade back with the quote's
+   * confirmation_id (the engine checks the id, the trade, the expiry and the price).
+   */
   async runCommand(action, payload, { confirmTitle = "Confirm trade" } = {}) {
     if (!this.socket) {
       const result = { ok: false, action, error: { code: "NO_TOKEN", message: "No API token: commands are disabled." } };
@@ -267,11 +275,13 @@ class DashboardApp {
       return result;
     }
     let result = await this.socket.command(action, payload);
-    if (!result.ok && result.error?.code === "CONFIRMATION_REQUIRED" && "confirmed" in payload) {
+    for (let asked = 0; asked < MAX_QUOTES && "confirmation_id" in payload && isQuote(result); asked += 1) {
       this.takeModal.close();
+      const quote = result.confirmation;
       const answer = await this.confirmModal.ask(result.error.details || {}, {
         title: confirmTitle,
-        timeoutSec: Number(this.config.confirm_timeout_sec) || 30,
+        timeoutSec: (quote.valid_for_ms || 1000 * (Number(this.config.confirm_timeout_sec) || 30)) / 1000,
+        note: asked > 0 ? result.error.message : "",
       });
       if (!answer.confirmed) {
         this.toasts.show({
@@ -281,7 +291,7 @@ class DashboardApp {
         });
         return { ok: false, cancelled: true, action };
       }
-      result = await this.socket.command(action, { ...payload, confirmed: true });
+      result = await this.socket.command(action, { ...payload, confirmation_id: quote.confirmation_id });
     }
     this.toastResult(result);
     return result;
@@ -301,7 +311,7 @@ class DashboardApp {
   take(market) {
     this.takeModal.open(market, this.account, async (order) => {
       this.takeModal.setBusy(true);
-      const result = await this.runCommand("DRIFT_OPEN_POSITION", { ...order, confirmed: false }, { confirmTitle: "Confirm open position" });
+      const result = await this.runCommand("DRIFT_OPEN_POSITION", { ...order, confirmation_id: "" }, { confirmTitle: "Confirm open position" });
       this.takeModal.setBusy(false);
       if (result.ok || result.cancelled) this.takeModal.close();
       else this.takeModal.showError(`${result.error?.code}: ${result.error?.message}`);
@@ -316,7 +326,7 @@ class DashboardApp {
     if (!answer) return;
     this.positions.setBusy(position.market, "Closing…");
     try {
-      await this.runCommand("DRIFT_CLOSE_POSITION", { market: position.market, confirmed: false, unwind_spot: answer.unwindSpot }, { confirmTitle: "Confirm close position" });
+      await this.runCommand("DRIFT_CLOSE_POSITION", { market: position.market, confirmation_id: "", unwind_spot: answer.unwindSpot }, { confirmTitle: "Confirm close position" });
     } finally {
       this.positions.setBusy(position.market, null);
     }
@@ -389,3 +399,8 @@ function describeOrder(order) {
 const app = new DashboardApp();
 window.dneApp = app; // for debugging from the console
 app.start();
+
+/** A refusal that brings the engine's quote of the trade to confirm. */
+function isQuote(result) {
+  return !result.ok && QUOTE_CODES.has(result.error?.code) && Boolean(result.confirmation?.confirmation_id);
+}

@@ -174,10 +174,15 @@ export class ConfirmModal {
     this.submit.addEventListener("click", () => this.finish(true, "confirmed"));
   }
 
-  /** Shows the full trade; answers {confirmed, reason} ("confirmed", "cancelled", "timeout"). */
-  ask(details, { title = "Confirm trade", timeoutSec = 30 } = {}) {
+  /**
+   * Shows the engine's quote of the trade (its details; `note` says why it asks again) for as
+   * long as the quote is valid; answers {confirmed, reason} ("confirmed", "cancelled", "timeout").
+   */
+  ask(details, { title = "Confirm trade", timeoutSec = 30, note = "" } = {}) {
     this.finish(false, "replaced");
     $("#confirm-title").textContent = title;
+    $("#confirm-note").textContent = note;
+    $("#confirm-note").hidden = !note;
     const rows = [];
     const shown = new Set();
     for (const [key, label, format] of DETAIL_ROWS) {
@@ -291,7 +296,7 @@ export class AmountModal {
     this.input.focus();
     return new Promise((resolve) => {
       this.resolve = (value) => resolve(value === null ? null : action === "DRIFT_SWAP"
-        ? { direction: "buy", size: value, confirmed: false }
+        ? { direction: "buy", size: value, confirmation_id: "" }
         : { amount: value });
     });
   }

@@ -167,7 +167,7 @@ async def test_a_trade_over_100_usd_needs_confirmation_and_auto_cancels_after_30
     await expect(page.get_by_test_id("confirm-countdown")).to_have_text("30")
     await dashboard.screenshot(screenshots, "03-confirmation")
     sent = dashboard.commands("DRIFT_OPEN_POSITION")
-    assert [frame["payload"]["confirmed"] for frame in sent] == [False]
+    assert [frame["payload"]["confirmation_id"] for frame in sent] == [""]
 
     await page.clock.fast_forward(10_000)
     await expect(page.get_by_test_id("confirm-countdown")).to_have_text("20")
@@ -280,8 +280,14 @@ async def test_a_confirmed_trade_appears_in_the_positions_and_leaving_removes_it
     await expect(row.get_by_test_id("position-size")).to_have_text(size.rstrip("0").rstrip("."))
     await expect(row).to_contain_text("Short")
     assert perp_size(await account(system.stubs)) == -Decimal(size)
-    confirmed = [f for f in dashboard.commands("DRIFT_OPEN_POSITION") if f["payload"]["confirmed"]]
-    assert len(confirmed) == 1
+    # The confirmation sent back is the id of the engine's quote, and nothing else confirms.
+    confirmed = [f for f in dashboard.commands("DRIFT_OPEN_POSITION")
+                 if f["payload"]["confirmation_id"]]
+    quotes = [f["payload"]["confirmation"]["confirmation_id"] for f in dashboard.received
+              if f.get("type") == "COMMAND_RESULT" and (f["payload"].get("confirmation") or {})
+              and f["payload"]["action"] == "DRIFT_OPEN_POSITION"]
+    assert [f["payload"]["confirmation_id"] for f in confirmed] == quotes[-1:]
+    assert all("confirmed" not in f["payload"] for f in dashboard.commands("DRIFT_OPEN_POSITION"))
     assert any(frame.get("type") == "FUNDING_UPDATE" and frame["payload"]["positions"]
                for frame in dashboard.received)
     await dashboard.screenshot(screenshots, "05-position-open")
@@ -302,7 +308,7 @@ async def test_a_confirmed_trade_appears_in_the_positions_and_leaving_removes_it
     await wait_for(spot_leg_sold)
     assert perp_size(await account(system.stubs)) == 0
     closes = dashboard.commands("DRIFT_CLOSE_POSITION")
-    assert [frame["payload"]["confirmed"] for frame in closes] == [False, True]
+    assert [bool(frame["payload"]["confirmation_id"]) for frame in closes] == [False, True]
     assert all(frame["payload"]["unwind_spot"] for frame in closes)
 
 
