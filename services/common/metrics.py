@@ -36,6 +36,11 @@ REBALANCES = Counter("dne_rebalances_total", "Auto-rebalances by result.", ["res
 FEED_DATA_AGE = Gauge("dne_feed_data_age_seconds", "Age of the market data served.")
 # Gateway (browser side).
 WEBSOCKET_CLIENTS = Gauge("dne_websocket_clients", "Browser WebSocket connections open now.")
+GATEWAY_SKIPPED_EVENTS = Counter(
+    "dne_gateway_skipped_events_total",
+    "Engine events no browser got because they could not be encoded, by event kind.",
+    ["event"],
+)
 HTTP_REQUESTS = Counter(
     "dne_http_requests_total", "HTTP requests served by the gateway, by route and status.",
     ["method", "route", "status"],

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
+from services.common import metrics
 from services.gateway import wire
 from services.gateway.request_ids import RequestIds
 
@@ -201,6 +202,8 @@ class EventFanout:
 
     def _skip(self, event: engine_pb2.EngineEvent, error: Exception) -> None:
         self.skipped_events += 1
+        # Counted every time (the log says it once): an operator alerts on the rate.
+        metrics.GATEWAY_SKIPPED_EVENTS.labels(event=event.WhichOneof("payload") or "none").inc()
         if self.skipped_events == 1:  # once: the same fault would repeat on every update
             log.error("an engine event that cannot be sent to browsers was skipped",
                       extra={"event": event.WhichOneof("payload")}, exc_info=error)

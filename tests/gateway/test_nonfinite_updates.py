@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+from prometheus_client import REGISTRY
 
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
@@ -17,6 +18,11 @@ from services.gateway import wire
 from services.gateway.fanout import EventFanout, encode
 from tests.gateway.test_fanout_unit import IDS, FakeEngine, next_message, serve, update
 from tests.kit.ports import free_port
+
+
+def skipped_total() -> float:
+    return REGISTRY.get_sample_value("dne_gateway_skipped_events_total",
+                                     {"event": "funding_update"}) or 0.0
 
 
 @pytest.mark.parametrize("text", ["1E+400", "-1E+999999", "Infinity", "-inf", "NaN", "sNaN",
@@ -73,7 +79,8 @@ async def test_a_non_finite_value_does_not_stop_the_updates(monkeypatch, caplog)
 async def test_a_message_that_cannot_be_encoded_is_skipped_and_the_stream_goes_on(
     monkeypatch, caplog,
 ) -> None:
-    """Whatever else breaks one message (a bug in wire.py), the next ones still flow."""
+    """Whatever else breaks one message (a bug in wire.py), the next ones still flow; the
+    gateway alerts: an ERROR log once, and dne_gateway_skipped_events_total for every skip."""
     port = free_port()
     engine = FakeEngine()
     server = await serve(engine, port)
@@ -89,15 +96,19 @@ async def test_a_message_that_cannot_be_encoded_is_skipped_and_the_stream_goes_o
         return message
 
     monkeypatch.setattr(wire, "engine_event", breaks_on_13)
+    skipped_before = skipped_total()
     fanout.start()
     try:
         browser = await fanout.join()
         await next_message(browser.queue, "ENGINE_STATUS")
-        await engine.events.put(update("13"))
-        await engine.events.put(update("14"))
+        for health in ("13", "14", "13", "15"):
+            await engine.events.put(update(health))
         assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 14
-        assert any("skipped" in r.getMessage() for r in caplog.records)
-        assert fanout.skipped_events == 1 and fanout.connected
+        assert (await next_message(browser.queue, "FUNDING_UPDATE"))["payload"]["health"] == 15
+        errors = [r for r in caplog.records if "skipped" in r.getMessage()]
+        assert [r.levelno for r in errors] == [logging.ERROR]  # once, not on every update
+        assert fanout.skipped_events == 2 and fanout.connected
+        assert skipped_total() - skipped_before == 2
     finally:
         await fanout.stop()
         await server.stop(0)
