@@ -19,6 +19,7 @@ from typing import Final
 
 import grpc
 
+from services.common.grpc_tls import TlsFiles
 from services.common.service_auth import bearer_interceptors
 from services.common.telemetry import client_interceptors
 
@@ -39,9 +40,14 @@ CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
 )
 
 
-def open_channel(address: str, token: str | None = None) -> grpc.aio.Channel:
+def open_channel(address: str, token: str | None = None,
+                 tls: TlsFiles | None = None) -> grpc.aio.Channel:
     """A channel to `address`; with `token`, every call carries it as a bearer token (the
-    service token to the executor and the vault, the API token to the engine)."""
+    service token to the executor and the vault, the API token to the engine); with `tls`,
+    over mutual TLS."""
     interceptors = [*client_interceptors(), *(bearer_interceptors(token) if token else [])]
+    if tls is not None:
+        return grpc.aio.secure_channel(address, tls.channel_credentials(),
+                                       options=list(CHANNEL_OPTIONS), interceptors=interceptors)
     return grpc.aio.insecure_channel(address, options=list(CHANNEL_OPTIONS),
                                      interceptors=interceptors)

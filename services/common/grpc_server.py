@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.grpc_tls import TlsFiles
 from services.common.logs import configure_logging
 from services.common.metrics import RpcMetricsInterceptor, serve_metrics
 from services.common.settings import ServiceSettings
@@ -44,13 +45,31 @@ async def build_server(
          reflection.SERVICE_NAME],
         server,
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    tls = TlsFiles.of(settings)
+    address = f"{settings.host}:{settings.port}"
+    port = (server.add_secure_port(address, tls.server_credentials()) if tls is not None
+            else server.add_insecure_port(address))
     if port == 0:
         raise RuntimeError(f"{service}: cannot bind {settings.host}:{settings.port}")
     if on_start is not None:
         await on_start()
     await server.start()
     return server, port, health_servicer, service_names
+
+
+async def serve_health_only(
+    health_servicer: health.aio.HealthServicer, settings: ServiceSettings
+) -> grpc.aio.Server | None:
+    """The same health answers in plaintext on HEALTH_PORT, nothing else: the kubelet's gRPC
+    probe cannot present a client certificate."""
+    if settings.health_port is None:
+        return None
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if server.add_insecure_port(f"{settings.host}:{settings.health_port}") == 0:
+        raise RuntimeError(f"cannot bind the health port {settings.host}:{settings.health_port}")
+    await server.start()
+    return server
 
 
 async def set_serving(
@@ -80,6 +99,7 @@ async def run_service(
     serve_metrics(settings.metrics_port, settings.host)
     server, port, health_servicer, names = await build_server(service, settings, register,
                                                               on_start, guard)
+    health_only = await serve_health_only(health_servicer, settings)
     await set_serving(health_servicer, names, True)
     # The launcher and the tests read this line to learn the port when it was 0.
     print(f"{service} listening on {settings.host}:{port}", flush=True)
@@ -96,4 +116,6 @@ async def run_service(
     if on_stop is not None:
         await on_stop()
     await server.stop(settings.shutdown_grace_seconds)
+    if health_only is not None:
+        await health_only.stop(0)
     shutdown_tracing()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.grpc_tls import check_all_or_none
 
 
 class ServiceSettings(BaseSettings):
@@ -26,6 +28,18 @@ class ServiceSettings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|text)$")
     otel_exporter_otlp_endpoint: str | None = None
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=120)
+    # Mutual TLS (services/common/grpc_tls.py): all three files, or none.
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_ca_file: Path | None = None
+    health_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Plaintext port serving the gRPC health service alone (probes under mTLS).")
+
+    @model_validator(mode="after")
+    def _tls_all_or_none(self) -> ServiceSettings:
+        check_all_or_none(self)
+        return self
 
 
 class MoneyPathSettings(ServiceSettings):

@@ -11,6 +11,7 @@ from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run_service
+from services.common.grpc_tls import TlsFiles
 from services.common.logs import register_secret
 from services.common.service_auth import TokenError
 from services.engine.backend_health import HEALTH_CALL_TIMEOUT_SEC, BackendHealth
@@ -30,9 +31,10 @@ async def main() -> None:
     register_secret(tokens.api, tokens.service)
     # The feed's market data is open to every caller; the executor and the vault answer only
     # calls carrying the service token.
-    feed, executor, vault = (open_channel(settings.feed_address),
-                             open_channel(settings.executor_address, tokens.service),
-                             open_channel(settings.vault_address, tokens.service))
+    tls = TlsFiles.of(settings)
+    feed, executor, vault = (open_channel(settings.feed_address, tls=tls),
+                             open_channel(settings.executor_address, tokens.service, tls),
+                             open_channel(settings.vault_address, tokens.service, tls))
     engine = FundingEngine(
         settings,
         feed_pb2_grpc.FeedServiceStub(feed),

@@ -9,6 +9,7 @@ import grpc
 from dne.executor.v1 import executor_pb2, executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from services.common.grpc_client import open_channel
+from services.common.grpc_tls import TlsFiles
 from services.common.market_clock import FeedClock
 from services.common.venue_profile import load_profile
 from services.executor.drift.confirmation import ConfirmTiming
@@ -112,7 +113,8 @@ class ExecutorApp:
             )
             return SERVICE_NAMES
         # Called inside the running loop, where a grpc.aio channel must be created.
-        self._channel = open_channel(self._settings.feed_address)
+        self._channel = open_channel(self._settings.feed_address,
+                                     tls=TlsFiles.of(self._settings))
         paper = build_paper_driver(self._settings, self._channel)
         self.driver = paper
         executor_pb2_grpc.add_ExecutorServiceServicer_to_server(ExecutorServicer(paper), server)

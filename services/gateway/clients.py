@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2_grpc
 from dne.engine.v1 import engine_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from services.common.grpc_client import open_channel
+from services.common.grpc_tls import TlsFiles
 from services.gateway.settings import GatewaySettings
 
 
@@ -27,7 +28,9 @@ class BackendClients:
     def connect(cls, settings: GatewaySettings) -> BackendClients:
         addresses = {"feed": settings.feed_address, "engine": settings.engine_address}
         # The engine's commands need the API token: the gateway sends the one it checks.
-        channels = {name: open_channel(address, settings.api_token if name == "engine" else None)
+        tls = TlsFiles.of(settings)
+        channels = {name: open_channel(address, settings.api_token if name == "engine" else None,
+                                       tls)
                     for name, address in addresses.items()}
         return cls(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),

@@ -7,8 +7,10 @@ import secrets
 from pathlib import Path
 
 import limits
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.grpc_tls import check_all_or_none
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIN_TOKEN_LENGTH = 16
@@ -28,6 +30,10 @@ class GatewaySettings(BaseSettings):
                            validation_alias="DNE_API_TOKEN", repr=False)
     feed_address: str = "127.0.0.1:50051"
     engine_address: str = "127.0.0.1:50054"
+    # Mutual TLS to the feed and the engine (services/common/grpc_tls.py): all three, or none.
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_ca_file: Path | None = None
     mode_label: str = "PAPER"
     # Host names the gateway answers to (a request for another, as after a DNS rebinding, is
     # refused 400), comma separated, "*.example.com" allowed; the bind address is added.
@@ -115,6 +121,11 @@ class GatewaySettings(BaseSettings):
             # The value itself never goes into the message.
             raise ValueError(f"DNE_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _tls_all_or_none(self) -> GatewaySettings:
+        check_all_or_none(self)
+        return self
 
     @field_validator("mode_label")
     @classmethod
