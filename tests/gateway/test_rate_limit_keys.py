@@ -1,16 +1,22 @@
 """Who a rate limit counts: the peer, unless it is a trusted proxy (TRUSTED_PROXIES), whose
-X-Forwarded-For then names the client; and a caller with the token on its own budget, which
-callers without it cannot use up."""
+X-Forwarded-For then names the client; a caller with the token on its own budget, which
+callers without it cannot use up; position operations on the account's, from any connection."""
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
+from dne.engine.v1 import engine_pb2
 from services.gateway.app import create_app
+from services.gateway.dispatch import CommandDispatcher
+from services.gateway.rate_limits import RateLimits
+from services.gateway.request_ids import RequestIds
 from services.gateway.settings import GatewaySettings
 from tests.gateway.test_health_cache import TOKEN, CountingBackends
 
@@ -71,3 +77,21 @@ def test_trusted_proxies_take_addresses_and_networks_only(value):
         GatewaySettings(DNE_API_TOKEN=TOKEN, TRUSTED_PROXIES=value)
     settings = GatewaySettings(DNE_API_TOKEN=TOKEN, TRUSTED_PROXIES=" 10.0.0.0/8, ::1 ,")
     assert settings.trusted_proxy_networks == ["10.0.0.0/8", "::1"]
+
+
+async def test_position_operations_from_any_connection_share_the_accounts_budget():
+    async def settle(request: Any, **options: Any) -> engine_pb2.SettlePnlResponse:
+        return engine_pb2.SettlePnlResponse(result=engine_pb2.CommandResult(
+            request_id=request.request_id, action="DRIFT_SETTLE_PNL", ok=True))
+
+    settings = GatewaySettings(DNE_API_TOKEN=TOKEN, RATE_LIMIT_POSITION_OPS="2/minute")
+    dispatcher = CommandDispatcher(
+        SimpleNamespace(SettlePnl=settle), None, RateLimits(settings),  # type: ignore[arg-type]
+        RequestIds(TOKEN), timeout=1, max_frame_bytes=settings.ws_max_frame_bytes)
+    replies = [await dispatcher.handle(json.dumps({
+        "action": "DRIFT_SETTLE_PNL", "id": f"settle-{number}",
+        "payload": {"market": "SOL-PERP"}}), connection_id=f"connection-{number}")
+        for number in range(3)]
+    outcomes = [reply["payload"]["ok"] for reply in replies]
+    assert outcomes == [True, True, False]
+    assert replies[2]["payload"]["error"]["code"] == "RATE_LIMITED"
