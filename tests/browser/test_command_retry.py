@@ -67,3 +67,60 @@ async def test_a_deposit_whose_answer_was_lost_is_resent_with_its_id_and_deposit
         assert Decimal((await account(system.stubs)).collateral) == before + 25
     finally:
         await dashboard.close()
+
+
+async def test_a_confirmed_purchase_whose_answer_was_lost_is_resent_with_its_quote_and_buys_once(
+    browser: Browser, system: RunningSystem,
+) -> None:
+    """The confirming command (the engine's quote id) re-sent after a reconnection is the same
+    command: the engine answers its stored outcome; the quote is not asked for again."""
+    routes: list[WebSocketRoute] = []
+    dropped: list[str] = []
+    background: set[asyncio.Task[None]] = set()
+
+    async def drop(route: WebSocketRoute, server: WebSocketRoute) -> None:
+        await route.close(code=1011, reason="network drop")
+        await server.close()
+
+    async def gateway(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        route.on_message(server.send)
+
+        def from_server(message: str | bytes) -> None:
+            # The first connection loses the answer to the confirmed swap, and then itself.
+            text = message if isinstance(message, str) else ""
+            if (len(routes) == 1 and '"COMMAND_RESULT"' in text and '"DRIFT_SWAP"' in text
+                    and re.search(r'"ok":\s*true', text)):
+                dropped.append(text)
+                task = asyncio.get_running_loop().create_task(drop(route, server))
+                background.add(task)
+                return
+            route.send(message)
+
+        server.on_message(from_server)
+        routes.append(route)
+
+    async def route_socket(context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/ws$"), gateway)
+
+    dashboard = await Dashboard.open(browser, system, prepare=route_socket)
+    try:
+        page = dashboard.page
+        await dashboard.wait_connected()
+        before = Decimal((await account(system.stubs)).wallet.sol)
+        await page.get_by_test_id("quick-buy-sol").click()
+        await page.get_by_test_id("amount-input").fill("2")  # over $100 (SOL ~ $85): a quote
+        await page.get_by_test_id("amount-submit").click()
+        await expect(page.get_by_test_id("confirm-modal")).to_be_visible(timeout=10_000)
+        await page.get_by_test_id("confirm-submit").click()
+
+        toast = page.get_by_test_id("toast-success").filter(has_text="Swap")
+        await expect(toast).to_be_visible(timeout=15_000)
+        await expect(toast).to_contain_text("traded once")
+        assert dropped and len(routes) >= 2
+        sent = dashboard.commands("DRIFT_SWAP")
+        assert [bool(f["payload"]["confirmation_id"]) for f in sent] == [False, True, True]
+        assert sent[1]["id"] == sent[2]["id"] and sent[1]["payload"] == sent[2]["payload"]
+        assert Decimal((await account(system.stubs)).wallet.sol) == before + 2
+    finally:
+        await dashboard.close()
