@@ -14,9 +14,8 @@ import { takeTokenFromUrl } from "./token.js";
 
 const MARKETS_REFRESH_MS = 30000;
 const FRESHNESS_TICK_MS = 5000;
-// The engine's answers that carry a quote to confirm (a price that moved or a quote that
-// expired brings a new one); asked at most this many times for one command.
-const QUOTE_CODES = new Set(["CONFIRMATION_REQUIRED", "CONFIRMATION_EXPIRED"]);
+// Every CONFIRMATION_* refusal carries a fresh quote (the price moved, the quote expired, the
+// position changed since it was quoted): the user is asked again, at most this many times.
 const MAX_QUOTES = 3;
 
 const ACTION_LABELS = {
@@ -402,5 +401,5 @@ app.start();
 
 /** A refusal that brings the engine's quote of the trade to confirm. */
 function isQuote(result) {
-  return !result.ok && QUOTE_CODES.has(result.error?.code) && Boolean(result.confirmation?.confirmation_id);
+  return !result.ok && Boolean(result.confirmation?.confirmation_id);
 }
