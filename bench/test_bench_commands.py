@@ -16,6 +16,7 @@ from dne.feed.v1 import feed_pb2
 from services.common.health import health_ratio
 from services.engine import delta
 from tests.integration.flow import pause_clock_at, request_id
+from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
 from tests.kit.system import running_system
 
@@ -59,14 +60,14 @@ async def test_command_and_market_latency_on_the_paper_system(tmp_path: Path) ->
         closes: list[float] = []
         for _ in range(ROUNDS // 2):
             started = time.perf_counter()
-            opened = await stubs.engine.OpenPosition(engine_pb2.OpenPositionRequest(
-                request_id=request_id(), market="SOL-PERP", direction="short", size="1",
-                confirmed=True))
+            # Both steps of the $100 confirmation: the quote, then the trade it confirms.
+            opened = await confirm_stub(stubs.engine.OpenPosition, engine_pb2.OpenPositionRequest(
+                request_id=request_id(), market="SOL-PERP", direction="short", size="1"))
             opens.append((time.perf_counter() - started) * 1000)
             assert opened.result.ok, opened.result.error
             started = time.perf_counter()
-            closed = await stubs.engine.ClosePosition(engine_pb2.ClosePositionRequest(
-                request_id=request_id(), market="SOL-PERP", confirmed=True))
+            closed = await confirm_stub(stubs.engine.ClosePosition, engine_pb2.ClosePositionRequest(
+                request_id=request_id(), market="SOL-PERP"))
             closes.append((time.perf_counter() - started) * 1000)
             assert closed.result.ok, closed.result.error
 

@@ -73,9 +73,8 @@ async def trades(running: RunningSystem) -> dict[str, common_pb2.Trade]:
 
 
 async def open_short(page: Browser, size: str) -> dict[str, Any]:
-    return await page.command("DRIFT_OPEN_POSITION", {
-        "market": "SOL-PERP", "direction": "short", "size": size, "confirmed": True},
-        timeout=15)
+    return await page.confirmed_command("DRIFT_OPEN_POSITION", {
+        "market": "SOL-PERP", "direction": "short", "size": size}, timeout=15)
 
 
 async def test_the_live_carry_round_trip_through_the_gateway(live: RunningSystem) -> None:
@@ -105,8 +104,8 @@ async def test_the_live_carry_round_trip_through_the_gateway(live: RunningSystem
         limit = Decimal(params["price"]) / Decimal(1_000_000)
         assert limit == pytest.approx(oracle * (1 - SLIPPAGE_TOLERANCE), rel=Decimal("0.002"))
 
-        closed = await page.command("DRIFT_CLOSE_POSITION", {
-            "market": "SOL-PERP", "confirmed": True, "unwind_spot": True}, timeout=15)
+        closed = await page.confirmed_command("DRIFT_CLOSE_POSITION", {
+            "market": "SOL-PERP", "unwind_spot": True}, timeout=15)
         assert closed["payload"]["ok"], closed
         assert perp_size(await account(live.stubs)) == 0
         closes = sent_drift(await journal(live), "place_perp_order")[-1]["args"]["params"]
