@@ -283,9 +283,9 @@ async def test_a_confirmed_trade_appears_in_the_positions_and_leaving_removes_it
     # The confirmation sent back is the id of the engine's quote, and nothing else confirms.
     confirmed = [f for f in dashboard.commands("DRIFT_OPEN_POSITION")
                  if f["payload"]["confirmation_id"]]
-    quotes = [f["payload"]["confirmation"]["confirmation_id"] for f in dashboard.received
-              if f.get("type") == "COMMAND_RESULT" and (f["payload"].get("confirmation") or {})
-              and f["payload"]["action"] == "DRIFT_OPEN_POSITION"]
+    quotes = [f["payload"]["confirmation"]["confirmation_id"]
+              for f in dashboard.received_results("DRIFT_OPEN_POSITION")
+              if f["payload"].get("confirmation")]
     assert [f["payload"]["confirmation_id"] for f in confirmed] == quotes[-1:]
     assert all("confirmed" not in f["payload"] for f in dashboard.commands("DRIFT_OPEN_POSITION"))
     assert any(frame.get("type") == "FUNDING_UPDATE" and frame["payload"]["positions"]

@@ -91,6 +91,11 @@ class Dashboard:
     def commands(self, action: str) -> list[dict[str, Any]]:
         return [frame for frame in self.sent if frame.get("action") == action]
 
+    def received_results(self, action: str) -> list[dict[str, Any]]:
+        """The COMMAND_RESULT frames the gateway answered for `action`, oldest first."""
+        return [frame for frame in self.received if frame.get("type") == "COMMAND_RESULT"
+                and frame.get("payload", {}).get("action") == action]
+
     async def screenshot(self, directory: Path, name: str, *, full_page: bool = False) -> Path:
         path = directory / f"{name}.png"
         await self.page.screenshot(path=str(path), full_page=full_page, animations="disabled")
