@@ -16,7 +16,7 @@ from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from services.common.grpc_client import open_channel
 from tests.integration.flow import request_id
 from tests.kit.browser_dashboard import Dashboard
-from tests.kit.system import RunningSystem, kill_9, restart_on
+from tests.kit.system import TEST_API_TOKEN, RunningSystem, kill_9, restart_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,7 +27,7 @@ PAGE_BACK_WITHIN_MS = 6_500
 
 async def ensure_running(system: RunningSystem) -> None:
     """The engine may resume by itself after a restart; start it when it did not."""
-    async with open_channel(system.system.address("engine")) as channel:
+    async with open_channel(system.system.address("engine"), TEST_API_TOKEN) as channel:
         reply = await engine_pb2_grpc.EngineServiceStub(channel).StartEngine(
             engine_pb2.StartEngineRequest(request_id=request_id(), mode="paper"), timeout=10)
     assert reply.result.ok or reply.result.error.code == "ENGINE_ALREADY_RUNNING", reply

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import grpc
-
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
+from services.common.grpc_client import open_channel
 from tests.integration.flow import account, pause_clock_at, perp_size, request_id, wait_for
 from tests.kit.confirmations import confirm_stub
 from tests.kit.databases import sqlite_url
-from tests.kit.system import RunningSystem, running_system
+from tests.kit.system import TEST_API_TOKEN, RunningSystem, running_system
 
 START = datetime(2026, 1, 15, 12, tzinfo=UTC)
 RECOVERY_LIMIT_SEC = 15.0
@@ -62,7 +61,7 @@ async def test_the_engine_resumes_after_a_kill_9_and_a_vault_sync_error_clears_b
         await carry_running(running)
         killed_at = await kill_and_restart(running, "engine")
         # A fresh channel: the test's own reconnect backoff is not what is measured.
-        async with grpc.aio.insecure_channel(running.system.address("engine")) as channel:
+        async with open_channel(running.system.address("engine"), TEST_API_TOKEN) as channel:
             engine = engine_pb2_grpc.EngineServiceStub(channel)
             first = (await engine.GetEngineStatus(engine_pb2.GetEngineStatusRequest())).status
             assert first.running or first.blocked_reason.startswith("resuming after a restart")
