@@ -13,7 +13,7 @@ from pathlib import Path
 from services.launcher.live_sim import live_sim_env
 from services.launcher.metrics import DEFAULT_METRICS_PORT, serve_launcher_metrics
 from services.launcher.processes import ServiceStartError
-from services.launcher.run_secrets import new_service_token, write_api_token
+from services.launcher.run_secrets import api_token_path, new_service_token, write_api_token
 from services.launcher.supervisor import Supervisor
 from services.launcher.topology import BACKEND, LIVE_SIM_ORDER, ORDER, System, start_system
 
@@ -62,7 +62,13 @@ async def main(live_sim: bool = False) -> int:
     # services only through the allow-list in processes.py).
     per_service.setdefault("gateway", {})["DNE_API_TOKEN"] = token
     per_service.setdefault("engine", {})["DNE_API_TOKEN"] = token
-    write_api_token(var, token)
+    # dne's copy of a generated token; a token the user set stays where they keep it (and a
+    # previous run's copy, now wrong, goes).
+    if configured:
+        api_token_path(var).unlink(missing_ok=True)
+        dne_reads_from = "$DNE_API_TOKEN"
+    else:
+        dne_reads_from = str(write_api_token(var, token))
     _, token_files = new_service_token(var)
     for name, values in token_files.items():
         per_service.setdefault(name, {}).update(values)
@@ -104,7 +110,7 @@ async def main(live_sim: bool = False) -> int:
     supervisor.start()
     try:
         return await _run(system, supervisor, stopper, live_sim, shown_token, log_dir,
-                          metrics_address)
+                          metrics_address, dne_reads_from)
     finally:
         # Also when printing fails (stdout closed): the services never outlive the launcher.
         # Supervision ends first: the services exiting now are asked to, not crashing.
@@ -116,7 +122,7 @@ async def main(live_sim: bool = False) -> int:
 
 async def _run(
     system: System, supervisor: Supervisor, stopper: asyncio.Task[bool], live_sim: bool,
-    shown_token: str, log_dir: Path, metrics_address: str,
+    shown_token: str, log_dir: Path, metrics_address: str, dne_reads_from: str,
 ) -> int:
     """Shows where everything is, then waits for a stop signal or for the supervisor to give
     up; answers the exit code."""
@@ -132,8 +138,8 @@ async def _run(
           flush=True)
     print("Every service answers gRPC reflection, e.g. "
           f"`grpcurl -plaintext {system.address('engine')} list`.", flush=True)
-    print(f"  dne       reads the API token from {log_dir.parent}/api-token "
-          "(engine commands need it)", flush=True)
+    print(f"  dne       reads the API token from {dne_reads_from} (engine commands need it)",
+          flush=True)
     print("Ready. A service that crashes is restarted. Ctrl-C stops everything.", flush=True)
     gave_up = asyncio.create_task(supervisor.wait_gave_up())
     await asyncio.wait([stopper, gave_up], return_when=asyncio.FIRST_COMPLETED)

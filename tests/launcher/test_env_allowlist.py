@@ -91,6 +91,7 @@ def environ_of(process: psutil.Process) -> dict[str, str]:
 @pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path) -> None:
+    (tmp_path / "api-token").write_text("a previous run's token")
     env = {
         **launcher_env(tmp_path),
         "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN, "SERVICE_TOKEN": SERVICE_TOKEN,
@@ -125,7 +126,9 @@ async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path
             } == {""}
     service_token, service_mode = text_and_mode(Path(held["engine"]["SERVICE_TOKEN_FILE"]))
     assert len(service_token) >= 32 and service_token != SERVICE_TOKEN and service_mode == 0o600
-    assert text_and_mode(tmp_path / "api-token") == (TOKEN, 0o600)
+    # A token the user set is not copied to disk: dne reads it from $DNE_API_TOKEN.
+    assert not (tmp_path / "api-token").exists()
+    assert "reads the API token from $DNE_API_TOKEN" in banner
     # A token the user set is not echoed: the dashboard line names the variable instead.
     assert TOKEN not in banner and "?token=<DNE_API_TOKEN>" in banner
     assert TOKEN not in (tmp_path / "launcher.stderr").read_text()
