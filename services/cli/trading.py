@@ -27,6 +27,7 @@ from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.cli import request_ids
 from services.common.grpc_client import open_channel
+from services.common.grpc_tls import TlsFiles
 from services.common.service_auth import TokenError, read_token_file
 from services.launcher.run_secrets import api_token_path
 
@@ -133,11 +134,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The feed is open to everyone; the token goes to the engine only.
         token = api_token(args) if service == "engine" else None
-    except TokenError as error:
+        # Mutual TLS when the services run with it (GRPC_TLS_*, as theirs).
+        tls = TlsFiles.from_env(os.environ)
+    except (TokenError, ValueError) as error:
         print(f"dne {args.command_name}: {error}", file=sys.stderr)
         return 2
     try:
-        reply = asyncio.run(_invoke(call, args, address, token))
+        reply = asyncio.run(_invoke(call, args, address, token, tls))
     except grpc.aio.AioRpcError as error:
         retry = (f"; it may still have run: retry with --request-id {sent_id}"
                  if sent_id else "")
@@ -165,8 +168,8 @@ def api_token(args: argparse.Namespace) -> str | None:
 
 
 async def _invoke(call: Call, args: argparse.Namespace, address: str,
-                  token: str | None) -> Message:
-    async with open_channel(address, token) as channel:
+                  token: str | None, tls: TlsFiles | None) -> Message:
+    async with open_channel(address, token, tls) as channel:
         return await call(args, channel)
 
 

@@ -9,11 +9,14 @@ is also served in plaintext on HEALTH_PORT (see grpc_server.serve_health_only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import grpc
+
+ENV_NAMES = ("GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "GRPC_TLS_CA_FILE")
 
 
 class HoldsTlsFiles(Protocol):
@@ -44,6 +47,17 @@ class TlsFiles:
             return None
         return cls(settings.grpc_tls_cert_file, settings.grpc_tls_key_file,
                    settings.grpc_tls_ca_file)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TlsFiles | None:
+        """The same three settings for a tool without a settings class (`dne`)."""
+        cert, key, ca = (environ.get(name) or None for name in ENV_NAMES)
+        if not (cert or key or ca):
+            return None
+        if not (cert and key and ca):
+            raise ValueError("GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE go "
+                             "together: set all three for mutual TLS, or none")
+        return cls(Path(cert), Path(key), Path(ca))
 
     def server_credentials(self) -> grpc.ServerCredentials:
         return grpc.ssl_server_credentials(

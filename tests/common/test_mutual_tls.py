@@ -27,7 +27,7 @@ from services.common.settings import ServiceSettings
 from services.gateway.settings import GatewaySettings
 from services.launcher.processes import wait_serving
 from tests.kit.ports import free_port
-from tests.kit.service_tokens import SERVICE_TOKEN_ENV, TEST_SERVICE_TOKEN
+from tests.kit.service_tokens import ENGINE_TOKENS_ENV, SERVICE_TOKEN_ENV, TEST_SERVICE_TOKEN
 from tests.kit.vault_builders import intent
 
 pytestmark = [
@@ -135,3 +135,41 @@ async def test_the_plaintext_health_port_serves_the_health_service_alone(
 def test_half_a_tls_setup_is_refused_at_start(settings_class: type, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="go together"):
         settings_class(grpc_tls_cert_file=tmp_path / "a.crt", grpc_tls_ca_file=tmp_path / "ca")
+
+
+async def test_dne_reaches_an_engine_under_mutual_tls_with_the_same_settings(
+    tmp_path: Path,
+) -> None:
+    make_ca(tmp_path, "ca")
+    engine_cert = make_cert(tmp_path, "ca", "engine")
+    tls_env = {"GRPC_TLS_CERT_FILE": str(engine_cert.cert),
+               "GRPC_TLS_KEY_FILE": str(engine_cert.key), "GRPC_TLS_CA_FILE": str(engine_cert.ca)}
+    base = {key: value for key, value in os.environ.items() if not key.startswith("DNE_")}
+    env = {**base, **ENGINE_TOKENS_ENV, **tls_env, "PORT": "0", "HEALTH_PORT": str(free_port()),
+           "FEED_ADDRESS": "127.0.0.1:1", "EXECUTOR_ADDRESS": "127.0.0.1:1",
+           "VAULT_ADDRESS": "127.0.0.1:1", "ENGINE_STATE_PATH": str(tmp_path / "engine.json")}
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.engine", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=(tmp_path / "engine.log").open("wb"))
+    try:
+        assert engine.stdout is not None
+        line = (await asyncio.wait_for(engine.stdout.readline(), 60)).decode()
+        address = re.search(r"listening on (\S+)", line).group(1)  # type: ignore[union-attr]
+
+        async def dne(*args: str, extra: dict[str, str]) -> tuple[int, str]:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.cli.main", *args, "--engine", address,
+                env={**base, **extra}, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+            out, err = await child.communicate()
+            return child.returncode or 0, (out + err).decode()
+
+        code, _ = await dne("status", "--json", extra=tls_env)
+        assert code == 0
+        code, said = await dne("status", extra={})
+        assert code == 2 and "UNAVAILABLE" in said
+        code, said = await dne("status", extra={"GRPC_TLS_CA_FILE": str(engine_cert.ca)})
+        assert code == 2 and "go together" in said
+    finally:
+        engine.terminate()
+        await engine.wait()
