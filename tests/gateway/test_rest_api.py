@@ -141,6 +141,7 @@ async def test_the_dashboard_page_and_its_static_files_are_served(system):
 
 
 async def test_metrics_count_websocket_clients_and_http_requests(system):
+    assert (await get(system, "/api/config")).status_code == 200   # counted below
     async with browser(system) as client:
         await client.wait_for(lambda m: m["type"] == "ENGINE_STATUS")
         text = (await get(system, "/metrics")).text
