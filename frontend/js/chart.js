@@ -54,10 +54,15 @@ export class FundingChart {
     this.status.textContent = `${records.length} hourly records · latest ${fmt.signedPct(last.apr)} APR · mean ${fmt.signedPct(mean)} APR · ${last.source || ""}`;
     this.clear();
     const width = Math.max(240, this.root.clientWidth);
-    this.plot = new uPlot(this.options(width), [xs, ys], this.root);
+    // The axis spans the chosen window ending with the last record's hour: left to itself,
+    // uPlot widens a single point (the replay's first hour) to years on either side.
+    const end = xs[xs.length - 1] + 3600;
+    const span = [end - this.hours * 3600, end];
+    this.plot = new uPlot(this.options(width, span, xs.length < 2), [xs, ys], this.root);
+    this.drawnHours = this.hours;
   }
 
-  options(width) {
+  options(width, span, showPoints) {
     const axis = {
       stroke: "#8b949e",
       grid: { stroke: "rgba(139,148,158,0.12)", width: 1 },
@@ -70,7 +75,7 @@ export class FundingChart {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: () => span } },
       axes: [
         { ...axis },
         { ...axis, size: 56, values: (u, ticks) => ticks.map((v) => `${v.toFixed(1)}%`) },
@@ -83,7 +88,7 @@ export class FundingChart {
           width: 1.5,
           stroke: (u) => gradient(u, POSITIVE, NEGATIVE),
           fill: (u) => gradient(u, "rgba(46,189,133,0.18)", "rgba(246,70,93,0.18)"),
-          points: { show: false },
+          points: { show: showPoints, size: 6 },
         },
       ],
     };

@@ -73,6 +73,26 @@ async def test_dashboard_shows_the_replayed_markets_sorted_by_apr_with_formatted
     await dashboard.screenshot(screenshots, "01-markets-loaded")
 
 
+async def test_the_funding_chart_spans_the_chosen_window_ending_at_the_last_record(
+    dashboard: Dashboard,
+) -> None:
+    """uPlot left alone widened the replay's first hour to years on either side."""
+    page = dashboard.page
+    await expect(page.locator("#chart-status")).to_contain_text("hourly records")
+    for button, hours in (("24h", 24), ("7d", 168), ("30d", 720)):
+        await page.locator(f'[data-hours="{hours}"]').click()
+        await expect(page.locator(f'[data-hours="{hours}"]')).to_have_text(button)
+        span = await page.wait_for_function("""hours => {
+            const plot = window.dneApp.chart.plot;
+            if (!plot || window.dneApp.chart.drawnHours !== hours) return null;
+            const xs = plot.data[0];
+            return {min: plot.scales.x.min, max: plot.scales.x.max, last: xs[xs.length - 1]};
+        }""", arg=hours)
+        axis = await span.json_value()
+        assert axis["max"] - axis["min"] == hours * 3600, (button, axis)
+        assert axis["max"] == axis["last"] + 3600, (button, axis)
+
+
 async def test_display_and_validation_helpers_give_known_answers(dashboard: Dashboard) -> None:
     answers = await dashboard.page.evaluate("""async () => {
         const fmt = await import("/static/js/format.js");
