@@ -170,7 +170,7 @@ export class MarketsView {
           },
           el("td", { class: "sym" }, market.symbol),
           el("td", { class: `num ${fmt.signClass(market.rate_1h)}`, "data-testid": "rate-1h" }, fmt.ratePct(market.rate_1h)),
-          el("td", { class: `num ${fmt.signClass(market.rate_8h)}` }, fmt.ratePct(market.rate_8h)),
+          el("td", { class: `num col-8h ${fmt.signClass(market.rate_8h)}` }, fmt.ratePct(market.rate_8h)),
           el("td", { class: `num strong ${fmt.signClass(market.apr)}`, "data-testid": "apr" }, fmt.signedPct(market.apr)),
           el("td", {}, el("span", { class: `pill pill-${side}` }, market.direction === "longs" ? "Longs" : "Shorts")),
           el("td", { class: "num" }, fmt.usdCompact(market.open_interest)),

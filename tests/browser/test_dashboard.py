@@ -15,7 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Route, WebSocketRoute,
 
 from dne.feed.v1 import feed_pb2
 from tests.integration.flow import account, perp_size, wait_for
-from tests.kit.browser_dashboard import PHONE, Dashboard
+from tests.kit.browser_dashboard import DESKTOP, PHONE, Dashboard
 from tests.kit.system import RunningSystem
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -91,6 +91,21 @@ async def test_the_funding_chart_spans_the_chosen_window_ending_at_the_last_reco
         axis = await span.json_value()
         assert axis["max"] - axis["min"] == hours * 3600, (button, axis)
         assert axis["max"] == axis["last"] + 3600, (button, axis)
+
+
+@pytest.mark.parametrize("width", [1180, 1400, 1600, 1920])
+async def test_every_take_button_is_in_view_without_scrolling_the_table(
+    dashboard: Dashboard, width: int
+) -> None:
+    page = dashboard.page
+    await page.set_viewport_size({"width": width, "height": 1000})
+    try:
+        table = page.locator(".table-scroll", has=page.get_by_test_id("funding-table"))
+        await expect(page.get_by_test_id("market-row").first).to_be_visible()
+        overflow = await table.evaluate("el => el.scrollWidth - el.clientWidth")
+        assert overflow <= 0, f"the markets table overflows by {overflow} px at {width} px"
+    finally:
+        await page.set_viewport_size(DESKTOP)
 
 
 async def test_display_and_validation_helpers_give_known_answers(dashboard: Dashboard) -> None:
