@@ -11,17 +11,21 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# zstandard 0.18.0 (driftpy pins it) has no wheel for CPython 3.11: pip compiles it here.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt ./
-# Test, browser, lint and chart tools stay out of the image; every other pin is installed as
-# pinned (--no-deps: requirements.txt is the complete, resolved set).
-RUN grep -Ev '^(playwright|pytest|pytest-asyncio|pytest-timeout|pytest-xdist|execnet|hypothesis|hypothesis-graphql|schemathesis|ruff|flake8|pyflakes|pycodestyle|mccabe|helm-python-sdk|kubernetes-validate|starlette-testclient)==' \
-        requirements.txt > requirements-runtime.txt \
- && pip install --no-deps -r requirements-runtime.txt
+# requirements.txt is the services' complete, resolved set, each package with its hashes (the
+# test, browser, lint and chart tools are in requirements-dev.txt, never in the image): a file
+# whose hash is not listed is refused, and --no-deps lets nothing unlisted in.
+RUN pip install --require-hashes --no-deps -r requirements.txt
 COPY protos/ protos/
+# grpcio-tools (and setuptools, which only it needs) compile the protos and leave.
 RUN mkdir gen \
  && python -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen \
         $(find protos -name '*.proto') \
- && pip uninstall --yes grpcio-tools
+ && pip uninstall --yes grpcio-tools setuptools
 COPY services/ services/
 COPY config/ config/
 COPY frontend/ frontend/

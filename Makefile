@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .DEFAULT_GOAL := help
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run run-live-sim test proto lint bench clean env browser helm image sim
+.PHONY: help run run-live-sim test proto lint bench clean env browser helm image sim requirements
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,13 +46,25 @@ browser: ## Install Debian's chromium for the browser tests when it is missing
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# Every package, its dependencies included, is pinned with its hashes (hash-checking mode); the
+# project itself (-e .) is built in pip's isolated build environment, as before.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	# Generated code lives in gen/ (not in git); put it on the venv's path.
 	echo "$(CURDIR)/gen" > $(VENV)/$(SITE)/dne-generated.pth
 	touch $@
+
+# requirements.in (the services, the image) and requirements-dev.in (tests, lint, chart tools)
+# resolved into pinned, hashed lists; UPGRADE=1 moves every package as far as the pins allow.
+requirements: env ## Re-resolve requirements*.in into requirements*.txt with hashes [UPGRADE=1]
+	for name in requirements requirements-dev; do \
+	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet \
+	    --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	    --no-emit-find-links $(if $(UPGRADE),--upgrade) -o $$name.txt $$name.in || exit 1; \
+	done
 
 gen/.stamp: $(PROTOS) $(VENV)/.installed
 	rm -rf gen && mkdir -p gen

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from services.common.logs import configure_logging
 from services.common.telemetry import setup_tracing, shutdown_tracing
@@ -84,15 +85,22 @@ def dashboard_line(settings: GatewaySettings, host: str, port: int) -> str:
     return f"dashboard: http://{host}:{port}/?token=<DNE_API_TOKEN>"
 
 
+def server_config(app: ASGIApp) -> uvicorn.Config:
+    # HTTP/1.1 is parsed by httptools (llhttp), never by h11: driftpy pins h11 0.14.0, which
+    # accepts malformed chunked bodies (CVE-2025-43859), and uvicorn's "auto" would fall back
+    # to it silently were httptools missing. Here a missing httptools fails the start instead.
+    return uvicorn.Config(
+        app, http="httptools", log_config=None, lifespan="on", server_header=False,
+        proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5,
+    )
+
+
 async def serve(settings: GatewaySettings) -> None:
     setup_tracing("gateway", settings.otel_exporter_otlp_endpoint)
     clients = BackendClients.connect(settings)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(
-        create_app(settings, clients), log_config=None, lifespan="on", server_header=False,
-        proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5,
-    )
+    config = server_config(create_app(settings, clients))
     print(f"gateway listening on {host}:{port}", flush=True)
     print(dashboard_line(settings, host, port), flush=True)
     try:
