@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 import grpc
+
+from services.common.secret_file import SecretFileError, read_secret_file
 
 AUTHORIZATION: Final = "authorization"
 SCHEME: Final = "bearer"
@@ -72,22 +73,11 @@ def check_token(token: str, setting: str) -> str:
 
 
 def read_token_file(path: Path, setting: str) -> str:
-    """The text of a token file others cannot read (group read allowed: Kubernetes adds it for
-    the pod's fsGroup when it mounts a Secret)."""
+    """The text of a token file others cannot read (see services/common/secret_file.py)."""
     try:
-        with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise TokenError(f"{setting}: {path} is not a regular file")
-            if mode & (stat.S_IRWXO | stat.S_IWGRP):
-                raise TokenError(f"{setting}: {path} is readable or writable by others (mode "
-                                 f"{stat.S_IMODE(mode):04o}); chmod 600 or 400 it")
-            raw = file.read(MAX_TOKEN_FILE_BYTES + 1)
-    except OSError as error:
-        raise TokenError(f"{setting}: cannot read {path}: {error.strerror}") from None
-    if len(raw) > MAX_TOKEN_FILE_BYTES:
-        raise TokenError(f"{setting}: {path} is larger than a token "
-                         f"({MAX_TOKEN_FILE_BYTES} bytes at most)")
+        raw = read_secret_file(path, setting, MAX_TOKEN_FILE_BYTES, "a token")
+    except SecretFileError as error:
+        raise TokenError(str(error)) from None
     return raw.decode("ascii", errors="replace")
 
 

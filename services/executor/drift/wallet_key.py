@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +20,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from services.common.logs import register_secret
+from services.common.secret_file import SecretFileError, read_secret_file
 
 ENV_NAME = "SOLANA_PRIVATE_KEY"
 FILE_ENV_NAME = "SOLANA_PRIVATE_KEY_FILE"
@@ -126,26 +126,12 @@ def take_wallet_key(
 
 
 def read_key_file(path: Path) -> str:
-    """The text of a key file that only its owner (and its group) can read.
-
-    A file others can read, or anyone but its owner can write, is refused. Group read is
-    allowed: Kubernetes mounts a Secret volume with the pod's fsGroup and adds group read to
-    its defaultMode (0400 becomes 0440), and that group is the pod's own."""
+    """The text of a key file that only its owner (and its group) can read (see
+    services/common/secret_file.py)."""
     try:
-        with path.open("rb") as file:
-            mode = os.fstat(file.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise WalletKeyError(f"{FILE_ENV_NAME}: {path} is not a regular file")
-            if mode & (stat.S_IRWXO | stat.S_IWGRP):
-                raise WalletKeyError(
-                    f"{FILE_ENV_NAME}: {path} is readable or writable by others (mode "
-                    f"{stat.S_IMODE(mode):04o}); chmod 600 or 400 it")
-            raw = file.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as error:
-        raise WalletKeyError(f"{FILE_ENV_NAME}: cannot read {path}: {error.strerror}") from None
-    if len(raw) > MAX_KEY_FILE_BYTES:
-        raise WalletKeyError(f"{FILE_ENV_NAME}: {path} is larger than a key file "
-                             f"({MAX_KEY_FILE_BYTES} bytes at most)")
+        raw = read_secret_file(path, FILE_ENV_NAME, MAX_KEY_FILE_BYTES, "a key file")
+    except SecretFileError as error:
+        raise WalletKeyError(str(error)) from None
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError:
