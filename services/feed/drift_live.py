@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -92,6 +92,9 @@ class DriftLiveMarket:
         self._venue = venue_name
         self._started = clock.now()
         self._table: LiveTable | None = None
+        # Sorted rows and stats per include_untradable, for the table they were built from:
+        # rebuilt only when a refresh brings a new table (issue 12).
+        self._rows: dict[bool, tuple[LiveTable, FundingTable]] = {}
         self._failure: tuple[datetime, str] | None = None   # last failed refresh and why
         self._oracles: tuple[datetime, OracleReadings] | None = None  # read at, readings
         self._oracles_failed_at: datetime | None = None  # the last failed re-read
@@ -180,13 +183,16 @@ class DriftLiveMarket:
 
     async def funding_table(self, include_untradable: bool) -> FundingTable:
         table = await self._current()
-        rows = sort_by_apr([
-            market.row for market in table.markets.values()
-            if include_untradable or listed_by_default(market.snapshot)
-        ])
-        return FundingTable(
-            rows, market_stats(rows), table.fetched_at, self._notes(table),
-            data_age_seconds=self._age(table.fetched_at),
+        cached = self._rows.get(include_untradable)
+        if cached is None or cached[0] is not table:
+            rows = sort_by_apr([
+                market.row for market in table.markets.values()
+                if include_untradable or listed_by_default(market.snapshot)
+            ])
+            cached = (table, FundingTable(rows, market_stats(rows), table.fetched_at, []))
+            self._rows[include_untradable] = cached
+        return replace(
+            cached[1], notes=self._notes(table), data_age_seconds=self._age(table.fetched_at)
         )
 
     def _notes(self, table: LiveTable) -> list[str]:

@@ -85,6 +85,11 @@ class PriceBook:
     def scenario_markets(self) -> list[str]:
         return sorted(market for market, prices in self._prices.items() if prices)
 
+    def epoch(self, at: datetime) -> tuple[int, ...]:
+        """Which scenario entry holds at `at` in each timeline: quotes at two times with the
+        same epoch are equal (for a book whose entries did not change in between)."""
+        return tuple(bisect.bisect_right(self._times[market], at) for market in self._times)
+
     def quote(self, market: str, at: datetime) -> PriceQuote:
         recorded = self._recorded[market]
         times = self._times.get(market, [])

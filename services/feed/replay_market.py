@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -100,6 +100,11 @@ class ReplayMarket:
             for symbol, s in self._snapshots.items()
         })
         self._state_file = state_file or ReplayStateFile("")
+        # The table changes only when a funding hour settles, a scenario entry begins or the
+        # data changes (scenario set or cleared, history reloaded): `_data_version` counts the
+        # last kind, and the cache key holds all three (issue 12: 1.6 ms per rebuild).
+        self._data_version = 0
+        self._tables: dict[bool, tuple[Hashable, FundingTable]] = {}
 
     @classmethod
     def load(
@@ -176,8 +181,28 @@ class ReplayMarket:
         assert first is not None, f"{symbol} has no funding series"
         return first, False
 
+    def _table_key(self, now: datetime) -> Hashable:
+        return (last_settled_period(now), self._data_version, self._prices.epoch(now))
+
     def funding_table(self, include_untradable: bool) -> FundingTable:
+        """The table at market time now; rows, stats and notes are reused until a funding hour
+        settles, the clock jumps to another hour or scenario entry, or the data changes. The
+        rows list is shared between calls: callers read it, never change it."""
         now = self._clock.now()
+        key = self._table_key(now)
+        cached = self._tables.get(include_untradable)
+        if cached is not None and cached[0] == key:
+            return replace(cached[1], as_of=now)
+        table = self.build_table(include_untradable, now)
+        self._tables[include_untradable] = (key, table)
+        return table
+
+    def _changed(self) -> None:
+        self._data_version += 1
+        self._tables.clear()
+
+    def build_table(self, include_untradable: bool, now: datetime) -> FundingTable:
+        """The table at `now` computed afresh, past the cache."""
         rows: list[FundingMarketRow] = []
         all_settled = True
         for symbol, snapshot in self._snapshots.items():
@@ -255,6 +280,7 @@ class ReplayMarket:
             )
         now = self._clock.now()
         self._prices.set_scenario(snapshot.symbol, now, oracle_price)
+        self._changed()
         self._save_state()
         log.info("price scenario set", extra={
             "market": snapshot.symbol, "price": str(oracle_price), "from": now.isoformat()})
@@ -266,6 +292,7 @@ class ReplayMarket:
         symbols = [self.require_market(market).symbol] if market.strip() else self.known_markets()
         for symbol in symbols:
             self._prices.clear_scenario(symbol, now)
+        self._changed()
         self._save_state()
 
     # ---- funding history -----------------------------------------------------------------
@@ -314,6 +341,7 @@ class ReplayMarket:
             ) from error
         self._history = history
         self._clock.end = history.window.end
+        self._changed()
         count = history.imported_count()
         log.info("imported history reloaded", extra={"imported_hours": count})
         return count
@@ -343,6 +371,7 @@ class ReplayMarket:
                       window.end)
             self._clock.set(now=now, speed=saved.speed, paused=saved.paused)
             self._prices.restore(saved.scenarios)
+            self._changed()
             log.info("replay resumed from its saved state", extra={
                 "now": now.isoformat(), "speed": saved.speed, "paused": saved.paused,
                 "scenarios": len(saved.scenarios)})

@@ -100,20 +100,33 @@ def stream_interval(requested: float) -> float:
 class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     def __init__(self, market: MarketSource) -> None:
         self._market = market
+        # The last answer per include_untradable and the rows it was built from: both sources
+        # hand back the same rows list until the table changes, so only as_of, the age and
+        # the notes are set per call (issue 12: 1.6 ms -> well under 0.1 ms per call).
+        self._answers: dict[bool, tuple[list[Any], feed_pb2.ListFundingMarketsResponse]] = {}
 
     async def _table(self, include_untradable: bool) -> feed_pb2.ListFundingMarketsResponse:
         table = await _settled(self._market.funding_table(include_untradable))
-        for row in table.rows:
-            FUNDING_APR.labels(market=row.symbol).set(float(row.apr))
         FEED_DATA_AGE.set(table.data_age_seconds)
-        return feed_pb2.ListFundingMarketsResponse(
-            markets=[wire.funding_market(row) for row in table.rows],
-            stats=wire.market_stats(table.stats),
-            as_of=to_timestamp(table.as_of),
-            source=self._market.source_name,
-            data_age_seconds=table.data_age_seconds,
-            model_notes=table.notes,
-        )
+        cached = self._answers.get(include_untradable)
+        if cached is None or cached[0] is not table.rows:
+            for row in table.rows:
+                FUNDING_APR.labels(market=row.symbol).set(float(row.apr))
+            built = feed_pb2.ListFundingMarketsResponse(
+                markets=[wire.funding_market(row) for row in table.rows],
+                stats=wire.market_stats(table.stats),
+                source=self._market.source_name,
+            )
+            # Holding the rows keeps their identity from being reused by another list.
+            cached = (table.rows, built)
+            self._answers[include_untradable] = cached
+        reply = feed_pb2.ListFundingMarketsResponse()
+        reply.CopyFrom(cached[1])
+        reply.as_of.CopyFrom(to_timestamp(table.as_of))
+        reply.data_age_seconds = table.data_age_seconds
+        # Notes are per answer: the live source's say how stale its table is.
+        reply.model_notes.extend(table.notes)
+        return reply
 
     async def ListFundingMarkets(
         self, request: feed_pb2.ListFundingMarketsRequest, context: grpc.aio.ServicerContext
