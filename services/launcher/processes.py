@@ -23,6 +23,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.launcher.parent_death import die_with_parent
+
 _LISTENING = re.compile(r"^(\w+) listening on (\S+):(\d+)$")
 
 
@@ -160,7 +162,7 @@ class ServiceProcess:
         self._process = await asyncio.create_subprocess_exec(
             self.python, "-m", self.module,
             stdout=asyncio.subprocess.PIPE, stderr=log_file, env=env,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent(),
         )
         log_file.close()
         try:

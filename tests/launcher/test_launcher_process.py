@@ -123,3 +123,26 @@ async def test_the_launcher_restarts_a_killed_feed_and_stops_everything_on_sigte
             await launcher.wait()
         stderr.close()
 
+
+
+async def test_a_killed_launcher_takes_its_services_with_it(tmp_path: Path) -> None:
+    """kill -9 of the launcher gives it no chance to stop anything: the services must notice by
+    themselves, or they hold their ports and the next `make run` cannot start."""
+    launcher = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.launcher", env=launcher_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    children: dict[str, psutil.Process] = {}
+    try:
+        assert launcher.stdout is not None
+        await read_until_ready(launcher.stdout)
+        children = service_processes(launcher.pid)
+        assert set(children) == set(SERVICES)
+        launcher.kill()
+        await launcher.wait()
+        _, alive = psutil.wait_procs(list(children.values()), timeout=10)
+        assert [child.name() for child in alive] == []
+    finally:
+        for child in children.values():
+            if child.is_running():
+                child.kill()
