@@ -1,0 +1,75 @@
+"""python -m bench [--quick]: the floor and the real system side by side, one table.
+
+Runs the floor (bench/floor.py) and the paper system without tracing, measures every path
+against its floor, then a second paper system exporting its spans to a receiver here, for the
+trade's hops and the cost of tracing. Prints the table, writes bench/results.json, and exits 1
+when a target is missed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import plan
+from bench.floor_processes import running_floor
+from bench.report import show, write
+from bench.spans import span_receiver
+from bench.stats import Row, Target
+from bench.system import paper_system
+
+QUICK = plan.Settings(samples=300, load_seconds=5.0, fanout_seconds=3.0, idle_seconds=5.0)
+THROUGHPUT_SECONDS = 5.0
+
+
+async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
+    rows: list[Row] = []
+    for name in ("plain", "traced"):
+        (workdir / name).mkdir()
+    async with running_floor() as floor, paper_system(workdir / "plain") as running:
+        direct = await plan.grpc_paths(running, floor, settings)
+        rows += direct
+        rows += await plan.rest_paths(running, floor, direct, settings)
+        rows += await plan.open_load(running, settings)
+        rows += await plan.websocket_paths(running, settings)
+        rows += await plan.fanout_paths(running, settings)
+        rows += await plan.trade_path(running, settings)
+        untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
+        idle = await plan.idle(running, settings)
+    async with span_receiver() as (spans, endpoint), paper_system(
+            workdir / "traced", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}) as running:
+        await plan.trade_path(running, plan.Settings(samples=settings.samples))
+        traced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
+        await asyncio.sleep(6)   # the batch span processor exports every 5 s
+    rows += plan.hop_rows(spans)
+    cost = (1 - traced / untraced) * 100
+    rows.append(Row("tracing cost: GET /api/drift/markets throughput", value=cost, unit="%",
+                    targets=(Target("value", 25.0),),
+                    note=f"{untraced:.0f}/s untraced, {traced:.0f}/s exporting spans; "
+                         "metrics are on in both"))
+    return rows + idle
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("BENCH_QUICK") == "1",
+                        help="fewer samples, a 5 s load instead of 30 s (also BENCH_QUICK=1)")
+    settings = QUICK if parser.parse_args(argv).quick else plan.Settings()
+    with tempfile.TemporaryDirectory(prefix="dne-bench-") as workdir:
+        rows = asyncio.run(measure(settings, Path(workdir)))
+    show(rows)
+    write(rows, asdict(settings))
+    missed = [row.name for row in rows if row.passed is False]
+    if missed:
+        print(f"{len(missed)} target(s) missed: " + "; ".join(r.strip() for r in missed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""The floor: the least a gRPC call and a FastAPI-over-gRPC request can cost on this machine.
+
+`python -m bench.floor grpc` serves a bare grpc.aio echo: its request is the size of the answer
+wanted, in ASCII, so one server stands in for calls of any size (ListFundingMarkets' few KB,
+GetEngineStatus' few hundred bytes). `python -m bench.floor http ECHO_ADDRESS` serves a bare
+FastAPI app with the gateway's own socket and uvicorn settings, whose /proxy calls the echo.
+Each prints `listening on HOST:PORT` first, as the services do, and serves until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import grpc
+from fastapi import FastAPI, Response
+
+from services.gateway.__main__ import GatewayServer, bind, server_config
+
+ECHO_METHOD = "/bench.floor.Echo/Echo"
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+async def _answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return b"x" * int(request)
+
+
+def echo_stub(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable:
+    """Call it with the answer's size as bytes, e.g. stub(b"3300")."""
+    return channel.unary_unary(ECHO_METHOD, request_serializer=_identity,
+                               response_deserializer=_identity)
+
+
+async def serve_echo() -> None:
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(
+        _answer, request_deserializer=_identity, response_serializer=_identity)
+    service, method = ECHO_METHOD.strip("/").split("/")
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service, {method: handler}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"listening on 127.0.0.1:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0)
+
+
+def proxy_app(echo_address: str) -> FastAPI:
+    """/static answers without a backend call (the floor of /api/config); /proxy?size=N makes
+    one echo call and answers its bytes (the floor of /api/drift/markets and /health)."""
+    app = FastAPI()
+    channel = grpc.aio.insecure_channel(echo_address)
+    echo = echo_stub(channel)
+
+    @app.get("/static")
+    async def static() -> Response:
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    @app.get("/proxy")
+    async def proxy(size: int) -> Response:
+        return Response(await echo(str(size).encode()), media_type="application/json")
+
+    return app
+
+
+async def serve_proxy(echo_address: str) -> None:
+    sock = bind("127.0.0.1", 0)
+    host, port = sock.getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+    await GatewayServer(server_config(proxy_app(echo_address))).serve(sockets=[sock])
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["grpc"]:
+        asyncio.run(serve_echo())
+    elif argv[:1] == ["http"] and len(argv) == 2:
+        asyncio.run(serve_proxy(argv[1]))
+    else:
+        print("usage: python -m bench.floor grpc | http ECHO_ADDRESS", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

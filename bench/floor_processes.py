@@ -1,0 +1,64 @@
+"""Starts the floor's two servers as child processes, as the real services run."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Floor:
+    echo_address: str       # grpc.aio echo
+    proxy_address: str      # FastAPI + uvicorn proxying to the echo
+    pids: dict[str, int]
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.floor", *args, stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"bench.floor {' '.join(args)} did not start: {line!r}")
+    return process, line.removeprefix("listening on ")
+
+
+async def _accepting(address: str, timeout: float = 30.0) -> None:
+    """uvicorn listens only once it serves, a moment after the address is printed."""
+    host, port = address.rsplit(":", 1)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, int(port))
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
+
+
+@asynccontextmanager
+async def running_floor() -> AsyncIterator[Floor]:
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        echo, echo_address = await _start("grpc")
+        processes.append(echo)
+        proxy, proxy_address = await _start("http", echo_address)
+        processes.append(proxy)
+        await _accepting(proxy_address)
+        yield Floor(echo_address, proxy_address, {"floor_grpc": echo.pid, "floor_http": proxy.pid})
+    finally:
+        for process in reversed(processes):
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 10)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()

@@ -1,0 +1,214 @@
+"""What the bench measures, against which floor and target (issue 12). Each function measures
+one group of paths on a running system and answers its rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from bench.floor import echo_stub
+from bench.floor_processes import Floor
+from bench.pool import ConnectionPool
+from bench.processes import idle_cpu_percent, rss_mb
+from bench.sampling import closed_loop, open_loop, throughput
+from bench.spans import TimedSpans, hop_shares
+from bench.stats import Overhead, Row, Target
+from bench.system import pids
+from bench.websocket import (
+    command_latencies,
+    fanout_latencies,
+    readers,
+    stalled_browser,
+)
+from dne.engine.v1 import engine_pb2
+from dne.feed.v1 import feed_pb2
+from tests.integration.flow import request_id
+from tests.kit.confirmations import confirm_stub
+from tests.kit.gateway_client import ws_url
+from tests.kit.system import RunningSystem
+
+OVERHEAD = (Target("p50", 0.5), Target("p99", 2.0))
+
+
+@dataclass(frozen=True)
+class Settings:
+    samples: int = 1000           # per closed-loop path; p99 needs at least 200
+    load_seconds: float = 30.0    # the open-loop run
+    load_per_minute: int = 10_000
+    fanout_seconds: float = 5.0
+    idle_seconds: float = 10.0
+
+
+async def grpc_paths(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:
+    stubs = running.stubs
+    markets = await stubs.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest())
+    status = await stubs.engine.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    rows: list[Row] = []
+    async with grpc.aio.insecure_channel(floor.echo_address) as channel:
+        echo = echo_stub(channel)
+        for name, call, size in (
+            ("gRPC feed.ListFundingMarkets", lambda: stubs.feed.ListFundingMarkets(
+                feed_pb2.ListFundingMarketsRequest()), markets.ByteSize()),
+            ("gRPC engine.GetEngineStatus", lambda: stubs.engine.GetEngineStatus(
+                engine_pb2.GetEngineStatusRequest()), status.ByteSize()),
+        ):
+            request = str(size).encode()
+            floor_row = Row(f"floor: grpc.aio echo, {size} B",
+                            await closed_loop(lambda r=request: echo(r), settings.samples))
+            rows += [floor_row, Row(name, await closed_loop(call, settings.samples),
+                                    floor=floor_row)]
+    rows.append(Row("gRPC engine.GetBackendHealth", await closed_loop(
+        lambda: stubs.engine.GetBackendHealth(engine_pb2.GetBackendHealthRequest()),
+        settings.samples), note="what /health reads"))
+    return rows
+
+
+async def rest_paths(running: RunningSystem, floor: Floor, direct: list[Row],
+                     settings: Settings) -> list[Row]:
+    gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
+    bare = ConnectionPool(floor.proxy_address, None)
+    by_name = {row.name: row for row in direct}
+    sizes = {path: len(await gateway.get(path)) for path in ("/api/drift/markets", "/health")}
+    rows: list[Row] = []
+    try:
+        static = Row("floor: FastAPI, no backend call",
+                     await closed_loop(lambda: bare.get("/static"), settings.samples))
+        config = Row("GET /api/config", await closed_loop(
+            lambda: gateway.get("/api/config"), settings.samples), floor=static,
+            targets=OVERHEAD, note="no backend call: all of it is gateway")
+        rows += [static, config]
+        for path, backend in (("/api/drift/markets", "gRPC feed.ListFundingMarkets"),
+                              ("/health", "gRPC engine.GetBackendHealth")):
+            proxy = f"/proxy?size={sizes[path]}"
+            floor_row = Row(f"floor: FastAPI -> grpc echo, {sizes[path]} B",
+                            await closed_loop(lambda p=proxy: bare.get(p), settings.samples))
+            real = Row(f"GET {path}", await closed_loop(
+                lambda p=path: gateway.get(p), settings.samples), floor=floor_row)
+            rows += [floor_row, real, Overhead(
+                f"  gateway overhead: GET {path} - {backend}", targets=OVERHEAD,
+                whole=real, part=by_name[backend])]
+    finally:
+        gateway.close()
+        bare.close()
+    return rows
+
+
+async def open_load(running: RunningSystem, settings: Settings) -> list[Row]:
+    gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
+    try:
+        await closed_loop(lambda: gateway.get("/api/drift/markets"), 0, warmup=100)
+        latencies, errors = await open_loop(lambda: gateway.get("/api/drift/markets"),
+                                            settings.load_per_minute / 60, settings.load_seconds)
+    finally:
+        gateway.close()
+    return [Row(f"GET /api/drift/markets open loop {settings.load_per_minute}/min "
+                f"x {settings.load_seconds:g} s", latencies, targets=(Target("p99", 5.0),),
+                errors=errors, note="latency from each request's scheduled start")]
+
+
+async def websocket_paths(running: RunningSystem, settings: Settings) -> list[Row]:
+    url = ws_url(running)
+    command = (Target("p50", 10.0),)
+    ping = await command_latencies(url, [("PING", {})], settings.samples)
+    deposit = await command_latencies(url, [("DRIFT_DEPOSIT", {"amount": "1"})],
+                                      max(200, settings.samples // 4))
+    trade = await command_latencies(url, [
+        ("DRIFT_OPEN_POSITION", {"market": "BTC-PERP", "direction": "short",
+                                 "size": "0.0005"}),
+        ("DRIFT_CLOSE_POSITION", {"market": "BTC-PERP"})], max(200, settings.samples // 4))
+    return [Row("WS PING -> COMMAND_RESULT", ping, targets=command),
+            Row("WS DRIFT_DEPOSIT -> COMMAND_RESULT", deposit, targets=command),
+            Row("WS open/close BTC-PERP -> COMMAND_RESULT", trade, targets=command,
+                note="alternating open and close")]
+
+
+async def fanout_paths(running: RunningSystem, settings: Settings) -> list[Row]:
+    url = ws_url(running)
+    engine = running.stubs.engine
+    rows: list[Row] = []
+    async with readers(url, 100) as clients:
+        await asyncio.sleep(1)
+        alone = await fanout_latencies(engine, clients, settings.fanout_seconds)
+        stalled = await stalled_browser(url, running.system.address("gateway"))
+        try:
+            # The stalled browser is offered every update too, and reads none.
+            beside = await fanout_latencies(engine, clients, settings.fanout_seconds)
+        finally:
+            stalled.transport.abort()
+    first = Row("FUNDING_UPDATE to 100 browsers", alone, targets=(Target("p99", 25.0),),
+                note="behind a direct engine StreamEvents subscription")
+    second = Row("  ... with one stalled browser", beside)
+    rise = (second.stat("p99") / first.stat("p99") - 1) * 100
+    rows += [first, second, Row("  p99 rise from the stalled browser", value=rise,
+                                unit="%", targets=(Target("value", 10.0),))]
+    async with readers(url, 1000) as clients:
+        await asyncio.sleep(2)
+        many = await fanout_latencies(engine, clients, settings.fanout_seconds)
+    rows.append(Row("FUNDING_UPDATE to 1000 browsers", many, targets=(Target("p99", 100.0),),
+                    note="1000 clients in one Python process share its 2 cores with "
+                         "the gateway: partly the client's time"))
+    return rows
+
+
+async def trade_path(running: RunningSystem, settings: Settings) -> list[Row]:
+    """OpenPosition through gates, intent, fill and vault write, closed again after each."""
+    engine = running.stubs.engine
+    opens: list[float] = []
+    count = max(200, settings.samples // 4)
+    for index in range(20 + count):
+        started = time.perf_counter()
+        opened = await confirm_stub(engine.OpenPosition, engine_pb2.OpenPositionRequest(
+            request_id=request_id(), market="BTC-PERP", direction="short", size="0.0005"))
+        elapsed = (time.perf_counter() - started) * 1000
+        if not opened.result.ok:
+            raise RuntimeError(f"OpenPosition failed: {opened.result.error}")
+        if index >= 20:
+            opens.append(elapsed)
+        closed = await confirm_stub(engine.ClosePosition, engine_pb2.ClosePositionRequest(
+            request_id=request_id(), market="BTC-PERP"))
+        if not closed.result.ok:
+            raise RuntimeError(f"ClosePosition failed: {closed.result.error}")
+    return [Row("gRPC engine.OpenPosition (paper, whole path)", opens,
+                targets=(Target("p50", 15.0),))]
+
+
+def hop_rows(spans: TimedSpans) -> list[Row]:
+    """The traced system's OpenPosition split by the engine's outgoing calls (mean ms per
+    trade, and share of the server span)."""
+    totals, calls = hop_shares(spans, "/dne.engine.v1.EngineService/OpenPosition")
+    if not totals:
+        return [Row("OpenPosition hops", value=0.0, note="no spans received")]
+    mean = sum(totals) / len(totals)
+    rows = [Row(f"  hop: {name}", value=ms, note=f"{ms / mean * 100:.0f} % of the server span")
+            for name, ms in sorted(calls.items(), key=lambda item: -item[1])]
+    own = mean - sum(calls.values())
+    rows.append(Row("  hop: engine's own time (the rest)", value=own,
+                    note=f"{own / mean * 100:.0f} % of {mean:.2f} ms mean server span, "
+                         f"{len(totals)} traced trades"))
+    return rows
+
+
+async def markets_throughput(running: RunningSystem, seconds: float) -> float:
+    gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
+    try:
+        await closed_loop(lambda: gateway.get("/api/drift/markets"), 0, warmup=100)
+        return await throughput(lambda: gateway.get("/api/drift/markets"), seconds)
+    finally:
+        gateway.close()
+
+
+async def idle(running: RunningSystem, settings: Settings) -> list[Row]:
+    await asyncio.sleep(5)   # the quiet period: nothing calls the system from here on
+    by_service = pids(running)
+    cpu = await idle_cpu_percent(by_service, settings.idle_seconds)
+    rows: list[Row] = []
+    for name, pid in by_service.items():
+        rows.append(Row(f"idle CPU {name}", value=cpu[name], unit="% core",
+                        targets=(Target("value", 0.5),),
+                        note="engine running, ticking every 0.5 s" if name == "engine" else ""))
+        rows.append(Row(f"RSS {name}", value=rss_mb(pid), unit="MB",
+                        targets=(Target("value", 150.0),)))
+    return rows

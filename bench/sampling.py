@@ -1,0 +1,66 @@
+"""How a path is timed: closed loop (one request after another) and open loop (requests sent on
+a fixed schedule whatever the answers do, so a slow answer delays the ones behind it too)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def closed_loop(call: Call, samples: int, warmup: int = 50) -> list[float]:
+    """`samples` latencies in ms, one call at a time, after `warmup` calls not counted."""
+    for _ in range(warmup):
+        await call()
+    latencies: list[float] = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+async def open_loop(call: Call, per_second: float, seconds: float) -> tuple[list[float], int]:
+    """Latencies in ms measured from each request's scheduled start (a late start counts
+    against the server: no coordinated omission), and the number of calls that raised."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        try:
+            await call()
+        except Exception:
+            errors += 1
+            return
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+
+    interval = 1 / per_second
+    start = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+    for index in range(int(per_second * seconds)):
+        scheduled = start + index * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+async def throughput(call: Call, seconds: float, concurrency: int = 4) -> float:
+    """Calls completed per second by `concurrency` loops calling back to back."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await call()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)

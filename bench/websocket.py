@@ -1,0 +1,127 @@
+"""WebSocket workloads: a command's answer, and one FUNDING_UPDATE fanned out to many browsers.
+
+A fan-out's latency is each browser's arrival minus the arrival of the same update (keyed by
+its market timestamp) on a direct gRPC StreamEvents subscription to the engine, in this same
+process: what the gateway adds between the engine's stream and the browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+import websockets
+
+from dne.engine.v1 import engine_pb2, engine_pb2_grpc
+from services.gateway.wire import iso
+
+
+class Reader:
+    """A browser that stamps every frame on arrival and parses it only when asked."""
+
+    def __init__(self, connection: websockets.WebSocketClientProtocol) -> None:
+        self.connection = connection
+        self.frames: list[tuple[float, str | bytes]] = []
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for frame in self.connection:
+                self.frames.append((time.perf_counter(), frame))
+
+    def funding_arrivals(self, after: int) -> dict[str, float]:
+        """Market timestamp of each FUNDING_UPDATE -> its first arrival."""
+        arrivals: dict[str, float] = {}
+        for stamp, frame in self.frames[after:]:
+            message = json.loads(frame)
+            if message["type"] == "FUNDING_UPDATE":
+                arrivals.setdefault(message["payload"]["timestamp"], stamp)
+        return arrivals
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.connection.close()
+
+
+async def command_latencies(url: str, commands: list[tuple[str, dict[str, object]]],
+                            samples: int, warmup: int = 20) -> list[float]:
+    """Sends the commands in turn, one at a time, and times each COMMAND_RESULT, in ms."""
+    latencies: list[float] = []
+    async with websockets.connect(url, max_size=2**22) as connection:
+        for index in range(warmup + samples):
+            action, payload = commands[index % len(commands)]
+            ident = f"bench-{uuid.uuid4().hex[:12]}"
+            started = time.perf_counter()
+            await connection.send(json.dumps({"action": action, "id": ident,
+                                              "payload": payload}))
+            while True:
+                message = json.loads(await connection.recv())
+                if message["type"] == "COMMAND_RESULT" and message.get("id") == ident:
+                    break
+            if index >= warmup:
+                latencies.append((time.perf_counter() - started) * 1000)
+            if not message["payload"].get("ok", False):
+                raise RuntimeError(f"{action} failed: {message['payload']}")
+    return latencies
+
+
+async def _engine_stream(stub: engine_pb2_grpc.EngineServiceStub,
+                         arrivals: dict[str, float]) -> None:
+    async for response in stub.StreamEvents(engine_pb2.StreamEventsRequest()):
+        if response.event.HasField("funding_update"):
+            stamp = iso(response.event.funding_update.timestamp)
+            if stamp is not None:
+                arrivals.setdefault(stamp, time.perf_counter())
+
+
+@contextlib.asynccontextmanager
+async def readers(url: str, count: int) -> AsyncIterator[list[Reader]]:
+    opened: list[Reader] = []
+    try:
+        for _ in range(count):
+            opened.append(Reader(await websockets.connect(url, max_size=2**22)))
+        yield opened
+    finally:
+        await asyncio.gather(*(reader.close() for reader in opened), return_exceptions=True)
+
+
+async def stalled_browser(url: str, address: str) -> websockets.WebSocketClientProtocol:
+    """A browser that reads its greeting, then nothing: a small receive buffer, reading paused
+    (as tests/gateway/test_fanout.py builds it)."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = address.rsplit(":", 1)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, (host, int(port)))
+    stalled = await websockets.connect(url, sock=raw, max_queue=1)
+    await stalled.recv()
+    stalled.transport.pause_reading()
+    return stalled
+
+
+async def fanout_latencies(engine: engine_pb2_grpc.EngineServiceStub, clients: list[Reader],
+                           seconds: float) -> list[float]:
+    """Each browser's delay behind the engine's own stream, for every FUNDING_UPDATE of the
+    next `seconds`; an update a browser never got is not a latency (it shows as fewer
+    samples)."""
+    direct: dict[str, float] = {}
+    marks = [len(client.frames) for client in clients]
+    follower = asyncio.create_task(_engine_stream(engine, direct))
+    await asyncio.sleep(seconds)
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+        await follower
+    await asyncio.sleep(0.5)   # the last update's frames still in flight to the browsers
+    latencies: list[float] = []
+    for client, mark in zip(clients, marks, strict=True):
+        for stamp, arrived in client.funding_arrivals(mark).items():
+            if stamp in direct:
+                latencies.append((arrived - direct[stamp]) * 1000)
+    return latencies
