@@ -33,6 +33,14 @@ TRADES = Counter("dne_trades_total", "Orders by kind and result.", ["kind", "res
 GATE_BLOCKS = Counter("dne_safety_gate_blocks_total", "Trades refused by a gate.", ["reason"])
 VAULT_SYNC_FAILURES = Counter("dne_vault_sync_failures_total", "Vault sync attempts that failed.")
 REBALANCES = Counter("dne_rebalances_total", "Auto-rebalances by result.", ["result"])
+# One trade's time in each hop of the engine's path: gates (reads and decisions), intent (the
+# vault's PENDING record), executor (the order), vault (the completion), publish (the sync and
+# the state sent to browsers after a trade).
+TRADE_HOP = Histogram(
+    "dne_engine_trade_hop_seconds", "Time one trade spends in each hop of the engine's path.",
+    ["hop"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 FEED_DATA_AGE = Gauge("dne_feed_data_age_seconds", "Age of the market data served.")
 # Gateway (browser side).
 WEBSOCKET_CLIENTS = Gauge("dne_websocket_clients", "Browser WebSocket connections open now.")

@@ -36,7 +36,7 @@ from services.engine.ledger import Ledger
 from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
 from services.engine.settings import EngineSettings
-from services.engine.trade_path import TradePath
+from services.engine.trade_path import TradePath, discard_read, timed_hop
 from services.engine.upstream import Upstream
 from services.engine.vault_sync import SyncFailed, VaultSynchronizer
 
@@ -768,7 +768,8 @@ class FundingEngine:
         if result.ok and result.order.kind == K.TRADE_KIND_PERP_CLOSE:
             self._closed_since_sync.add(result.order.market or request.market)
         if result.ok and not result.order.replayed and self.running:
-            await self._after_trade()
+            with timed_hop("publish"):
+                await self._after_trade()
         return self.publish_result(result)
 
     def _report_unknown_positions(
@@ -813,15 +814,21 @@ class FundingEngine:
     async def _after_trade(self) -> None:
         """Sync the vault and publish the new state (unless the vault is known to be away)."""
         assert self._ledger is not None
+        # The hedge price the update shows is read while the vault syncs: a read, in parallel.
+        price = asyncio.ensure_future(self.upstream.price(self.settings.hedge_market))
         account: AccountView | None = None
-        if not self._ledger.outbox and self.sync_error is None:
-            account = await self._sync_vault()
-        if account is None:
-            try:
+        try:
+            if not self._ledger.outbox and self.sync_error is None:
+                account = await self._sync_vault()
+            if account is None:
                 account = await self.upstream.account(self.sub_account, None)
-            except DomainError:
-                return
-        await self._publish_update(account)
+        except DomainError:
+            discard_read(price)
+            return
+        except BaseException:
+            discard_read(price)
+            raise
+        await self._publish_update(account, price)
 
     def publish_result(self, result: E.CommandResult) -> E.CommandResult:
         self.bus.emit(E.EVENT_TYPE_COMMAND_RESULT, result)
@@ -939,10 +946,13 @@ class FundingEngine:
             except RuntimeError:
                 return datetime.now(UTC)
 
-    async def _publish_update(self, account: AccountView) -> None:
+    async def _publish_update(
+        self, account: AccountView, price: Awaitable[Decimal] | None = None
+    ) -> None:
+        """`price`: the hedge market's price already asked for; else it is asked here."""
         hedge = self.settings.hedge_market
         try:
-            sol_price: Decimal | None = await self.upstream.price(hedge)
+            sol_price: Decimal | None = await (price or self.upstream.price(hedge))
         except DomainError:
             position = account.position(hedge)
             sol_price = Decimal(position.mark_price) if position and position.mark_price else None
@@ -982,3 +992,4 @@ class FundingEngine:
 
     def _emit_status(self) -> None:
         self.bus.emit(E.EVENT_TYPE_ENGINE_STATUS, self.status())
+

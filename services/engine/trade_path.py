@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import grpc
@@ -20,7 +22,7 @@ from dne.engine.v1 import engine_pb2
 from dne.executor.v1 import executor_pb2
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
-from services.common.metrics import GATE_BLOCKS, TRADES
+from services.common.metrics import GATE_BLOCKS, TRADE_HOP, TRADES
 from services.common.telemetry import (
     ATTR_ACTION,
     ATTR_ERROR_CODE,
@@ -136,16 +138,27 @@ class TradePath:
         blocked = self._blocked_reason()
         if blocked:
             raise DomainError(ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")
-        stored = await self._ledger.find(request.request_id)
-        if stored is not None:
-            return await self._answer_stored(request, stored)
-        context = await self._context(request)
-        trade = self._preflight.evaluate(request, context)
-        trace.get_current_span().set_attribute(ATTR_GATE_DECISION, "approved")
-        # After the gates: a confirmation is used up only by a trade that can go ahead.
-        self._confirmations.check(trade)
+        with timed_hop("gates"):
+            # The reads the gates need go out while the vault is asked about the request id:
+            # both only read. The vault's answer still comes first (its refusal, or a stored
+            # outcome, ends the trade before any gate), as when they were asked in turn.
+            reading = asyncio.ensure_future(self._context(request))
+            try:
+                stored = await self._ledger.find(request.request_id)
+            except BaseException:
+                discard_read(reading)
+                raise
+            if stored is not None:
+                discard_read(reading)
+                return await self._answer_stored(request, stored)
+            context = await reading
+            trade = self._preflight.evaluate(request, context)
+            trace.get_current_span().set_attribute(ATTR_GATE_DECISION, "approved")
+            # After the gates: a confirmation is used up only by a trade that can go ahead.
+            self._confirmations.check(trade)
         try:
-            stored, created = await self._ledger.record_intent(self._intent(trade))
+            with timed_hop("intent"):
+                stored, created = await self._ledger.record_intent(self._intent(trade))
         except DomainError as error:
             if error.code == ErrorCode.VAULT_UNAVAILABLE:
                 # The vault may have written it and lost only its answer: a PENDING intent
@@ -154,13 +167,15 @@ class TradePath:
             raise
         if not created:
             return await self._answer_stored(request, stored)
-        order, settlement = await self._send(trade)
+        with timed_hop("executor"):
+            order, settlement = await self._send(trade)
         if order.status == K.TRADE_STATUS_PENDING:
             return self._await_confirmation(request, order)
         if order.status == K.TRADE_STATUS_UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
-        await self._ledger.complete(request.request_id, order, settlement)
+        with timed_hop("vault"):
+            await self._ledger.complete(request.request_id, order, settlement)
         self._record_outcome(trade, order)
         return orders.from_order(request, order, settlement)
 
@@ -168,13 +183,17 @@ class TradePath:
         needs_markets = request.is_perp or request.kind == K.TRADE_KIND_SETTLE_PNL
         needs_price = request.is_perp or request.is_swap
         price_market = self._settings.hedge_market if request.is_swap else request.market
+        # A trade on the hedge market itself asks its price once: one answer, both uses.
+        same_price = needs_price and price_market == self._settings.hedge_market
         venue, account, markets, price, sol_price = await asyncio.gather(
             self._upstream.venue_status(),
             self._upstream.account(self._sub_account, None),
             self._upstream.markets() if needs_markets else _none({}),
             self._price_or_none(price_market, request) if needs_price else _none(None),
-            self._sol_price() if needs_price else _none(None),
+            self._sol_price() if needs_price and not same_price else _none(None),
         )
+        if same_price:
+            sol_price = price if price is not None else await self._sol_price()
         return TradeContext(account, venue, markets, price, sol_price)
 
     async def _price_or_none(self, market: str, request: TradeRequest):  # type: ignore[no-untyped-def]
@@ -463,6 +482,16 @@ class TradePath:
             })
 
 
+@contextmanager
+def timed_hop(name: str) -> Iterator[None]:
+    """Times one hop of a trade into dne_engine_trade_hop_seconds, however it ends."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        TRADE_HOP.labels(hop=name).observe(time.perf_counter() - started)
+
+
 def _refusal(request: TradeRequest, error: DomainError) -> engine_pb2.CommandResult:
     result = orders.failure(request.request_id, request.action, error)
     if isinstance(error, ConfirmationRefused) and error.quote is not None:
@@ -476,6 +505,12 @@ def _wire_market(request: TradeRequest) -> str:
     if request.kind in (K.TRADE_KIND_DEPOSIT, K.TRADE_KIND_WITHDRAW):
         return orders.QUOTE_MARKET
     return request.market
+
+
+def discard_read(task: asyncio.Future) -> None:  # type: ignore[type-arg]
+    """Cancels reads nobody will use; their outcome is taken so no error is left unread."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _none(value):  # type: ignore[no-untyped-def]
