@@ -31,8 +31,10 @@ proto: gen/.stamp ## Compile protos/ into gen/ with grpcio-tools
 lint: env proto ## Ruff over the project's own code
 	$(VENV)/bin/ruff check services tests bench sim
 
-bench: env proto ## Run the benchmarks under bench/
-	$(PY) -m pytest -q -s bench
+# The real paper system beside a bare gRPC/FastAPI floor, one table (issue 12); not part of
+# make test. QUICK=1: 300 samples a path and a 5 s load instead of 1000 and 30 s.
+bench: env proto ## Measure the system against its floor and targets: make bench [QUICK=1]
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 # The seeded fault campaign (issue 9): N schedules over 2 worker processes, or one SEED replayed
 # with its schedule and every fault. PYTHONHASHSEED fixed: a replay iterates sets alike.

@@ -41,7 +41,8 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         idle = await plan.idle(running, settings)
     async with span_receiver() as (spans, endpoint), paper_system(
-            workdir / "traced", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}) as running:
+            workdir / "traced", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                                 "OTEL_EXPORTER_OTLP_INSECURE": "true"}) as running:
         await plan.trade_path(running, plan.Settings(samples=settings.samples))
         traced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         await asyncio.sleep(6)   # the batch span processor exports every 5 s

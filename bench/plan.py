@@ -39,7 +39,7 @@ class Settings:
     load_seconds: float = 30.0    # the open-loop run
     load_per_minute: int = 10_000
     fanout_seconds: float = 5.0
-    idle_seconds: float = 10.0
+    idle_seconds: float = 30.0
 
 
 async def grpc_paths(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:

@@ -64,12 +64,12 @@ def hop_shares(store: TimedSpans, root_name: str) -> tuple[list[float], dict[str
     """Durations (ms) of the engine's server spans named `root_name`, and the mean ms per
     trade the engine spent in each outgoing call by name (its client spans in the same trace,
     e.g. the call to the executor); what they do not cover is the engine's own time."""
-    roots = [s for s in store.spans if s.service == "engine" and s.name == root_name
+    roots = [s for s in store.spans if s.service == "dne-engine" and s.name == root_name
              and s.kind == _SERVER]
     calls: dict[str, float] = {}
     for root in roots:
         for span in store.spans:
-            if (span.trace_id == root.trace_id and span.service == "engine"
+            if (span.trace_id == root.trace_id and span.service == "dne-engine"
                     and span.kind == _CLIENT and root.start_ns <= span.start_ns <= root.end_ns):
                 calls[span.name] = calls.get(span.name, 0.0) + span.ms
     count = max(1, len(roots))
