@@ -14,6 +14,7 @@ from bench.floor_processes import running_floor
 from bench.pool import ConnectionPool
 from bench.report import table, write
 from bench.sampling import closed_loop, open_loop
+from bench.spans import covered_ns
 from bench.stats import Overhead, Row, Target, percentile
 
 
@@ -84,3 +85,9 @@ async def test_the_floor_servers_answer_in_their_own_processes() -> None:
             assert await pool.get("/static") == b'{"ok":true}'
         finally:
             pool.close()
+
+
+def test_calls_made_side_by_side_count_once_in_the_time_waited() -> None:
+    assert covered_ns([(0, 10), (5, 15), (20, 30)]) == 25
+    assert covered_ns([(0, 30), (5, 15)]) == 30
+    assert covered_ns([]) == 0
