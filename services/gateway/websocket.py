@@ -119,7 +119,10 @@ async def _write(websocket: WebSocket, browser: Browser) -> None:
         if websocket.application_state != WebSocketState.CONNECTED:
             return
         try:
-            await asyncio.wait_for(websocket.send_text(text), SEND_TIMEOUT_SECONDS)
+            # A deadline on this task, not wait_for's extra task per message (Python 3.11):
+            # with 1,000 browsers that is 1,000 tasks fewer per event.
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await websocket.send_text(text)
         except TimeoutError:
             # Blocked this long on one message: the browser stopped reading. Drop it.
             browser.overflowed.set()
