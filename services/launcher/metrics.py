@@ -11,6 +11,11 @@ SERVICE_RESTARTS = Counter(
     "Services the launcher started again after they exited without being asked to.",
     ["service"],
 )
+SERVICE_HUNG_KILLS = Counter(
+    "dne_service_hung_kills_total",
+    "Services the launcher killed because they stopped answering their health check.",
+    ["service"],
+)
 
 
 def serve_launcher_metrics(port: int = DEFAULT_METRICS_PORT, host: str = "127.0.0.1") -> str:

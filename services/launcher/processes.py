@@ -23,7 +23,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.launcher.parent_death import die_with_parent
+from services.launcher import parent_death
 
 _LISTENING = re.compile(r"^(\w+) listening on (\S+):(\d+)$")
 
@@ -160,9 +160,9 @@ class ServiceProcess:
         log_file = self.log_path.open("ab")
         env = {**child_environment(self.name, os.environ, self.env), "PYTHONUNBUFFERED": "1"}
         self._process = await asyncio.create_subprocess_exec(
-            self.python, "-m", self.module,
+            *parent_death.command(self.python, self.module),
             stdout=asyncio.subprocess.PIPE, stderr=log_file, env=env,
-            start_new_session=True, preexec_fn=die_with_parent(),
+            start_new_session=True,
         )
         log_file.close()
         try:

@@ -3,7 +3,8 @@
 Restarts back off (0.5 s, 1, 2, 4 ... up to 30 s) while a service keeps crashing; once it has
 stayed up for a minute its count starts again. After 5 crashes without staying up in between,
 the supervisor gives up and says which service and where its log is; the caller then stops
-everything. Each restart binds the address the other services were wired to.
+everything. Each restart binds the address the other services were wired to. A service that
+runs but answers nothing is killed (liveness.py), and so started again like a crash.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from tenacity import (
     wait_exponential,
 )
 
+from services.launcher.liveness import LivenessPolicy, kill_when_hung
 from services.launcher.metrics import SERVICE_RESTARTS
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from services.launcher.topology import System
 
 log = logging.getLogger(__name__)
+DEFAULT_LIVENESS = LivenessPolicy()
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,11 @@ class Supervisor:
         system: System,
         policy: RestartPolicy | None = None,
         on_restart: Callable[[Restart], None] | None = None,
+        liveness: LivenessPolicy | None = DEFAULT_LIVENESS,
     ) -> None:
         self.system = system
         self.policy = policy or RestartPolicy()
+        self.liveness = liveness
         self.gave_up: GaveUp | None = None
         self._on_restart = on_restart
         self._restarts: dict[str, list[Restart]] = {name: [] for name in system.processes}
@@ -108,6 +113,12 @@ class Supervisor:
             asyncio.create_task(self._keep_up(name), name=f"supervise {name}")
             for name in self.system.processes
         ]
+        if self.liveness is not None:
+            self._tasks += [
+                asyncio.create_task(kill_when_hung(process, self.liveness),
+                                    name=f"liveness {name}")
+                for name, process in self.system.processes.items()
+            ]
 
     async def stop(self) -> None:
         """Restarts nothing from now on; a restart under way finishes, so `system.stop()`
