@@ -21,6 +21,7 @@ from bench.report import show, write
 from bench.spans import span_receiver
 from bench.stats import Row, Target
 from bench.system import paper_system
+from tests.kit.ports import free_port
 
 QUICK = plan.Settings(samples=300, load_seconds=5.0, fanout_seconds=3.0, idle_seconds=5.0)
 THROUGHPUT_SECONDS = 5.0
@@ -30,22 +31,25 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     for name in ("plain", "traced"):
         (workdir / name).mkdir()
-    async with running_floor() as floor, paper_system(workdir / "plain") as running:
+    engine_metrics = free_port()
+    async with running_floor() as floor, paper_system(workdir / "plain",
+                                                      engine_metrics) as running:
         direct = await plan.grpc_paths(running, floor, settings)
         rows += direct
         rows += await plan.rest_paths(running, floor, direct, settings)
         rows += await plan.open_load(running, settings)
         rows += await plan.websocket_paths(running, settings)
         rows += await plan.fanout_paths(running, settings)
-        rows += await plan.trade_path(running, settings)
+        rows += await plan.trade_path(running, settings,
+                                      f"http://127.0.0.1:{engine_metrics}/metrics")
         untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         idle = await plan.idle(running, settings)
     async with span_receiver() as (spans, endpoint), paper_system(
-            workdir / "traced", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            workdir / "traced", free_port(), {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                                  "OTEL_EXPORTER_OTLP_INSECURE": "true",
                                  # Exported every 100 ms, so no trade's spans overflow the queue.
                                  "OTEL_BSP_SCHEDULE_DELAY": "100"}) as running:
-        await plan.trade_path(running, plan.Settings(samples=settings.samples))
+        await plan.trade_path(running, plan.Settings(samples=settings.samples), None)
         traced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         await asyncio.sleep(1)   # the last spans exported
     rows += plan.hop_rows(spans)

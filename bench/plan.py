@@ -11,6 +11,7 @@ import grpc
 
 from bench.floor import echo_stub
 from bench.floor_processes import Floor
+from bench.histograms import mean_ms, read_totals
 from bench.pool import ConnectionPool
 from bench.processes import idle_cpu_percent, rss_mb
 from bench.sampling import closed_loop, open_loop, throughput
@@ -30,6 +31,7 @@ from tests.kit.confirmations import confirm_stub
 from tests.kit.gateway_client import ws_url
 from tests.kit.system import RunningSystem
 
+HOP_HISTOGRAM = "dne_engine_trade_hop_seconds"
 OVERHEAD = (Target("p50", 0.5), Target("p99", 2.0))
 
 
@@ -153,9 +155,12 @@ async def fanout_paths(running: RunningSystem, settings: Settings) -> list[Row]:
     return rows
 
 
-async def trade_path(running: RunningSystem, settings: Settings) -> list[Row]:
-    """OpenPosition through gates, intent, fill and vault write, closed again after each."""
+async def trade_path(running: RunningSystem, settings: Settings,
+                     engine_metrics: str | None) -> list[Row]:
+    """OpenPosition through gates, intent, fill and vault write, closed again after each;
+    with the engine's /metrics, its own timing of each hop too."""
     engine = running.stubs.engine
+    before = await read_totals(engine_metrics, HOP_HISTOGRAM) if engine_metrics else {}
     opens: list[float] = []
     count = max(200, settings.samples // 4)
     for index in range(20 + count):
@@ -171,8 +176,15 @@ async def trade_path(running: RunningSystem, settings: Settings) -> list[Row]:
             request_id=request_id(), market="BTC-PERP"))
         if not closed.result.ok:
             raise RuntimeError(f"ClosePosition failed: {closed.result.error}")
-    return [Row("gRPC engine.OpenPosition (paper, whole path)", opens,
+    rows = [Row("gRPC engine.OpenPosition (paper, whole path)", opens,
                 targets=(Target("p50", 15.0),))]
+    if engine_metrics:
+        after = await read_totals(engine_metrics, HOP_HISTOGRAM)
+        whole = rows[0].stat("p50")
+        rows += [Row(f"  hop (engine histogram): {hop}", value=ms,
+                     note=f"mean over opens and closes; {ms / whole * 100:.0f} % of the p50")
+                 for hop, ms in mean_ms(before, after).items()]
+    return rows
 
 
 def hop_rows(spans: TimedSpans) -> list[Row]:

@@ -18,10 +18,12 @@ ENGINE_ENV = {"TICK_INTERVAL_SEC": "0.5"}
 
 
 @asynccontextmanager
-async def paper_system(directory: Path, common_env: Mapping[str, str] | None = None,
+async def paper_system(directory: Path, engine_metrics_port: int,
+                       common_env: Mapping[str, str] | None = None,
                        ) -> AsyncIterator[RunningSystem]:
+    engine_env = {**ENGINE_ENV, "METRICS_PORT": str(engine_metrics_port)}
     async with running_system(directory, sqlite_url(directory), gateway=True,
-                              gateway_env=UNLIMITED, engine_env=ENGINE_ENV,
+                              gateway_env=UNLIMITED, engine_env=engine_env,
                               common_env=common_env) as running:
         engine = running.stubs.engine
         started = await engine.StartEngine(engine_pb2.StartEngineRequest(

@@ -11,6 +11,7 @@ import pytest
 
 from bench.floor import echo_stub
 from bench.floor_processes import running_floor
+from bench.histograms import mean_ms
 from bench.pool import ConnectionPool
 from bench.report import table, write
 from bench.sampling import closed_loop, open_loop
@@ -91,3 +92,9 @@ def test_calls_made_side_by_side_count_once_in_the_time_waited() -> None:
     assert covered_ns([(0, 10), (5, 15), (20, 30)]) == 25
     assert covered_ns([(0, 30), (5, 15)]) == 30
     assert covered_ns([]) == 0
+
+
+def test_a_histograms_mean_is_taken_over_the_workload_alone() -> None:
+    before = {"gates": (0.010, 10.0)}
+    after = {"gates": (0.030, 20.0), "vault": (0.004, 2.0)}
+    assert mean_ms(before, after) == pytest.approx({"gates": 2.0, "vault": 2.0})
