@@ -108,7 +108,8 @@ async def open_load(running: RunningSystem, settings: Settings) -> list[Row]:
         gateway.close()
     return [Row(f"GET /api/drift/markets open loop {settings.load_per_minute}/min "
                 f"x {settings.load_seconds:g} s", latencies, targets=(Target("p99", 5.0),),
-                errors=errors, note="latency from each request's scheduled start")]
+                errors=len(errors), note="latency from each request's scheduled start"
+                + (f"; first error: {errors[0]}" if errors else ""))]
 
 
 async def websocket_paths(running: RunningSystem, settings: Settings) -> list[Row]:

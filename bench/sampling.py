@@ -22,18 +22,18 @@ async def closed_loop(call: Call, samples: int, warmup: int = 50) -> list[float]
     return latencies
 
 
-async def open_loop(call: Call, per_second: float, seconds: float) -> tuple[list[float], int]:
+async def open_loop(call: Call, per_second: float, seconds: float,
+                    ) -> tuple[list[float], list[str]]:
     """Latencies in ms measured from each request's scheduled start (a late start counts
-    against the server: no coordinated omission), and the number of calls that raised."""
+    against the server: no coordinated omission), and what each failed call raised."""
     latencies: list[float] = []
-    errors = 0
+    errors: list[str] = []
 
     async def one(scheduled: float) -> None:
-        nonlocal errors
         try:
             await call()
-        except Exception:
-            errors += 1
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
             return
         latencies.append((time.perf_counter() - scheduled) * 1000)
 

@@ -71,7 +71,8 @@ async def test_open_loop_counts_failures_as_errors() -> None:
             raise RuntimeError("refused")
 
     latencies, errors = await open_loop(flaky, per_second=200, seconds=0.1)
-    assert len(latencies) + errors == 20 and errors == 10
+    assert len(latencies) + len(errors) == 20 and len(errors) == 10
+    assert errors[0] == "RuntimeError: refused"
 
 
 async def test_the_floor_servers_answer_in_their_own_processes() -> None:
