@@ -195,10 +195,10 @@ def hop_rows(spans: TimedSpans) -> list[Row]:
     if split is None:
         return [Row("OpenPosition hops", value=0.0, note="no spans received")]
     mean = sum(split.totals_ms) / len(split.totals_ms)
-    rows = [Row(f"  hop: {name.rsplit('.', 1)[-1]}", value=ms,
+    rows = [Row(f"  hop (traced system): {name.rsplit('.', 1)[-1]}", value=ms,
                 note=f"{ms / mean * 100:.0f} % of the span")
             for name, ms in sorted(split.calls_ms.items(), key=lambda item: -item[1])]
-    rows.append(Row("  hop: engine's own time", value=split.own_ms,
+    rows.append(Row("  hop (traced system): engine's own time", value=split.own_ms,
                     note=f"{split.own_ms / mean * 100:.0f} % of {mean:.1f} ms mean server span "
                          f"over {len(split.totals_ms)} traced trades; calls overlap, so hops "
                          "sum past 100 %"))
