@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bench.http_client import KeepAlive
 
 
@@ -13,9 +15,18 @@ class ConnectionPool:
 
     async def get(self, path: str) -> bytes:
         """One GET; a status other than 200 raises, so the caller counts it as an error."""
-        connection = self._idle.pop() if self._idle else await KeepAlive.open(
+        reused = bool(self._idle)
+        connection = self._idle.pop() if reused else await KeepAlive.open(
             self._address, self._token)
         try:
+            status, body = await connection.get(path)
+        except asyncio.IncompleteReadError as error:
+            connection.close()
+            if not (reused and error.partial == b""):
+                raise
+            # The server closed a connection left idle past its keep-alive timeout (uvicorn:
+            # 5 s), as it may; a browser opens another, and so does this pool, once.
+            connection = await KeepAlive.open(self._address, self._token)
             status, body = await connection.get(path)
         except Exception:
             connection.close()
