@@ -37,7 +37,8 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Runnin
         # Confirmation waits of 1 s + 2 s instead of design.md's 30 s + 60 s: the same path.
         executor_env={"CONFIRM_WAIT_SECONDS": "1", "CONFIRM_POLL_SECONDS": "0.5",
                       "CONFIRM_POLL_TOTAL_SECONDS": "2"},
-        gateway_env={"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute"},
+        gateway_env={"RATE_LIMIT_MARKETS": "600/minute", "RATE_LIMIT_POSITION_OPS": "600/minute",
+                     "RATE_LIMIT_WS_COMMANDS": "100/second"},  # a trade over $100 is two
     ) as running:
         # Funding on SOL-PERP turns positive (longs pay shorts): a short carry earns it.
         await control(running, "/_control/funding", {"market_index": 0, "rate_1h": "0.0002"})
