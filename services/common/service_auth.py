@@ -176,38 +176,31 @@ def _with_token(details: grpc.aio.ClientCallDetails, header: str) -> grpc.aio.Cl
     return details._replace(metadata=metadata)
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+class _Bearer:
     def __init__(self, header: str) -> None:
         self._header = header
 
+
+class _UnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any,
                                     request: Any) -> Any:
         return await continuation(_with_token(client_call_details, self._header), request)
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, header: str) -> None:
-        self._header = header
-
+class _UnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any,
                                      request: Any) -> Any:
         return await continuation(_with_token(client_call_details, self._header), request)
 
 
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
-    def __init__(self, header: str) -> None:
-        self._header = header
-
+class _StreamUnary(_Bearer, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, client_call_details: Any,
                                      request_iterator: Any) -> Any:
         return await continuation(_with_token(client_call_details, self._header),
                                   request_iterator)
 
 
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
-    def __init__(self, header: str) -> None:
-        self._header = header
-
+class _StreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, client_call_details: Any,
                                       request_iterator: Any) -> Any:
         return await continuation(_with_token(client_call_details, self._header),
