@@ -18,9 +18,9 @@ from pathlib import Path
 from bench import plan
 from bench.floor_processes import running_floor
 from bench.report import show, write
-from bench.spans import span_receiver
 from bench.stats import Row, Target
 from bench.system import paper_system
+from tests.kit.otlp_receiver import otlp_receiver
 from tests.kit.ports import free_port
 
 QUICK = plan.Settings(samples=300, load_seconds=5.0, fanout_seconds=3.0, idle_seconds=5.0)
@@ -44,7 +44,7 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
                                       f"http://127.0.0.1:{engine_metrics}/metrics")
         untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         idle = await plan.idle(running, settings)
-    async with span_receiver() as (spans, endpoint), paper_system(
+    async with otlp_receiver() as (spans, endpoint), paper_system(
             workdir / "traced", free_port(), {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                                  "OTEL_EXPORTER_OTLP_INSECURE": "true",
                                  # Exported every 100 ms, so no trade's spans overflow the queue.

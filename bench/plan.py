@@ -15,7 +15,7 @@ from bench.histograms import mean_ms, read_totals
 from bench.pool import ConnectionPool
 from bench.processes import idle_cpu_percent, rss_mb
 from bench.sampling import closed_loop, open_loop, throughput
-from bench.spans import TimedSpans, hops
+from bench.spans import hops
 from bench.stats import Overhead, Row, Target
 from bench.system import pids
 from bench.websocket import (
@@ -29,6 +29,7 @@ from dne.feed.v1 import feed_pb2
 from tests.integration.flow import request_id
 from tests.kit.confirmations import confirm_stub
 from tests.kit.gateway_client import ws_url
+from tests.kit.otlp_receiver import SpanStore
 from tests.kit.system import RunningSystem
 
 HOP_HISTOGRAM = "dne_engine_trade_hop_seconds"
@@ -188,7 +189,7 @@ async def trade_path(running: RunningSystem, settings: Settings,
     return rows
 
 
-def hop_rows(spans: TimedSpans) -> list[Row]:
+def hop_rows(spans: SpanStore) -> list[Row]:
     """The traced system's OpenPosition split by the engine's outgoing calls: mean ms per
     trade in each, and the engine's own time (its span minus the time any call was open)."""
     split = hops(spans, "/dne.engine.v1.EngineService/OpenPosition")

@@ -1,63 +1,13 @@
-"""An OTLP/gRPC trace receiver in the bench process that keeps each span's start and end, so a
-trade's time splits into its hops (the engine's calls to the feed, executor and vault)."""
+"""A trade's time split into its hops (the engine's calls to the feed, executor and vault), from
+the spans the services export to the OTLP receiver of tests/kit (start and end of each)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from tests.kit.otlp_receiver import SpanStore
 
 _SERVER, _CLIENT = 2, 3   # OTLP SpanKind
-
-
-@dataclass(frozen=True)
-class TimedSpan:
-    service: str
-    name: str
-    kind: int
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    start_ns: int
-    end_ns: int
-
-    @property
-    def ms(self) -> float:
-        return (self.end_ns - self.start_ns) / 1e6
-
-
-@dataclass
-class TimedSpans(trace_service_pb2_grpc.TraceServiceServicer):
-    spans: list[TimedSpan] = field(default_factory=list)
-
-    async def Export(self, request, context):  # type: ignore[no-untyped-def]
-        for resource_spans in request.resource_spans:
-            service = next((a.value.string_value for a in resource_spans.resource.attributes
-                            if a.key == "service.name"), "")
-            for scope in resource_spans.scope_spans:
-                self.spans.extend(
-                    TimedSpan(service, span.name, span.kind, span.trace_id.hex(),
-                              span.span_id.hex(), span.parent_span_id.hex(),
-                              span.start_time_unix_nano, span.end_time_unix_nano)
-                    for span in scope.spans)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-@asynccontextmanager
-async def span_receiver() -> AsyncIterator[tuple[TimedSpans, str]]:
-    """The store and the endpoint to put in OTEL_EXPORTER_OTLP_ENDPOINT."""
-    store = TimedSpans()
-    server = grpc.aio.server()
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(store, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield store, f"http://127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
 
 
 def covered_ns(intervals: list[tuple[int, int]]) -> int:
@@ -82,7 +32,7 @@ class Hops:
         return sum(self.totals_ms) / len(self.totals_ms) - self.waiting_ms
 
 
-def hops(store: TimedSpans, root_name: str) -> Hops | None:
+def hops(store: SpanStore, root_name: str) -> Hops | None:
     """The engine's server spans named `root_name` split by its outgoing calls (its client
     spans in the same trace, e.g. to the executor); None when no such span arrived."""
     roots = [s for s in store.spans if s.service == "dne-engine" and s.name == root_name

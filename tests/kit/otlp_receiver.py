@@ -19,6 +19,13 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     attributes: dict[str, str]
+    kind: int = 0          # OTLP SpanKind: 2 server, 3 client
+    start_ns: int = 0
+    end_ns: int = 0
+
+    @property
+    def ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
 
 
 @dataclass
@@ -34,7 +41,9 @@ class SpanStore(trace_service_pb2_grpc.TraceServiceServicer):
                     self.spans.append(ReceivedSpan(
                         service=service, name=span.name, trace_id=span.trace_id.hex(),
                         span_id=span.span_id.hex(), parent_span_id=span.parent_span_id.hex(),
-                        attributes={a.key: _text(a.value) for a in span.attributes}))
+                        attributes={a.key: _text(a.value) for a in span.attributes},
+                        kind=span.kind, start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano))
         return trace_service_pb2.ExportTraceServiceResponse()
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
