@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine
 
 from services.common.clock import ManualClock
 from services.common.market_clock import FeedClock
@@ -28,6 +28,7 @@ from services.vault.servicer import VaultServicer
 from services.vault.store import VaultStore
 from sim.events import RecordingBus, Seen
 from sim.feed import SimFeed
+from sim.inline_io import run_inline
 from sim.transport import Network
 
 
@@ -38,7 +39,7 @@ class VaultProcess:
 
     name = "vault"
 
-    def __init__(self, database: AsyncEngine, clock: ManualClock) -> None:
+    def __init__(self, database: Engine, clock: ManualClock) -> None:
         self._database = database
         self._clock = clock
         self.up = False
@@ -47,13 +48,13 @@ class VaultProcess:
         self.servicer: VaultServicer | None = None
 
     async def restart(self) -> None:
-        self.store = VaultStore(self._database, self._clock)
+        self.store = VaultStore(self._database, self._clock, run=run_inline)
         self.servicer = VaultServicer(self.store)
         self.up, self.downtime_calls = True, 0
 
     async def crash(self, downtime_calls: int) -> None:
         self.up, self.downtime_calls = False, downtime_calls
-        await self._database.dispose()
+        self._database.dispose()
         self.store = self.servicer = None
 
 
@@ -62,15 +63,16 @@ class VaultFile:
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "vault.db"
-        self.engine = create_engine(f"sqlite+aiosqlite:///{self.path}")
+        self.engine = create_engine(f"sqlite:///{self.path}")
 
     async def create_schema(self) -> None:
-        await VaultStore(self.engine, ManualClock(datetime.now(UTC))).create_schema()
-        await self.engine.dispose()
+        await VaultStore(self.engine, ManualClock(datetime.now(UTC)),
+                         run=run_inline).create_schema()
+        self.engine.dispose()
 
     async def close(self) -> None:
         """Connections closed, so the file (and nothing in a WAL) is the whole vault."""
-        await self.engine.dispose()
+        self.engine.dispose()
 
 
 def restore(snapshot: Path, directory: Path) -> None:

@@ -1,4 +1,4 @@
-"""OpenTelemetry set-up: a tracer provider per process, OTLP export only when configured."""
+"""OpenTelemetry set-up: a tracer provider per process when spans are exported, else none."""
 
 from __future__ import annotations
 
@@ -22,24 +22,42 @@ ATTR_TX_SIGNATURE = "dne.tx.signature"
 ATTR_RESULT_OK = "dne.result.ok"
 ATTR_ERROR_CODE = "dne.error.code"
 
+_configured = False  # setup_tracing ran in this process
 
-def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Installs a tracer provider; spans leave the process only when an endpoint is set."""
+
+def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider | None:
+    """Installs a tracer provider when spans have somewhere to go (an OTLP endpoint); once per
+    process, the first call deciding.
+
+    Without an endpoint nothing is installed: OpenTelemetry's API answers non-recording spans
+    and no interceptor joins a call. Spans nobody exports used to cost about 0.2 ms on each
+    side of every gRPC call (issue 12)."""
+    global _configured
+    if _configured:
+        provider = trace.get_tracer_provider()
+        return provider if isinstance(provider, TracerProvider) else None
+    _configured = True
+    if not otlp_endpoint:
+        return None
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
     provider = TracerProvider(resource=Resource.create({"service.name": f"dne-{service}"}))
-    if otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
     trace.set_tracer_provider(provider)
     return provider
 
 
+def tracing() -> bool:
+    """Whether spans are recorded and exported: interceptors and instrumentation join only then."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    return [aio_server_interceptor()]
+    return [aio_server_interceptor()] if tracing() else []
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    return list(aio_client_interceptors())
+    return list(aio_client_interceptors()) if tracing() else []
 
 
 def shutdown_tracing() -> None:

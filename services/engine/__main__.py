@@ -14,6 +14,7 @@ from services.common.grpc_server import run_service
 from services.common.grpc_tls import TlsFiles
 from services.common.logs import register_secret
 from services.common.service_auth import TokenError
+from services.common.telemetry import setup_tracing
 from services.engine.backend_health import HEALTH_CALL_TIMEOUT_SEC, BackendHealth
 from services.engine.engine import FundingEngine
 from services.engine.guard import EngineTokens
@@ -29,6 +30,8 @@ async def main() -> None:
         print(f"engine: {error}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     register_secret(tokens.api, tokens.service)
+    # Before the channels: they trace their calls only when spans are exported.
+    setup_tracing("engine", settings.otel_exporter_otlp_endpoint)
     # The feed's market data is open to every caller; the executor and the vault answer only
     # calls carrying the service token.
     tls = TlsFiles.of(settings)

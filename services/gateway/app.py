@@ -14,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from services.common.telemetry import tracing
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
 from services.gateway.errors import CatchAllMiddleware, install_error_handlers
@@ -109,8 +110,9 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     )
     # Spans for every HTTP request and WebSocket connection; the command spans that the
     # dispatcher opens carry the trace on into the engine through gRPC metadata.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes)
+    if tracing():
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes)
     app.state.gateway = Gateway(settings, clients, limits, markets, fanout)
     app.state.fanout = fanout
     install_error_handlers(app)

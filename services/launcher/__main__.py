@@ -73,7 +73,7 @@ async def main(live_sim: bool = False) -> int:
     for name, values in token_files.items():
         per_service.setdefault(name, {}).update(values)
     per_service.setdefault("vault", {})["DATABASE_URL"] = os.environ.get(
-        "DATABASE_URL", f"sqlite+aiosqlite:///{var / 'vault.db'}")
+        "DATABASE_URL", f"sqlite:///{var / 'vault.db'}")
     print("Delta Neutral Engine: starting " + (
         "in LIVE mode against the local stand-ins (simulated venue, recorded Drift accounts)"
         if live_sim else "in paper mode on recorded Drift data"), flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from services.common.settings import MoneyPathSettings
-from services.vault.database import DEFAULT_DATABASE_URL, async_database_url
+from services.vault.database import DEFAULT_DATABASE_URL, driver_url
 
 
 class VaultSettings(MoneyPathSettings):
@@ -20,5 +20,5 @@ class VaultSettings(MoneyPathSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
-        return async_database_url(value)
+    def _driver(cls, value: str) -> str:
+        return driver_url(value)

@@ -1,20 +1,28 @@
-"""The vault's repository: every read and write of the ledger, each call one transaction."""
+"""The vault's repository: every read and write of the ledger, each call one transaction.
+
+Each call's transaction runs whole on a worker thread (`run`), synchronously, and the event
+loop awaits only its end: one thread hop per call."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
+from services.vault.database import READ_ONLY
 from services.vault.domain import (
     EXACT,
     ZERO,
@@ -37,6 +45,10 @@ SETTLE_PNL_KIND = "SETTLE_PNL"  # TradeKind as stored: the enum name without its
 
 # Errors that mean "the database cannot be reached now", as opposed to a bug in a query.
 _UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+# Worker threads: concurrent reads, and writes that queue on the database's own lock.
+WORKER_THREADS = 4
+T = TypeVar("T")
+Run = Callable[[Callable[[], T]], Awaitable[T]]
 # SQLite allows 999 bound parameters per statement in old builds; stay well below.
 _IN_CHUNK = 500
 
@@ -47,42 +59,85 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[st
 
 
 class VaultStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, run: Run[Any] | None = None) -> None:
+        """`run` runs a transaction and answers its result; by default on a worker thread
+        (the seeded simulation runs them inline, for replayable schedules)."""
         self._engine = engine
         self._clock = clock
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._threads: ThreadPoolExecutor | None = None
+        self._run: Run[Any] = run or self._on_worker_thread
 
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> Engine:
         return self._engine
 
     async def create_schema(self) -> None:
-        async with self._unavailable_as_domain_error(), self._engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        await self._call(Base.metadata.create_all, self._engine)
 
     async def dispose(self) -> None:
-        await self._engine.dispose()
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)  # transactions under way end first
+            self._threads = None
+        self._engine.dispose()
 
-    # Vaults
+    # The calls: each one transaction on a worker thread
 
     async def open_vault(self, key: VaultKey) -> tuple[VaultView, bool]:
-        async with self._transaction() as session:
-            vault, created = await self._get_or_create_vault(session, key)
-            return await self._view(session, vault), created
+        return await self._call(self._open_vault, key)
 
     async def vault_status(self, key: VaultKey) -> VaultView:
-        async with self._transaction() as session:
-            return await self._view(session, await self._existing_vault(session, key))
-
-    # Trades
+        return await self._call(self._vault_status, key)
 
     async def record_intent(self, intent: TradeIntent) -> tuple[TradeRow, bool]:
         """Writes a PENDING trade; a client order id seen before answers the stored trade."""
-        async with self._transaction() as session:
-            stored = await self._trade(session, intent.client_order_id)
+        return await self._call(self._record_intent, intent)
+
+    async def complete_trade(
+        self, client_order_id: str, outcome: TradeOutcome,
+        settlement: tuple[str, TradeOutcome] | None = None,
+    ) -> TradeRow:
+        return await self._call(self._complete_trade, client_order_id, outcome, settlement)
+
+    async def list_trades(
+        self, key: VaultKey, *, statuses: Sequence[TradeState] = (), client_order_id: str = "",
+        limit: int,
+    ) -> list[TradeRow]:
+        """Newest first."""
+        return await self._call(self._list_trades, key, statuses=statuses,
+                                client_order_id=client_order_id, limit=limit)
+
+    async def sync_account(self, key: VaultKey, sync: AccountSync) -> SyncOutcome:
+        """Balance, margin and positions from the venue; each funding payment recorded once."""
+        return await self._call(self._sync_account, key, sync)
+
+    async def list_funding_payments(
+        self, key: VaultKey, since: datetime | None
+    ) -> list[FundingPaymentRow]:
+        """Oldest first, from `since` (period start) when given."""
+        return await self._call(self._list_funding_payments, key, since)
+
+    # Vaults
+
+    def _open_vault(self, key: VaultKey) -> tuple[VaultView, bool]:
+        with self._transaction() as session:
+            vault, created = self._get_or_create_vault(session, key)
+            return self._view(session, vault), created
+
+    def _vault_status(self, key: VaultKey) -> VaultView:
+        with self._reading() as session:
+            return self._view(session, self._existing_vault(session, key))
+
+    # Trades
+
+    def _record_intent(self, intent: TradeIntent) -> tuple[TradeRow, bool]:
+        with self._transaction() as session:
+            stored = self._trade(session, intent.client_order_id)
             if stored is not None:
                 return stored, False
-            vault, _ = await self._get_or_create_vault(session, intent.key)
+            vault, _ = self._get_or_create_vault(session, intent.key)
             now = self._clock.now()
             trade = TradeRow(
                 client_order_id=intent.client_order_id,
@@ -103,22 +158,22 @@ class VaultStore:
                 updated_at=now,
             )
             try:
-                async with session.begin_nested():
+                with session.begin_nested():
                     session.add(trade)
             except IntegrityError:
                 # Another call recorded this id between our read and our insert.
-                stored = await self._trade(session, intent.client_order_id)
+                stored = self._trade(session, intent.client_order_id)
                 if stored is None:
                     raise
                 return stored, False
             return trade, True
 
-    async def complete_trade(
+    def _complete_trade(
         self, client_order_id: str, outcome: TradeOutcome,
         settlement: tuple[str, TradeOutcome] | None = None,
     ) -> TradeRow:
-        async with self._transaction() as session:
-            trade = await self._trade(session, client_order_id, lock=True)
+        with self._transaction() as session:
+            trade = self._trade(session, client_order_id, lock=True)
             if trade is None:
                 raise DomainError(
                     ErrorCode.NOT_FOUND,
@@ -126,7 +181,7 @@ class VaultStore:
                     "RecordIntent must be called before the order is sent",
                 )
             if settlement is not None:
-                await self._record_settlement(session, trade, *settlement)
+                self._record_settlement(session, trade, *settlement)
             current = TradeState(trade.status)
             stored = (current, trade.filled_size or ZERO, trade.price, trade.tx_signature)
             verdict = judge_completion(current, stored, outcome)
@@ -165,13 +220,13 @@ class VaultStore:
         )
         return trade
 
-    async def _record_settlement(
-        self, session: AsyncSession, close: TradeRow, client_order_id: str,
+    def _record_settlement(
+        self, session: Session, close: TradeRow, client_order_id: str,
         outcome: TradeOutcome,
     ) -> None:
         """A close's settlement, in the close's transaction; written once (a repeat of the
         completion finds it there)."""
-        if await self._trade(session, client_order_id) is not None:
+        if self._trade(session, client_order_id) is not None:
             return
         now = self._clock.now()
         row = TradeRow(
@@ -184,7 +239,7 @@ class VaultStore:
         _apply_outcome(row, outcome, now)
         session.add(row)
 
-    async def list_trades(
+    def _list_trades(
         self,
         key: VaultKey,
         *,
@@ -192,29 +247,27 @@ class VaultStore:
         client_order_id: str = "",
         limit: int,
     ) -> list[TradeRow]:
-        """Newest first."""
-        async with self._transaction() as session:
-            vault = await self._existing_vault(session, key)
+        with self._reading() as session:
+            vault = self._existing_vault(session, key)
             query = select(TradeRow).where(TradeRow.vault_id == vault.id)
             if statuses:
                 query = query.where(TradeRow.status.in_([str(status) for status in statuses]))
             if client_order_id:
                 query = query.where(TradeRow.client_order_id == client_order_id)
             query = query.order_by(TradeRow.created_at.desc(), TradeRow.id.desc()).limit(limit)
-            return list((await session.scalars(query)).all())
+            return list((session.scalars(query)).all())
 
     # Venue state
 
-    async def sync_account(self, key: VaultKey, sync: AccountSync) -> SyncOutcome:
-        """Balance, margin and positions from the venue; each funding payment recorded once."""
-        async with self._transaction() as session:
-            vault, _ = await self._get_or_create_vault(session, key, lock=True)
+    def _sync_account(self, key: VaultKey, sync: AccountSync) -> SyncOutcome:
+        with self._transaction() as session:
+            vault, _ = self._get_or_create_vault(session, key, lock=True)
             previous_balance = vault.balance
             vault.balance = sync.collateral
             vault.allocated_capital = sync.initial_margin
             vault.last_synced_at = sync.as_of or self._clock.now()
 
-            await session.execute(delete(PositionRow).where(PositionRow.vault_id == vault.id))
+            session.execute(delete(PositionRow).where(PositionRow.vault_id == vault.id))
             session.add_all(
                 PositionRow(
                     vault_id=vault.id,
@@ -226,15 +279,15 @@ class VaultStore:
                 for position in sync.positions
             )
 
-            new_payments = await self._new_funding_payments(session, vault.id, sync)
+            new_payments = self._new_funding_payments(session, vault.id, sync)
             now = self._clock.now()
             session.add_all(_funding_row(vault.id, payment, now) for payment in new_payments)
             realized = vault.realized_funding_pnl
             for payment in new_payments:
                 realized = EXACT.add(realized, payment.amount)
             vault.realized_funding_pnl = realized
-            await session.flush()
-            view = await self._view(session, vault)
+            session.flush()
+            view = self._view(session, vault)
         change = EXACT.subtract(sync.collateral, previous_balance)
         log.info(
             "vault synced",
@@ -251,24 +304,23 @@ class VaultStore:
         )
         return SyncOutcome(view, len(new_payments), change)
 
-    async def list_funding_payments(
+    def _list_funding_payments(
         self, key: VaultKey, since: datetime | None
     ) -> list[FundingPaymentRow]:
-        """Oldest first, from `since` (period start) when given."""
-        async with self._transaction() as session:
-            vault = await self._existing_vault(session, key)
+        with self._reading() as session:
+            vault = self._existing_vault(session, key)
             query = select(FundingPaymentRow).where(FundingPaymentRow.vault_id == vault.id)
             if since is not None:
                 query = query.where(FundingPaymentRow.period_start >= since)
             query = query.order_by(FundingPaymentRow.period_start, FundingPaymentRow.id)
-            return list((await session.scalars(query)).all())
+            return list((session.scalars(query)).all())
 
     # Helpers
 
-    @asynccontextmanager
-    async def _unavailable_as_domain_error(self) -> AsyncIterator[None]:
+    async def _call(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`work(*args, **kwargs)` through `run`; a database out of reach is VAULT_UNAVAILABLE."""
         try:
-            yield
+            return await self._run(partial(work, *args, **kwargs))
         except _UNAVAILABLE as error:
             log.error("vault database unavailable", exc_info=True)
             cause = type(getattr(error, "orig", None) or error).__name__
@@ -277,17 +329,23 @@ class VaultStore:
                 f"the vault database is unavailable ({cause}); retry later",
             ) from error
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with (
-            self._unavailable_as_domain_error(),
-            self._sessions() as session,
-            session.begin(),
-        ):
+    async def _on_worker_thread(self, work: Callable[[], T]) -> T:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="vault-db")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
             yield session
 
-    async def _find_vault(
-        self, session: AsyncSession, key: VaultKey, *, lock: bool = False
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._readers() as session, session.begin():
+            yield session
+
+    def _find_vault(
+        self, session: Session, key: VaultKey, *, lock: bool = False
     ) -> VaultRow | None:
         query = select(VaultRow).where(
             VaultRow.account == key.account, VaultRow.sub_account == key.sub_account
@@ -296,10 +354,10 @@ class VaultStore:
             # PostgreSQL: concurrent syncs of one vault queue here. SQLite ignores it; its
             # transactions already hold the database's write lock (BEGIN IMMEDIATE).
             query = query.with_for_update()
-        return await session.scalar(query)
+        return session.scalar(query)
 
-    async def _existing_vault(self, session: AsyncSession, key: VaultKey) -> VaultRow:
-        vault = await self._find_vault(session, key)
+    def _existing_vault(self, session: Session, key: VaultKey) -> VaultRow:
+        vault = self._find_vault(session, key)
         if vault is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
@@ -308,10 +366,10 @@ class VaultStore:
             )
         return vault
 
-    async def _get_or_create_vault(
-        self, session: AsyncSession, key: VaultKey, *, lock: bool = False
+    def _get_or_create_vault(
+        self, session: Session, key: VaultKey, *, lock: bool = False
     ) -> tuple[VaultRow, bool]:
-        vault = await self._find_vault(session, key, lock=lock)
+        vault = self._find_vault(session, key, lock=lock)
         if vault is not None:
             return vault, False
         vault = VaultRow(
@@ -325,33 +383,33 @@ class VaultStore:
             created_at=self._clock.now(),
         )
         try:
-            async with session.begin_nested():
+            with session.begin_nested():
                 session.add(vault)
         except IntegrityError:
             # A concurrent call created it first (the unique pair holds); use theirs.
-            existing = await self._find_vault(session, key, lock=lock)
+            existing = self._find_vault(session, key, lock=lock)
             if existing is None:
                 raise
             return existing, False
         return vault, True
 
-    async def _trade(
-        self, session: AsyncSession, client_order_id: str, *, lock: bool = False
+    def _trade(
+        self, session: Session, client_order_id: str, *, lock: bool = False
     ) -> TradeRow | None:
         query = select(TradeRow).where(TradeRow.client_order_id == client_order_id)
         if lock:
             query = query.with_for_update()
-        return await session.scalar(query)
+        return session.scalar(query)
 
-    async def _new_funding_payments(
-        self, session: AsyncSession, vault_id: str, sync: AccountSync
+    def _new_funding_payments(
+        self, session: Session, vault_id: str, sync: AccountSync
     ) -> list[FundingRecord]:
         unique: dict[str, FundingRecord] = {}
         for payment in sync.funding_payments:
             unique.setdefault(payment.payment_id, payment)
         known: set[str] = set()
         for chunk in _chunks(list(unique)):
-            rows = await session.scalars(
+            rows = session.scalars(
                 select(FundingPaymentRow.payment_id).where(
                     FundingPaymentRow.vault_id == vault_id,
                     FundingPaymentRow.payment_id.in_(chunk),
@@ -360,13 +418,13 @@ class VaultStore:
             known.update(rows.all())
         return [payment for payment_id, payment in unique.items() if payment_id not in known]
 
-    async def _view(self, session: AsyncSession, vault: VaultRow) -> VaultView:
-        positions = await session.scalars(
+    def _view(self, session: Session, vault: VaultRow) -> VaultView:
+        positions = session.scalars(
             select(PositionRow).where(PositionRow.vault_id == vault.id).order_by(PositionRow.market)
         )
         counts = dict(
             (
-                await session.execute(
+                session.execute(
                     select(TradeRow.status, func.count())
                     .where(TradeRow.vault_id == vault.id)
                     .group_by(TradeRow.status)

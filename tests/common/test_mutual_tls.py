@@ -77,7 +77,7 @@ async def vault(tmp_path: Path) -> AsyncIterator[TlsVault]:
     server = make_cert(tmp_path, "ca", "vault")
     health_port = free_port()
     env = {**os.environ, **SERVICE_TOKEN_ENV, "PORT": "0", "LOG_FORMAT": "text",
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'vault.db'}",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'vault.db'}",
            "GRPC_TLS_CERT_FILE": str(server.cert), "GRPC_TLS_KEY_FILE": str(server.key),
            "GRPC_TLS_CA_FILE": str(server.ca), "HEALTH_PORT": str(health_port)}
     process = await asyncio.create_subprocess_exec(

@@ -29,7 +29,7 @@ async def start(service: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize(("service", "env", "says"), [
     ("executor", {}, "SERVICE_TOKEN_FILE (or SERVICE_TOKEN) is not set"),
-    ("vault", {"DATABASE_URL": "sqlite+aiosqlite:///:memory:"},
+    ("vault", {"DATABASE_URL": "sqlite:///:memory:"},
      "SERVICE_TOKEN_FILE (or SERVICE_TOKEN) is not set"),
     ("engine", {**ENGINE_ADDRESSES, **SERVICE_TOKEN_ENV}, "DNE_API_TOKEN is not set"),
     ("engine", {**ENGINE_ADDRESSES, "DNE_API_TOKEN": ENGINE_TOKENS_ENV["DNE_API_TOKEN"]},

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import grpc
+import psycopg
 import pytest
 from sqlalchemy import delete
 
@@ -34,8 +34,8 @@ async def postgres_dsn() -> str:
     failures: list[str] = []
     for dsn in POSTGRES_CANDIDATES:
         try:
-            connection = await asyncpg.connect(dsn, timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            connection = await psycopg.AsyncConnection.connect(dsn, connect_timeout=5)
+        except (OSError, psycopg.Error, TimeoutError) as error:
             failures.append(f"{dsn}: {type(error).__name__}: {error}")
             continue
         await connection.close()
@@ -56,10 +56,10 @@ async def database_url(backend: str, directory: Path) -> AsyncIterator[str]:
         return
     dsn = await postgres_dsn()
     schema = f"vault_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(dsn)
+    admin = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
     try:
         await admin.execute(f'CREATE SCHEMA "{schema}"')
-        # libpq's form, as an operator would write it; the vault maps it for asyncpg.
+        # libpq's form, as an operator would write it.
         yield f"{dsn}?options=-csearch_path%3D{schema}"
     finally:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -75,9 +75,9 @@ class VaultUnderTest:
 
     async def reset(self) -> None:
         """Empties every table: hypothesis examples share one database and one server."""
-        async with self.store.engine.begin() as connection:
+        with self.store.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(delete(table))
+                connection.execute(delete(table))
 
 
 @asynccontextmanager

@@ -95,7 +95,7 @@ async def test_the_launchers_children_hold_only_their_own_secrets(tmp_path: Path
     env = {
         **launcher_env(tmp_path),
         "SOLANA_PRIVATE_KEY": CANARY, "DNE_API_TOKEN": TOKEN, "SERVICE_TOKEN": SERVICE_TOKEN,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'canary-vault.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'canary-vault.db'}",
     }
     stderr = (tmp_path / "launcher.stderr").open("wb")
     launcher = await asyncio.create_subprocess_exec(

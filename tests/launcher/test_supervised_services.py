@@ -31,7 +31,7 @@ async def test_a_killed_feed_and_vault_serve_again_on_their_addresses_within_sec
     system = await start_system(
         tmp_path / "log",
         env={"LOG_FORMAT": "text", "DNE_IMPORT_DIR": str(tmp_path / "history"),
-             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'vault.db'}",
+             "DATABASE_URL": f"sqlite:///{tmp_path / 'vault.db'}",
              **SERVICE_TOKEN_ENV},
         services=("feed", "vault"),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.launcher.ports import free_port
-from services.vault.database import async_database_url, mask_password
+from services.vault.database import driver_url, mask_password
 from services.vault.settings import VaultSettings
 from tests.kit.service_tokens import SERVICE_TOKEN_ENV
 
@@ -71,5 +71,5 @@ def test_messages_about_a_url_mask_its_password() -> None:
     assert mask_password(f"cannot reach {url}") == "cannot reach postgresql://dne:***@db:5432/dne"
     assert mask_password(f"driver said {PASSWORD}", url) == "driver said ***"
     with pytest.raises(ValueError) as refused:
-        async_database_url(f"postgresql://dne:{PASSWORD}@db:port/dne")
+        driver_url(f"postgresql://dne:{PASSWORD}@db:port/dne")
     assert PASSWORD not in str(refused.value)

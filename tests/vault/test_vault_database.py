@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.common.clock import ManualClock
-from services.vault.database import DEFAULT_DATABASE_URL, REPO_ROOT, async_database_url
+from services.vault.database import DEFAULT_DATABASE_URL, REPO_ROOT, driver_url
 from services.vault.database import create_engine as create_vault_engine
 from services.vault.schema import DecimalString, UtcDateTime
 from services.vault.settings import VaultSettings
@@ -22,15 +22,17 @@ from tests.kit.vault_databases import START, database_url, postgres_dsn
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("postgresql://u:secret@db:5432/dne", "postgresql+asyncpg://u:secret@db:5432/dne"),
-        ("postgres://u@db/dne", "postgresql+asyncpg://u@db/dne"),
-        ("postgresql+asyncpg://u@db/dne", "postgresql+asyncpg://u@db/dne"),
-        ("sqlite:////var/lib/dne/vault.db", "sqlite+aiosqlite:////var/lib/dne/vault.db"),
-        ("sqlite+aiosqlite:///var/vault.db", "sqlite+aiosqlite:///var/vault.db"),
+        ("postgresql://u:secret@db:5432/dne", "postgresql+psycopg://u:secret@db:5432/dne"),
+        ("postgres://u@db/dne", "postgresql+psycopg://u@db/dne"),
+        ("postgresql+psycopg://u@db/dne", "postgresql+psycopg://u@db/dne"),
+        # The async drivers' names that earlier versions took still work.
+        ("postgresql+asyncpg://u@db/dne", "postgresql+psycopg://u@db/dne"),
+        ("sqlite:////var/lib/dne/vault.db", "sqlite+pysqlite:////var/lib/dne/vault.db"),
+        ("sqlite+aiosqlite:///var/vault.db", "sqlite+pysqlite:///var/vault.db"),
     ],
 )
-def test_plain_database_urls_map_to_their_async_drivers(given: str, expected: str) -> None:
-    assert async_database_url(given) == expected
+def test_plain_database_urls_map_to_the_vaults_drivers(given: str, expected: str) -> None:
+    assert driver_url(given) == expected
     assert VaultSettings(database_url=given).database_url == expected
 
 
@@ -42,7 +44,7 @@ def test_a_database_the_vault_cannot_use_is_refused_at_start(url: str) -> None:
 
 def test_the_default_database_is_a_sqlite_file_under_the_repository_var_directory() -> None:
     assert VaultSettings().database_url == DEFAULT_DATABASE_URL
-    assert f"sqlite+aiosqlite:///{REPO_ROOT / 'var' / 'vault.db'}" == DEFAULT_DATABASE_URL
+    assert f"sqlite+pysqlite:///{REPO_ROOT / 'var' / 'vault.db'}" == DEFAULT_DATABASE_URL
 
 
 async def test_the_tables_are_created_where_the_url_says(backend: str, tmp_path: Path) -> None:
@@ -60,15 +62,13 @@ async def test_the_tables_are_created_where_the_url_says(backend: str, tmp_path:
         store = VaultStore(create_vault_engine(url), ManualClock(START))
         await store.create_schema()
         await store.dispose()
-        connection = await asyncpg.connect(await postgres_dsn())
-        try:
-            tables = await connection.fetch(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
-                schema,
+        async with await psycopg.AsyncConnection.connect(await postgres_dsn()) as connection:
+            cursor = await connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
             )
-        finally:
-            await connection.close()
-        assert {row["table_name"] for row in tables} == {
+            tables = await cursor.fetchall()
+        assert {row[0] for row in tables} == {
             "vaults", "positions", "trades", "funding_payments"}
 
 
