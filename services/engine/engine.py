@@ -113,6 +113,9 @@ class FundingEngine:
         self._hedged_exit: HedgedExit | None = None
         self.unknown_positions: list[str] = []
         self._closed_since_sync: set[str] = set()
+        # The account read started after the last fill of the command under way (see
+        # _read_account_after_fill).
+        self._after_fill: asyncio.Future[AccountView] | None = None
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -257,7 +260,7 @@ class FundingEngine:
                 price_tolerance=self.settings.slippage_tolerance,
                 account=account, sub_account=sub_account, monotonic=self._monotonic),
             account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
-            sleep=self._sleep,
+            sleep=self._sleep, on_fill=self._read_account_after_fill,
         )
         legs = HedgeLegs(
             trade_path=self._trade_path,
@@ -659,14 +662,17 @@ class FundingEngine:
     async def _sync_once(self, *, patient: bool = False) -> AccountView:
         return await self._push_to_vault(await self._read_account(), patient=patient)
 
-    async def _sync_vault(self) -> AccountView | None:
+    async def _sync_vault(
+        self, reading: asyncio.Future[AccountView] | None = None
+    ) -> AccountView | None:
         """Sync with retries; after the last one, VAULT_SYNC_ERROR and trading disabled.
+        `reading`: an account read already under way, used instead of a new one.
 
         A venue that cannot be read is not a vault failure: the sync waits for the next tick
         (the venue gate blocks trades meanwhile, and the executor re-syncs on reconnecting)."""
         async with self._sync_lock:
             try:
-                account = await self._read_account()
+                account = await (reading or self._read_account())
             except DomainError as error:
                 log.warning("venue state unavailable; the vault sync waits for it",
                             extra={"reason": error.message})
@@ -749,6 +755,7 @@ class FundingEngine:
             return await self._trade_locked(request)
 
     async def _trade_locked(self, request: TradeRequest) -> E.CommandResult:
+        self._forget_read_after_fill()  # only this command's own fills count
         if not self.running or self._trade_path is None:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
@@ -770,7 +777,21 @@ class FundingEngine:
         if result.ok and not result.order.replayed and self.running:
             with timed_hop("publish"):
                 await self._after_trade()
+        else:
+            self._forget_read_after_fill()
         return self.publish_result(result)
+
+    def _read_account_after_fill(self) -> None:
+        """The account a fill changed, read while the vault records the fill: the sync after
+        the trade uses this read instead of asking again. The last fill's read is the one kept
+        (a hedged entry fills twice)."""
+        self._forget_read_after_fill()
+        self._after_fill = asyncio.ensure_future(self._read_account())
+
+    def _forget_read_after_fill(self) -> None:
+        if self._after_fill is not None:
+            discard_read(self._after_fill)
+            self._after_fill = None
 
     def _report_unknown_positions(
         self, known: list, account: AccountView  # type: ignore[type-arg]
@@ -812,14 +833,17 @@ class FundingEngine:
         self._emit_status()
 
     async def _after_trade(self) -> None:
-        """Sync the vault and publish the new state (unless the vault is known to be away)."""
+        """Sync the vault and publish the new state (unless the vault is known to be away),
+        from the account read started after the last fill when there is one."""
         assert self._ledger is not None
+        after_fill, self._after_fill = self._after_fill, None
         # The hedge price the update shows is read while the vault syncs: a read, in parallel.
         price = asyncio.ensure_future(self.upstream.price(self.settings.hedge_market))
         account: AccountView | None = None
         try:
             if not self._ledger.outbox and self.sync_error is None:
-                account = await self._sync_vault()
+                account = await self._sync_vault(after_fill)
+                after_fill = None
             if account is None:
                 account = await self.upstream.account(self.sub_account, None)
         except DomainError:
@@ -828,6 +852,9 @@ class FundingEngine:
         except BaseException:
             discard_read(price)
             raise
+        finally:
+            if after_fill is not None:
+                discard_read(after_fill)
         await self._publish_update(account, price)
 
     def publish_result(self, result: E.CommandResult) -> E.CommandResult:
@@ -888,6 +915,7 @@ class FundingEngine:
         """Sends the correction through the trade path. A rebalance that was sent (filled, or
         still awaiting the venue) starts the cooldown; one that did not trade backs off."""
         assert self._trade_path is not None
+        self._forget_read_after_fill()  # only this correction's own fill counts
         planned_at = await self._market_now()
         expand = plan.action == delta.EXPAND_SHORT
         request = TradeRequest(
@@ -907,6 +935,8 @@ class FundingEngine:
             plan=snapshot.rebalance_plan(plan), result=result))
         if result.ok:
             await self._after_trade()
+        else:
+            self._forget_read_after_fill()
         return result
 
     def _note_rebalance(self, result: E.CommandResult, planned_at: datetime) -> None:

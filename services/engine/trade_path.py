@@ -66,7 +66,10 @@ class TradePath:
         sub_account: int,
         blocked_reason: Callable[[], str],
         sleep: Sleep = asyncio.sleep,
+        on_fill: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_fill` is told of each fill before the vault records it (the engine starts
+        reading the account the fill changed, in parallel with that write)."""
         self._settings = settings
         self._upstream = upstream
         self._ledger = ledger
@@ -76,6 +79,7 @@ class TradePath:
         self._sub_account = sub_account
         self._blocked_reason = blocked_reason
         self._sleep = sleep
+        self._on_fill = on_fill
         self._lock = asyncio.Lock()  # one trade at a time: gates see the state they guard
         # Sent, not yet confirmed by the venue (a live transaction still landing): request id ->
         # the request. Trading waits until each has its final outcome.
@@ -174,6 +178,8 @@ class TradePath:
         if order.status == K.TRADE_STATUS_UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
+        if order.status == K.TRADE_STATUS_FILLED:
+            self._on_fill()
         with timed_hop("vault"):
             await self._ledger.complete(request.request_id, order, settlement)
         self._record_outcome(trade, order)

@@ -3,6 +3,7 @@ in the order path is known."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from prometheus_client import REGISTRY
@@ -38,3 +39,41 @@ async def test_a_replayed_request_id_is_timed_only_in_the_gates(running: EngineH
     assert replayed.ok and replayed.order.replayed
     assert {hop: samples(hop) - before[hop] for hop in HOPS} == {
         "gates": 1.0, "intent": 0.0, "executor": 0.0, "vault": 0.0, "publish": 0.0}
+
+
+async def test_the_account_after_a_fill_is_read_while_the_vault_records_the_fill(
+    running: EngineHarness,
+) -> None:
+    """The sync after a trade reads the account once, and that read is already under way while
+    CompleteTrade is being written: it does not wait for the vault's answer."""
+    hedge(running.executor, Decimal(1), Decimal(0))
+    executor, vault = running.executor, running.vault
+    reads: list[str] = []
+    read_during_completion = asyncio.Event()
+    completing = False
+    read_account, complete = executor.GetAccountState, vault.CompleteTrade
+
+    async def counted_read(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append("during completion" if completing else "other")
+        if completing:
+            read_during_completion.set()
+        return await read_account(request, context, **kwargs)
+
+    async def slow_completion(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal completing
+        completing = True
+        try:  # the vault answers only once the account read has started, or after 2 s
+            await asyncio.wait_for(read_during_completion.wait(), timeout=2)
+        except TimeoutError:
+            pass
+        finally:
+            completing = False
+        return await complete(request, context, **kwargs)
+
+    executor.GetAccountState, vault.CompleteTrade = counted_read, slow_completion
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "hops-3", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        Decimal("0.001"), confirmed=True))
+    assert result.ok, result.error
+    assert read_during_completion.is_set(), reads
+    assert reads == ["other", "during completion"]  # the gates' read, then the one after the fill
