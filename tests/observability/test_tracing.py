@@ -51,6 +51,9 @@ async def test_a_take_position_command_is_one_trace_across_every_service(tmp_pat
         assert perp.attributes["dne.tx.signature"].startswith("paper:")
         assert root.attributes["dne.command.action"] == "DRIFT_OPEN_POSITION"
         assert root.attributes["dne.tx.signature"] == perp.attributes["dne.tx.signature"]
+        # One span per request or connection, none per ASGI message (each cost throughput).
+        per_message = [s.name for s in spans.spans if s.name.endswith((" send", " receive"))]
+        assert not per_message, per_message[:5]
         for span in spans.spans:  # no secret rides along
             leaks = {k: v for k, v in span.attributes.items() if TEST_API_TOKEN in v}
             assert not leaks, (span.service, span.name, leaks)
