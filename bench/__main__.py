@@ -29,7 +29,7 @@ THROUGHPUT_SECONDS = 5.0
 
 async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
     rows: list[Row] = []
-    for name in ("plain", "traced"):
+    for name in ("plain", "traced", "idle"):
         (workdir / name).mkdir()
     engine_metrics = free_port()
     async with running_floor() as floor, paper_system(workdir / "plain",
@@ -43,7 +43,7 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         rows += await plan.trade_path(running, settings,
                                       f"http://127.0.0.1:{engine_metrics}/metrics")
         untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
-        idle = await plan.idle(running, settings)
+        memory = plan.memory(running)
     async with otlp_receiver() as (spans, endpoint), paper_system(
             workdir / "traced", free_port(), {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                                  "OTEL_EXPORTER_OTLP_INSECURE": "true",
@@ -52,13 +52,16 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         await plan.trade_path(running, plan.Settings(samples=settings.samples), None)
         traced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
         await asyncio.sleep(1)   # the last spans exported
+    # Idle as `make run` idles: a fresh system with the engine's default tick, nothing calling.
+    async with paper_system(workdir / "idle", free_port(), fast_tick=False) as running:
+        idle = await plan.idle(running, settings)
     rows += plan.hop_rows(spans)
     cost = (1 - traced / untraced) * 100
     rows.append(Row("tracing cost: GET /api/drift/markets throughput", value=cost, unit="%",
                     targets=(Target("value", 25.0),),
                     note=f"{untraced:.0f}/s untraced, {traced:.0f}/s exporting spans; "
                          "metrics are on in both"))
-    return rows + idle
+    return rows + idle + memory
 
 
 def main(argv: list[str]) -> int:

@@ -8,20 +8,25 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from dne.engine.v1 import engine_pb2
+from services.engine.settings import EngineSettings
 from tests.gateway.conftest import UNLIMITED
 from tests.integration.flow import request_id
 from tests.kit.databases import sqlite_url
 from tests.kit.system import RunningSystem, running_system
 
 # Updates every half second, so a fan-out sees several in a few seconds; the default is 5 s.
-ENGINE_ENV = {"TICK_INTERVAL_SEC": "0.5"}
+FAST_TICK = {"TICK_INTERVAL_SEC": "0.5"}
+# The engine's own default (the test kit's systems tick faster).
+DEFAULT_TICK = {"TICK_INTERVAL_SEC": str(EngineSettings.model_fields["tick_interval_sec"].default)}
 
 
 @asynccontextmanager
 async def paper_system(directory: Path, engine_metrics_port: int,
-                       common_env: Mapping[str, str] | None = None,
+                       common_env: Mapping[str, str] | None = None, *, fast_tick: bool = True,
                        ) -> AsyncIterator[RunningSystem]:
-    engine_env = {**ENGINE_ENV, "METRICS_PORT": str(engine_metrics_port)}
+    """`fast_tick=False`: the engine's default tick, as `make run` runs it (for idle CPU)."""
+    engine_env = {**(FAST_TICK if fast_tick else DEFAULT_TICK),
+                  "METRICS_PORT": str(engine_metrics_port)}
     async with running_system(directory, sqlite_url(directory), gateway=True,
                               gateway_env=UNLIMITED, engine_env=engine_env,
                               common_env=common_env) as running:
