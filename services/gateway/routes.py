@@ -33,6 +33,7 @@ from services.gateway.rate_limits import (
     describe,
     retry_after_header,
 )
+from services.gateway.rendered_table import RenderedTable
 from services.gateway.settings import GatewaySettings
 
 MARKET_PATTERN = r"^[A-Za-z0-9]{1,20}-(PERP|perp)$"
@@ -82,6 +83,7 @@ class Gateway:
     markets: MarketDirectory
     fanout: EventFanout
     health: HealthCache = field(init=False)
+    rendered_markets: RenderedTable = field(default_factory=RenderedTable)
 
     def __post_init__(self) -> None:
         channels = self.clients.channels
@@ -145,10 +147,10 @@ def build_router() -> APIRouter:
     @router.get("/api/drift/markets", response_model=schemas.MarketsResponse,
                 dependencies=[markets_limit], responses=responses(422, 429, 503),
                 summary="Funding markets, highest APR first")
-    async def markets(
-        gw: GatewayDep, include_untradable: bool = False,
-    ) -> dict[str, Any]:
-        return wire.markets_table(await gw.markets.table(include_untradable))
+    async def markets(gw: GatewayDep, include_untradable: bool = False) -> Response:
+        reply = await gw.markets.table(include_untradable)
+        return Response(gw.rendered_markets.body(include_untradable, reply),
+                        media_type="application/json")
 
     @router.get("/api/drift/markets/{symbol}/funding",
                 response_model=schemas.FundingHistoryResponse, dependencies=[api_limit],
