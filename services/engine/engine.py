@@ -1022,4 +1022,3 @@ class FundingEngine:
 
     def _emit_status(self) -> None:
         self.bus.emit(E.EVENT_TYPE_ENGINE_STATUS, self.status())
-

@@ -99,6 +99,11 @@ def _apr_key(market: feed_pb2.FundingMarket) -> Decimal:
 
 
 def markets_table(reply: feed_pb2.ListFundingMarketsResponse) -> dict[str, Any]:
+    return {**market_listing(reply), **listing_freshness(reply)}
+
+
+def market_listing(reply: feed_pb2.ListFundingMarketsResponse) -> dict[str, Any]:
+    """The markets, their stats and source: the same until the feed's table changes."""
     ordered = sorted(reply.markets, key=_apr_key, reverse=True)
     stats = reply.stats
     return {
@@ -110,8 +115,18 @@ def markets_table(reply: feed_pb2.ListFundingMarketsResponse) -> dict[str, Any]:
             "avg_apr": number(stats.avg_apr) or 0.0,
             "market_count": stats.market_count,
         },
-        "as_of": iso(reply.as_of),
         "source": reply.source,
+    }
+
+
+# The fields of an answer that change with every answer (the moment, its age, the notes).
+FRESHNESS_FIELDS = ("as_of", "data_age_seconds", "model_notes")
+
+
+def listing_freshness(reply: feed_pb2.ListFundingMarketsResponse) -> dict[str, Any]:
+    """When the answer was true and how old its data is: new with every answer."""
+    return {
+        "as_of": iso(reply.as_of),
         "data_age_seconds": _age(reply.data_age_seconds),
         "stale": not reply.data_age_seconds <= STALE_AFTER_SECONDS,  # NaN is stale too
         "model_notes": list(reply.model_notes),
