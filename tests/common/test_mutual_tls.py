@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,28 @@ class TlsVault:
     stranger: TlsFiles   # one of another CA
 
 
+def log_text(log: Path) -> str:
+    return log.read_text()
+
+
+@asynccontextmanager
+async def service(module: str, env: dict[str, str], log: Path) -> AsyncIterator[str]:
+    """`python -m module` under `env`, its stderr in `log`; yields the address it prints once
+    listening, and stops it afterwards."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=log.open("wb"))
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        match = re.search(r"listening on (\S+)", line)
+        assert match, line + log_text(log)
+        yield match.group(1)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 @pytest_asyncio.fixture
 async def vault(tmp_path: Path) -> AsyncIterator[TlsVault]:
     make_ca(tmp_path, "ca")
@@ -80,21 +103,11 @@ async def vault(tmp_path: Path) -> AsyncIterator[TlsVault]:
            "DATABASE_URL": f"sqlite:///{tmp_path / 'vault.db'}",
            "GRPC_TLS_CERT_FILE": str(server.cert), "GRPC_TLS_KEY_FILE": str(server.key),
            "GRPC_TLS_CA_FILE": str(server.ca), "HEALTH_PORT": str(health_port)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.vault", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=(tmp_path / "vault.log").open("wb"))
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
-        match = re.search(r"listening on (\S+)", line)
-        assert match, line + (tmp_path / "vault.log").read_text()
+    async with service("services.vault", env, tmp_path / "vault.log") as address:
         health_address = f"127.0.0.1:{health_port}"
         await wait_serving(health_address, timeout=30)   # the probe: plaintext, no token
-        yield TlsVault(match.group(1), health_address, make_cert(tmp_path, "ca", "engine"),
+        yield TlsVault(address, health_address, make_cert(tmp_path, "ca", "engine"),
                        make_cert(tmp_path, "other-ca", "stranger"))
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def record(channel: grpc.aio.Channel, order: str) -> grpc.StatusCode:
@@ -148,14 +161,7 @@ async def test_dne_reaches_an_engine_under_mutual_tls_with_the_same_settings(
     env = {**base, **ENGINE_TOKENS_ENV, **tls_env, "PORT": "0", "HEALTH_PORT": str(free_port()),
            "FEED_ADDRESS": "127.0.0.1:1", "EXECUTOR_ADDRESS": "127.0.0.1:1",
            "VAULT_ADDRESS": "127.0.0.1:1", "ENGINE_STATE_PATH": str(tmp_path / "engine.json")}
-    engine = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.engine", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=(tmp_path / "engine.log").open("wb"))
-    try:
-        assert engine.stdout is not None
-        line = (await asyncio.wait_for(engine.stdout.readline(), 60)).decode()
-        address = re.search(r"listening on (\S+)", line).group(1)  # type: ignore[union-attr]
-
+    async with service("services.engine", env, tmp_path / "engine.log") as address:
         async def dne(*args: str, extra: dict[str, str]) -> tuple[int, str]:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "services.cli.main", *args, "--engine", address,
@@ -170,6 +176,3 @@ async def test_dne_reaches_an_engine_under_mutual_tls_with_the_same_settings(
         assert code == 2 and "UNAVAILABLE" in said
         code, said = await dne("status", extra={"GRPC_TLS_CA_FILE": str(engine_cert.ca)})
         assert code == 2 and "go together" in said
-    finally:
-        engine.terminate()
-        await engine.wait()
