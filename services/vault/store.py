@@ -255,7 +255,7 @@ class VaultStore:
             if client_order_id:
                 query = query.where(TradeRow.client_order_id == client_order_id)
             query = query.order_by(TradeRow.created_at.desc(), TradeRow.id.desc()).limit(limit)
-            return list((session.scalars(query)).all())
+            return list(session.scalars(query).all())
 
     # Venue state
 
@@ -313,7 +313,7 @@ class VaultStore:
             if since is not None:
                 query = query.where(FundingPaymentRow.period_start >= since)
             query = query.order_by(FundingPaymentRow.period_start, FundingPaymentRow.id)
-            return list((session.scalars(query)).all())
+            return list(session.scalars(query).all())
 
     # Helpers
 
@@ -423,12 +423,10 @@ class VaultStore:
             select(PositionRow).where(PositionRow.vault_id == vault.id).order_by(PositionRow.market)
         )
         counts = dict(
-            (
-                session.execute(
-                    select(TradeRow.status, func.count())
-                    .where(TradeRow.vault_id == vault.id)
-                    .group_by(TradeRow.status)
-                )
+            session.execute(
+                select(TradeRow.status, func.count())
+                .where(TradeRow.vault_id == vault.id)
+                .group_by(TradeRow.status)
             ).tuples().all()
         )
         return VaultView(
