@@ -2,8 +2,8 @@
 
 Runs the floor (bench/floor.py) and the paper system without tracing, measures every path
 against its floor, then a second paper system exporting its spans to a receiver here, for the
-trade's hops and the cost of tracing. Prints the table, writes bench/results.json, and exits 1
-when a target is missed."""
+trade's hops and the cost of tracing, and a third on the engine's default tick for idle CPU.
+Prints the table, writes bench/results.json, and exits 1 when a target is missed."""
 
 from __future__ import annotations
 
