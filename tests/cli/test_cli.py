@@ -80,9 +80,10 @@ async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: Runni
     code, out, _ = await dne(system, "close", "SOL-PERP", "--json")
     quote = json.loads(out)["result"]["confirmation"]
     assert code == 1 and quote["confirmation_id"], out
-    code, out, _ = await dne(system, "close", "SOL-PERP", "--confirm", quote["confirmation_id"],
-                             "--json")
-    assert code == 0 and "spot leg sold" in json.loads(out)["result"]["message"]
+    code, out, err = await dne(system, "close", "SOL-PERP", "--confirm",
+                               quote["confirmation_id"], "--json")
+    assert code == 0, err
+    assert "spot leg sold" in json.loads(out)["result"]["message"]
     code, out, _ = await dne(system, "withdraw", "500")
     assert code == 0, out
 
