@@ -168,3 +168,31 @@ class SyncOutcome:
     view: VaultView
     funding_payments_recorded: int
     balance_change: Decimal
+
+
+@dataclass(frozen=True)
+class StoredTrade:
+    """A trade as the vault holds it, with the account it belongs to."""
+
+    client_order_id: str
+    vault_id: str
+    account: str
+    sub_account: int
+    kind: str
+    status: str
+    market: str
+    side: str
+    requested_size: Decimal | None
+    filled_size: Decimal | None
+    price: Decimal | None
+    fee: Decimal | None
+    notional: Decimal | None
+    slippage: Decimal | None
+    tx_signature: str
+    source: str
+    error_code: str
+    error_message: str
+    error_details: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    executed_at: datetime | None

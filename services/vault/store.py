@@ -8,20 +8,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
+from services.vault import statements as sql
 from services.vault.database import READ_ONLY
 from services.vault.domain import (
     EXACT,
@@ -29,6 +30,7 @@ from services.vault.domain import (
     AccountSync,
     FundingRecord,
     PositionRecord,
+    StoredTrade,
     SyncOutcome,
     TradeIntent,
     TradeOutcome,
@@ -38,7 +40,7 @@ from services.vault.domain import (
     Verdict,
     judge_completion,
 )
-from services.vault.schema import Base, FundingPaymentRow, PositionRow, TradeRow, VaultRow
+from services.vault.schema import Base
 
 log = logging.getLogger(__name__)
 SETTLE_PNL_KIND = "SETTLE_PNL"  # TradeKind as stored: the enum name without its prefix
@@ -64,9 +66,7 @@ class VaultStore:
         (the seeded simulation runs them inline, for replayable schedules)."""
         self._engine = engine
         self._clock = clock
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._readers = sessionmaker(
-            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._threads: ThreadPoolExecutor | None = None
         self._run: Run[Any] = run or self._on_worker_thread
 
@@ -91,20 +91,20 @@ class VaultStore:
     async def vault_status(self, key: VaultKey) -> VaultView:
         return await self._call(self._vault_status, key)
 
-    async def record_intent(self, intent: TradeIntent) -> tuple[TradeRow, bool]:
+    async def record_intent(self, intent: TradeIntent) -> tuple[StoredTrade, bool]:
         """Writes a PENDING trade; a client order id seen before answers the stored trade."""
         return await self._call(self._record_intent, intent)
 
     async def complete_trade(
         self, client_order_id: str, outcome: TradeOutcome,
         settlement: tuple[str, TradeOutcome] | None = None,
-    ) -> TradeRow:
+    ) -> StoredTrade:
         return await self._call(self._complete_trade, client_order_id, outcome, settlement)
 
     async def list_trades(
         self, key: VaultKey, *, statuses: Sequence[TradeState] = (), client_order_id: str = "",
         limit: int,
-    ) -> list[TradeRow]:
+    ) -> list[StoredTrade]:
         """Newest first."""
         return await self._call(self._list_trades, key, statuses=statuses,
                                 client_order_id=client_order_id, limit=limit)
@@ -115,54 +115,46 @@ class VaultStore:
 
     async def list_funding_payments(
         self, key: VaultKey, since: datetime | None
-    ) -> list[FundingPaymentRow]:
+    ) -> list[FundingRecord]:
         """Oldest first, from `since` (period start) when given."""
         return await self._call(self._list_funding_payments, key, since)
 
     # Vaults
 
     def _open_vault(self, key: VaultKey) -> tuple[VaultView, bool]:
-        with self._transaction() as session:
-            vault, created = self._get_or_create_vault(session, key)
-            return self._view(session, vault), created
+        with self._transaction() as connection:
+            vault, created = self._get_or_create_vault(connection, key)
+            return self._view(connection, vault._mapping), created
 
     def _vault_status(self, key: VaultKey) -> VaultView:
-        with self._reading() as session:
-            return self._view(session, self._existing_vault(session, key))
+        with self._reading() as connection:
+            return self._view(connection, self._existing_vault(connection, key)._mapping)
 
     # Trades
 
-    def _record_intent(self, intent: TradeIntent) -> tuple[TradeRow, bool]:
-        with self._transaction() as session:
-            stored = self._trade(session, intent.client_order_id)
+    def _record_intent(self, intent: TradeIntent) -> tuple[StoredTrade, bool]:
+        with self._transaction() as connection:
+            stored = _trade(connection, intent.client_order_id)
             if stored is not None:
                 return stored, False
-            vault, _ = self._get_or_create_vault(session, intent.key)
+            vault, _ = self._get_or_create_vault(connection, intent.key)
             now = self._clock.now()
-            trade = TradeRow(
-                client_order_id=intent.client_order_id,
-                vault=vault,
-                kind=intent.kind,
-                status=TradeState.PENDING,
-                market=intent.market,
-                side=intent.side,
-                requested_size=intent.requested_size,
-                price=intent.price,
-                notional=intent.notional,
-                tx_signature="",
-                source=intent.source,
-                error_code="",
-                error_message="",
-                error_details={},
-                created_at=intent.created_at or now,
-                updated_at=now,
+            trade = StoredTrade(
+                client_order_id=intent.client_order_id, vault_id=vault.id,
+                account=vault.account, sub_account=vault.sub_account,
+                kind=intent.kind, status=TradeState.PENDING, market=intent.market,
+                side=intent.side, requested_size=intent.requested_size, filled_size=None,
+                price=intent.price, fee=None, notional=intent.notional, slippage=None,
+                tx_signature="", source=intent.source, error_code="", error_message="",
+                error_details={}, created_at=intent.created_at or now, updated_at=now,
+                executed_at=None,
             )
             try:
-                with session.begin_nested():
-                    session.add(trade)
+                with connection.begin_nested():
+                    connection.execute(sql.INSERT_TRADE, _trade_values(trade))
             except IntegrityError:
                 # Another call recorded this id between our read and our insert.
-                stored = self._trade(session, intent.client_order_id)
+                stored = _trade(connection, intent.client_order_id)
                 if stored is None:
                     raise
                 return stored, False
@@ -171,9 +163,9 @@ class VaultStore:
     def _complete_trade(
         self, client_order_id: str, outcome: TradeOutcome,
         settlement: tuple[str, TradeOutcome] | None = None,
-    ) -> TradeRow:
-        with self._transaction() as session:
-            trade = self._trade(session, client_order_id, lock=True)
+    ) -> StoredTrade:
+        with self._transaction() as connection:
+            trade = _trade(connection, client_order_id, lock=True)
             if trade is None:
                 raise DomainError(
                     ErrorCode.NOT_FOUND,
@@ -181,7 +173,7 @@ class VaultStore:
                     "RecordIntent must be called before the order is sent",
                 )
             if settlement is not None:
-                self._record_settlement(session, trade, *settlement)
+                self._record_settlement(connection, trade, *settlement)
             current = TradeState(trade.status)
             stored = (current, trade.filled_size or ZERO, trade.price, trade.tx_signature)
             verdict = judge_completion(current, stored, outcome)
@@ -203,7 +195,9 @@ class VaultStore:
                     + (" with a different fill" if current is outcome.status else ""),
                     status=current,
                 )
-            _apply_outcome(trade, outcome, self._clock.now())
+            trade = _with_outcome(trade, outcome, self._clock.now())
+            connection.execute(sql.UPDATE_TRADE, {"order_id": client_order_id,
+                                                  **_outcome_values(trade)})
         log.info(
             "trade completed",
             extra={
@@ -221,23 +215,24 @@ class VaultStore:
         return trade
 
     def _record_settlement(
-        self, session: Session, close: TradeRow, client_order_id: str,
+        self, connection: Connection, close: StoredTrade, client_order_id: str,
         outcome: TradeOutcome,
     ) -> None:
         """A close's settlement, in the close's transaction; written once (a repeat of the
         completion finds it there)."""
-        if self._trade(session, client_order_id) is not None:
+        if connection.execute(sql.ORDER_ID_TAKEN,
+                              {"client_order_id": client_order_id}).first() is not None:
             return
         now = self._clock.now()
-        row = TradeRow(
-            client_order_id=client_order_id, vault_id=close.vault_id, kind=SETTLE_PNL_KIND,
+        pending = replace(
+            close, client_order_id=client_order_id, kind=SETTLE_PNL_KIND,
             status=TradeState.PENDING, market=outcome.market or close.market, side="",
-            requested_size=None, price=None, notional=None, tx_signature="",
-            source=close.source, error_code="", error_message="", error_details={},
-            created_at=now, updated_at=now,
+            requested_size=None, filled_size=None, price=None, fee=None, notional=None,
+            slippage=None, tx_signature="", error_code="", error_message="", error_details={},
+            created_at=now, updated_at=now, executed_at=None,
         )
-        _apply_outcome(row, outcome, now)
-        session.add(row)
+        connection.execute(sql.INSERT_TRADE,
+                           _trade_values(_with_outcome(pending, outcome, now)))
 
     def _list_trades(
         self,
@@ -246,49 +241,48 @@ class VaultStore:
         statuses: Sequence[TradeState] = (),
         client_order_id: str = "",
         limit: int,
-    ) -> list[TradeRow]:
-        with self._reading() as session:
-            vault = self._existing_vault(session, key)
-            query = select(TradeRow).where(TradeRow.vault_id == vault.id)
+    ) -> list[StoredTrade]:
+        with self._reading() as connection:
+            vault = self._existing_vault(connection, key)
+            trades = sql.TRADES
+            query = sql.TRADES_WITH_OWNER.where(trades.c.vault_id == vault.id)
             if statuses:
-                query = query.where(TradeRow.status.in_([str(status) for status in statuses]))
+                query = query.where(trades.c.status.in_([str(status) for status in statuses]))
             if client_order_id:
-                query = query.where(TradeRow.client_order_id == client_order_id)
-            query = query.order_by(TradeRow.created_at.desc(), TradeRow.id.desc()).limit(limit)
-            return list(session.scalars(query).all())
+                query = query.where(trades.c.client_order_id == client_order_id)
+            query = query.order_by(trades.c.created_at.desc(), trades.c.id.desc()).limit(limit)
+            return [StoredTrade(**row._mapping) for row in connection.execute(query)]
 
     # Venue state
 
     def _sync_account(self, key: VaultKey, sync: AccountSync) -> SyncOutcome:
-        with self._transaction() as session:
-            vault, _ = self._get_or_create_vault(session, key, lock=True)
-            previous_balance = vault.balance
-            vault.balance = sync.collateral
-            vault.allocated_capital = sync.initial_margin
-            vault.last_synced_at = sync.as_of or self._clock.now()
-
-            session.execute(delete(PositionRow).where(PositionRow.vault_id == vault.id))
-            session.add_all(
-                PositionRow(
-                    vault_id=vault.id,
-                    market=position.market,
-                    side=position.side,
-                    size=position.size,
-                    entry_price=position.entry_price,
-                )
-                for position in sync.positions
-            )
-
-            new_payments = self._new_funding_payments(session, vault.id, sync)
-            now = self._clock.now()
-            session.add_all(_funding_row(vault.id, payment, now) for payment in new_payments)
+        with self._transaction() as connection:
+            vault, _ = self._get_or_create_vault(connection, key, lock=True)
+            new_payments = self._new_funding_payments(connection, vault.id, sync)
             realized = vault.realized_funding_pnl
             for payment in new_payments:
                 realized = EXACT.add(realized, payment.amount)
-            vault.realized_funding_pnl = realized
-            session.flush()
-            view = self._view(session, vault)
-        change = EXACT.subtract(sync.collateral, previous_balance)
+            connection.execute(sql.UPDATE_VAULT, {
+                "vault_id": vault.id, "balance": sync.collateral,
+                "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
+                "last_synced_at": sync.as_of or self._clock.now(),
+            })
+            connection.execute(sql.DELETE_POSITIONS, {"vault_id": vault.id})
+            if sync.positions:
+                connection.execute(sql.INSERT_POSITION, [
+                    {"vault_id": vault.id, "market": position.market, "side": position.side,
+                     "size": position.size, "entry_price": position.entry_price}
+                    for position in sync.positions
+                ])
+            if new_payments:
+                now = self._clock.now()
+                connection.execute(sql.INSERT_PAYMENT, [
+                    _payment_values(vault.id, payment, now) for payment in new_payments])
+            view = self._view(connection, {
+                **vault._mapping, "balance": sync.collateral,
+                "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
+                "last_synced_at": sync.as_of or self._clock.now()})
+        change = EXACT.subtract(sync.collateral, vault.balance)
         log.info(
             "vault synced",
             extra={
@@ -306,14 +300,15 @@ class VaultStore:
 
     def _list_funding_payments(
         self, key: VaultKey, since: datetime | None
-    ) -> list[FundingPaymentRow]:
-        with self._reading() as session:
-            vault = self._existing_vault(session, key)
-            query = select(FundingPaymentRow).where(FundingPaymentRow.vault_id == vault.id)
+    ) -> list[FundingRecord]:
+        with self._reading() as connection:
+            vault = self._existing_vault(connection, key)
+            funding = sql.FUNDING
+            query = select(*sql.FUNDING_FIELDS).where(funding.c.vault_id == vault.id)
             if since is not None:
-                query = query.where(FundingPaymentRow.period_start >= since)
-            query = query.order_by(FundingPaymentRow.period_start, FundingPaymentRow.id)
-            return list(session.scalars(query).all())
+                query = query.where(funding.c.period_start >= since)
+            query = query.order_by(funding.c.period_start, funding.c.id)
+            return [FundingRecord(**row._mapping) for row in connection.execute(query)]
 
     # Helpers
 
@@ -335,29 +330,24 @@ class VaultStore:
         return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.begin() as connection:
+            yield connection
 
     @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self._readers() as session, session.begin():
-            yield session
+    def _reading(self) -> Iterator[Connection]:
+        with self._read_engine.begin() as connection:
+            yield connection
 
     def _find_vault(
-        self, session: Session, key: VaultKey, *, lock: bool = False
-    ) -> VaultRow | None:
-        query = select(VaultRow).where(
-            VaultRow.account == key.account, VaultRow.sub_account == key.sub_account
-        )
-        if lock:
-            # PostgreSQL: concurrent syncs of one vault queue here. SQLite ignores it; its
-            # transactions already hold the database's write lock (BEGIN IMMEDIATE).
-            query = query.with_for_update()
-        return session.scalar(query)
+        self, connection: Connection, key: VaultKey, *, lock: bool = False
+    ) -> Row[Any] | None:
+        statement = sql.VAULT_BY_KEY_LOCKED if lock else sql.VAULT_BY_KEY
+        return connection.execute(
+            statement, {"account": key.account, "sub_account": key.sub_account}).first()
 
-    def _existing_vault(self, session: Session, key: VaultKey) -> VaultRow:
-        vault = self._find_vault(session, key)
+    def _existing_vault(self, connection: Connection, key: VaultKey) -> Row[Any]:
+        vault = self._find_vault(connection, key)
         if vault is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
@@ -367,113 +357,104 @@ class VaultStore:
         return vault
 
     def _get_or_create_vault(
-        self, session: Session, key: VaultKey, *, lock: bool = False
-    ) -> tuple[VaultRow, bool]:
-        vault = self._find_vault(session, key, lock=lock)
+        self, connection: Connection, key: VaultKey, *, lock: bool = False
+    ) -> tuple[Row[Any], bool]:
+        vault = self._find_vault(connection, key, lock=lock)
         if vault is not None:
             return vault, False
-        vault = VaultRow(
-            id=uuid.uuid4().hex,
-            account=key.account,
-            sub_account=key.sub_account,
-            balance=ZERO,
-            allocated_capital=ZERO,
-            realized_funding_pnl=ZERO,
-            last_synced_at=None,
-            created_at=self._clock.now(),
-        )
         try:
-            with session.begin_nested():
-                session.add(vault)
+            with connection.begin_nested():
+                connection.execute(sql.INSERT_VAULT, {
+                    "id": uuid.uuid4().hex, "account": key.account,
+                    "sub_account": key.sub_account, "balance": ZERO,
+                    "allocated_capital": ZERO, "realized_funding_pnl": ZERO,
+                    "last_synced_at": None, "created_at": self._clock.now(),
+                })
+            created = True
         except IntegrityError:
-            # A concurrent call created it first (the unique pair holds); use theirs.
-            existing = self._find_vault(session, key, lock=lock)
-            if existing is None:
-                raise
-            return existing, False
-        return vault, True
-
-    def _trade(
-        self, session: Session, client_order_id: str, *, lock: bool = False
-    ) -> TradeRow | None:
-        query = select(TradeRow).where(TradeRow.client_order_id == client_order_id)
-        if lock:
-            query = query.with_for_update()
-        return session.scalar(query)
+            created = False  # a concurrent call created it first (the unique pair holds)
+        vault = self._find_vault(connection, key, lock=lock)
+        if vault is None:
+            raise DomainError(ErrorCode.INTERNAL, f"the vault {key} was not written")
+        return vault, created
 
     def _new_funding_payments(
-        self, session: Session, vault_id: str, sync: AccountSync
+        self, connection: Connection, vault_id: str, sync: AccountSync
     ) -> list[FundingRecord]:
         unique: dict[str, FundingRecord] = {}
         for payment in sync.funding_payments:
             unique.setdefault(payment.payment_id, payment)
         known: set[str] = set()
         for chunk in _chunks(list(unique)):
-            rows = session.scalars(
-                select(FundingPaymentRow.payment_id).where(
-                    FundingPaymentRow.vault_id == vault_id,
-                    FundingPaymentRow.payment_id.in_(chunk),
-                )
-            )
-            known.update(rows.all())
+            known.update(connection.execute(
+                sql.KNOWN_PAYMENT_IDS, {"vault_id": vault_id, "payment_ids": list(chunk)}
+            ).scalars())
         return [payment for payment_id, payment in unique.items() if payment_id not in known]
 
-    def _view(self, session: Session, vault: VaultRow) -> VaultView:
-        positions = session.scalars(
-            select(PositionRow).where(PositionRow.vault_id == vault.id).order_by(PositionRow.market)
-        )
-        counts = dict(
-            session.execute(
-                select(TradeRow.status, func.count())
-                .where(TradeRow.vault_id == vault.id)
-                .group_by(TradeRow.status)
-            ).tuples().all()
-        )
+    def _view(self, connection: Connection, vault: Mapping[str, Any]) -> VaultView:
+        """`vault`: the vault's columns by name, as they stand in this transaction."""
+        vault_id = vault["id"]
+        positions = connection.execute(sql.POSITIONS_OF, {"vault_id": vault_id})
+        counts = dict(connection.execute(sql.TRADE_COUNTS, {"vault_id": vault_id}).tuples().all())
         return VaultView(
-            vault_id=vault.id,
-            key=VaultKey(vault.account, vault.sub_account),
-            balance=vault.balance,
-            allocated_capital=vault.allocated_capital,
-            realized_funding_pnl=vault.realized_funding_pnl,
+            vault_id=vault_id,
+            key=VaultKey(vault["account"], vault["sub_account"]),
+            balance=vault["balance"],
+            allocated_capital=vault["allocated_capital"],
+            realized_funding_pnl=vault["realized_funding_pnl"],
             positions=tuple(
                 PositionRecord(row.market, row.side, row.size, row.entry_price)
-                for row in positions.all()
+                for row in positions
             ),
-            last_synced_at=vault.last_synced_at,
+            last_synced_at=vault["last_synced_at"],
             pending_trades=counts.get(TradeState.PENDING, 0),
             trade_count=sum(counts.values()),
-            created_at=vault.created_at,
+            created_at=vault["created_at"],
         )
 
 
-def _apply_outcome(trade: TradeRow, outcome: TradeOutcome, now: datetime) -> None:
-    trade.status = outcome.status
-    trade.market = trade.market or outcome.market
-    trade.side = trade.side or outcome.side
-    trade.filled_size = outcome.filled_size
-    trade.price = outcome.price
-    trade.fee = outcome.fee
-    trade.notional = outcome.notional if outcome.notional is not None else trade.notional
-    trade.slippage = outcome.slippage
-    trade.tx_signature = outcome.tx_signature
-    trade.error_code = outcome.error_code
-    trade.error_message = outcome.error_message
-    trade.error_details = outcome.error_details
-    trade.executed_at = outcome.executed_at
-    trade.updated_at = now
+def _trade(
+    connection: Connection, client_order_id: str, *, lock: bool = False
+) -> StoredTrade | None:
+    statement = sql.TRADE_BY_ORDER_ID_LOCKED if lock else sql.TRADE_BY_ORDER_ID
+    row = connection.execute(statement, {"client_order_id": client_order_id}).first()
+    return None if row is None else StoredTrade(**row._mapping)
 
 
-def _funding_row(vault_id: str, payment: FundingRecord, now: datetime) -> FundingPaymentRow:
-    return FundingPaymentRow(
-        vault_id=vault_id,
-        payment_id=payment.payment_id,
-        market=payment.market,
-        period_start=payment.period_start,
-        rate_1h=payment.rate_1h,
-        side=payment.side,
-        size=payment.size,
-        oracle_price=payment.oracle_price,
-        amount=payment.amount,
-        recorded_at=now,
+def _with_outcome(trade: StoredTrade, outcome: TradeOutcome, now: datetime) -> StoredTrade:
+    return replace(
+        trade,
+        status=outcome.status,
+        market=trade.market or outcome.market,
+        side=trade.side or outcome.side,
+        filled_size=outcome.filled_size,
+        price=outcome.price,
+        fee=outcome.fee,
+        notional=outcome.notional if outcome.notional is not None else trade.notional,
+        slippage=outcome.slippage,
+        tx_signature=outcome.tx_signature,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+        error_details=outcome.error_details,
+        executed_at=outcome.executed_at,
+        updated_at=now,
     )
 
+
+_OUTCOME_FIELDS = ("status", "market", "side", "filled_size", "price", "fee", "notional",
+                   "slippage", "tx_signature", "error_code", "error_message", "error_details",
+                   "executed_at", "updated_at")
+
+
+def _outcome_values(trade: StoredTrade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in _OUTCOME_FIELDS}
+
+
+def _trade_values(trade: StoredTrade) -> dict[str, Any]:
+    values = asdict(trade)
+    del values["account"], values["sub_account"]  # the vault's columns, not the trade's
+    return values
+
+
+def _payment_values(vault_id: str, payment: FundingRecord, now: datetime) -> dict[str, Any]:
+    return {**asdict(payment), "vault_id": vault_id, "recorded_at": now}

@@ -25,6 +25,7 @@ from services.vault.domain import (
     AccountSync,
     FundingRecord,
     PositionRecord,
+    StoredTrade,
     SyncOutcome,
     TradeIntent,
     TradeOutcome,
@@ -40,8 +41,6 @@ from services.vault.schema import (
     PAYMENT_ID_LENGTH,
     SIGNATURE_LENGTH,
     SOURCE_LENGTH,
-    FundingPaymentRow,
-    TradeRow,
 )
 
 MAX_DECIMAL_PLACES = 40
@@ -337,7 +336,7 @@ def status_proto(view: VaultView) -> vault_pb2.VaultStatus:
     )
 
 
-def trade_proto(trade: TradeRow) -> common_pb2.Trade:
+def trade_proto(trade: StoredTrade) -> common_pb2.Trade:
     error = None
     if trade.error_code or trade.error_message:
         error = common_pb2.Error(
@@ -345,8 +344,8 @@ def trade_proto(trade: TradeRow) -> common_pb2.Trade:
         )
     return common_pb2.Trade(
         client_order_id=trade.client_order_id,
-        account=trade.vault.account,
-        sub_account=trade.vault.sub_account,
+        account=trade.account,
+        sub_account=trade.sub_account,
         kind=common_pb2.TradeKind.Value(f"TRADE_KIND_{trade.kind}"),
         status=common_pb2.TradeStatus.Value(f"TRADE_STATUS_{trade.status}"),
         market=trade.market,
@@ -373,7 +372,7 @@ def sync_proto(outcome: SyncOutcome) -> vault_pb2.SyncAccountResponse:
     )
 
 
-def funding_proto(rows: list[FundingPaymentRow]) -> vault_pb2.ListFundingPaymentsResponse:
+def funding_proto(rows: list[FundingRecord]) -> vault_pb2.ListFundingPaymentsResponse:
     total = ZERO
     for row in rows:
         total = EXACT.add(total, row.amount)
