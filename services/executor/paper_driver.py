@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
@@ -81,6 +81,10 @@ class PriceBook:
         if market not in self._quotes:
             self._quotes[market] = await self._market_data.price(market)
         return self._quotes[market]
+
+    async def fetch(self, markets: Iterable[str]) -> None:
+        """Asks the prices of `markets` at once instead of one after the other."""
+        await asyncio.gather(*(self.get(market) for market in set(markets)))
 
 
 class PaperDriver:
@@ -176,12 +180,14 @@ class PaperDriver:
         self, sub_account: int, funding_since: datetime | None = None
     ) -> AccountState:
         async with self._lock:
-            now = await self._market_data.now()
             account = self._state.account(sub_account)
+            prices = PriceBook(self._market_data)
+            # The positions' prices are asked with the clock, not after it (one feed round).
+            now, _ = await asyncio.gather(self._market_data.now(),
+                                          prices.fetch(account.positions))
             if await self._accrue_funding(sub_account, account, now):
                 self._write_change(None)
-            return await self._describe(sub_account, account, now, PriceBook(self._market_data),
-                                        funding_since)
+            return await self._describe(sub_account, account, now, prices, funding_since)
 
     # --- orders
 
@@ -384,6 +390,7 @@ class PaperDriver:
         answer; an unexpected error restores the state as it was and propagates. The record
         and the state it leaves are written together, or neither is."""
         now: datetime | None = None
+        prices = PriceBook(self._market_data)
         snapshot = copy.deepcopy((self._state.wallet_usdc, self._state.wallet_sol,
                                   self._state.accounts))
         try:
@@ -396,7 +403,7 @@ class PaperDriver:
                         status=OrderStatus.FAILED, at=now,
                     ))
                 else:
-                    record = await execute(now, PriceBook(self._market_data))
+                    record = await execute(now, prices)
             except DomainError as error:
                 status = (
                     OrderStatus.FAILED
@@ -411,7 +418,7 @@ class PaperDriver:
             (self._state.wallet_usdc, self._state.wallet_sol, self._state.accounts) = snapshot
             raise
         if record.result.status is OrderStatus.FILLED:
-            await self._log_state(sub_account, now)
+            await self._log_state(sub_account, now, prices)
         return record
 
     def _write_change(self, record: OrderRecord | None) -> None:
@@ -653,13 +660,14 @@ class PaperDriver:
             funding_payments=payments,
         )
 
-    async def _log_state(self, sub_account: int | None, now: datetime | None) -> None:
-        """Property 47: after each state change, health, leverage and collateral."""
+    async def _log_state(self, sub_account: int | None, now: datetime | None,
+                         prices: PriceBook) -> None:
+        """Property 47: after each state change, health, leverage and collateral, at the
+        prices the change was made at."""
         if sub_account is None or now is None:
             return
         try:
-            summary, _ = await self._summary(self._state.account(sub_account),
-                                             PriceBook(self._market_data))
+            summary, _ = await self._summary(self._state.account(sub_account), prices)
         except DomainError:
             return
         log.info("account state", extra={

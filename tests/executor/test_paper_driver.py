@@ -382,3 +382,26 @@ async def test_fills_are_logged_with_the_fields_of_property_46(
     [state] = [r for r in caplog.records if r.getMessage() == "account state"]
     for name in ("health_ratio", "leverage", "total_collateral", "free_collateral"):
         assert getattr(state, name), name
+
+
+async def test_one_answer_asks_each_price_once(feed: FakeFeed, state_path: Path) -> None:
+    """A fill's account line is logged at the fill's prices, and an account read asks the
+    positions' prices with the clock: the feed is asked once per market per answer."""
+    asked: list[str] = []
+    price = feed.price
+
+    async def counted(market: str):  # type: ignore[no-untyped-def]
+        asked.append(market)
+        return await price(market)
+
+    feed.price = counted  # type: ignore[method-assign]
+    driver = paper_driver(feed, state_path)
+    await driver.start()
+    await driver.deposit("dep", 0, D(1000))
+    asked.clear()
+    opened = await driver.open_position(short("open", "1"))
+    assert opened.status is OrderStatus.FILLED
+    assert asked == ["SOL-PERP"]
+    asked.clear()
+    state = await driver.account_state(0)
+    assert [p.market for p in state.positions] == ["SOL-PERP"] and asked == ["SOL-PERP"]
