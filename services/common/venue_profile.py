@@ -1,7 +1,8 @@
 """The venue as configuration: program id, IDL, quote mint, Data API and swap hosts.
 
 Profiles live in `config/venues/<name>.toml` (or any file named by VENUE_PROFILE_FILE); no
-code outside a profile names a venue's addresses.
+code outside a profile names a venue's addresses. A profile whose `unsupported` says why loads
+(its fields can be read) but refuses every service that would connect to or serve its venue.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "venues"
 _BASE58 = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
+
+
+class UnsupportedVenueError(ValueError):
+    """The profile's venue cannot be read or traded correctly by this build (its `unsupported`)."""
 
 
 class VenueProfile(BaseModel):
@@ -30,6 +35,14 @@ class VenueProfile(BaseModel):
     sol_mint: str = Field(pattern=_BASE58)
     data_api_url: str = ""
     swap_api_url: str = ""
+    # Why this build must not connect to or serve the venue; empty: supported.
+    unsupported: str = ""
+
+    def require_supported(self) -> None:
+        """Refuses a profile that says it is unsupported, with its reason."""
+        if self.unsupported.strip():
+            raise UnsupportedVenueError(
+                f"venue profile {self.name!r} is not supported: {self.unsupported.strip()}")
 
     def idl_json(self) -> str:
         """The IDL text: `driftpy:<file>` means the one bundled with driftpy."""

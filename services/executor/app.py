@@ -45,7 +45,7 @@ def check_driver(settings: ExecutorSettings) -> WalletKey | None:
         raise DriverUnavailableError(
             "EXECUTOR_DRIVER=drift needs RPC_URL (a Solana JSON-RPC URL) and SOLANA_PRIVATE_KEY")
     try:
-        load_profile(settings.venue_profile, settings.venue_profile_file)
+        load_profile(settings.venue_profile, settings.venue_profile_file).require_supported()
     except ValueError as error:
         raise DriverUnavailableError(f"VENUE_PROFILE: {error}") from None
     try:

@@ -18,7 +18,6 @@ from typing import Any
 
 import driftpy
 from anchorpy import Idl
-from anchorpy.coder.accounts import AccountsCoder
 from driftpy.constants.numeric_constants import (
     BASE_PRECISION,
     FUNDING_RATE_PRECISION,
@@ -26,6 +25,8 @@ from driftpy.constants.numeric_constants import (
     PRICE_PRECISION,
     QUOTE_PRECISION,
 )
+
+from services.common.account_layouts import StrictAccountsCoder
 
 SNAPSHOTS_FILE = Path("drift") / "mainnet_account_snapshots.json"
 PERP_MARKET_KIND = "PerpMarket"
@@ -69,9 +70,10 @@ class PerpMarketSnapshot:
 
 
 @cache
-def _accounts_coder() -> AccountsCoder:
+def _accounts_coder() -> StrictAccountsCoder:
+    """driftpy's IDL, refusing a buffer of another size or discriminator (another layout)."""
     idl_path = Path(driftpy.__file__).parent / "idl" / "drift.json"
-    return AccountsCoder(Idl.from_json(idl_path.read_text()))
+    return StrictAccountsCoder(Idl.from_json(idl_path.read_text()))
 
 
 def _snake(enum_value: Any) -> str:

@@ -1,9 +1,11 @@
 """Reads Drift's perp market and oracle accounts over Solana JSON-RPC, decoded by driftpy.
 
-The venue is configuration: the program id and the IDL come from the venue profile; the market
-indices to ask for come from driftpy's mainnet perp market list. Accounts are fetched in
-batches (getMultipleAccounts, 100 addresses per call: one call for every market, one for their
-oracles), so a refresh costs two requests. Every read retries with the given waits (tenacity).
+The venue is configuration: the program id and the IDL come from the venue profile (an
+unsupported profile is refused); the market indices to ask for come from driftpy's mainnet perp
+market list. Accounts are fetched in batches (getMultipleAccounts, 100 addresses per call: one
+call for every market, one for their oracles), so a refresh costs two requests. Every read
+retries with the given waits (tenacity). The IDL's strict coder decodes the markets: an account
+of another layout fails the whole read (AccountLayoutRefused), never misread or quietly skipped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anchorpy import Idl
-from anchorpy.coder.accounts import AccountsCoder
 from driftpy.accounts.oracle import decode_oracle
 from driftpy.addresses import get_perp_market_public_key
 from driftpy.constants.perp_markets import mainnet_perp_market_configs
@@ -24,6 +25,7 @@ from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 from tenacity import AsyncRetrying, stop_after_attempt, wait_chain, wait_fixed, wait_none
 
+from services.common.account_layouts import AccountLayoutError, StrictAccountsCoder
 from services.common.venue_profile import VenueProfile
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class ChainReadError(RuntimeError):
     """The RPC could not be read, after every retry."""
+
+
+class AccountLayoutRefused(ChainReadError):
+    """The RPC serves a market account that is not in the profile IDL's layout."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,10 @@ class DriftChainReader:
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        profile.require_supported()
         self._connection = connection
         self._program_id = Pubkey.from_string(profile.program_id)
-        self._coder = AccountsCoder(Idl.from_json(profile.idl_json()))
+        self._coder = StrictAccountsCoder(Idl.from_json(profile.idl_json()))
         self._indexes = list(market_indexes if market_indexes is not None
                              else mainnet_market_indexes())
         self._delays = tuple(retry_delays)
@@ -126,7 +133,7 @@ class DriftChainReader:
             found.extend(response.value)
         return slot, found
 
-    def _decode_market(self, index: int, account: Any) -> Any | None:
+    def _decode_market(self, index: int, address: Pubkey, account: Any) -> Any | None:
         if account is None:
             return None
         if account.owner != self._program_id:
@@ -135,6 +142,11 @@ class DriftChainReader:
             return None
         try:
             market = self._coder.decode(bytes(account.data))
+        except AccountLayoutError as error:
+            reason = f"perp market {index} ({address}): {error}"
+            log.error("perp market account refused: not the profile's IDL layout",
+                      extra={"market_index": index, "address": str(address), "reason": reason})
+            raise AccountLayoutRefused(reason) from None
         except Exception as error:
             log.warning("perp market account does not decode; skipped",
                         extra={"market_index": index, "error": repr(error)})
@@ -150,8 +162,8 @@ class DriftChainReader:
         addresses = [get_perp_market_public_key(self._program_id, i) for i in self._indexes]
         slot, accounts = await self._accounts(addresses)
         markets, missing = [], []
-        for index, account in zip(self._indexes, accounts, strict=True):
-            market = self._decode_market(index, account)
+        for index, address, account in zip(self._indexes, addresses, accounts, strict=True):
+            market = self._decode_market(index, address, account)
             if market is None:
                 missing.append(index)
             else:

@@ -26,7 +26,13 @@ from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
 from services.feed.data_api_history import DataApiHistory
 from services.feed.drift_accounts import PerpMarketSnapshot
-from services.feed.drift_chain import ChainMarkets, ChainReadError, DriftChainReader, OracleReadings
+from services.feed.drift_chain import (
+    AccountLayoutRefused,
+    ChainMarkets,
+    ChainReadError,
+    DriftChainReader,
+    OracleReadings,
+)
 from services.feed.drift_live_rows import (
     ACCOUNT_ORACLE_SOURCE,
     ORACLE_SOURCE,
@@ -144,9 +150,11 @@ class DriftLiveMarket:
             chain = await self._reader.read_markets()
         except ChainReadError as error:
             self._failure = (self._clock.now(), str(error))
-            log.error("Drift markets not refreshed; serving the last table", exc_info=error,
+            # A refused layout is a venue/profile mismatch, said in full: no traceback.
+            log.error("Drift markets not refreshed; serving the last table",
+                      exc_info=None if isinstance(error, AccountLayoutRefused) else error,
                       extra={"table_age_seconds": self._age(self._table.fetched_at)
-                             if self._table else None})
+                             if self._table else None, "error": str(error)})
             return
         now = self._clock.now()
         markets: dict[str, LiveMarket] = {}

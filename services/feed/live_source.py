@@ -12,8 +12,11 @@ from services.feed.settings import FeedSettings
 
 
 def venue_profile(settings: FeedSettings) -> VenueProfile:
-    """VENUE_PROFILE (or VENUE_PROFILE_FILE); raises ValueError when it cannot be loaded."""
-    return load_profile(settings.venue_profile, settings.venue_profile_file)
+    """VENUE_PROFILE (or VENUE_PROFILE_FILE); raises ValueError when it cannot be loaded or
+    says its venue is unsupported."""
+    profile = load_profile(settings.venue_profile, settings.venue_profile_file)
+    profile.require_supported()
+    return profile
 
 
 def build_live_market(

@@ -31,6 +31,7 @@ from driftpy.types import MarketStatus, is_variant
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
+from services.common.account_layouts import AccountLayoutError
 from services.common.venue_profile import VenueProfile, load_profile
 from services.venue_sim import synthetic
 from services.venue_sim.drift_coder import ProgramCoder, program_coder, replace
@@ -81,7 +82,8 @@ class SnapshotRecord:
 
 def load_snapshot(path: Path, coder: ProgramCoder | None = None) -> list[SnapshotRecord]:
     """Records of mainnet_account_snapshots.json's shape: {"accounts": [{kind, base64, ...}]},
-    each checked against the IDL's discriminators (the default profile's IDL unless given)."""
+    each checked against the IDL's discriminators and sizes (the default profile's IDL unless
+    given): a buffer of another layout is not served."""
     coder = coder or program_coder(load_profile(DEFAULT_PROFILE))
     try:
         document = json.loads(Path(path).read_text())
@@ -106,6 +108,10 @@ def load_snapshot(path: Path, coder: ProgramCoder | None = None) -> list[Snapsho
                 f"{path}: record {number} says {kind} but its discriminator is "
                 f"{coder.account_name(data) or 'not a Drift account'}"
             )
+        try:
+            coder.accounts.check(data)
+        except AccountLayoutError as error:
+            raise SnapshotError(f"{path}: record {number}: {error}") from None
         source = entry.get("source") or {}
         where = f"{source.get('repo', '?')}@{str(source.get('commit', '?'))[:8]} " \
                 f"{source.get('path', '?')}:{source.get('line', '?')}"
@@ -155,6 +161,11 @@ class AccountStore:
     listeners: list[Callable[[ServedAccount], None]] = field(default_factory=list)
     # oracle address -> slots behind the chain it is judged (POST /_control/oracle); 0 = fresh
     oracle_stale_slots: dict[Pubkey, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Serving accounts in the layout of an IDL that misreads the venue would teach the
+        # services a venue that does not exist.
+        self.profile.require_supported()
 
     @property
     def coder(self) -> ProgramCoder:

@@ -1,9 +1,11 @@
 """The venue program's IDL coders (the profile's IDL), for reading and writing account bytes.
 
-One `ProgramCoder` per venue profile: its program id and the IDL the profile names. anchorpy
-builds dataclass accounts through `dataclasses.asdict`, which deep-copies every field; solders'
-Pubkey cannot be pickled, so the copy fails. Registering a reducer for Pubkey (it is immutable;
-a copy is the same 32 bytes) lets the real coder re-encode decoded accounts.
+One `ProgramCoder` per venue profile: its program id and the IDL the profile names. Accounts are
+decoded by the strict coder (services.common.account_layouts): a buffer of another layout is
+refused, never misread. anchorpy builds dataclass accounts through `dataclasses.asdict`, which
+deep-copies every field; solders' Pubkey cannot be pickled, so the copy fails. Registering a
+reducer for Pubkey (it is immutable; a copy is the same 32 bytes) lets the real coder re-encode
+decoded accounts.
 """
 
 from __future__ import annotations
@@ -15,17 +17,15 @@ from functools import cache
 from typing import Any
 
 from anchorpy import Idl
-from anchorpy.coder.accounts import AccountsCoder
+from anchorpy.coder.accounts import ACCOUNT_DISCRIMINATOR_SIZE
 from anchorpy.coder.instruction import InstructionCoder
 from anchorpy.program.common import NamedInstruction
 from solders.pubkey import Pubkey
 
+from services.common.account_layouts import StrictAccountsCoder
 from services.common.venue_profile import VenueProfile
 
 copyreg.pickle(Pubkey, lambda key: (Pubkey.from_bytes, (bytes(key),)))
-
-# Longer than any Drift account (User is 4376 bytes): the coder reads what the type needs.
-_ZEROS = bytes(16_384)
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +34,7 @@ class ProgramCoder:
 
     program_id: Pubkey
     idl: Idl
-    accounts: AccountsCoder
+    accounts: StrictAccountsCoder
     instructions: InstructionCoder
 
     def account_name(self, data: bytes) -> str | None:
@@ -49,13 +49,14 @@ class ProgramCoder:
 
     def blank(self, name: str) -> Any:
         """A zeroed account of the IDL type `name`, decoded: the start of synthetic accounts."""
-        return self.decode(self.accounts.acc_name_to_discriminator[name] + _ZEROS)
+        zeros = bytes(self.accounts.sizes[name].least - ACCOUNT_DISCRIMINATOR_SIZE)
+        return self.decode(self.accounts.acc_name_to_discriminator[name] + zeros)
 
 
 @cache
 def _coder(program_id: str, idl_json: str) -> ProgramCoder:
     idl = Idl.from_json(idl_json)
-    return ProgramCoder(Pubkey.from_string(program_id), idl, AccountsCoder(idl),
+    return ProgramCoder(Pubkey.from_string(program_id), idl, StrictAccountsCoder(idl),
                         InstructionCoder(idl))
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.common.venue_profile import load_profile
+from services.common.venue_profile import UnsupportedVenueError, load_profile
 
 
 def test_the_drift_profile_names_drifts_program_and_usdc() -> None:
@@ -17,6 +17,19 @@ def test_the_velocity_profile_is_a_fork_with_usdt() -> None:
     velocity = load_profile("velocity")
     assert velocity.program_id == "vELoC1audYbSYVRXn1vPaV8Axoa9oU6BYmNGZZBDZ1P"
     assert velocity.quote_symbol == "USDT"
+
+
+def test_the_velocity_profile_loads_but_says_why_it_is_unsupported() -> None:
+    with pytest.raises(UnsupportedVenueError) as refused:
+        load_profile("velocity").require_supported()
+    message = str(refused.value)
+    assert message.startswith("venue profile 'velocity' is not supported: ")
+    for says in ("accounts and order instructions differ from Drift's", "wrong values",
+                 "issue 14"):
+        assert says in message
+    drift = load_profile("drift")
+    assert drift.unsupported == ""
+    drift.require_supported()
 
 
 def test_an_unknown_profile_names_the_known_ones() -> None:

@@ -1,13 +1,23 @@
-"""Known answers from the recorded Drift accounts, decoded with driftpy's bundled IDL."""
+"""Known answers from the recorded Drift accounts, decoded with driftpy's bundled IDL (and a
+buffer of another layout refused)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from services.feed.drift_accounts import PerpMarketSnapshot, load_latest_perp_markets
+from services.feed.drift_accounts import (
+    SNAPSHOTS_FILE,
+    PerpMarketSnapshot,
+    SnapshotError,
+    load_latest_perp_markets,
+)
 from tests.kit.feed_builders import DATA_DIR, recorded_summaries
+from tests.kit.foreign_layouts import resized, velocity_size
 
 SOL_PERP_HOURLY_RATE = -1.1613146303854631e-05
 Snapshots = dict[str, PerpMarketSnapshot]
@@ -70,3 +80,16 @@ def test_status_and_contract_type_read_as_lowercase_snake(snapshots: Snapshots) 
     assert snapshots["SOL-PERP"].contract_tier == "b"
     assert snapshots["KAMALA-POPULAR-VOTE-PREDICT"].contract_type == "prediction"
     assert snapshots["KAMALA-POPULAR-VOTE-PREDICT"].contract_tier == "highly_speculative"
+
+
+def test_a_recorded_market_in_another_programs_size_is_refused_not_misread(
+    tmp_path: Path,
+) -> None:
+    document = json.loads((DATA_DIR / SNAPSHOTS_FILE).read_text())
+    market = next(a for a in document["accounts"] if a["kind"] == "PerpMarket")
+    grown = resized(base64.b64decode(market["base64"]), velocity_size("PerpMarket"))
+    market["base64"] = base64.b64encode(grown).decode()
+    (tmp_path / SNAPSHOTS_FILE).parent.mkdir(parents=True)
+    (tmp_path / SNAPSHOTS_FILE).write_text(json.dumps(document))
+    with pytest.raises(SnapshotError, match="the PerpMarket account is 1304 bytes; this venue"):
+        load_latest_perp_markets(tmp_path)

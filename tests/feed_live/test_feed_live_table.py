@@ -8,7 +8,6 @@ from decimal import Decimal
 from driftpy.constants.numeric_constants import FUNDING_RATE_PRECISION, PRICE_PRECISION
 
 from services.common.clock import ManualClock
-from services.common.venue_profile import load_profile
 from services.feed.drift_live import DriftLiveMarket
 from services.feed.drift_live_rows import SECONDS_PER_SLOT
 from tests.kit.feed_builders import recorded_summaries, replay_market
@@ -18,7 +17,7 @@ from tests.kit.feed_live_builders import (
     live_market,
     served_perp_markets,
 )
-from tests.kit.venue_sim_builders import SimAndWallet
+from tests.kit.venue_sim_builders import SimAndWallet, fork_profile
 
 SOL_ORACLE_SLOT = 405_286_914      # the SOL-PERP account's amm.last_update_slot
 SIM_START_SLOT = 405_300_000       # tests.kit.venue_sim_builders.make_venue
@@ -93,8 +92,8 @@ async def test_asking_only_for_absent_markets_gives_an_empty_table_not_a_failure
 async def test_the_program_id_is_the_venue_profiles_not_drifts(
     sim: SimAndWallet, clock: ManualClock,
 ) -> None:
-    # The stand-in serves Drift's program; a Velocity profile looks at other addresses.
-    market = live_market(sim, clock, profile=load_profile("velocity"))
+    # The stand-in serves Drift's program; a fork's profile looks at other addresses.
+    market = live_market(sim, clock, profile=fork_profile())
     try:
         table = await market.funding_table(include_untradable=True)
     finally:

@@ -4,6 +4,7 @@ and full OrderParams."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +37,19 @@ PROGRAM_ID = Pubkey.from_string(DRIFT.program_id)
 QUOTE_MINT = Pubkey.from_string(DRIFT.quote_mint)
 SOL_MINT = Pubkey.from_string(DRIFT.sol_mint)
 decode_account = program_coder(DRIFT).decode
+# A program id no venue has: the made-up fork below (sha256 of a label, as 32 bytes).
+FORK_PROGRAM_ID = Pubkey.from_bytes(hashlib.sha256(b"dne test fork of drift").digest())
+
+
+def fork_profile() -> VenueProfile:
+    """A Drift fork in Drift's layouts, at another program id with USDT (Velocity's quote mint)
+    as quote: what re-pointing the program id needs. Velocity itself is refused (its layouts
+    differ: issue 14), so tests of a re-pointed program use this profile."""
+    return VenueProfile.model_validate({
+        **DRIFT.model_dump(), "name": "fork", "display_name": "Test fork",
+        "program_id": str(FORK_PROGRAM_ID), "quote_symbol": "USDT",
+        "quote_mint": load_profile("velocity").quote_mint, "data_api_url": "",
+    })
 
 
 @cache

@@ -29,6 +29,7 @@ from tests.kit.venue_sim_builders import (
     QUOTE_MINT,
     SimAndWallet,
     drift_client,
+    fork_profile,
     running_sim,
     short_market_order,
     use_program,
@@ -222,10 +223,12 @@ async def test_get_genesis_hash_answers_the_profile_or_the_override() -> None:
             assert answer.json()["result"] == expected
 
 
-async def test_the_velocity_profile_serves_its_program_and_driftpy_decodes_it() -> None:
-    velocity = load_profile("velocity")
-    program_id = Pubkey.from_string(velocity.program_id)
-    async with running_sim(profile=velocity) as sim:
+async def test_a_forks_profile_serves_its_program_and_driftpy_decodes_it() -> None:
+    # A fork in Drift's layouts at another program id (Velocity's own profile is refused:
+    # tests/venue_sim/test_venue_sim_profile_refusal.py).
+    fork = fork_profile()
+    program_id = Pubkey.from_string(fork.program_id)
+    async with running_sim(profile=fork) as sim:
         store = sim.venue.store
         assert store.get(get_perp_market_public_key(program_id, 0)).owner == program_id
         assert store.get(get_user_account_public_key(program_id, sim.wallet.pubkey(), 0))
@@ -239,7 +242,7 @@ async def test_the_velocity_profile_serves_its_program_and_driftpy_decodes_it() 
             await client.subscribe()
             assert client.get_perp_market_account(0).market_index == 0
             assert client.get_spot_market_account(0).mint == Pubkey.from_string(
-                velocity.quote_mint)
+                fork.quote_mint)
             assert client.get_user_account().authority == sim.wallet.pubkey()
         finally:
             await connection.close()

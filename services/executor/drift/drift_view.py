@@ -35,6 +35,7 @@ from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from services.common.account_layouts import StrictAccountsCoder
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue_profile import VenueProfile
 
@@ -48,15 +49,21 @@ def market_name(raw: Iterable[int]) -> str:
 def build_drift_client(connection: AsyncClient, keypair: Keypair, profile: VenueProfile,
                        sub_account: int) -> DriftClient:
     """driftpy's client, re-pointed at the profile's program id and IDL before it subscribes
-    (driftpy fixes both to its bundled Drift constants)."""
+    (driftpy fixes both to its bundled Drift constants), its accounts decoded by the strict
+    coder: an account of another layout is refused (AccountLayoutError), never misread."""
     client = DriftClient(
         connection, keypair, "mainnet",
         account_subscription=AccountSubscriptionConfig("cached"),
         active_sub_account_id=sub_account, sub_account_ids=[sub_account],
         tx_params=TxParams(COMPUTE_UNITS, None),
     )
-    program = Program(Idl.from_json(profile.idl_json()), Pubkey.from_string(profile.program_id),
-                      client.program.provider)
+    idl = Idl.from_json(profile.idl_json())
+    program = Program(idl, Pubkey.from_string(profile.program_id), client.program.provider)
+    # The "cached" subscribers (client and user) and get_accounts call
+    # program.coder.accounts.decode at each read, and the program's AccountClients share this
+    # Coder, so replacing it here covers every read. (driftpy's polling user and websocket
+    # subscribers keep the decode of the program they were built with: build them after this.)
+    program.coder.accounts = StrictAccountsCoder(idl)
     client.program = program
     client.program_id = program.program_id
     client.account_subscriber.program = program

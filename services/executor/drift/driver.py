@@ -84,6 +84,7 @@ class DriftDriver:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        profile.require_supported()  # never connect with an IDL that misreads the venue
         self.name = profile.name
         timing = timing or DriverTiming()
         self._clock = clock or SystemClock()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from services.common.account_layouts import AccountLayoutError
 from services.common.errors import DomainError, ErrorCode
 from services.executor.domain import OrderIntent, OrderKind, OrderResult, OrderStatus, Side
 from services.executor.drift.account_view import BASE, base, quote
@@ -51,6 +52,10 @@ class OrderSender:
         except LinkDown as down:
             return outcomes.refused(intent, DomainError(ErrorCode.VENUE_UNAVAILABLE, str(down)),
                                     OrderStatus.FAILED)
+        except AccountLayoutError as error:  # a read of driftpy's outside session.read
+            return outcomes.refused(intent, DomainError(
+                ErrorCode.VENUE_UNAVAILABLE, self._session.refuse_layout(error)),
+                OrderStatus.FAILED)
         try:
             return await self.execute_prepared(prepared)
         except Exception:

@@ -1,6 +1,10 @@
 """The live venue's connection and health: connect, sync (cluster, State, markets, user) at
 start and after every reconnection, status and halts, and the guards every trade passes
-(sub-account, link up, not an unconfirmed mainnet, fresh State and user)."""
+(sub-account, link up, not an unconfirmed mainnet, fresh State and user).
+
+An account the profile's IDL refuses (another program's layout: AccountLayoutError) drops the
+link with that reason: trading is refused, and the status says why, until a re-sync reads every
+account in the IDL's layout."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from solders.address_lookup_table_account import AddressLookupTableAccount
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
+from services.common.account_layouts import AccountLayoutError
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue_profile import VenueProfile
@@ -81,6 +86,7 @@ class VenueSession:
         self._monotonic = monotonic
         self.lookup_tables: list[AddressLookupTableAccount] = []
         self._mainnet_refusal = "the cluster has not been identified yet"
+        self._layout_refusal = ""  # why the venue's accounts are not read, when they are not
         self.connection: AsyncClient | None = None
         self.view: DriftView | None = None
         self.link: RpcLink | None = None
@@ -109,6 +115,8 @@ class VenueSession:
             await self.link.timed(self._probe)
             await self._sync()
             self.link.up()
+        except AccountLayoutError as error:
+            self.refuse_layout(error)
         except Exception as error:
             log.error("live venue not reachable at start; reconnecting", exc_info=True)
             self.link.drop(f"start failed: {type(error).__name__}")
@@ -133,7 +141,12 @@ class VenueSession:
         after every reconnection, before trading resumes (property 44)."""
         assert self.connection is not None and self.view is not None
         await self._identify_cluster()
-        await self.view.load_all()
+        try:
+            await self.view.load_all()
+        except AccountLayoutError as error:
+            self._layout_refusal = self._layout_reason(error)
+            raise
+        self._layout_refusal = ""
         try:
             self.lookup_tables = await self.view.client.fetch_market_lookup_table_accounts()
         except Exception:
@@ -158,6 +171,25 @@ class VenueSession:
         else:
             self._mainnet_refusal = ""
 
+    def _layout_reason(self, error: AccountLayoutError) -> str:
+        return f"{error}; nothing is read from it (venue profile {self.profile.name!r})"
+
+    def refuse_layout(self, error: AccountLayoutError) -> str:
+        """Drops the link with the reason; the reconnection's re-sync reads every account
+        again and only a clean one lets trading resume."""
+        assert self.link is not None
+        self._layout_refusal = self._layout_reason(error)
+        log.error("venue account refused: not the profile's IDL layout; trading halted",
+                  extra={"venue": self.name, "reason": self._layout_refusal,
+                         "account": error.account, "expected_bytes": error.expected,
+                         "actual_bytes": error.actual})
+        self.link.drop(self._layout_refusal)
+        return self._layout_refusal
+
+    def _link_down_reason(self) -> str:
+        assert self.link is not None
+        return self._layout_refusal or f"not connected to the RPC ({self.link.reason})"
+
     # --- status
 
     async def status(self) -> VenueStatus:
@@ -170,10 +202,12 @@ class VenueSession:
                 latency = self.link.latency_ms
                 await self._refresh_state()
                 latency = max(latency, self._oracle_staleness_ms(slot))
+            except AccountLayoutError as error:
+                self.refuse_layout(error)
             except Exception as error:
                 self.link.drop(f"status probe failed: {type(error).__name__}")
         if not self.link.connected:
-            reasons.append(f"not connected to the RPC ({self.link.reason}); reconnecting every "
+            reasons.append(f"{self._link_down_reason()}; reconnecting every "
                            f"{self.timing.reconnect_every:.0f} s, trading resumes after a "
                            "re-sync")
         else:
@@ -224,7 +258,10 @@ class VenueSession:
         try:
             return await self.link.read(what, call)
         except LinkDown as down:
-            raise DomainError(ErrorCode.VENUE_UNAVAILABLE, str(down)) from None
+            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
+                              self._layout_refusal or str(down)) from None
+        except AccountLayoutError as error:
+            raise DomainError(ErrorCode.VENUE_UNAVAILABLE, self.refuse_layout(error)) from None
 
     async def wallet_balances(self) -> tuple[Decimal, Decimal]:
         assert self.connection is not None
@@ -265,10 +302,10 @@ class VenueSession:
     def require_link(self) -> DriftView:
         assert self.link is not None and self.view is not None
         if not self.link.connected:
+            why = self._layout_refusal or f"the venue link is down ({self.link.reason})"
             raise DomainError(
                 ErrorCode.VENUE_UNAVAILABLE,
-                f"the venue link is down ({self.link.reason}); trading resumes once it is "
-                "re-established and the account re-synced")
+                f"{why}; trading resumes once it is re-established and the account re-synced")
         return self.view
 
     async def require_trading(self, perp_indexes: tuple[int, ...] = ()) -> DriftView:
