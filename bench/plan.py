@@ -13,7 +13,7 @@ from bench.floor import echo_stub
 from bench.floor_processes import Floor
 from bench.histograms import mean_ms, read_totals
 from bench.pool import ConnectionPool
-from bench.processes import idle_cpu_percent, rss_mb
+from bench.processes import cpu_seconds, idle_cpu_percent, rss_mb
 from bench.sampling import closed_loop, open_loop, throughput
 from bench.spans import hops
 from bench.stats import Overhead, Row, Target
@@ -165,7 +165,11 @@ async def trade_path(running: RunningSystem, settings: Settings,
     before = await read_totals(engine_metrics, HOP_HISTOGRAM) if engine_metrics else {}
     opens: list[float] = []
     count = max(200, settings.samples // 4)
+    services = pids(running)
+    cpu_before: dict[str, float] = {}
     for index in range(20 + count):
+        if index == 20:
+            cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
         started = time.perf_counter()
         opened = await confirm_stub(engine.OpenPosition, engine_pb2.OpenPositionRequest(
             request_id=request_id(), market="BTC-PERP", direction="short", size="0.0005"))
@@ -180,6 +184,10 @@ async def trade_path(running: RunningSystem, settings: Settings,
             raise RuntimeError(f"ClosePosition failed: {closed.result.error}")
     rows = [Row("gRPC engine.OpenPosition (paper, whole path)", opens,
                 targets=(Target("p50", 15.0),))]
+    # Where the CPU goes: on 2 cores shared by five services the path waits for it.
+    rows += [Row(f"  CPU per open + close: {name}", unit="ms",
+                 value=(cpu_seconds(pid) - cpu_before[name]) / count * 1000)
+             for name, pid in services.items()]
     if engine_metrics:
         after = await read_totals(engine_metrics, HOP_HISTOGRAM)
         whole = rows[0].stat("p50")
