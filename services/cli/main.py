@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.cli.backtest import add_backtest_command
 from services.cli.trading import add_trading_commands
 from services.feed.history_import import run_import
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.set_defaults(handler=_data_import)
     add_trading_commands(commands)
+    add_backtest_command(commands)
     return parser
 
 

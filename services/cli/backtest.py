@@ -1,0 +1,118 @@
+"""`dne backtest`: what a strategy would have earned on the recorded data, through the paper
+venue's own code in process (issue 13)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from services.backtest.data import BacktestData, BacktestDataError
+from services.backtest.report import summary
+from services.backtest.runner import BacktestRefused, run_backtest
+from services.backtest.strategies import Hold
+from services.executor.domain import Side
+from services.feed.daily_funding import DailyFundingError
+from services.feed.drift_accounts import SnapshotError
+from services.feed.settings import DEFAULT_DATA_DIR, DEFAULT_IMPORT_DIR
+
+STRATEGIES = ("hold",)
+
+
+def add_backtest_command(commands: Any) -> None:
+    parser = commands.add_parser(
+        "backtest", help="what a strategy would have earned on the recorded data",
+        description="Runs a strategy hour by hour over the recorded funding data through the "
+                    "paper venue's own fills, fees, slippage, margin and hourly funding, in "
+                    "process. Dates are UTC; --end is exclusive. Exit code 2 on bad input.")
+    parser.add_argument("--start", required=True, type=_utc_date, help="first day, YYYY-MM-DD")
+    parser.add_argument("--end", required=True, type=_utc_date, help="day after the last one")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="hold",
+                        help="hold: one position from start to end (the baseline)")
+    parser.add_argument("--market", default="SOL-PERP")
+    parser.add_argument("--side", choices=["long", "short"], default="short")
+    parser.add_argument("--size", type=_positive, default=Decimal(1),
+                        help="base units of the position (default 1)")
+    parser.add_argument("--capital", type=_positive, default=Decimal(10_000),
+                        help="USDC deposited at the start (default 10000)")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
+                        help="write the whole result (totals, trades, hourly ledger) here")
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("DNE_DATA_DIR", DEFAULT_DATA_DIR)))
+    parser.add_argument("--import-dir", type=Path,
+                        default=Path(os.environ.get("DNE_IMPORT_DIR", DEFAULT_IMPORT_DIR)),
+                        help="hourly history from `dne data import` (replaces modeled hours)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    try:
+        data = BacktestData.load(args.data_dir, args.import_dir)
+        market = data.require_market(args.market)
+        data.require_window(args.start, args.end)
+    except (BacktestDataError, DailyFundingError, SnapshotError) as error:
+        print(f"dne backtest: {error}", file=sys.stderr)
+        return 2
+    side = Side.SHORT if args.side == "short" else Side.LONG
+    strategy = Hold(market, side, args.size)
+    parameters = {"market": market, "side": args.side, "size": str(args.size),
+                  "capital": str(args.capital)}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"backtest {strategy.name}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = asyncio.run(run_backtest(data, strategy, args.start, args.end,
+                                              args.capital, advance))
+        except BacktestRefused as error:
+            print(f"dne backtest: {error}", file=sys.stderr)
+            return 1
+    report = summary(result, parameters)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=1))
+    _print_summary(report)
+    return 0
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    table = Table("", "USD", min_width=44,
+                  title=f"{report['strategy']}: {report['start'][:10]} to {report['end'][:10]}")
+    for label, key in (("funding", "funding_pnl_usd"), ("fees", "fees_usd"),
+                       ("slippage", "slippage_usd"), ("price moves", "price_pnl_usd"),
+                       ("net", "net_pnl_usd")):
+        table.add_row(label, f"{Decimal(report[key]):,.2f}")
+    console = Console()
+    console.print(table)
+    console.print(f"return {report['net_return_pct']} % · max drawdown "
+                  f"{report['max_drawdown_pct']} % · in market {report['time_in_market_pct']} % "
+                  f"· {report['events']} events, {report['events_per_second']}/s")
+
+
+def _utc_date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or value <= 0 or len(text) > 32:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value

@@ -1,0 +1,54 @@
+"""`dne backtest` as a script and a person use it: JSON out, a summary table, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+
+def dne(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.cli.main", "backtest", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_hold_backtest_writes_its_json_and_prints_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    done = dne("--start", "2026-01-10", "--end", "2026-03-24", "--strategy", "hold",
+               "--market", "BTC-PERP", "--side", "short", "--size", "1", "--capital", "20000",
+               "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    for key in ("funding_pnl_usd", "fees_usd", "slippage_usd", "net_pnl_usd",
+                "max_drawdown_pct", "time_in_market_pct", "markets", "trades", "events",
+                "events_per_second", "ledger"):
+        assert key in report
+    assert len(report["ledger"]) == 73 * 24
+    assert set(report["ledger"][0]) == {"time", "market", "rate_1h", "rate_source", "price",
+                                        "price_source", "position", "funding_usd", "equity_usd"}
+    assert Decimal(report["funding_pnl_usd"]) == sum(
+        Decimal(row["funding_usd"]) for row in report["ledger"]).quantize(Decimal("0.000001"))
+    assert "funding" in done.stdout and "net" in done.stdout and "events" in done.stdout
+
+
+def test_dates_without_data_are_refused_with_exit_2_and_the_data_window() -> None:
+    done = dne("--start", "2025-01-01", "--end", "2025-02-01", "--market", "BTC-PERP")
+    assert done.returncode == 2
+    assert "recorded data runs from 2026-01-10" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_input_is_refused_by_the_parser_with_exit_2() -> None:
+    for args in (["--start", "2026-13-01", "--end", "2026-02-01"],
+                 ["--start", "2026-01-10", "--end", "2026-02-01", "--size", "NaN"],
+                 ["--start", "2026-01-10", "--end", "2026-02-01", "--market", "NOPE-PERP"]):
+        done = dne(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, args
+
+
+def test_a_position_beyond_the_venue_s_leverage_is_refused_with_exit_1_and_why() -> None:
+    done = dne("--start", "2026-01-10", "--end", "2026-03-24", "--market", "BTC-PERP",
+               "--size", "1", "--capital", "10000")
+    assert done.returncode == 1
+    assert "LEVERAGE_LIMIT" in done.stderr and "at most 10x" in done.stderr
