@@ -12,6 +12,7 @@ from services.common.decimals import from_wire, to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.engine import delta, gates
 from services.engine.account import AccountView, signed
+from services.engine.entry_economics import EntryCosts, assess_entry
 from services.engine.orders import SIDE_NAMES, TradeRequest
 from services.engine.settings import EngineSettings
 from services.engine.upstream import VenueStatus
@@ -57,6 +58,7 @@ class Preflight:
     def __init__(self, settings: EngineSettings, leverage_limit: Decimal) -> None:
         self._settings = settings
         self._leverage_limit = leverage_limit
+        self._entry_costs = EntryCosts.of(settings)
 
     def evaluate(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
         """Answers the approved trade or raises GateDenied / DomainError with the reason."""
@@ -132,7 +134,7 @@ class Preflight:
         revenue = None
         if request.kind == K.TRADE_KIND_PERP_OPEN:
             # Rebalances are exempt: they restore neutrality, a risk decision, not a carry one.
-            revenue = self._profitability(request, context, price, cost)
+            revenue = self._profitability(request, context, price)
         return ApprovedTrade(
             request, request.side, request.size, price,
             gates.price_limit(price, self._settings.slippage_tolerance, buying=not short),
@@ -179,31 +181,24 @@ class Preflight:
                                    self._settings.base_fee_lamports)
 
     def _profitability(
-        self, request: TradeRequest, context: TradeContext, price: Decimal,
-        cost: gates.CostEstimate,
+        self, request: TradeRequest, context: TradeContext, price: Decimal
     ) -> Decimal:
-        rate = from_wire(context.markets[request.market].rate_1h)
-        revenue = gates.expected_revenue(
-            request.size, gates.conservative_rate(rate), price,
-            self._settings.profit_horizon_hours, short=request.side == K.SIDE_SHORT,
-        )
         # The position earns only after its whole round trip is paid: the perp in and out and,
         # for the carry on the hedge market, the spot SOL bought with it and sold at the exit.
-        spot_notional = self._spot_leg(request, context) * price
-        spot_legs = 2 * self._cost(spot_notional, context).total if spot_notional else ZERO
-        round_trip = cost.total * 2 + spot_legs
-        parts = {"cost_perp_entry": cost.total, "cost_perp_exit": cost.total,
-                 "cost_spot_legs": spot_legs}
+        rate = from_wire(context.markets[request.market].rate_1h)
+        economics = assess_entry(
+            size=request.size, rate_1h=rate, price=price, short=request.side == K.SIDE_SHORT,
+            sol_price=context.sol_price or context.price or ZERO,
+            spot_sol=self._spot_leg(request, context), costs=self._entry_costs)
         log.info("profitability", extra={
-            "market": request.market, "expected_revenue": str(revenue),
-            "estimated_costs": str(round_trip), "net_profit": str(revenue - round_trip),
+            "market": request.market, "expected_revenue": str(economics.revenue),
+            "estimated_costs": str(economics.round_trip),
+            "net_profit": str(economics.revenue - economics.round_trip),
             "rate_1h": str(rate), "horizon_hours": str(self._settings.profit_horizon_hours),
-            **{name: str(value) for name, value in parts.items()},
+            **{name: str(value) for name, value in economics.parts.items()},
         })
-        gates.check_profitability(
-            revenue, round_trip, self._settings.fee_guard_multiple, **parts
-        ).raise_if_denied()
-        return revenue
+        economics.decision.raise_if_denied()
+        return economics.revenue
 
     def _spot_leg(self, request: TradeRequest, context: TradeContext) -> Decimal:
         """The spot SOL a short on the hedge market buys with it (see HedgedEntry)."""
