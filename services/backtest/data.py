@@ -14,11 +14,13 @@ from pathlib import Path
 
 from services.feed.daily_funding import load_daily_funding
 from services.feed.drift_accounts import PerpMarketSnapshot, load_latest_perp_markets
-from services.feed.funding_history import FundingHistory, HourlyRate
+from services.feed.funding_history import FundingHistory, HourlyRate, RateSource
 from services.feed.funding_math import HOUR
 from services.feed.history_store import load_imported
 from services.feed.market_table import not_tradable_reason
 from services.feed.price_book import HeldPrice, PriceBook
+
+_EVERY_HOUR = 1_000_000
 
 
 class BacktestDataError(ValueError):
@@ -49,6 +51,13 @@ class BacktestData:
         """Perpetual, active markets with funding running: what a strategy may enter."""
         return sorted(symbol for symbol, snapshot in self.snapshots.items()
                       if not not_tradable_reason(snapshot))
+
+    def recorded_markets(self, start: datetime, end: datetime) -> list[str]:
+        """Tradable markets with a recorded or imported rate in [start, end): the others only
+        hold their snapshot's last rate, which is no history to decide on."""
+        return [market for market in self.tradable_markets()
+                if any(hour.source is not RateSource.SNAPSHOT_HELD
+                       for hour in self.history.between(market, start, end, _EVERY_HOUR))]
 
     def rate(self, market: str, period_start: datetime) -> HourlyRate:
         hour = self.history.at(market, period_start)

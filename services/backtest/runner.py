@@ -17,6 +17,7 @@ from services.common.errors import DomainError
 from services.executor.domain import (
     AccountState,
     OpenOrder,
+    OrderKind,
     OrderResult,
     OrderStatus,
     Side,
@@ -35,6 +36,10 @@ class BacktestRefused(ValueError):
 
 class Strategy(Protocol):
     name: str
+
+    def wallet_usdc(self, capital: Decimal, data: BacktestData, start: datetime) -> Decimal:
+        """USDC kept in the wallet at the start (the carry's spot purchase); the rest of the
+        capital is deposited as collateral."""
 
     async def on_hour(self, venue: Venue) -> None:
         """Called at the start of each hour, after the hour that ended has been paid."""
@@ -69,6 +74,23 @@ class Venue:
     async def close(self, market: str, reason: str) -> OrderResult:
         outcome = await self.driver.close_position(self._next_id("close"), SUB_ACCOUNT, market)
         return self._record(outcome.result, "perp_close", reason)
+
+    async def reduce(self, market: str, side: Side, size: Decimal, reason: str) -> OrderResult:
+        order = OpenOrder(self._next_id("reduce"), SUB_ACCOUNT, market, side, size,
+                          reduce_only=True, kind=OrderKind.PERP_REBALANCE)
+        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+
+    async def expand(self, market: str, side: Side, size: Decimal, reason: str) -> OrderResult:
+        order = OpenOrder(self._next_id("expand"), SUB_ACCOUNT, market, side, size,
+                          kind=OrderKind.PERP_REBALANCE)
+        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+
+    async def swap(self, side: Side, size: Decimal, reason: str) -> OrderResult:
+        result = await self.driver.swap(self._next_id("swap"), side, size)
+        return self._record(result, "spot_buy" if side is Side.LONG else "spot_sell", reason)
+
+    async def price(self, market: str) -> Decimal:
+        return (await self.market_data.price(market)).oracle_price
 
     def _next_id(self, what: str) -> str:
         self._orders += 1
@@ -112,7 +134,8 @@ async def run_backtest(data: BacktestData, strategy: Strategy, start: datetime, 
     driver = PaperDriver(market_data, None, start_usdc=capital, start_sol=ZERO)
     await driver.start()
     venue = Venue(data, clock, market_data, driver)
-    deposit = await driver.deposit("backtest-deposit", SUB_ACCOUNT, capital)
+    kept = strategy.wallet_usdc(capital, data, start)
+    deposit = await driver.deposit("backtest-deposit", SUB_ACCOUNT, capital - kept)
     if deposit.status is not OrderStatus.FILLED:
         raise BacktestRefused(f"the deposit was refused: {deposit.error_message}")
     hours: list[LedgerRow] = []

@@ -19,14 +19,14 @@ from rich.table import Table
 
 from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.report import summary
-from services.backtest.runner import BacktestRefused, run_backtest
-from services.backtest.strategies import Hold
+from services.backtest.runner import SOL_MARKET, BacktestRefused, Strategy, run_backtest
+from services.backtest.strategies import Carry, Hold, Rotate
 from services.executor.domain import Side
 from services.feed.daily_funding import DailyFundingError
 from services.feed.drift_accounts import SnapshotError
 from services.feed.settings import DEFAULT_DATA_DIR, DEFAULT_IMPORT_DIR
 
-STRATEGIES = ("hold",)
+STRATEGIES = ("hold", "carry", "rotate")
 
 
 def add_backtest_command(commands: Any) -> None:
@@ -38,11 +38,28 @@ def add_backtest_command(commands: Any) -> None:
     parser.add_argument("--start", required=True, type=_utc_date, help="first day, YYYY-MM-DD")
     parser.add_argument("--end", required=True, type=_utc_date, help="day after the last one")
     parser.add_argument("--strategy", choices=STRATEGIES, default="hold",
-                        help="hold: one position from start to end (the baseline)")
-    parser.add_argument("--market", default="SOL-PERP")
-    parser.add_argument("--side", choices=["long", "short"], default="short")
+                        help="hold: one position from start to end (the baseline); carry: the "
+                             "engine's spot SOL + SOL-PERP short with its rebalancer; rotate: "
+                             "the best-paying market, entered past the engine's fee guard")
+    parser.add_argument("--market", default="SOL-PERP", help="hold: the market")
+    parser.add_argument("--side", choices=["long", "short"], default="short",
+                        help="hold: the side")
     parser.add_argument("--size", type=_positive, default=Decimal(1),
-                        help="base units of the position (default 1)")
+                        help="hold and carry: base units of the position (default 1)")
+    parser.add_argument("--markets", default="",
+                        help="rotate: comma-separated markets (default: those with recorded "
+                             "or imported rates in the window)")
+    parser.add_argument("--include-held-rates", action="store_true",
+                        help="rotate: also markets whose only rate is their snapshot's last "
+                             "settled one, held (labelled snapshot_held in the report)")
+    parser.add_argument("--leverage", type=_positive, default=Decimal(1),
+                        help="rotate: position notional as a multiple of equity (default 1)")
+    parser.add_argument("--exit-apr", type=_number, default=Decimal(0),
+                        help="rotate: leave when the held side's APR %% falls below (default 0)")
+    parser.add_argument("--min-hold-hours", type=int, default=24,
+                        help="rotate: hours before a position may be left (default 24)")
+    parser.add_argument("--switch-margin-apr", type=_number, default=Decimal(10),
+                        help="rotate: APR %% points another market must pay more (default 10)")
     parser.add_argument("--capital", type=_positive, default=Decimal(10_000),
                         help="USDC deposited at the start (default 10000)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
@@ -59,15 +76,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
         data = BacktestData.load(args.data_dir, args.import_dir)
-        market = data.require_market(args.market)
         data.require_window(args.start, args.end)
+        strategy, parameters = _strategy(args, data)
     except (BacktestDataError, DailyFundingError, SnapshotError) as error:
         print(f"dne backtest: {error}", file=sys.stderr)
         return 2
-    side = Side.SHORT if args.side == "short" else Side.LONG
-    strategy = Hold(market, side, args.size)
-    parameters = {"market": market, "side": args.side, "size": str(args.size),
-                  "capital": str(args.capital)}
+    parameters["capital"] = str(args.capital)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"backtest {strategy.name}", total=None)
 
@@ -85,6 +99,32 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report, indent=1))
     _print_summary(report)
     return 0
+
+
+def _strategy(args: argparse.Namespace, data: BacktestData) -> tuple[Strategy, dict[str, Any]]:
+    if args.strategy == "hold":
+        market = data.require_market(args.market)
+        side = Side.SHORT if args.side == "short" else Side.LONG
+        return Hold(market, side, args.size), {"market": market, "side": args.side,
+                                               "size": str(args.size)}
+    if args.strategy == "carry":
+        return Carry(args.size), {"market": SOL_MARKET, "size": str(args.size)}
+    if args.markets:
+        markets = [data.require_market(m) for m in args.markets.split(",") if m.strip()]
+    elif args.include_held_rates:
+        markets = data.tradable_markets()
+    else:
+        markets = data.recorded_markets(args.start, args.end)
+    if not markets:
+        raise BacktestDataError("rotate has no market to choose from in these dates")
+    if args.min_hold_hours < 0:
+        raise BacktestDataError("--min-hold-hours must be 0 or more")
+    strategy = Rotate(markets, leverage=args.leverage, exit_apr=args.exit_apr,
+                      min_hold_hours=args.min_hold_hours,
+                      switch_margin_apr=args.switch_margin_apr)
+    return strategy, {"markets": markets, "leverage": str(args.leverage),
+                      "exit_apr": str(args.exit_apr), "min_hold_hours": args.min_hold_hours,
+                      "switch_margin_apr": str(args.switch_margin_apr)}
 
 
 def _print_summary(report: dict[str, Any]) -> None:
@@ -106,6 +146,16 @@ def _utc_date(text: str) -> datetime:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _number(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or len(text) > 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def _positive(text: str) -> Decimal:

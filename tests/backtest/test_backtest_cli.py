@@ -52,3 +52,22 @@ def test_a_position_beyond_the_venue_s_leverage_is_refused_with_exit_1_and_why()
                "--size", "1", "--capital", "10000")
     assert done.returncode == 1
     assert "LEVERAGE_LIMIT" in done.stderr and "at most 10x" in done.stderr
+
+
+def test_carry_and_rotate_run_from_the_cli(tmp_path: Path) -> None:
+    for strategy, extra in (("carry", ["--size", "10"]), ("rotate", ["--min-hold-hours", "48"])):
+        out = tmp_path / f"{strategy}.json"
+        done = dne("--start", "2026-02-01", "--end", "2026-02-15", "--strategy", strategy,
+                   "--capital", "10000", "--json", str(out), *extra)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(out.read_text())
+        assert report["strategy"] == strategy and report["hours"] == 14 * 24
+        assert report["trades"], strategy
+    rotate = json.loads((tmp_path / "rotate.json").read_text())
+    assert rotate["parameters"]["markets"] == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+
+
+def test_rotate_refuses_a_market_it_does_not_know() -> None:
+    done = dne("--start", "2026-02-01", "--end", "2026-02-15", "--strategy", "rotate",
+               "--markets", "BTC-PERP,NOPE-PERP")
+    assert done.returncode == 2 and "NOPE-PERP" in done.stderr

@@ -1,0 +1,76 @@
+"""carry and rotate decide with the engine's own rules: the rebalancer plan, the profitability
+gate and fee guard; and neither looks at an hour it has not seen settle."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from services.backtest.data import BacktestData
+from services.backtest.runner import BacktestRun, run_backtest
+from services.backtest.strategies import Carry, Rotate, engine_defaults
+from services.engine.entry_economics import EntryCosts, assess_entry
+from services.feed.settings import DEFAULT_DATA_DIR
+
+DATA = BacktestData.load(DEFAULT_DATA_DIR)
+START = datetime(2026, 1, 10, tzinfo=UTC)
+END = datetime(2026, 3, 24, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def run(strategy, start: datetime = START, end: datetime = END,  # type: ignore[no-untyped-def]
+        capital: str = "100000") -> BacktestRun:
+    return asyncio.run(run_backtest(DATA, strategy, start, end, Decimal(capital)))
+
+
+def test_the_carry_buys_spot_shorts_the_hedge_and_earns_sol_perps_recorded_funding() -> None:
+    carry = run(Carry(Decimal(50)))
+    kinds = [(t.kind, t.market, t.side, t.size) for t in carry.ledger.trades]
+    assert kinds == [("spot_buy", "SOL", "long", 50), ("perp_open", "SOL-PERP", "short", 50),
+                     ("perp_close", "SOL-PERP", "long", 50), ("spot_sell", "SOL", "short", 50)]
+    # Neutral all along on held prices: no rebalance, and the funding is the SOL short's.
+    assert {row.market for row in carry.ledger.hours} == {"SOL-PERP"}
+    assert all(row.position == -50 for row in carry.ledger.hours)
+    assert sum(row.funding_usd for row in carry.ledger.hours) < 0   # SOL shorts paid (2026)
+
+
+def test_rotate_never_decides_on_an_hour_that_has_not_settled() -> None:
+    rotate = run(Rotate(["BTC-PERP", "ETH-PERP", "SOL-PERP"]), START, START + 5 * 24 * HOUR)
+    assert rotate.ledger.trades and rotate.ledger.trades[0].time > START
+    for trade in rotate.ledger.trades:
+        if trade.kind != "perp_open":
+            continue
+        seen = {m: DATA.rate(m, trade.time - HOUR).rate_1h
+                for m in ("BTC-PERP", "ETH-PERP", "SOL-PERP")}
+        best = max(seen, key=lambda m: abs(seen[m]))
+        assert trade.market == best
+        assert trade.side == ("short" if seen[best] > 0 else "long")
+
+
+def test_rotate_enters_only_what_the_engine_s_fee_guard_passes() -> None:
+    # A horizon of one hour: no recorded rate pays twice its round trip in an hour.
+    costs = EntryCosts.of(engine_defaults())
+    short_horizon = EntryCosts(Decimal(1), costs.fee_guard_multiple, costs.tip_lamports,
+                               costs.base_fee_lamports)
+    refused = run(Rotate(["BTC-PERP", "ETH-PERP", "SOL-PERP"], costs=short_horizon))
+    assert refused.ledger.trades == [] and refused.ledger.hours == []
+    economics = assess_entry(size=Decimal(1), rate_1h=Decimal("0.00001"),
+                             price=Decimal(100000), short=True, sol_price=Decimal(85),
+                             spot_sol=Decimal(0), costs=short_horizon)
+    assert not economics.decision.allowed and economics.decision.gate == "profitability"
+
+
+def test_rotate_holds_at_least_its_minimum_and_switches_only_past_the_margin() -> None:
+    rotate = run(Rotate(["BTC-PERP", "ETH-PERP", "SOL-PERP"], min_hold_hours=48,
+                        switch_margin_apr=Decimal(15)))
+    opens = [t for t in rotate.ledger.trades if t.kind == "perp_open"]
+    closes = [t for t in rotate.ledger.trades if t.kind == "perp_close"]
+    assert opens and len(closes) == len(opens)
+    for opened, closed in zip(opens, closes, strict=True):
+        assert closed.time - opened.time >= 48 * HOUR or closed.time == END
+
+
+def test_the_default_rotation_set_is_the_markets_with_recorded_rates() -> None:
+    assert DATA.recorded_markets(START, END) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    assert len(DATA.tradable_markets()) > 3
