@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.backtest.data import BacktestData, BacktestDataError
+from services.backtest.html_report import render
 from services.backtest.report import summary
 from services.backtest.runner import SOL_MARKET, BacktestRefused, Strategy, run_backtest
 from services.backtest.strategies import Carry, Hold, Rotate
@@ -64,6 +65,8 @@ def add_backtest_command(commands: Any) -> None:
                         help="USDC deposited at the start (default 10000)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="write the whole result (totals, trades, hourly ledger) here")
+    parser.add_argument("--html", type=Path, default=None, metavar="FILE",
+                        help="write one self-contained HTML report (equity, funding, drawdown)")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("DNE_DATA_DIR", DEFAULT_DATA_DIR)))
     parser.add_argument("--import-dir", type=Path,
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     report = summary(result, parameters)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
+    if args.html is not None:
+        args.html.write_text(render(result, report))
     _print_summary(report)
     return 0
 
