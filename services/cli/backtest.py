@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.backtest import price_scenarios
 from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.html_report import render
 from services.backtest.report import summary
 from services.backtest.runner import SOL_MARKET, BacktestRefused, Strategy, run_backtest
 from services.backtest.strategies import Carry, Hold, Rotate
+from services.common.decimals import parse_decimal
+from services.common.errors import DomainError
 from services.executor.domain import Side
 from services.feed.daily_funding import DailyFundingError
 from services.feed.drift_accounts import SnapshotError
@@ -65,6 +68,14 @@ def add_backtest_command(commands: Any) -> None:
                         help="USDC deposited at the start (default 10000)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="write the whole result (totals, trades, hourly ledger) here")
+    prices = parser.add_mutually_exclusive_group()
+    prices.add_argument("--prices", type=Path, default=None, metavar="CSV",
+                        help="hourly prices (time,market,price) instead of the recorded, held "
+                             "ones; each holds until its market's next row")
+    prices.add_argument("--random-walk", type=int, default=None, metavar="SEED",
+                        help="a seeded geometric random walk from the recorded prices (modeled)")
+    parser.add_argument("--hourly-volatility", type=_positive, default=Decimal("0.005"),
+                        help="--random-walk: sigma of one hour's log return (default 0.005)")
     parser.add_argument("--html", type=Path, default=None, metavar="FILE",
                         help="write one self-contained HTML report (equity, funding, drawdown)")
     parser.add_argument("--data-dir", type=Path,
@@ -81,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         data = BacktestData.load(args.data_dir, args.import_dir)
         data.require_window(args.start, args.end)
         strategy, parameters = _strategy(args, data)
+        parameters.update(_price_scenario(args, data))
     except (BacktestDataError, DailyFundingError, SnapshotError) as error:
         print(f"dne backtest: {error}", file=sys.stderr)
         return 2
@@ -132,6 +144,19 @@ def _strategy(args: argparse.Namespace, data: BacktestData) -> tuple[Strategy, d
                       "switch_margin_apr": str(args.switch_margin_apr)}
 
 
+def _price_scenario(args: argparse.Namespace, data: BacktestData) -> dict[str, str]:
+    if args.prices is not None:
+        price_scenarios.apply(data, price_scenarios.load_csv(args.prices, data))
+        return {"prices": f"scenario from {args.prices}"}
+    if args.random_walk is not None:
+        price_scenarios.apply(data, price_scenarios.random_walk(
+            data, data.snapshots, args.start, args.end, args.random_walk,
+            args.hourly_volatility))
+        return {"prices": f"modeled: seeded random walk (seed {args.random_walk}, hourly "
+                          f"volatility {args.hourly_volatility}) from the recorded prices"}
+    return {"prices": "recorded oracle prices, held"}
+
+
 def _print_summary(report: dict[str, Any]) -> None:
     table = Table("", "USD", min_width=44,
                   title=f"{report['strategy']}: {report['start'][:10]} to {report['end'][:10]}")
@@ -155,19 +180,13 @@ def _utc_date(text: str) -> datetime:
 
 def _number(text: str) -> Decimal:
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value.is_finite() or len(text) > 32:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+        return parse_decimal(text, "the value")
+    except DomainError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _positive(text: str) -> Decimal:
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value.is_finite() or value <= 0 or len(text) > 32:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
+        return parse_decimal(text, "the value", positive=True)
+    except DomainError as error:
+        raise argparse.ArgumentTypeError(error.message) from None

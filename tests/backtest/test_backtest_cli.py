@@ -71,3 +71,17 @@ def test_rotate_refuses_a_market_it_does_not_know() -> None:
     done = dne("--start", "2026-02-01", "--end", "2026-02-15", "--strategy", "rotate",
                "--markets", "BTC-PERP,NOPE-PERP")
     assert done.returncode == 2 and "NOPE-PERP" in done.stderr
+
+
+def test_a_seeded_random_walk_is_labelled_modeled_and_repeats(tmp_path: Path) -> None:
+    reports = []
+    for name in ("first", "second"):
+        out = tmp_path / f"{name}.json"
+        done = dne("--start", "2026-02-01", "--end", "2026-02-08", "--market", "SOL-PERP",
+                   "--size", "10", "--random-walk", "11", "--json", str(out))
+        assert done.returncode == 0, done.stderr
+        reports.append(json.loads(out.read_text()))
+    assert reports[0]["ledger"] == reports[1]["ledger"]
+    assert "modeled: seeded random walk (seed 11" in reports[0]["parameters"]["prices"]
+    assert reports[0]["sources"]["prices"] == {"SOL-PERP": {"scenario": 7 * 24}}
+    assert Decimal(reports[0]["price_pnl_usd"]) != 0
