@@ -17,20 +17,20 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from services.backtest import price_scenarios
+from services.backtest import sweep
 from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.html_report import render
+from services.backtest.options import prices_from, strategy_from
 from services.backtest.report import summary
-from services.backtest.runner import SOL_MARKET, BacktestRefused, Strategy, run_backtest
-from services.backtest.strategies import Carry, Hold, Rotate
+from services.backtest.runner import BacktestRefused, run_backtest
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError
-from services.executor.domain import Side
 from services.feed.daily_funding import DailyFundingError
 from services.feed.drift_accounts import SnapshotError
 from services.feed.settings import DEFAULT_DATA_DIR, DEFAULT_IMPORT_DIR
 
 STRATEGIES = ("hold", "carry", "rotate")
+SWEEPABLE: dict[str, sweep.Parse] = {}   # filled below, once the parsers exist
 
 
 def add_backtest_command(commands: Any) -> None:
@@ -78,6 +78,12 @@ def add_backtest_command(commands: Any) -> None:
                         help="--random-walk: sigma of one hour's log return (default 0.005)")
     parser.add_argument("--html", type=Path, default=None, metavar="FILE",
                         help="write one self-contained HTML report (equity, funding, drawdown)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                        help="run every combination of these values (repeatable; e.g. "
+                             "min_hold_hours=24,72 exit_apr=0,-5), in parallel on all cores: "
+                             f"{', '.join(sorted(SWEEPABLE))}")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--sweep: processes (default: every core)")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("DNE_DATA_DIR", DEFAULT_DATA_DIR)))
     parser.add_argument("--import-dir", type=Path,
@@ -91,12 +97,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = BacktestData.load(args.data_dir, args.import_dir)
         data.require_window(args.start, args.end)
-        strategy, parameters = _strategy(args, data)
-        parameters.update(_price_scenario(args, data))
+        strategy, parameters = strategy_from(args, data)
+        parameters.update(prices_from(args, data))
     except (BacktestDataError, DailyFundingError, SnapshotError) as error:
         print(f"dne backtest: {error}", file=sys.stderr)
         return 2
     parameters["capital"] = str(args.capital)
+    if args.sweep:
+        return _sweep(args, console)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"backtest {strategy.name}", total=None)
 
@@ -118,43 +126,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _strategy(args: argparse.Namespace, data: BacktestData) -> tuple[Strategy, dict[str, Any]]:
-    if args.strategy == "hold":
-        market = data.require_market(args.market)
-        side = Side.SHORT if args.side == "short" else Side.LONG
-        return Hold(market, side, args.size), {"market": market, "side": args.side,
-                                               "size": str(args.size)}
-    if args.strategy == "carry":
-        return Carry(args.size), {"market": SOL_MARKET, "size": str(args.size)}
-    if args.markets:
-        markets = [data.require_market(m) for m in args.markets.split(",") if m.strip()]
-    elif args.include_held_rates:
-        markets = data.tradable_markets()
-    else:
-        markets = data.recorded_markets(args.start, args.end)
-    if not markets:
-        raise BacktestDataError("rotate has no market to choose from in these dates")
-    if args.min_hold_hours < 0:
-        raise BacktestDataError("--min-hold-hours must be 0 or more")
-    strategy = Rotate(markets, leverage=args.leverage, exit_apr=args.exit_apr,
-                      min_hold_hours=args.min_hold_hours,
-                      switch_margin_apr=args.switch_margin_apr)
-    return strategy, {"markets": markets, "leverage": str(args.leverage),
-                      "exit_apr": str(args.exit_apr), "min_hold_hours": args.min_hold_hours,
-                      "switch_margin_apr": str(args.switch_margin_apr)}
-
-
-def _price_scenario(args: argparse.Namespace, data: BacktestData) -> dict[str, str]:
-    if args.prices is not None:
-        price_scenarios.apply(data, price_scenarios.load_csv(args.prices, data))
-        return {"prices": f"scenario from {args.prices}"}
-    if args.random_walk is not None:
-        price_scenarios.apply(data, price_scenarios.random_walk(
-            data, data.snapshots, args.start, args.end, args.random_walk,
-            args.hourly_volatility))
-        return {"prices": f"modeled: seeded random walk (seed {args.random_walk}, hourly "
-                          f"volatility {args.hourly_volatility}) from the recorded prices"}
-    return {"prices": "recorded oracle prices, held"}
+def _sweep(args: argparse.Namespace, console: Console) -> int:
+    try:
+        combinations = sweep.grid(args.sweep, SWEEPABLE)
+    except BacktestDataError as error:
+        print(f"dne backtest: {error}", file=sys.stderr)
+        return 2
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        print("dne backtest: --workers must be between 1 and 256", file=sys.stderr)
+        return 2
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"sweep of {len(combinations)} runs", total=len(combinations))
+        rows = sweep.run_sweep(args, combinations, args.workers,
+                               lambda done, _total: progress.update(task, completed=done))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"sweep": rows}, indent=1))
+    names = list(combinations[0])
+    table = Table(*names, "net USD", "funding", "fees + slippage", "max DD %", "trades",
+                  title=f"sweep: {args.strategy}, {args.start:%Y-%m-%d} to {args.end:%Y-%m-%d}")
+    ranked = sorted(rows, key=lambda row: -Decimal(row.get("net_pnl_usd", "-1e15")))
+    for row in ranked:
+        values = [str(row["sweep"][name]) for name in names]
+        if "error" in row:
+            table.add_row(*values, "refused", row["error"][:60], "", "", "")
+            continue
+        costs = Decimal(row["fees_usd"]) + Decimal(row["slippage_usd"])
+        table.add_row(*values, f"{Decimal(row['net_pnl_usd']):,.2f}",
+                      f"{Decimal(row['funding_pnl_usd']):,.2f}", f"{costs:,.2f}",
+                      row["max_drawdown_pct"], str(row["trade_count"]))
+    Console().print(table)
+    return 0
 
 
 def _print_summary(report: dict[str, Any]) -> None:
@@ -190,3 +191,10 @@ def _positive(text: str) -> Decimal:
         return parse_decimal(text, "the value", positive=True)
     except DomainError as error:
         raise argparse.ArgumentTypeError(error.message) from None
+
+
+SWEEPABLE.update({
+    "size": _positive, "leverage": _positive, "exit_apr": _number, "switch_margin_apr": _number,
+    "min_hold_hours": int, "capital": _positive, "random_walk": int,
+    "hourly_volatility": _positive, "market": str, "side": str,
+})
