@@ -58,6 +58,7 @@ from services.executor.paper_state import (
     StateFile,
     SubAccount,
 )
+from services.executor.payment_order import PaymentOrder
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class PaperDriver:
         self._failure_code = ErrorCode.VENUE_REJECTED.value
         self._failure_message = ""
         # Orders run one at a time under the lock; the same id asked meanwhile joins its call.
+        self._payment_order = PaymentOrder()
         self._journal: OrderJournal[OrderRecord] = OrderJournal(
             persist=self._write_change, new_record=OrderRecord)
         self._journal.load(self._state.orders)
@@ -632,14 +634,7 @@ class PaperDriver:
                 notional=exposure.notional,
                 funding_pnl=position.funding_pnl,
             ))
-        payments = sorted(
-            (
-                p for p in account.funding_payments.values()
-                # "since" counts settlement time: the payment of hour H is made at H + 1h.
-                if funding_since is None or p.period_start + ONE_HOUR >= funding_since
-            ),
-            key=lambda p: (p.period_start, p.market),
-        )
+        payments = self._payment_order.since(sub_account, account, funding_since)
         return AccountState(
             account=WALLET_ACCOUNT,
             sub_account=sub_account,
