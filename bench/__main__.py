@@ -2,7 +2,8 @@
 
 Runs the floor (bench/floor.py) and the paper system without tracing, measures every path
 against its floor, then a second paper system exporting its spans to a receiver here, for the
-trade's hops and the cost of tracing, and a third on the engine's default tick for idle CPU.
+trade's hops and the cost of tracing, and a third on the engine's default tick for idle CPU;
+first of all, the backtester's speed over a year of market-hours (bench/backtest_speed.py).
 Prints the table, writes bench/results.json, and exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import plan
+from bench.backtest_speed import backtest_rows
 from bench.floor_processes import running_floor
 from bench.report import show, write
 from bench.stats import Row, Target
@@ -28,7 +30,8 @@ THROUGHPUT_SECONDS = 5.0
 
 
 async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
-    rows: list[Row] = []
+    # In process and first, while nothing else runs: one core's CPU time.
+    rows: list[Row] = backtest_rows()
     for name in ("plain", "traced", "idle"):
         (workdir / name).mkdir()
     engine_metrics = free_port()

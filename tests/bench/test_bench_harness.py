@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -99,3 +100,21 @@ def test_a_histograms_mean_is_taken_over_the_workload_alone() -> None:
     before = {"gates": (0.010, 10.0)}
     after = {"gates": (0.030, 20.0), "vault": (0.004, 2.0)}
     assert mean_ms(before, after) == pytest.approx({"gates": 2.0, "vault": 2.0})
+
+
+def test_the_backtest_year_repeats_the_recorded_hours_and_keeps_their_rates() -> None:
+    from bench.backtest_speed import YEAR_HOURS, repeated_year
+    from services.backtest.data import BacktestData
+    from services.feed.settings import DEFAULT_DATA_DIR
+
+    recorded = BacktestData.load(DEFAULT_DATA_DIR)
+    year = repeated_year(recorded)
+    start, end = year.window
+    assert (end - start).total_seconds() == YEAR_HOURS * 3600
+    recorded_hours = recorded.history.window.hours()
+    hour = timedelta(hours=1)
+    for index in (0, 5, recorded_hours - 1, recorded_hours, 3 * recorded_hours + 7,
+                  YEAR_HOURS - 1):
+        original = recorded.history.window.start + (index % recorded_hours) * hour
+        assert (year.rate("SOL-PERP", start + index * hour).rate_1h
+                == recorded.rate("SOL-PERP", original).rate_1h)
