@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from dne.backtest.v1 import backtest_pb2, backtest_pb2_grpc
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
@@ -16,6 +17,7 @@ from services.common.logs import register_secret
 from services.common.service_auth import TokenError
 from services.common.telemetry import setup_tracing
 from services.engine.backend_health import HEALTH_CALL_TIMEOUT_SEC, BackendHealth
+from services.engine.backtests import BacktestServicer
 from services.engine.engine import FundingEngine
 from services.engine.guard import EngineTokens
 from services.engine.servicer import EngineServicer
@@ -51,7 +53,9 @@ async def main() -> None:
     def register(server):  # type: ignore[no-untyped-def]
         engine_pb2_grpc.add_EngineServiceServicer_to_server(
             EngineServicer(engine, backends), server)
-        return [engine_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name]
+        backtest_pb2_grpc.add_BacktestServiceServicer_to_server(BacktestServicer(), server)
+        return [engine_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
+                backtest_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name]
 
     async def on_start() -> None:
         # In the background: the server answers health and status while the engine resumes.

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dne.backtest.v1 import backtest_pb2_grpc
 from dne.engine.v1 import engine_pb2_grpc
 from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
@@ -42,6 +43,7 @@ class Stubs:
     paper: executor_pb2_grpc.PaperVenueControlServiceStub
     vault: vault_pb2_grpc.VaultServiceStub
     engine: engine_pb2_grpc.EngineServiceStub
+    backtest: backtest_pb2_grpc.BacktestServiceStub
 
 
 @dataclass
@@ -123,6 +125,7 @@ async def running_system(
             paper=executor_pb2_grpc.PaperVenueControlServiceStub(channels["executor"]),
             vault=vault_pb2_grpc.VaultServiceStub(channels["vault"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),
+            backtest=backtest_pb2_grpc.BacktestServiceStub(channels["engine"]),
         )
         yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "",
                             service_token, live_env)
