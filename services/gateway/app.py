@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.common.telemetry import tracing
+from services.gateway.backtests import build_backtest_router
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
 from services.gateway.errors import CatchAllMiddleware, install_error_handlers
@@ -130,6 +131,7 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     # Outermost: even the answers of CatchAllMiddleware and of the host check carry the headers.
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(build_router())
+    app.include_router(build_backtest_router())
 
     @app.websocket("/ws")
     async def websocket(socket: WebSocket) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
+from dne.backtest.v1 import backtest_pb2_grpc
 from dne.engine.v1 import engine_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from services.common.grpc_client import open_channel
@@ -21,6 +22,7 @@ from services.gateway.settings import GatewaySettings
 class BackendClients:
     feed: feed_pb2_grpc.FeedServiceStub
     engine: engine_pb2_grpc.EngineServiceStub
+    backtest: backtest_pb2_grpc.BacktestServiceStub
     health: dict[str, health_pb2_grpc.HealthStub]   # "feed", "engine"
     channels: list[grpc.aio.Channel] = field(default_factory=list)
 
@@ -35,6 +37,7 @@ class BackendClients:
         return cls(
             feed=feed_pb2_grpc.FeedServiceStub(channels["feed"]),
             engine=engine_pb2_grpc.EngineServiceStub(channels["engine"]),
+            backtest=backtest_pb2_grpc.BacktestServiceStub(channels["engine"]),
             health={name: health_pb2_grpc.HealthStub(channel)
                     for name, channel in channels.items()},
             channels=list(channels.values()),

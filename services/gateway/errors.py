@@ -57,6 +57,7 @@ def error_response(
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "Invalid input", 401: "Missing or wrong token", 404: "Not found",
+        409: "Refused by the paper venue (the message says why)",
         422: "Invalid parameters", 429: "Rate limited (see Retry-After)",
         503: "A backend service is unavailable",
     }
