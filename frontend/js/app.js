@@ -3,6 +3,7 @@
 import { AccountView } from "./account.js";
 import { HealthBanner, Toasts } from "./alerts.js";
 import { Api } from "./api.js";
+import { BacktestView } from "./backtest.js";
 import { FundingChart } from "./chart.js";
 import { $, $$, busy } from "./dom.js";
 import * as fmt from "./format.js";
@@ -43,6 +44,7 @@ class DashboardApp {
     this.banner = new HealthBanner();
     this.accountView = new AccountView();
     this.chart = new FundingChart(this.api);
+    this.backtest = new BacktestView(this.token);
     this.markets = new MarketsView({
       onTake: (market) => this.take(market),
       onSelect: (market) => this.chart.load(market.symbol),

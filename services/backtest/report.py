@@ -53,6 +53,8 @@ def summary(run: BacktestRun, parameters: dict[str, Any]) -> dict[str, Any]:
         "events_per_second": round(run.events / run.seconds) if run.seconds else None,
         "seconds": round(run.seconds, 3),
         "sources": sources(run),
+        "equity_curve": [{"time": moment.isoformat(), "equity_usd": _usd(value)}
+                         for moment, value in ledger.equity_curve],
         "ledger": [
             {"time": row.time.isoformat(), "market": row.market, "rate_1h": to_wire(row.rate_1h),
              "rate_source": row.rate_source, "price": to_wire(row.price),
