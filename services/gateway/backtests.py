@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import grpc
@@ -21,7 +22,6 @@ from services.gateway.routes import GatewayDep, api_limit
 
 # A year of every market takes a few seconds; the call gives up well after.
 BACKTEST_TIMEOUT_SEC = 600.0
-_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _NUMBER = Field(default="", max_length=32)
 _HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 409,
                 grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.UNAUTHENTICATED: 502}
@@ -33,8 +33,8 @@ class BacktestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: Literal["hold", "carry", "rotate"] = "hold"
-    start: Annotated[str, Field(pattern=_DATE)]
-    end: Annotated[str, Field(pattern=_DATE)]
+    start: date = Field(description="first day, UTC")
+    end: date = Field(description="the day after the last one, UTC")
     capital: str = _NUMBER
     market: str = Field(default="", max_length=40)
     side: Literal["", "long", "short"] = ""
@@ -58,8 +58,8 @@ def build_backtest_router() -> APIRouter:
                  response_class=StreamingResponse,
                  summary="Run a backtest; JSON lines: progress, then the report")
     async def backtest(body: BacktestRequest, gw: GatewayDep) -> StreamingResponse:
-        call = gw.clients.backtest.RunBacktest(B.RunBacktestRequest(**body.model_dump()),
-                                              timeout=BACKTEST_TIMEOUT_SEC)
+        call = gw.clients.backtest.RunBacktest(
+            B.RunBacktestRequest(**body.model_dump(mode="json")), timeout=BACKTEST_TIMEOUT_SEC)
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as error:

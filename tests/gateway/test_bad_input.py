@@ -253,8 +253,13 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_the_openapi_schema_matches_every_answer(case):
     # Every check but one: unknown query parameters are ignored, as HTTP APIs usually do
     # (a cache-busting "?_=123" must not break the dashboard), which this check calls a fault.
-    case.call_and_validate(headers=auth_headers(),
-                           excluded_checks=[schemathesis.checks.negative_data_rejection])
+    excluded = [schemathesis.checks.negative_data_rejection]
+    if case.path == "/api/backtest":
+        # A backtest's options are checked against the recorded data (its dates, its markets,
+        # the paper venue's limits), which no schema can say: a well-formed request may be
+        # refused 400/409 with the reason. Every other check still holds for it.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    case.call_and_validate(headers=auth_headers(), excluded_checks=excluded)
 
 
 def test_after_all_of_it_the_gateway_runs_and_logged_no_crash(system, http):
