@@ -34,7 +34,7 @@ def test_a_sweep_runs_each_combination_and_writes_one_row_each(tmp_path: Path) -
     out = tmp_path / "sweep.json"
     done = dne("--start", "2026-02-01", "--end", "2026-02-08", "--strategy", "hold",
                "--market", "BTC-PERP", "--capital", "50000", "--sweep", "size=0.1,0.2",
-               "--sweep", "side=short,long", "--workers", "2", "--json", str(out))
+               "--sweep", "side=short,long", "--workers", "1", "--json", str(out))
     assert done.returncode == 0, done.stderr
     rows = json.loads(out.read_text())["sweep"]
     assert [row["sweep"] for row in rows] == [
