@@ -6,6 +6,10 @@ from enum import StrEnum
 
 from dne.common.v1 import common_pb2
 
+# A refusal that travels as a gRPC status carries its stable code in the trailing metadata
+# under this key (the vault's calls, the engine's backtests).
+ERROR_CODE_METADATA = "dne-error-code"
+
 
 class ErrorCode(StrEnum):
     # Input

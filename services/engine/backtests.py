@@ -15,10 +15,10 @@ from google.protobuf.json_format import MessageToDict
 
 from dne.backtest.v1 import backtest_pb2 as B
 from dne.backtest.v1 import backtest_pb2_grpc
+from services.common.errors import ERROR_CODE_METADATA
 
 log = logging.getLogger(__name__)
 
-ERROR_CODE_METADATA = "dne-error-code"
 # A year's ledger is a few MB of JSON on one line.
 LINE_LIMIT = 64 * 1024 * 1024
 _STATUS = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,

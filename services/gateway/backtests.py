@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dne.backtest.v1 import backtest_pb2 as B
-from services.common.errors import ErrorCode
+from services.common.errors import ERROR_CODE_METADATA, ErrorCode
 from services.gateway.auth import require_token
 from services.gateway.errors import ApiError, responses
 from services.gateway.routes import GatewayDep, api_limit
@@ -92,7 +92,7 @@ def _frame(answer: B.RunBacktestResponse) -> dict[str, Any]:
 
 def _refusal(error: grpc.aio.AioRpcError) -> ApiError:
     code = next((str(value) for key, value in (error.trailing_metadata() or ())
-                 if key == "dne-error-code"), "")
+                 if key == ERROR_CODE_METADATA), "")
     status = _HTTP_STATUS.get(error.code(), 503)
     if status == 503:
         return ApiError(503, ErrorCode.ENGINE_UNAVAILABLE,

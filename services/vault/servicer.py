@@ -9,7 +9,7 @@ from typing import TypeVar
 import grpc
 
 from dne.vault.v1 import vault_pb2, vault_pb2_grpc
-from services.common.errors import DomainError, ErrorCode
+from services.common.errors import ERROR_CODE_METADATA, DomainError, ErrorCode
 from services.vault import wire
 from services.vault.store import VaultStore
 
@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 Answer = TypeVar("Answer")
 
 # The vault's answers have no error field, so a refusal travels as the gRPC status; its
-# stable code also travels in the trailing metadata under this key.
-ERROR_CODE_METADATA = "dne-error-code"
+# stable code also travels in the trailing metadata (ERROR_CODE_METADATA).
 
 _STATUS_OF: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,

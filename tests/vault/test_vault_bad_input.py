@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from dne.common.v1 import common_pb2
 from dne.vault.v1 import vault_pb2
 from services.common.clock import ManualClock
+from services.common.errors import ERROR_CODE_METADATA
 from services.vault.database import create_engine
-from services.vault.servicer import ERROR_CODE_METADATA
 from services.vault.store import VaultStore
 from tests.kit.vault_builders import (
     account_state,
