@@ -20,6 +20,7 @@ from services.feed.history_store import load_imported
 from services.feed.market_table import not_tradable_reason
 from services.feed.price_book import HeldPrice, PriceBook
 
+# More hours than any window holds (a year is 8,760): `between` takes a limit.
 _EVERY_HOUR = 1_000_000
 
 
@@ -57,7 +58,11 @@ class BacktestData:
         hold their snapshot's last rate, which is no history to decide on."""
         return [market for market in self.tradable_markets()
                 if any(hour.source is not RateSource.SNAPSHOT_HELD
-                       for hour in self.history.between(market, start, end, _EVERY_HOUR))]
+                       for hour in self.hours(market, start, end))]
+
+    def hours(self, market: str, start: datetime, end: datetime) -> list[HourlyRate]:
+        """Every hour of `market` with start <= period start < end."""
+        return self.history.between(market, start, end, _EVERY_HOUR)
 
     def rate(self, market: str, period_start: datetime) -> HourlyRate:
         hour = self.history.at(market, period_start)

@@ -9,11 +9,8 @@ from datetime import datetime
 from services.backtest.data import BacktestData
 from services.common.errors import DomainError, ErrorCode
 from services.executor.market_data import FundingRecord, MarketInfo, PriceQuote
-from services.feed.funding_math import HOUR
+from services.feed.funding_history import settlement_price
 from services.feed.market_table import not_tradable_reason
-
-# Enough hours for any funding catch-up a backtest asks for at once (a year is 8,760).
-_ALL_HOURS = 1_000_000
 
 
 class SimulatedClock:
@@ -44,13 +41,11 @@ class BacktestMarketData:
     async def funding_records(
         self, market: str, start: datetime, end: datetime
     ) -> list[FundingRecord]:
-        # As the replay feed answers them: the payment of an hour uses the oracle price held
-        # when it settles (its end), imported hours their recorded TWAP.
+        # As the replay feed answers them.
         return [
             FundingRecord(market, hour.period_start, hour.rate_1h,
-                          hour.recorded_oracle_twap
-                          or self._data.prices.quote(market, hour.period_start + HOUR).oracle)
-            for hour in self._data.history.between(market, start, end, _ALL_HOURS)
+                          settlement_price(market, hour, self._data.prices))
+            for hour in self._data.hours(market, start, end)
         ]
 
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from services.feed.drift_accounts import PerpMarketSnapshot
 from services.feed.funding_math import HOUR, ceil_to_hour
 from services.feed.history_store import StoredFundingRecord
+from services.feed.price_book import PriceBook
 
 DAY = timedelta(days=1)
 
@@ -145,3 +146,12 @@ def _rate_for_hour(
     if day_rate is not None:
         return HourlyRate(start, day_rate, RateSource.RECORDED_DAILY_AVERAGE)
     return HourlyRate(start, snapshot.hourly_rate, RateSource.SNAPSHOT_HELD)
+
+
+def settlement_price(market: str, hour: HourlyRate, prices: PriceBook) -> Decimal:
+    """The price an hour's payment uses: Drift's own recorded oracle TWAP for an imported hour,
+    else the oracle price held when the hour settles (its end). The replay feed and the
+    backtester both pay with it."""
+    if hour.recorded_oracle_twap is not None:
+        return hour.recorded_oracle_twap
+    return prices.quote(market, hour.period_start + HOUR).oracle

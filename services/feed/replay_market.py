@@ -18,7 +18,7 @@ from services.common.clock import ReplayClock
 from services.common.errors import DomainError, ErrorCode
 from services.feed.daily_funding import DailyFundingError, load_daily_funding
 from services.feed.drift_accounts import PerpMarketSnapshot, SnapshotError, load_latest_perp_markets
-from services.feed.funding_history import FundingHistory, HourlyRate
+from services.feed.funding_history import FundingHistory, HourlyRate, settlement_price
 from services.feed.funding_math import HOUR, apr_percent, last_settled_period
 from services.feed.history_store import ImportedHistoryError, load_imported
 from services.feed.market_table import (
@@ -319,13 +319,9 @@ class ReplayMarket:
         return [self._funding_record(snapshot.symbol, hour) for hour in hours]
 
     def _funding_record(self, symbol: str, hour: HourlyRate) -> FundingRecordRow:
-        # The payment of an hour uses the oracle price held when it settles (period end);
-        # imported hours carry Drift's own recorded oracle TWAP.
-        twap = hour.recorded_oracle_twap
-        if twap is None:
-            twap = self._prices.quote(symbol, hour.period_start + HOUR).oracle
         return FundingRecordRow(
-            symbol, hour.period_start, hour.rate_1h, twap, apr_percent(hour.rate_1h),
+            symbol, hour.period_start, hour.rate_1h,
+            settlement_price(symbol, hour, self._prices), apr_percent(hour.rate_1h),
             str(hour.source),
         )
 
