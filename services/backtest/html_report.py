@@ -12,12 +12,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from services.backtest.report import TOTALS, drawdowns_pct
 from services.backtest.runner import BacktestRun
 
 UPLOT = Path(__file__).resolve().parents[2] / "frontend" / "vendor" / "uplot"
-SUMMARY_ROWS = (("funding", "funding_pnl_usd"), ("fees", "fees_usd"),
-                ("slippage", "slippage_usd"), ("price moves", "price_pnl_usd"),
-                ("net", "net_pnl_usd"))
 
 PAGE = Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -69,7 +67,7 @@ def render(run: BacktestRun, report: dict[str, Any]) -> str:
         parameters=html.escape(", ".join(f"{k} {v}" for k, v in report["parameters"].items())),
         summary_rows="".join(
             f"<tr><td>{label}</td><td>{Decimal(report[key]):,.2f}</td></tr>"
-            for label, key in SUMMARY_ROWS),
+            for label, key in TOTALS),
         market_rows="".join(
             f"<tr><td>{html.escape(m['market'])}</td><td>{Decimal(m['funding_usd']):,.2f}</td>"
             f"<td>{Decimal(m['costs_usd']):,.2f}</td><td>{Decimal(m['net_usd']):,.2f}</td>"
@@ -86,10 +84,7 @@ def render(run: BacktestRun, report: dict[str, Any]) -> str:
 def _series(run: BacktestRun) -> dict[str, Any]:
     times = [moment.timestamp() for moment, _ in run.ledger.equity_curve]
     equity = [float(value) for _, value in run.ledger.equity_curve]
-    peak, drawdown = 0.0, []
-    for value in equity:
-        peak = max(peak, value)
-        drawdown.append(-(peak - value) / peak * 100 if peak else 0.0)
+    drawdown = [-float(value) for value in drawdowns_pct(run)]
     cumulative: dict[str, float] = defaultdict(float)
     by_hour: dict[float, dict[str, float]] = {}
     for row in run.ledger.hours:

@@ -12,6 +12,9 @@ from services.backtest.runner import BacktestRun
 from services.common.decimals import to_wire
 
 HUNDRED = Decimal(100)
+# The totals a summary shows, in order: (label, report key).
+TOTALS = (("funding", "funding_pnl_usd"), ("fees", "fees_usd"), ("slippage", "slippage_usd"),
+          ("price moves", "price_pnl_usd"), ("net", "net_pnl_usd"))
 
 
 def summary(run: BacktestRun, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -82,13 +85,17 @@ def attribution(run: BacktestRun) -> list[dict[str, Any]]:
             for market in markets]
 
 
-def max_drawdown_pct(run: BacktestRun) -> Decimal:
-    peak, worst = ZERO, ZERO
+def drawdowns_pct(run: BacktestRun) -> list[Decimal]:
+    """At each point of the equity curve, how far below its peak so far it stands, in %."""
+    peak, drawdowns = ZERO, []
     for _, equity in run.ledger.equity_curve:
         peak = max(peak, equity)
-        if peak > 0:
-            worst = max(worst, (peak - equity) / peak * HUNDRED)
-    return worst
+        drawdowns.append((peak - equity) / peak * HUNDRED if peak > 0 else ZERO)
+    return drawdowns
+
+
+def max_drawdown_pct(run: BacktestRun) -> Decimal:
+    return max(drawdowns_pct(run), default=ZERO)
 
 
 def sources(run: BacktestRun) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Protocol
 from services.backtest.data import BacktestData
 from services.backtest.ledger import ZERO, Ledger, LedgerRow, TradeRecord
 from services.backtest.market_data import BacktestMarketData, SimulatedClock
-from services.common.errors import DomainError
 from services.executor.domain import (
     AccountState,
     OpenOrder,
@@ -179,10 +178,5 @@ async def _record_hour(venue: Venue, hours: list[LedgerRow],
 
 async def equity(venue: Venue, state: AccountState) -> Decimal:
     """The sub-account's equity (collateral with unrealized PnL) plus the wallet's USDC and SOL."""
-    sol = ZERO
-    if state.wallet_sol:
-        try:
-            sol = state.wallet_sol * (await venue.market_data.price(SOL_MARKET)).oracle_price
-        except DomainError:
-            sol = ZERO
+    sol = state.wallet_sol * await venue.price(SOL_MARKET) if state.wallet_sol else ZERO
     return state.equity + state.wallet_usdc + sol

@@ -146,15 +146,17 @@ class Rotate:
                                               f"{self.exit_apr} % exit")
                 self._held = None
             elif (best != self._held and best_apr - held_apr >= self.switch_margin_apr
-                  and await self._pays(venue, best, rates[best])):
+                  and await self._paying_size(venue, best, rates[best]) is not None):
                 await venue.close(self._held, f"rotate: {best} pays {best_apr:.2f} % APR "
                                               f"against {held_apr:.2f} %")
                 self._held = None
             if self._held is not None:
                 return
-        if best_apr > self.exit_apr and await self._pays(venue, best, rates[best]):
+        if best_apr <= self.exit_apr:
+            return
+        size = await self._paying_size(venue, best, rates[best])
+        if size is not None:
             side = Side.SHORT if rates[best] > 0 else Side.LONG
-            size = await self._size(venue, best)
             await venue.open(best, side, size, f"rotate: enter at {best_apr:.2f} % APR")
             self._held, self._side, self._since = best, side, venue.now
 
@@ -162,14 +164,12 @@ class Rotate:
         if self._held is not None:
             await venue.close(self._held, "rotate: leave at the end")
 
-    async def _size(self, venue: Venue, market: str) -> Decimal:
-        account = await venue.account()
-        return account.equity * self.leverage / await venue.price(market)
-
-    async def _pays(self, venue: Venue, market: str, rate_1h: Decimal) -> bool:
-        """The engine's own profitability and fee guard for this entry."""
-        size = await self._size(venue, market)
+    async def _paying_size(self, venue: Venue, market: str, rate_1h: Decimal) -> Decimal | None:
+        """The entry's size (`leverage` x equity) when the engine's own profitability and fee
+        guard pass it, else None."""
+        price = await venue.price(market)
+        size = (await venue.account()).equity * self.leverage / price
         economics = assess_entry(
-            size=size, rate_1h=rate_1h, price=await venue.price(market), short=rate_1h > 0,
+            size=size, rate_1h=rate_1h, price=price, short=rate_1h > 0,
             sol_price=await venue.price(SOL_MARKET), spot_sol=ZERO, costs=self.costs)
-        return economics.decision.allowed
+        return size if economics.decision.allowed else None

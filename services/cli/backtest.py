@@ -21,7 +21,7 @@ from services.backtest import sweep
 from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.html_report import render
 from services.backtest.options import prices_from, strategy_from
-from services.backtest.report import summary
+from services.backtest.report import TOTALS, summary
 from services.backtest.runner import BacktestRefused, run_backtest
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError
@@ -161,9 +161,7 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
 def _print_summary(report: dict[str, Any]) -> None:
     table = Table("", "USD", min_width=44,
                   title=f"{report['strategy']}: {report['start'][:10]} to {report['end'][:10]}")
-    for label, key in (("funding", "funding_pnl_usd"), ("fees", "fees_usd"),
-                       ("slippage", "slippage_usd"), ("price moves", "price_pnl_usd"),
-                       ("net", "net_pnl_usd")):
+    for label, key in TOTALS:
         table.add_row(label, f"{Decimal(report[key]):,.2f}")
     console = Console()
     console.print(table)
