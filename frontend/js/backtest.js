@@ -3,6 +3,7 @@
 // engine's worker.
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { AXIS } from "./chart.js";
 import { $, $$, el } from "./dom.js";
 import * as fmt from "./format.js";
 
@@ -141,12 +142,6 @@ export class BacktestView {
     }
     this.plot?.destroy();
     const root = $("#bt-chart");
-    const axis = {
-      stroke: "#8b949e",
-      grid: { stroke: "rgba(139,148,158,0.12)", width: 1 },
-      ticks: { stroke: "rgba(139,148,158,0.25)", width: 1 },
-      font: "11px system-ui, sans-serif",
-    };
     const dollars = (u, ticks) => ticks.map((v) => fmt.usd(v, 0));
     this.plot = new uPlot({
       width: Math.max(320, root.clientWidth), height: 260,
@@ -156,8 +151,8 @@ export class BacktestView {
         { label: "cumulative funding", stroke: "#2ebd85", width: 1.5, scale: "funding",
           value: (u, v) => fmt.signedUsd(v) }],
       // Wide enough for "$1,234,567" on the left and "-$12,345" on the right.
-      axes: [{ ...axis }, { ...axis, scale: "equity", size: 84, values: dollars },
-        { ...axis, scale: "funding", side: 1, size: 76, values: dollars, grid: { show: false } }],
+      axes: [{ ...AXIS }, { ...AXIS, scale: "equity", size: 84, values: dollars },
+        { ...AXIS, scale: "funding", side: 1, size: 76, values: dollars, grid: { show: false } }],
     }, [times, equity, funding], root);
   }
 

@@ -5,6 +5,14 @@ import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { $ } from "./dom.js";
 import * as fmt from "./format.js";
 
+// The dashboard's axes on its dark panels (the funding chart and the backtest's).
+export const AXIS = {
+  stroke: "#8b949e",
+  grid: { stroke: "rgba(139,148,158,0.12)", width: 1 },
+  ticks: { stroke: "rgba(139,148,158,0.25)", width: 1 },
+  font: "11px system-ui, sans-serif",
+};
+
 const POSITIVE = "#2ebd85";
 const NEGATIVE = "#f6465d";
 
@@ -63,12 +71,6 @@ export class FundingChart {
   }
 
   options(width, span, showPoints) {
-    const axis = {
-      stroke: "#8b949e",
-      grid: { stroke: "rgba(139,148,158,0.12)", width: 1 },
-      ticks: { stroke: "rgba(139,148,158,0.25)", width: 1 },
-      font: "11px system-ui, sans-serif",
-    };
     return {
       width,
       height: 220,
@@ -77,8 +79,8 @@ export class FundingChart {
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true, range: () => span } },
       axes: [
-        { ...axis },
-        { ...axis, size: 56, values: (u, ticks) => ticks.map((v) => `${v.toFixed(1)}%`) },
+        { ...AXIS },
+        { ...AXIS, size: 56, values: (u, ticks) => ticks.map((v) => `${v.toFixed(1)}%`) },
       ],
       series: [
         { label: "UTC", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
