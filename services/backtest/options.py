@@ -1,9 +1,11 @@
-"""A backtest's strategy and prices from `dne backtest`'s options (a namespace, so a sweep can
-copy it with other values and send it to another process)."""
+"""A backtest's data, strategy and prices from `dne backtest`'s options (a namespace, so a sweep
+can copy it with other values and send it to another process). The CLI, the sweep's processes
+and the engine's worker all prepare a run here."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from services.backtest import price_scenarios
@@ -11,6 +13,30 @@ from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.runner import SOL_MARKET, Strategy
 from services.backtest.strategies import Carry, Hold, Rotate
 from services.executor.domain import Side
+from services.feed.daily_funding import DailyFundingError
+from services.feed.drift_accounts import SnapshotError
+from services.feed.history_store import ImportedHistoryError
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    data: BacktestData
+    strategy: Strategy
+    parameters: dict[str, Any]   # as the report shows them
+
+
+def prepare(args: argparse.Namespace) -> PreparedRun:
+    """The run the options name, checked against the data. BacktestDataError says what is
+    wrong, an unreadable data or imported-history file included."""
+    try:
+        data = BacktestData.load(args.data_dir, args.import_dir)
+    except (DailyFundingError, SnapshotError, ImportedHistoryError) as error:
+        raise BacktestDataError(str(error)) from None
+    data.require_window(args.start, args.end)
+    strategy, parameters = strategy_from(args, data)
+    parameters.update(prices_from(args, data))
+    parameters["capital"] = str(args.capital)
+    return PreparedRun(data, strategy, parameters)
 
 
 def strategy_from(args: argparse.Namespace, data: BacktestData,

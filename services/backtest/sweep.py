@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from decimal import Decimal
 from typing import Any
 
-from services.backtest.data import BacktestData, BacktestDataError
-from services.backtest.options import prices_from, strategy_from
+from services.backtest.data import BacktestDataError
+from services.backtest.options import prepare
 from services.backtest.report import summary
 from services.backtest.runner import BacktestRefused, run_backtest
 
@@ -68,14 +68,12 @@ def run_sweep(args: argparse.Namespace, combinations: list[dict[str, Any]],
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
     """One run in a worker process: a refusal is a row that says why, not a failed sweep."""
     try:
-        data = BacktestData.load(args.data_dir, args.import_dir)
-        strategy, parameters = strategy_from(args, data)
-        parameters.update(prices_from(args, data))
-        parameters["capital"] = str(args.capital)
-        result = asyncio.run(run_backtest(data, strategy, args.start, args.end, args.capital))
+        prepared = prepare(args)
+        result = asyncio.run(run_backtest(prepared.data, prepared.strategy, args.start,
+                                          args.end, args.capital))
     except (BacktestDataError, BacktestRefused) as error:
         return {"error": str(error)}
-    report = summary(result, parameters)
+    report = summary(result, prepared.parameters)
     report["trade_count"] = len(report.pop("trades"))
     del report["ledger"]
     return report

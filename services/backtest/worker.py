@@ -13,12 +13,11 @@ import json
 import sys
 from typing import Any, NoReturn
 
-from services.backtest.data import BacktestData, BacktestDataError
-from services.backtest.options import prices_from, strategy_from
+from services.backtest.data import BacktestDataError
+from services.backtest.options import prepare
 from services.backtest.report import summary
 from services.backtest.runner import BacktestRefused, run_backtest
-from services.feed.daily_funding import DailyFundingError
-from services.feed.drift_accounts import SnapshotError
+from services.cli.backtest import add_backtest_command
 
 # Request fields and the `dne backtest` option each one is.
 OPTIONS = {"strategy": "--strategy", "start": "--start", "end": "--end", "capital": "--capital",
@@ -35,8 +34,6 @@ class _Refusing(argparse.ArgumentParser):
 
 def options(request: dict[str, Any]) -> argparse.Namespace:
     """The request as `dne backtest` would parse it; empty fields take the CLI's defaults."""
-    from services.cli.backtest import add_backtest_command
-
     parser = _Refusing(prog="backtest")
     add_backtest_command(parser.add_subparsers(parser_class=_Refusing))
     argv = ["backtest"]
@@ -60,14 +57,9 @@ def emit(message: dict[str, Any]) -> None:
 
 def main() -> int:
     try:
-        request = json.loads(sys.stdin.read())
-        args = options(request)
-        data = BacktestData.load(args.data_dir, args.import_dir)
-        data.require_window(args.start, args.end)
-        strategy, parameters = strategy_from(args, data)
-        parameters.update(prices_from(args, data))
-        parameters["capital"] = str(args.capital)
-    except (ValueError, BacktestDataError, DailyFundingError, SnapshotError) as error:
+        args = options(json.loads(sys.stdin.read()))
+        prepared = prepare(args)
+    except (ValueError, BacktestDataError) as error:   # ValueError: the request is not JSON
         emit({"error": {"code": "INVALID_ARGUMENT", "message": str(error)}})
         return 0
     last = -1
@@ -80,12 +72,12 @@ def main() -> int:
             emit({"progress": [done, total]})
 
     try:
-        run = asyncio.run(run_backtest(data, strategy, args.start, args.end, args.capital,
-                                       progress))
+        run = asyncio.run(run_backtest(prepared.data, prepared.strategy, args.start, args.end,
+                                       args.capital, progress))
     except BacktestRefused as error:
         emit({"error": {"code": "FAILED_PRECONDITION", "message": str(error)}})
         return 0
-    emit({"report": summary(run, parameters)})
+    emit({"report": summary(run, prepared.parameters)})
     return 0
 
 

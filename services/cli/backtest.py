@@ -18,15 +18,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.backtest import sweep
-from services.backtest.data import BacktestData, BacktestDataError
+from services.backtest.data import BacktestDataError
 from services.backtest.html_report import render
-from services.backtest.options import prices_from, strategy_from
+from services.backtest.options import prepare
 from services.backtest.report import TOTALS, summary
 from services.backtest.runner import BacktestRefused, run_backtest
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError
-from services.feed.daily_funding import DailyFundingError
-from services.feed.drift_accounts import SnapshotError
 from services.feed.settings import DEFAULT_DATA_DIR, DEFAULT_IMPORT_DIR
 
 STRATEGIES = ("hold", "carry", "rotate")
@@ -95,29 +93,25 @@ def add_backtest_command(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
-        data = BacktestData.load(args.data_dir, args.import_dir)
-        data.require_window(args.start, args.end)
-        strategy, parameters = strategy_from(args, data)
-        parameters.update(prices_from(args, data))
-    except (BacktestDataError, DailyFundingError, SnapshotError) as error:
+        prepared = prepare(args)   # a sweep's base options are checked too
+    except BacktestDataError as error:
         print(f"dne backtest: {error}", file=sys.stderr)
         return 2
-    parameters["capital"] = str(args.capital)
     if args.sweep:
         return _sweep(args, console)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"backtest {strategy.name}", total=None)
+        task = progress.add_task(f"backtest {prepared.strategy.name}", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
         try:
-            result = asyncio.run(run_backtest(data, strategy, args.start, args.end,
-                                              args.capital, advance))
+            result = asyncio.run(run_backtest(prepared.data, prepared.strategy, args.start,
+                                              args.end, args.capital, advance))
         except BacktestRefused as error:
             print(f"dne backtest: {error}", file=sys.stderr)
             return 1
-    report = summary(result, parameters)
+    report = summary(result, prepared.parameters)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
     if args.html is not None:

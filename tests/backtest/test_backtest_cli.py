@@ -85,3 +85,13 @@ def test_a_seeded_random_walk_is_labelled_modeled_and_repeats(tmp_path: Path) ->
     assert "modeled: seeded random walk (seed 11" in reports[0]["parameters"]["prices"]
     assert reports[0]["sources"]["prices"] == {"SOL-PERP": {"scenario": 7 * 24}}
     assert Decimal(reports[0]["price_pnl_usd"]) != 0
+
+
+def test_an_unreadable_imported_history_is_refused_with_exit_2_and_the_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "BTC-PERP.json").write_text("{not json")
+    done = dne("--start", "2026-02-01", "--end", "2026-02-03", "--market", "BTC-PERP",
+               "--size", "0.01", "--import-dir", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "BTC-PERP.json is unreadable" in done.stderr and "Traceback" not in done.stderr
