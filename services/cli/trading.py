@@ -208,5 +208,5 @@ def _print_human(name: str, reply: Any) -> None:
     if result.HasField("confirmation"):
         quote = result.confirmation
         console.print(f"to trade this quote, run the same command again within "
-                      f"{quote.valid_for_ms // 1000} s with --confirm {quote.confirmation_id}",
-                      soft_wrap=True)  # one line: the id is copied from it
+                      f"{quote.valid_for_ms // 1000} s with --confirm={quote.confirmation_id}",
+                      soft_wrap=True)  # one line, '=' joined: the id is copied from it, whatever it starts with

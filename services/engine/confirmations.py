@@ -142,7 +142,9 @@ class ConfirmationBook:
 
     def _issue(self, trade: ApprovedTrade) -> engine_pb2.Confirmation:
         self._forget_old()
-        confirmation_id = secrets.token_urlsafe(18)
+        # Hex, not URL-safe base64: an id starting with '-' reads as an option on a command
+        # line (`dne open ... --confirm -Xy`).
+        confirmation_id = secrets.token_hex(16)
         self._quotes[confirmation_id] = Quote(self._terms(trade), trade.price,
                                               self._monotonic() + self._valid_for)
         details = trade.details()

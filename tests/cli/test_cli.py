@@ -68,7 +68,7 @@ async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: Runni
     assert refused["error"]["details"]["market"] == "SOL-PERP"
 
     code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3")  # what people see
-    quote = re.search(r"--confirm ([A-Za-z0-9_-]+)", out)
+    quote = re.search(r"--confirm=([A-Za-z0-9_-]+)", out)
     assert code == 1 and "CONFIRMATION_REQUIRED" in out and quote, out
     code, out, _ = await dne(system, "open", "SOL-PERP", "short", "3", "--confirm",
                              quote.group(1))

@@ -134,3 +134,14 @@ def test_a_confirmation_id_outside_the_quotes_alphabet_is_refused_as_input() -> 
         commands.swap(E.SwapRequest(request_id="x", direction="buy", size="1",
                                     confirmation_id="a b"))
     assert refused.value.code == "INVALID_ARGUMENT"
+
+
+async def test_no_quote_id_starts_with_a_dash_a_command_line_would_read_as_an_option(
+    running: EngineHarness,
+) -> None:
+    """`dne open ... --confirm -Xy...` is a parse error: 1 id in 64 used to start with '-'
+    (found as a CLI test that failed once in CI)."""
+    ids = [(await buy(running, "1", f"ask-{n}")).confirmation.confirmation_id
+           for n in range(300)]
+    assert len(set(ids)) == 300
+    assert not [i for i in ids if i.startswith("-")]
