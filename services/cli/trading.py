@@ -209,4 +209,4 @@ def _print_human(name: str, reply: Any) -> None:
         quote = result.confirmation
         console.print(f"to trade this quote, run the same command again within "
                       f"{quote.valid_for_ms // 1000} s with --confirm={quote.confirmation_id}",
-                      soft_wrap=True)  # one line, '=' joined: the id is copied from it, whatever it starts with
+                      soft_wrap=True)  # one line, '=' joined: copied as is, whatever it starts with
