@@ -158,6 +158,10 @@ def check_leverage(
     after_positions[market] = after_positions.get(market, ZERO) + signed_size_change
     after = leverage((size * prices[name] for name, size in after_positions.items()), collateral)
     if after > limit and after > before:
+        if collateral <= 0:
+            return deny("leverage", ErrorCode.LEVERAGE_LIMIT,
+                        f"no collateral backs the trade ({collateral} USDC): deposit first",
+                        collateral=collateral, limit=limit)
         return deny("leverage", ErrorCode.LEVERAGE_LIMIT,
                     f"the trade would take leverage to {after:.2f}x, above the {limit}x limit",
                     leverage_after=f"{after:.4f}", limit=limit)

@@ -214,3 +214,12 @@ def test_a_denied_gate_raises_with_its_code_message_and_details() -> None:
         assert proto.details["gate"] == "balance"
     else:
         raise AssertionError("expected a denial")
+
+
+def test_a_trade_with_no_collateral_says_deposit_first_not_infinite_leverage() -> None:
+    decision = gates.check_leverage(
+        positions={}, prices={"BTC-PERP": Decimal(90_000)}, collateral=Decimal(0),
+        market="BTC-PERP", signed_size_change=Decimal("-0.01"), limit=Decimal(10))
+    assert not decision.allowed and decision.code == ErrorCode.LEVERAGE_LIMIT
+    assert "no collateral" in decision.reason and "deposit" in decision.reason
+    assert "Infinity" not in decision.reason
