@@ -30,8 +30,7 @@ THROUGHPUT_SECONDS = 5.0
 
 
 async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
-    # In process and first, while nothing else runs: one core's CPU time.
-    rows: list[Row] = backtest_rows()
+    rows: list[Row] = []
     for name in ("plain", "traced", "idle"):
         (workdir / name).mkdir()
     engine_metrics = free_port()
@@ -42,7 +41,7 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         rows += await plan.rest_paths(running, floor, direct, settings)
         rows += await plan.open_load(running, settings)
         rows += await plan.websocket_paths(running, settings)
-        rows += await plan.fanout_paths(running, settings)
+        rows += await plan.fanout_paths(running, floor, settings)
         rows += await plan.trade_path(running, settings,
                                       f"http://127.0.0.1:{engine_metrics}/metrics")
         untraced = await plan.markets_throughput(running, THROUGHPUT_SECONDS)
@@ -73,8 +72,10 @@ def main(argv: list[str]) -> int:
                         default=os.environ.get("BENCH_QUICK") == "1",
                         help="fewer samples, a 5 s load instead of 30 s (also BENCH_QUICK=1)")
     settings = QUICK if parser.parse_args(argv).quick else plan.Settings()
+    # In process and first, while nothing else runs: one core's CPU time (its own event loop).
+    rows = backtest_rows()
     with tempfile.TemporaryDirectory(prefix="dne-bench-") as workdir:
-        rows = asyncio.run(measure(settings, Path(workdir)))
+        rows += asyncio.run(measure(settings, Path(workdir)))
     show(rows)
     write(rows, asdict(settings))
     missed = [row.name for row in rows if row.passed is False]

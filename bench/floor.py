@@ -3,17 +3,20 @@
 `python -m bench.floor grpc` serves a bare grpc.aio echo: its request is the size of the answer
 wanted, in ASCII, so one server stands in for calls of any size (ListFundingMarkets' few KB,
 GetEngineStatus' few hundred bytes). `python -m bench.floor http ECHO_ADDRESS` serves a bare
-FastAPI app with the gateway's own socket and uvicorn settings, whose /proxy calls the echo.
+FastAPI app with the gateway's own socket and uvicorn settings, whose /proxy calls the echo and
+whose /ws browsers get each frame /fanout sends them (the floor of the gateway's fan-out).
 Each prints `listening on HOST:PORT` first, as the services do, and serves until SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
+import time
 
 import grpc
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
 
 from services.gateway.__main__ import GatewayServer, bind, server_config
 
@@ -65,6 +68,31 @@ def proxy_app(echo_address: str) -> FastAPI:
     @app.get("/proxy")
     async def proxy(size: int) -> Response:
         return Response(await echo(str(size).encode()), media_type="application/json")
+
+    browsers: set[WebSocket] = set()
+
+    @app.websocket("/ws")
+    async def browser(socket: WebSocket) -> None:
+        await socket.accept()
+        browsers.add(socket)
+        try:
+            while True:
+                await socket.receive_text()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            browsers.discard(socket)
+
+    @app.get("/fanout")
+    async def fanout(size: int) -> Response:
+        """One frame of `size` bytes to every browser at once, stamped with this machine's
+        monotonic clock (the bench reads the same clock) when the sending starts."""
+        stamp = repr(time.monotonic())
+        frame = json.dumps({"type": "FUNDING_UPDATE", "payload": {"timestamp": stamp}})
+        frame = frame[:-2] + ', "pad": "' + "x" * max(0, size - len(frame) - 11) + '"}}'
+        await asyncio.gather(*(socket.send_text(frame) for socket in list(browsers)),
+                             return_exceptions=True)
+        return Response(b'{"ok":true}', media_type="application/json")
 
     return app
 

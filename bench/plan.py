@@ -21,6 +21,8 @@ from bench.system import pids
 from bench.websocket import (
     command_latencies,
     fanout_latencies,
+    floor_fanout_latencies,
+    funding_frame_size,
     readers,
     stalled_browser,
 )
@@ -129,65 +131,74 @@ async def websocket_paths(running: RunningSystem, settings: Settings) -> list[Ro
                 note="alternating open and close")]
 
 
-async def fanout_paths(running: RunningSystem, settings: Settings) -> list[Row]:
+async def fanout_paths(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:
     url = ws_url(running)
+    floor_url = f"ws://{floor.proxy_address}/ws"
     engine = running.stubs.engine
     rows: list[Row] = []
     async with readers(url, 100) as clients:
         await asyncio.sleep(1)
         alone = await fanout_latencies(engine, clients, settings.fanout_seconds)
+        frame_size = funding_frame_size(clients)
         stalled = await stalled_browser(url, running.system.address("gateway"))
         try:
             # The stalled browser is offered every update too, and reads none.
             beside = await fanout_latencies(engine, clients, settings.fanout_seconds)
         finally:
             stalled.transport.abort()
+    async with readers(floor_url, 100) as clients:
+        await asyncio.sleep(1)
+        floor_100 = Row(f"floor: FastAPI WebSocket, {frame_size} B to 100 browsers",
+                        await floor_fanout_latencies(floor.proxy_address, clients, frame_size,
+                                                     settings.fanout_seconds))
     first = Row("FUNDING_UPDATE to 100 browsers", alone, targets=(Target("p99", 25.0),),
-                note="behind a direct engine StreamEvents subscription")
+                floor=floor_100, note="behind a direct engine StreamEvents subscription")
     second = Row("  ... with one stalled browser", beside)
     rise = (second.stat("p99") / first.stat("p99") - 1) * 100
-    rows += [first, second, Row("  p99 rise from the stalled browser", value=rise,
-                                unit="%", targets=(Target("value", 10.0),))]
+    rows += [floor_100, first, second, Row("  p99 rise from the stalled browser", value=rise,
+                                           unit="%", targets=(Target("value", 10.0),))]
     async with readers(url, 1000) as clients:
         await asyncio.sleep(2)
         many = await fanout_latencies(engine, clients, settings.fanout_seconds)
-    rows.append(Row("FUNDING_UPDATE to 1000 browsers", many, targets=(Target("p99", 100.0),),
-                    note="1000 clients in one Python process share its 2 cores with "
-                         "the gateway: partly the client's time"))
+    async with readers(floor_url, 1000) as clients:
+        await asyncio.sleep(2)
+        floor_1000 = Row(f"floor: FastAPI WebSocket, {frame_size} B to 1000 browsers",
+                         await floor_fanout_latencies(floor.proxy_address, clients, frame_size,
+                                                      settings.fanout_seconds))
+    rows += [floor_1000, Row("FUNDING_UPDATE to 1000 browsers", many,
+                             targets=(Target("p99", 100.0),), floor=floor_1000,
+                             note="1000 clients in one Python process share its 2 cores with "
+                                  "the gateway: partly the client's time, as in the floor")]
     return rows
+
+
+# After each close, time for the sync and the update that follow it: the next open then
+# finds the engine idle, as a user's trade does.
+QUIET_SECONDS = 0.1
 
 
 async def trade_path(running: RunningSystem, settings: Settings,
                      engine_metrics: str | None) -> list[Row]:
-    """OpenPosition through gates, intent, fill and vault write, closed again after each;
-    with the engine's /metrics, its own timing of each hop too."""
-    engine = running.stubs.engine
+    """OpenPosition through gates, intent, fill and vault write, closed again after each: one
+    trade at a time (the target), then back to back (the next open waits for the previous
+    close's sync); with the engine's /metrics, its own timing of each hop too."""
     before = await read_totals(engine_metrics, HOP_HISTOGRAM) if engine_metrics else {}
-    opens: list[float] = []
     count = max(200, settings.samples // 4)
     services = pids(running)
-    cpu_before: dict[str, float] = {}
-    for index in range(20 + count):
-        if index == 20:
-            cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
-        started = time.perf_counter()
-        opened = await confirm_stub(engine.OpenPosition, engine_pb2.OpenPositionRequest(
-            request_id=request_id(), market="BTC-PERP", direction="short", size="0.0005"))
-        elapsed = (time.perf_counter() - started) * 1000
-        if not opened.result.ok:
-            raise RuntimeError(f"OpenPosition failed: {opened.result.error}")
-        if index >= 20:
-            opens.append(elapsed)
-        closed = await confirm_stub(engine.ClosePosition, engine_pb2.ClosePositionRequest(
-            request_id=request_id(), market="BTC-PERP"))
-        if not closed.result.ok:
-            raise RuntimeError(f"ClosePosition failed: {closed.result.error}")
-    rows = [Row("gRPC engine.OpenPosition (paper, whole path)", opens,
-                targets=(Target("p50", 15.0),))]
+    await open_close(running, 20, quiet=0.0)  # warm-up
+    cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
+    quiet = await open_close(running, count, quiet=QUIET_SECONDS)
+    cpu_after = {name: cpu_seconds(pid) for name, pid in services.items()}
+    rows = [Row("gRPC engine.OpenPosition (paper, whole path)", quiet,
+                targets=(Target("p50", 15.0),),
+                note=f"one trade at a time: {QUIET_SECONDS * 1000:.0f} ms after each close")]
+    rows.append(Row("  ... back to back (open, close, open, ...)",
+                    await open_close(running, count, quiet=0.0),
+                    note="each waits for the previous close's vault sync"))
     # Where the CPU goes: on 2 cores shared by five services the path waits for it.
     rows += [Row(f"  CPU per open + close: {name}", unit="ms",
-                 value=(cpu_seconds(pid) - cpu_before[name]) / count * 1000)
-             for name, pid in services.items()]
+                 value=(cpu_after[name] - cpu_before[name]) / count * 1000)
+             for name in services]
     if engine_metrics:
         after = await read_totals(engine_metrics, HOP_HISTOGRAM)
         whole = rows[0].stat("p50")
@@ -195,6 +206,26 @@ async def trade_path(running: RunningSystem, settings: Settings,
                      note=f"mean over opens and closes; {ms / whole * 100:.0f} % of the p50")
                  for hop, ms in mean_ms(before, after).items()]
     return rows
+
+
+async def open_close(running: RunningSystem, count: int, *, quiet: float) -> list[float]:
+    """Milliseconds of each OpenPosition; every open is closed again, then `quiet` s pass."""
+    engine = running.stubs.engine
+    opens: list[float] = []
+    for _ in range(count):
+        started = time.perf_counter()
+        opened = await confirm_stub(engine.OpenPosition, engine_pb2.OpenPositionRequest(
+            request_id=request_id(), market="BTC-PERP", direction="short", size="0.0005"))
+        opens.append((time.perf_counter() - started) * 1000)
+        if not opened.result.ok:
+            raise RuntimeError(f"OpenPosition failed: {opened.result.error}")
+        closed = await confirm_stub(engine.ClosePosition, engine_pb2.ClosePositionRequest(
+            request_id=request_id(), market="BTC-PERP"))
+        if not closed.result.ok:
+            raise RuntimeError(f"ClosePosition failed: {closed.result.error}")
+        if quiet:
+            await asyncio.sleep(quiet)
+    return opens
 
 
 def hop_rows(spans: SpanStore) -> list[Row]:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 import grpc
 import websockets
 
+from bench.http_client import KeepAlive
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from services.gateway.wire import iso
 
@@ -125,3 +126,29 @@ async def fanout_latencies(engine: engine_pb2_grpc.EngineServiceStub, clients: l
             if stamp in direct:
                 latencies.append((arrived - direct[stamp]) * 1000)
     return latencies
+
+
+async def floor_fanout_latencies(floor_address: str, clients: list[Reader], frame_size: int,
+                                 seconds: float, interval: float = 0.5) -> list[float]:
+    """The floor's fan-out: a frame of `frame_size` bytes sent by a bare FastAPI app to every
+    browser every `interval` s; each arrival minus the moment the app began sending."""
+    marks = [len(client.frames) for client in clients]
+    sender = await KeepAlive.open(floor_address)
+    try:
+        for _ in range(max(1, round(seconds / interval))):
+            await sender.get(f"/fanout?size={frame_size}")
+            await asyncio.sleep(interval)
+    finally:
+        sender.close()
+    await asyncio.sleep(0.5)   # the last frames still in flight
+    return [(arrived - float(stamp)) * 1000
+            for client, mark in zip(clients, marks, strict=True)
+            for stamp, arrived in client.funding_arrivals(mark).items()]
+
+
+def funding_frame_size(clients: list[Reader]) -> int:
+    """The size of the last FUNDING_UPDATE frame a browser got (the floor sends the same)."""
+    for _, frame in reversed(clients[0].frames):
+        if json.loads(frame)["type"] == "FUNDING_UPDATE":
+            return len(frame)
+    return 3000
