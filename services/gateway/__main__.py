@@ -94,6 +94,10 @@ def server_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(
         app, http="httptools", log_config=None, lifespan="on", server_header=False,
         proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES, timeout_graceful_shutdown=5,
+        # No permessage-deflate: a compressor and a decompressor per browser doubled the
+        # memory of each connection (86 -> 42 KB; 1000 browsers: RSS 157 -> 113 MB), for
+        # frames of a few KB on a dashboard.
+        ws_per_message_deflate=False,
     )
 
 
