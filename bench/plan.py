@@ -43,7 +43,7 @@ class Settings:
     samples: int = 1000           # per closed-loop path; p99 needs at least 200
     load_seconds: float = 30.0    # the open-loop run
     load_per_minute: int = 10_000
-    fanout_seconds: float = 5.0
+    fanout_seconds: float = 15.0   # 30 updates at the 0.5 s tick: a p99 not set by one
     idle_seconds: float = 30.0
 
 
