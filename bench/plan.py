@@ -4,6 +4,7 @@ one group of paths on a running system and answers its rows."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -252,6 +253,26 @@ async def markets_throughput(running: RunningSystem, seconds: float) -> float:
         return await throughput(lambda: gateway.get("/api/drift/markets"), seconds)
     finally:
         gateway.close()
+
+
+TRACING_ROUNDS = 5
+
+
+async def tracing_cost(untraced: RunningSystem, traced: RunningSystem, seconds: float) -> Row:
+    """1 - traced / untraced markets throughput, each the median of rounds taken in turn."""
+    plain: list[float] = []
+    exporting: list[float] = []
+    for _ in range(TRACING_ROUNDS):
+        plain.append(await markets_throughput(untraced, seconds))
+        exporting.append(await markets_throughput(traced, seconds))
+    each = ", ".join(f"{(1 - t / u) * 100:.0f}" for u, t in zip(plain, exporting, strict=True))
+    plain_rate, traced_rate = statistics.median(plain), statistics.median(exporting)
+    return Row("tracing cost: GET /api/drift/markets throughput",
+               value=(1 - traced_rate / plain_rate) * 100, unit="%",
+               targets=(Target("value", 25.0),),
+               note=f"median of {TRACING_ROUNDS} rounds of {seconds:g} s each in turn: "
+                    f"{plain_rate:.0f}/s untraced, {traced_rate:.0f}/s exporting spans (each "
+                    f"round: {each} %); metrics on in both")
 
 
 async def idle(running: RunningSystem, settings: Settings) -> list[Row]:
