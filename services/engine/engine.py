@@ -643,21 +643,32 @@ class FundingEngine:
 
     async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
-        reply = await self._ledger.sync(account.state, patient=patient)
+        # The balances a resume compares the venue with go to disk while the vault syncs.
+        recording = asyncio.ensure_future(self._record_balances(account))
+        try:
+            reply = await self._ledger.sync(account.state, patient=patient)
+        except BaseException:
+            recording.add_done_callback(lambda done: done.cancelled() or done.exception())
+            raise
+        await recording
         if self._vault_status is not None:
             self._report_vanished_positions(self._vault_status.positions, account)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
-        self._record_balances(account)
         return account
 
-    def _record_balances(self, account: AccountView) -> None:
-        """What a resume compares the venue with; written only when an amount moved."""
+    async def _record_balances(self, account: AccountView) -> None:
+        """What a resume compares the venue with (the venue's, whatever the vault answers);
+        written only when an amount moved."""
         balances = resume.balances_of(account.state)
         if self._state.balances is None or replace(balances, as_of=None) != replace(
                 self._state.balances, as_of=None):
             self._state.balances = balances
-            self._save_state()
+            try:
+                await self._state_file.save_aside(self._state)
+            except OSError:
+                log.exception("engine state not saved",
+                              extra={"path": str(self._state_file.path)})
 
     async def _sync_once(self, *, patient: bool = False) -> AccountView:
         return await self._push_to_vault(await self._read_account(), patient=patient)

@@ -5,8 +5,10 @@ One JSON file, replaced atomically on every change (ENGINE_STATE_PATH; empty: me
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -115,8 +117,14 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class EngineStateFile:
+    """Saves are rendered where they are asked (the state is the event loop's) and written in
+    the order they were asked: a write that finds a later one already on disk is skipped."""
+
     def __init__(self, path: str) -> None:
         self.path = Path(path) if path else None
+        self._lock = threading.Lock()
+        self._asked = 0
+        self._written = 0
 
     def load(self) -> EngineState:
         if self.path is None or not self.path.exists():
@@ -128,8 +136,24 @@ class EngineStateFile:
         return state
 
     def save(self, state: EngineState) -> None:
-        if self.path is not None:
-            write_atomically(self.path, json.dumps(state.to_json(), indent=1, sort_keys=True))
+        """On disk when it returns."""
+        self._write(*self._render(state))
+
+    async def save_aside(self, state: EngineState) -> None:
+        """On disk when it returns, written on a worker thread: the caller's loop goes on."""
+        await asyncio.to_thread(self._write, *self._render(state))
+
+    def _render(self, state: EngineState) -> tuple[int, str]:
+        self._asked += 1
+        return self._asked, json.dumps(state.to_json(), indent=1, sort_keys=True)
+
+    def _write(self, number: int, text: str) -> None:
+        if self.path is None:
+            return
+        with self._lock:
+            if number > self._written:
+                write_atomically(self.path, text)
+                self._written = number
 
 
 def _iso(moment: datetime | None) -> str | None:
