@@ -23,6 +23,7 @@ from services.backtest.html_report import render
 from services.backtest.options import prepare
 from services.backtest.report import TOTALS, summary
 from services.backtest.runner import BacktestRefused, run_backtest
+from services.cli import output
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError
 from services.feed.settings import DEFAULT_DATA_DIR, DEFAULT_IMPORT_DIR
@@ -91,7 +92,7 @@ def add_backtest_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = output.console(stderr=True)
     try:
         prepared = prepare(args)   # a sweep's base options are checked too
     except BacktestDataError as error:
@@ -148,7 +149,7 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
         table.add_row(*values, f"{Decimal(row['net_pnl_usd']):,.2f}",
                       f"{Decimal(row['funding_pnl_usd']):,.2f}", f"{costs:,.2f}",
                       row["max_drawdown_pct"], str(row["trade_count"]))
-    Console().print(table)
+    output.console().print(table)
     return 0
 
 
@@ -157,7 +158,7 @@ def _print_summary(report: dict[str, Any]) -> None:
                   title=f"{report['strategy']}: {report['start'][:10]} to {report['end'][:10]}")
     for label, key in TOTALS:
         table.add_row(label, f"{Decimal(report[key]):,.2f}")
-    console = Console()
+    console = output.console()
     console.print(table)
     console.print(f"return {report['net_return_pct']} % · max drawdown "
                   f"{report['max_drawdown_pct']} % · in market {report['time_in_market_pct']} % "

@@ -20,12 +20,11 @@ from typing import Any
 import grpc
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from rich.console import Console
 from rich.table import Table
 
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
-from services.cli import request_ids
+from services.cli import output, request_ids
 from services.common.grpc_client import open_channel
 from services.common.grpc_tls import TlsFiles
 from services.common.service_auth import TokenError, read_token_file
@@ -174,7 +173,7 @@ async def _invoke(call: Call, args: argparse.Namespace, address: str,
 
 
 def _print_human(name: str, reply: Any) -> None:
-    console = Console()
+    console = output.console()
     if name == "markets":
         table = Table("market", "APR %", "rate 1h", "receives", "OI $", "24h vol $", "status",
                       title=f"{reply.source} · as of {reply.as_of.ToJsonString()}")
