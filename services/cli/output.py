@@ -3,7 +3,6 @@ is cut (rich assumes 80 columns there, and abbreviated figures are no use to a s
 
 from __future__ import annotations
 
-import os
 import sys
 
 from rich.console import Console
@@ -13,6 +12,7 @@ PIPED_WIDTH = 200
 
 def console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    if stream.isatty() or "COLUMNS" in os.environ:
+    if stream.isatty():
         return Console(stderr=stderr)
+    # Not COLUMNS either: a terminal's width exported into a piped job would cut it again.
     return Console(stderr=stderr, width=PIPED_WIDTH)
