@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,6 +43,7 @@ def main() -> int:
         market = ReplayMarket.load(
             settings.dne_data_dir, settings.dne_import_dir,
             start=settings.replay_start, speed=settings.replay_speed,
+            lead_in=timedelta(days=settings.replay_lead_in_days),
             state_file=ReplayStateFile(settings.feed_state_path),
         )
     except FeedStartError as error:

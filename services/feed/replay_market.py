@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from services.feed.replay_state import ReplayStateFile
 from services.feed.settings import MAX_REPLAY_SPEED
 
 log = logging.getLogger(__name__)
+NO_LEAD_IN = timedelta(0)
 
 SOURCE_NAME = "replay"
 HISTORY_DEFAULT_LIMIT = 10_000
@@ -113,6 +114,7 @@ class ReplayMarket:
         import_dir: Path,
         *,
         start: datetime | None = None,
+        lead_in: timedelta = NO_LEAD_IN,
         speed: float = 60.0,
         paused: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
@@ -127,7 +129,8 @@ class ReplayMarket:
         except (SnapshotError, DailyFundingError, ImportedHistoryError, ValueError) as error:
             raise FeedStartError(str(error)) from error
         window = history.window
-        begin = start or window.start
+        # Unset, the replay starts `lead_in` into the data: its charts open with that history.
+        begin = start or min(window.start + lead_in, window.end)
         if not window.start <= begin <= window.end:
             raise FeedStartError(
                 f"REPLAY_START {begin.isoformat()} is outside the recorded data, which runs "

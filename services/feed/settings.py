@@ -42,7 +42,12 @@ class FeedSettings(ServiceSettings):
         description="Market seconds per wall second (60: one funding hour per wall minute).",
     )
     replay_start: datetime | None = Field(
-        default=None, description="Market time the replay starts at; unset: first recorded day."
+        default=None, description="Market time the replay starts at; unset: the first recorded "
+        "day, plus REPLAY_LEAD_IN_DAYS."
+    )
+    replay_lead_in_days: int = Field(
+        default=0, ge=0, le=366, description="Days of recorded history behind the replay's "
+        "first hour when REPLAY_START is unset (make run: 7, so the charts open with a week)."
     )
     dne_data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Recorded Drift data.")
     feed_state_path: str = Field(

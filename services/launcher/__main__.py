@@ -51,6 +51,9 @@ async def main(live_sim: bool = False) -> int:
         "ENGINE_STATE_PATH": os.environ.get("ENGINE_STATE_PATH", str(var / "engine_state.json")),
         "FEED_STATE_PATH": os.environ.get("FEED_STATE_PATH", str(var / "feed_state.json")),
         "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
+        # A first start opens a week into the recorded data: the funding charts have a week
+        # behind them instead of one point.
+        "REPLAY_LEAD_IN_DAYS": os.environ.get("REPLAY_LEAD_IN_DAYS", "7"),
     }
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
     configured = os.environ.get("DNE_API_TOKEN")

@@ -93,3 +93,15 @@ async def test_a_feed_killed_and_restarted_keeps_its_market_clock(tmp_path: Path
         assert clock.clock.now.ToDatetime(tzinfo=UTC) == MOMENT and clock.clock.paused
     finally:
         await process.stop()
+
+
+def test_unset_start_with_a_lead_in_opens_that_far_into_the_data(tmp_path: Path) -> None:
+    """make run's first start: a week of recorded history behind the replay's first hour."""
+    week = ReplayMarket.load(DATA_DIR, tmp_path / "history", paused=True,
+                             lead_in=timedelta(days=7))
+    assert week.clock_state().now == FIRST_DAY + timedelta(days=7)
+    plain = ReplayMarket.load(DATA_DIR, tmp_path / "history", paused=True)
+    assert plain.clock_state().now == FIRST_DAY
+    beyond = ReplayMarket.load(DATA_DIR, tmp_path / "history", paused=True,
+                               lead_in=timedelta(days=3650))
+    assert beyond.clock_state().now == beyond.clock_state().end   # held at the data's end

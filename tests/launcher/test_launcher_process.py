@@ -8,13 +8,17 @@ import re
 import signal
 import sys
 import time
+from datetime import UTC, timedelta
 from pathlib import Path
 
+import grpc
 import httpx
 import psutil
 import pytest
 
+from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.launcher.processes import wait_serving
+from tests.kit.feed_builders import FIRST_DAY
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +89,12 @@ async def test_the_launcher_restarts_a_killed_feed_and_stops_everything_on_sigte
         children = service_processes(launcher.pid)
         assert set(children) == set(SERVICES)
         assert await restarts_metric(metrics_address, "feed") == 0
+        # A first start opens a week into the recorded data (the charts have a week behind).
+        async with grpc.aio.insecure_channel(feed_address) as channel:
+            clock = await feed_pb2_grpc.FeedServiceStub(channel).GetClock(
+                feed_pb2.GetClockRequest(), timeout=10)
+        opened = clock.clock.now.ToDatetime(tzinfo=UTC)
+        assert FIRST_DAY + timedelta(days=7) <= opened < FIRST_DAY + timedelta(days=7, hours=6)
 
         killed_at = time.monotonic()
         children["feed"].kill()
