@@ -175,10 +175,12 @@ async def _invoke(call: Call, args: argparse.Namespace, address: str,
 def _print_human(name: str, reply: Any) -> None:
     console = output.console()
     if name == "markets":
-        table = Table("market", "APR %", "rate 1h", "receives", "OI $", "24h vol $", "status",
+        table = Table("market", "APR %", "rate 1h %", "receives", "OI $", "24h vol $", "status",
                       title=f"{reply.source} · as of {reply.as_of.ToJsonString()}")
         for market in reply.markets:
-            table.add_row(market.symbol, f"{float(market.apr):+.2f}", market.rate_1h,
+            # As the dashboard shows it: the wire's 34-digit decimal is for --json.
+            table.add_row(market.symbol, f"{float(market.apr):+.2f}",
+                          f"{float(market.rate_1h or 0) * 100:+.4f}",
                           market.direction, f"{float(market.open_interest):,.0f}",
                           f"{float(market.volume_24h):,.0f}", market.status)
         console.print(table)

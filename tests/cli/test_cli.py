@@ -143,6 +143,7 @@ async def test_people_get_a_table_of_markets(system: RunningSystem) -> None:
     assert "SOL-PERP" in out and "APR %" in out and "replay" in out
     # Piped, as here: rich assumed 80 columns and cut figures and names short ("2,039,2…").
     assert "…" not in out and "1MPEPE-PERP" in out and "24h vol $" in out
+    assert "rate 1h %" in out and not re.search(r"\d\.\d{9,}", out)   # no wire decimals
 
 
 async def collateral(system: RunningSystem) -> Decimal:
