@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from services.gateway.__main__ import bind, server_config
 
@@ -19,11 +20,16 @@ CHUNKED_POST = (
 )
 
 
+async def lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]
+    """What a bare ASGI app answers to uvicorn's start-up and shutdown."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 async def echo(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await lifespan(receive, send)
         return
     body = b""
     while True:
@@ -47,10 +53,11 @@ class Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving() -> AsyncIterator[int]:
-    """The gateway's own server settings, around an app that echoes the body it was given."""
+async def serving(app: ASGIApp | None = None) -> AsyncIterator[int]:
+    """The gateway's own server settings around `app`, by default one that echoes the body it
+    was given; yields the port."""
     sock = bind("127.0.0.1", 0)
-    server = Server(server_config(echo))
+    server = Server(server_config(app or echo))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(10):

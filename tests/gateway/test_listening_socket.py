@@ -10,8 +10,8 @@ import time
 
 import websockets
 
-from services.gateway.__main__ import SEND_BUFFER_BYTES, bind, server_config
-from tests.gateway.test_http_parser import Server, serving
+from services.gateway.__main__ import SEND_BUFFER_BYTES, bind
+from tests.gateway.test_http_parser import lifespan, serving
 
 
 async def accepted_socket_options() -> tuple[int, int]:
@@ -62,9 +62,7 @@ async def test_answers_on_one_keep_alive_connection_take_milliseconds_not_a_dela
 async def accept_websocket(scope, receive, send):  # type: ignore[no-untyped-def]
     """A bare ASGI app that accepts a WebSocket and waits for the client to leave."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await lifespan(receive, send)
         return
     await receive()
     await send({"type": "websocket.accept"})
@@ -75,18 +73,9 @@ async def accept_websocket(scope, receive, send):  # type: ignore[no-untyped-def
 async def test_websockets_are_not_compressed_so_a_browser_costs_half_the_memory():
     """A browser offers permessage-deflate; the gateway declines it (issue 12: a compressor
     and a decompressor per connection took 1000 browsers' gateway past 150 MB)."""
-    sock = bind("127.0.0.1", 0)
-    server = Server(server_config(accept_websocket))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            await server.listening.wait()
-        url = f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+    async with serving(accept_websocket) as port:
+        url = f"ws://127.0.0.1:{port}/"
         async with websockets.connect(url, compression="deflate") as connection:
             assert connection.request_headers["Sec-WebSocket-Extensions"]  # offered
             assert "Sec-WebSocket-Extensions" not in connection.response_headers
             assert connection.extensions == []
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
