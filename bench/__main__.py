@@ -45,16 +45,19 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         rows += await plan.trade_path(running, settings,
                                       f"http://127.0.0.1:{engine_metrics}/metrics")
         memory = plan.memory(running)
-        # The traced system beside the plain one: the cost of tracing is read from their
-        # throughputs taken in turn, round after round, so the VM's drift falls on both.
-        async with otlp_receiver() as (spans, endpoint), paper_system(
-                workdir / "traced", free_port(), {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-                                     "OTEL_EXPORTER_OTLP_INSECURE": "true",
-                                     # Exported every 100 ms: no trade's spans overflow the
-                                     # queue.
-                                     "OTEL_BSP_SCHEDULE_DELAY": "100"}) as traced:
-            await plan.trade_path(traced, plan.Settings(samples=settings.samples), None)
-            rows.append(await plan.tracing_cost(running, traced, THROUGHPUT_SECONDS))
+        # The traced system beside the plain one, and a traced floor beside the plain floor:
+        # the cost of tracing is read from their throughputs taken in turn, round after round,
+        # so the VM's drift falls on all of them.
+        async with otlp_receiver() as (spans, endpoint):
+            exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                         "OTEL_EXPORTER_OTLP_INSECURE": "true",
+                         # Exported every 100 ms: no trade's spans overflow the queue.
+                         "OTEL_BSP_SCHEDULE_DELAY": "100"}
+            async with paper_system(workdir / "traced", free_port(), exporting) as traced, \
+                    running_floor(exporting) as traced_floor:
+                await plan.trade_path(traced, plan.Settings(samples=settings.samples), None)
+                rows += await plan.tracing_cost((running, traced), (floor, traced_floor),
+                                                THROUGHPUT_SECONDS)
             await asyncio.sleep(1)   # the last spans exported
     # Idle as `make run` idles: a fresh system with the engine's default tick, nothing calling.
     async with paper_system(workdir / "idle", free_port(), fast_tick=False) as running:

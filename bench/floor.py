@@ -5,12 +5,15 @@ wanted, in ASCII, so one server stands in for calls of any size (ListFundingMark
 GetEngineStatus' few hundred bytes). `python -m bench.floor http ECHO_ADDRESS` serves a bare
 FastAPI app with the gateway's own socket and uvicorn settings, whose /proxy calls the echo and
 whose /ws browsers get each frame /fanout sends them (the floor of the gateway's fan-out).
-Each prints `listening on HOST:PORT` first, as the services do, and serves until SIGTERM."""
+Each prints `listening on HOST:PORT` first, as the services do, and serves until SIGTERM.
+With OTEL_EXPORTER_OTLP_ENDPOINT set, each is traced as the services are (the same
+interceptors and request spans): the floor of tracing's cost."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -18,7 +21,9 @@ import time
 import grpc
 from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
 
+from services.common.telemetry import client_interceptors, server_interceptors, setup_tracing
 from services.gateway.__main__ import GatewayServer, bind, server_config
+from services.gateway.app import trace_requests
 
 ECHO_METHOD = "/bench.floor.Echo/Echo"
 
@@ -37,8 +42,13 @@ def echo_stub(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable:
                                response_deserializer=_identity)
 
 
+def _trace_as(name: str) -> None:
+    setup_tracing(name, os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
 async def serve_echo() -> None:
-    server = grpc.aio.server()
+    _trace_as("floor-grpc")
+    server = grpc.aio.server(interceptors=server_interceptors())
     handler = grpc.unary_unary_rpc_method_handler(
         _answer, request_deserializer=_identity, response_serializer=_identity)
     service, method = ECHO_METHOD.strip("/").split("/")
@@ -57,8 +67,10 @@ async def serve_echo() -> None:
 def proxy_app(echo_address: str) -> FastAPI:
     """/static answers without a backend call (the floor of /api/config); /proxy?size=N makes
     one echo call and answers its bytes (the floor of /api/drift/markets and /health)."""
+    _trace_as("floor-http")
     app = FastAPI()
-    channel = grpc.aio.insecure_channel(echo_address)
+    trace_requests(app)
+    channel = grpc.aio.insecure_channel(echo_address, interceptors=client_interceptors())
     echo = echo_stub(channel)
 
     @app.get("/static")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,9 +17,10 @@ class Floor:
     pids: dict[str, int]
 
 
-async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+async def _start(*args: str, env: Mapping[str, str]) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.floor", *args, stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "bench.floor", *args, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **env})
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
     if not line.startswith("listening on "):
@@ -44,12 +46,13 @@ async def _accepting(address: str, timeout: float = 30.0) -> None:
 
 
 @asynccontextmanager
-async def running_floor() -> AsyncIterator[Floor]:
+async def running_floor(env: Mapping[str, str] | None = None) -> AsyncIterator[Floor]:
+    """`env`: more environment for both servers (OTEL_EXPORTER_OTLP_ENDPOINT traces them)."""
     processes: list[asyncio.subprocess.Process] = []
     try:
-        echo, echo_address = await _start("grpc")
+        echo, echo_address = await _start("grpc", env=env or {})
         processes.append(echo)
-        proxy, proxy_address = await _start("http", echo_address)
+        proxy, proxy_address = await _start("http", echo_address, env=env or {})
         processes.append(proxy)
         await _accepting(proxy_address)
         yield Floor(echo_address, proxy_address, {"floor_grpc": echo.pid, "floor_http": proxy.pid})

@@ -246,33 +246,62 @@ def hop_rows(spans: SpanStore) -> list[Row]:
     return rows
 
 
-async def markets_throughput(running: RunningSystem, seconds: float) -> float:
-    gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
+async def throughput_of(address: str, token: str | None, path: str, seconds: float) -> float:
+    pool = ConnectionPool(address, token)
     try:
-        await closed_loop(lambda: gateway.get("/api/drift/markets"), 0, warmup=100)
-        return await throughput(lambda: gateway.get("/api/drift/markets"), seconds)
+        await closed_loop(lambda: pool.get(path), 0, warmup=100)
+        return await throughput(lambda: pool.get(path), seconds)
     finally:
-        gateway.close()
+        pool.close()
+
+
+async def markets_throughput(running: RunningSystem, seconds: float) -> float:
+    return await throughput_of(running.system.address("gateway"), running.api_token,
+                               "/api/drift/markets", seconds)
 
 
 TRACING_ROUNDS = 5
 
 
-async def tracing_cost(untraced: RunningSystem, traced: RunningSystem, seconds: float) -> Row:
-    """1 - traced / untraced markets throughput, each the median of rounds taken in turn."""
-    plain: list[float] = []
-    exporting: list[float] = []
+async def tracing_cost(systems: tuple[RunningSystem, RunningSystem],
+                       floors: tuple[Floor, Floor], seconds: float) -> list[Row]:
+    """1 - traced / untraced throughput, for the markets path and for the floor's bare
+    FastAPI -> gRPC echo traced by the same instrumentation: each the median of rounds
+    taken in turn, so the VM's drift falls on all four."""
+    untraced, traced = systems
+    gateway = ConnectionPool(untraced.system.address("gateway"), untraced.api_token)
+    try:
+        size = len(await gateway.get("/api/drift/markets"))
+    finally:
+        gateway.close()
+    proxy = f"/proxy?size={size}"
+    rates: dict[str, list[float]] = {"plain": [], "traced": [], "floor": [], "traced floor": []}
     for _ in range(TRACING_ROUNDS):
-        plain.append(await markets_throughput(untraced, seconds))
-        exporting.append(await markets_throughput(traced, seconds))
-    each = ", ".join(f"{(1 - t / u) * 100:.0f}" for u, t in zip(plain, exporting, strict=True))
-    plain_rate, traced_rate = statistics.median(plain), statistics.median(exporting)
-    return Row("tracing cost: GET /api/drift/markets throughput",
-               value=(1 - traced_rate / plain_rate) * 100, unit="%",
-               targets=(Target("value", 25.0),),
-               note=f"median of {TRACING_ROUNDS} rounds of {seconds:g} s each in turn: "
-                    f"{plain_rate:.0f}/s untraced, {traced_rate:.0f}/s exporting spans (each "
-                    f"round: {each} %); metrics on in both")
+        rates["plain"].append(await markets_throughput(untraced, seconds))
+        rates["traced"].append(await markets_throughput(traced, seconds))
+        for name, floor in zip(("floor", "traced floor"), floors, strict=True):
+            rates[name].append(await throughput_of(floor.proxy_address, None, proxy, seconds))
+
+    def cost(plain: str, exporting: str) -> tuple[float, str]:
+        each = ", ".join(f"{(1 - t / u) * 100:.0f}"
+                         for u, t in zip(rates[plain], rates[exporting], strict=True))
+        untraced_rate = statistics.median(rates[plain])
+        traced_rate = statistics.median(rates[exporting])
+        return ((1 - traced_rate / untraced_rate) * 100,
+                f"median of {TRACING_ROUNDS} rounds of {seconds:g} s each in turn: "
+                f"{untraced_rate:.0f}/s untraced, {traced_rate:.0f}/s exporting spans (each "
+                f"round: {each} %)")
+
+    floor_cost, floor_note = cost("floor", "traced floor")
+    system_cost, system_note = cost("plain", "traced")
+    return [
+        Row(f"floor: tracing cost, FastAPI -> grpc echo, {size} B", value=floor_cost, unit="%",
+            note=f"{floor_note}; the gateway's instrumentation on a bare app"),
+        Row("tracing cost: GET /api/drift/markets throughput", value=system_cost, unit="%",
+            targets=(Target("value", 25.0),),
+            note=f"{system_note}; metrics on in both; {system_cost / floor_cost:.2f}x the "
+                 "floor's cost"),
+    ]
 
 
 async def idle(running: RunningSystem, settings: Settings) -> list[Row]:

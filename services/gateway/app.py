@@ -82,6 +82,18 @@ def redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
             span.set_attribute(key, _TOKEN_IN_QUERY.sub(r"\1[REDACTED]", value))
 
 
+def trace_requests(app: FastAPI) -> None:
+    """Spans for every HTTP request and WebSocket connection, when spans are exported; the
+    command spans that the dispatcher opens carry the trace on into the engine through gRPC
+    metadata. No span per ASGI send and receive: three spans per request (and one per
+    WebSocket message) for nothing an operator reads cost most of tracing's throughput
+    (issue 12). The bench's floor is traced by this same call."""
+    if tracing():
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes,
+            exclude_spans=["receive", "send"])
+
+
 def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
     limits = RateLimits(settings)
     markets = MarketDirectory(clients.feed, timeout=settings.backend_timeout_sec,
@@ -109,14 +121,7 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
         # token; the schema itself stays at /openapi.json.
         docs_url=None, redoc_url=None,
     )
-    # Spans for every HTTP request and WebSocket connection; the command spans that the
-    # dispatcher opens carry the trace on into the engine through gRPC metadata.
-    # No span per ASGI send and receive: three spans per request (and one per WebSocket
-    # message) for nothing an operator reads cost most of tracing's throughput (issue 12).
-    if tracing():
-        FastAPIInstrumentor.instrument_app(
-            app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes,
-            exclude_spans=["receive", "send"])
+    trace_requests(app)
     app.state.gateway = Gateway(settings, clients, limits, markets, fanout)
     app.state.fanout = fanout
     install_error_handlers(app)
