@@ -826,20 +826,20 @@ class FundingEngine:
                        "outside the engine? check the venue")
 
     def _warn(self, message: str) -> None:
-        log.warning("hedge warning", extra={"reason": message})
-        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
-                      E.HealthAlert(level="WARNING", health="", message=message))
+        self._alert(logging.WARNING, "hedge warning", message)
 
     def _critical_alert(self, message: str) -> None:
-        log.critical("unhedged leg", extra={"reason": message})
-        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
-                      E.HealthAlert(level="CRITICAL", health="", message=message))
+        self._alert(logging.CRITICAL, "unhedged leg", message)
+
+    def _alert(self, level: int, event: str, message: str) -> None:
+        """Logged, and sent to every dashboard as a HEALTH_ALERT of the same level."""
+        log.log(level, event, extra={"reason": message})
+        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
+            level=logging.getLevelName(level), health="", message=message))
 
     async def _critical_stop(self, message: str) -> None:
         """One leg without the other: stop, say so loudly, and wait for a human."""
-        log.critical("critical stop", extra={"reason": message})
-        self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT,
-                      E.HealthAlert(level="CRITICAL", health="", message=message))
+        self._alert(logging.CRITICAL, "critical stop", message)
         self._halt(message)
         self._emit_status()
 

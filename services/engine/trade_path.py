@@ -393,10 +393,14 @@ class TradePath:
             order.requested_size = to_wire(trade.size)
         return order
 
-    def _record_outcome_of(self, request: TradeRequest, order: common_pb2.OrderResult) -> None:
+    def _record_outcome_of(
+        self, request: TradeRequest, order: common_pb2.OrderResult
+    ) -> tuple[str, str]:
+        """Counts the outcome (dne_trades_total); answers its kind and status as counted."""
         kind = K.TradeKind.Name(request.kind).removeprefix("TRADE_KIND_").lower()
         status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
         TRADES.labels(kind=kind, result=status).inc()
+        return kind, status
 
     async def _lookup_order(self, client_order_id: str) -> common_pb2.OrderResult | None:
         """The executor's record of an order: None when it has none; VENUE_UNAVAILABLE when it
@@ -469,9 +473,7 @@ class TradePath:
         return settlement
 
     def _record_outcome(self, trade: ApprovedTrade, order: common_pb2.OrderResult) -> None:
-        kind = K.TradeKind.Name(trade.request.kind).removeprefix("TRADE_KIND_").lower()
-        status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
-        TRADES.labels(kind=kind, result=status).inc()
+        kind, status = self._record_outcome_of(trade.request, order)
         if order.status == K.TRADE_STATUS_FILLED:
             log.info("trade executed", extra={
                 "timestamp": datetime.now(UTC).isoformat(), "market": order.market,
