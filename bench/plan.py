@@ -17,7 +17,7 @@ from bench.pool import ConnectionPool
 from bench.processes import cpu_seconds, idle_cpu_percent, rss_mb
 from bench.sampling import closed_loop, open_loop, throughput
 from bench.spans import hops
-from bench.stats import Overhead, Row, Target
+from bench.stats import Overhead, Row, Target, percentile
 from bench.system import pids
 from bench.websocket import (
     command_latencies,
@@ -132,21 +132,35 @@ async def websocket_paths(running: RunningSystem, settings: Settings) -> list[Ro
                 note="alternating open and close")]
 
 
+STALL_ROUNDS = 5
+
+
 async def fanout_paths(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:
     url = ws_url(running)
     floor_url = f"ws://{floor.proxy_address}/ws"
     engine = running.stubs.engine
     rows: list[Row] = []
+    alone: list[float] = []
+    beside: list[float] = []
+    rises: list[float] = []
     async with readers(url, 100) as clients:
         await asyncio.sleep(1)
-        alone = await fanout_latencies(engine, clients, settings.fanout_seconds)
+        # Without and with the stalled browser in turn, round after round, and the median of
+        # the rounds' rises: the VM's drift falls on both, and one slow update sets one
+        # round's p99, not the verdict (one window each read -27 % to +89 % across runs).
+        each = settings.fanout_seconds / STALL_ROUNDS
+        for _ in range(STALL_ROUNDS):
+            without = await fanout_latencies(engine, clients, each)
+            stalled = await stalled_browser(url, running.system.address("gateway"))
+            try:
+                # The stalled browser is offered every update too, and reads none.
+                with_it = await fanout_latencies(engine, clients, each)
+            finally:
+                stalled.transport.abort()
+            alone += without
+            beside += with_it
+            rises.append((percentile(with_it, 0.99) / percentile(without, 0.99) - 1) * 100)
         frame_size = funding_frame_size(clients)
-        stalled = await stalled_browser(url, running.system.address("gateway"))
-        try:
-            # The stalled browser is offered every update too, and reads none.
-            beside = await fanout_latencies(engine, clients, settings.fanout_seconds)
-        finally:
-            stalled.transport.abort()
     async with readers(floor_url, 100) as clients:
         await asyncio.sleep(1)
         floor_100 = Row(f"floor: FastAPI WebSocket, {frame_size} B to 100 browsers",
@@ -154,10 +168,12 @@ async def fanout_paths(running: RunningSystem, floor: Floor, settings: Settings)
                                                      settings.fanout_seconds))
     first = Row("FUNDING_UPDATE to 100 browsers", alone, targets=(Target("p99", 25.0),),
                 floor=floor_100, note="behind a direct engine StreamEvents subscription")
-    second = Row("  ... with one stalled browser", beside)
-    rise = (second.stat("p99") / first.stat("p99") - 1) * 100
-    rows += [floor_100, first, second, Row("  p99 rise from the stalled browser", value=rise,
-                                           unit="%", targets=(Target("value", 10.0),))]
+    second = Row("  ... with one stalled browser", beside,
+                  note=f"{STALL_ROUNDS} rounds without and with it, in turn")
+    rows += [floor_100, first, second, Row(
+        "  p99 rise from the stalled browser", value=statistics.median(rises), unit="%",
+        targets=(Target("value", 10.0),),
+        note=f"median of {STALL_ROUNDS} rounds: " + ", ".join(f"{r:+.0f}" for r in rises))]
     async with readers(url, 1000) as clients:
         await asyncio.sleep(2)
         many = await fanout_latencies(engine, clients, settings.fanout_seconds)
