@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import plan
 from bench.backtest_speed import backtest_rows
-from bench.floor_processes import running_floor
+from bench.floor_processes import running_floor, running_trade_floor
 from bench.report import show, write
 from bench.stats import Row
 from bench.system import paper_system
@@ -42,8 +42,10 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
         rows += await plan.open_load(running, settings)
         rows += await plan.websocket_paths(running, settings)
         rows += await plan.fanout_paths(running, floor, settings)
-        rows += await plan.trade_path(running, settings,
-                                      f"http://127.0.0.1:{engine_metrics}/metrics")
+        async with running_trade_floor() as trade_floor:
+            rows += await plan.trade_path(running, settings,
+                                          f"http://127.0.0.1:{engine_metrics}/metrics",
+                                          trade_floor)
         memory = plan.memory(running)
         # The traced system beside the plain one, and a traced floor beside the plain floor:
         # the cost of tracing is read from their throughputs taken in turn, round after round,

@@ -17,15 +17,16 @@ class Floor:
     pids: dict[str, int]
 
 
-async def _start(*args: str, env: Mapping[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+async def _start(*args: str, env: Mapping[str, str],
+                 module: str = "bench.floor") -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.floor", *args, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE,
         env={**os.environ, **env})
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
     if not line.startswith("listening on "):
         process.kill()
-        raise RuntimeError(f"bench.floor {' '.join(args)} did not start: {line!r}")
+        raise RuntimeError(f"{module} {' '.join(args)} did not start: {line!r}")
     return process, line.removeprefix("listening on ")
 
 
@@ -45,6 +46,17 @@ async def _accepting(address: str, timeout: float = 30.0) -> None:
             return
 
 
+async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in reversed(processes):
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
 @asynccontextmanager
 async def running_floor(env: Mapping[str, str] | None = None) -> AsyncIterator[Floor]:
     """`env`: more environment for both servers (OTEL_EXPORTER_OTLP_ENDPOINT traces them)."""
@@ -57,11 +69,24 @@ async def running_floor(env: Mapping[str, str] | None = None) -> AsyncIterator[F
         await _accepting(proxy_address)
         yield Floor(echo_address, proxy_address, {"floor_grpc": echo.pid, "floor_http": proxy.pid})
     finally:
-        for process in reversed(processes):
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 10)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+        await _stop(processes)
+
+
+@asynccontextmanager
+async def running_trade_floor() -> AsyncIterator[str]:
+    """bench/trade_floor.py's four processes (feed and vault echo, executor and engine relays);
+    answers the engine relay's address."""
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, module: str = "bench.floor") -> str:
+        process, address = await _start(*args, env={}, module=module)
+        processes.append(process)
+        return address
+
+    try:
+        feed = await start("grpc")
+        vault = await start("grpc")
+        executor = await start("executor", feed, module="bench.trade_floor")
+        yield await start("engine", feed, executor, vault, module="bench.trade_floor")
+    finally:
+        await _stop(processes)

@@ -194,21 +194,44 @@ async def fanout_paths(running: RunningSystem, floor: Floor, settings: Settings)
 QUIET_SECONDS = 0.1
 
 
+async def trade_floor(address: str, count: int) -> Row:
+    """bench/trade_floor.py's graph of a trade's calls on bare servers, one at a time."""
+    channel = grpc.aio.insecure_channel(address)
+    trade = echo_stub(channel)
+    try:
+        for _ in range(20):   # warm-up
+            await trade(b"trade")
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await trade(b"trade")
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(QUIET_SECONDS)
+    finally:
+        await channel.close()
+    return Row("floor: a trade's 19 calls on bare grpc.aio servers", latencies,
+               note="the same calls, order and overlap (bench/trade_floor.py)")
+
+
 async def trade_path(running: RunningSystem, settings: Settings,
-                     engine_metrics: str | None) -> list[Row]:
+                     engine_metrics: str | None, floor_address: str | None = None) -> list[Row]:
     """OpenPosition through gates, intent, fill and vault write, closed again after each: one
-    trade at a time (the target), then back to back (the next open waits for the previous
-    close's sync); with the engine's /metrics, its own timing of each hop too."""
+    trade at a time (the target; beside the floor of its calls when `floor_address` is the
+    trade floor's), then back to back (the next open waits for the previous close's sync);
+    with the engine's /metrics, its own timing of each hop too."""
     before = await read_totals(engine_metrics, HOP_HISTOGRAM) if engine_metrics else {}
     count = max(200, settings.samples // 4)
+    floor = await trade_floor(floor_address, count) if floor_address else None
     services = pids(running)
     await open_close(running, 20, quiet=0.0)  # warm-up
     cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
     quiet = await open_close(running, count, quiet=QUIET_SECONDS)
     cpu_after = {name: cpu_seconds(pid) for name, pid in services.items()}
-    rows = [Row("gRPC engine.OpenPosition (paper, whole path)", quiet,
-                targets=(Target("p50", 15.0),),
-                note=f"one trade at a time: {QUIET_SECONDS * 1000:.0f} ms after each close")]
+    one_at_a_time = Row("gRPC engine.OpenPosition (paper, whole path)", quiet,
+                        targets=(Target("p50", 15.0),), floor=floor,
+                        note=f"one trade at a time: {QUIET_SECONDS * 1000:.0f} ms after each "
+                             "close")
+    rows = [*([floor] if floor else []), one_at_a_time]
     rows.append(Row("  ... back to back (open, close, open, ...)",
                     await open_close(running, count, quiet=0.0),
                     note="each waits for the previous close's vault sync"))
@@ -218,7 +241,7 @@ async def trade_path(running: RunningSystem, settings: Settings,
              for name in services]
     if engine_metrics:
         after = await read_totals(engine_metrics, HOP_HISTOGRAM)
-        whole = rows[0].stat("p50")
+        whole = one_at_a_time.stat("p50")
         rows += [Row(f"  hop (engine histogram): {hop}", value=ms,
                      note=f"mean over opens and closes; {ms / whole * 100:.0f} % of the p50")
                  for hop, ms in mean_ms(before, after).items()]

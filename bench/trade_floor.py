@@ -1,0 +1,105 @@
+"""The floor of a paper trade: the same gRPC calls, in the same order and the same overlap, made
+by bare grpc.aio servers that do nothing else.
+
+One OpenPosition, as its trace shows it (bench/spans.py), is 19 calls across four processes:
+
+1. in parallel: the vault's lookup of the request id, the venue's status and the account (each
+   asks the feed's clock), the markets table (3.4 KB) and two prices;
+2. the vault's intent;
+3. the order (the clock, then the price);
+4. in parallel: the vault's completion, and the account again (clock and prices together);
+5. in parallel: the hedge price, and the vault's sync.
+
+`python -m bench.trade_floor executor FEED` serves the executor's part (each call asks the feed
+echo once, twice in turn, or twice together, as the request says) and
+`python -m bench.trade_floor engine FEED EXECUTOR VAULT` the engine's: one call runs the whole
+graph. The feed and the vault are bench/floor.py's echo. Each prints `listening on HOST:PORT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from bench.floor import ECHO_METHOD, echo_stub
+
+Echo = Callable[[bytes], Awaitable[bytes]]
+SMALL = b"200"           # most answers are a few hundred bytes
+TABLE = b"3438"          # ListFundingMarkets
+# The executor's calls, by how they ask the feed.
+ONE, IN_TURN, TOGETHER = b"one", b"in-turn", b"together"
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+async def _serve(handler: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]) -> None:
+    server = grpc.aio.server()
+    method = grpc.unary_unary_rpc_method_handler(
+        handler, request_deserializer=_identity, response_serializer=_identity)
+    service, name = ECHO_METHOD.strip("/").split("/")
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service, {name: method}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"listening on 127.0.0.1:{port}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0)
+
+
+def _stub(address: str) -> Echo:
+    return echo_stub(grpc.aio.insecure_channel(address))
+
+
+async def serve_executor(feed_address: str) -> None:
+    feed = _stub(feed_address)
+
+    async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if request == IN_TURN:
+            await feed(SMALL)
+            await feed(SMALL)
+        elif request == TOGETHER:
+            await asyncio.gather(feed(SMALL), feed(SMALL))
+        else:
+            await feed(SMALL)
+        return b"x" * int(SMALL)
+
+    await _serve(answer)
+
+
+async def serve_engine(feed_address: str, executor_address: str, vault_address: str) -> None:
+    feed, executor, vault = (_stub(a) for a in (feed_address, executor_address, vault_address))
+
+    async def trade(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        await asyncio.gather(vault(SMALL), executor(ONE), executor(ONE), feed(TABLE),
+                             feed(SMALL), feed(SMALL))
+        await vault(SMALL)
+        await executor(IN_TURN)
+        await asyncio.gather(vault(SMALL), executor(TOGETHER))
+        await asyncio.gather(feed(SMALL), vault(SMALL))
+        return b"x" * int(SMALL)
+
+    await _serve(trade)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["executor"] and len(argv) == 2:
+        asyncio.run(serve_executor(argv[1]))
+    elif argv[:1] == ["engine"] and len(argv) == 4:
+        asyncio.run(serve_engine(*argv[1:]))
+    else:
+        print("usage: python -m bench.trade_floor executor FEED | engine FEED EXECUTOR VAULT",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
