@@ -17,7 +17,7 @@ class Floor:
     pids: dict[str, int]
 
 
-async def _start(*args: str, env: Mapping[str, str],
+async def start_process(*args: str, env: Mapping[str, str],
                  module: str = "bench.floor") -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE,
@@ -46,7 +46,7 @@ async def _accepting(address: str, timeout: float = 30.0) -> None:
             return
 
 
-async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
+async def stop_processes(processes: list[asyncio.subprocess.Process]) -> None:
     for process in reversed(processes):
         if process.returncode is None:
             process.terminate()
@@ -62,14 +62,14 @@ async def running_floor(env: Mapping[str, str] | None = None) -> AsyncIterator[F
     """`env`: more environment for both servers (OTEL_EXPORTER_OTLP_ENDPOINT traces them)."""
     processes: list[asyncio.subprocess.Process] = []
     try:
-        echo, echo_address = await _start("grpc", env=env or {})
+        echo, echo_address = await start_process("grpc", env=env or {})
         processes.append(echo)
-        proxy, proxy_address = await _start("http", echo_address, env=env or {})
+        proxy, proxy_address = await start_process("http", echo_address, env=env or {})
         processes.append(proxy)
         await _accepting(proxy_address)
         yield Floor(echo_address, proxy_address, {"floor_grpc": echo.pid, "floor_http": proxy.pid})
     finally:
-        await _stop(processes)
+        await stop_processes(processes)
 
 
 @asynccontextmanager
@@ -79,7 +79,7 @@ async def running_trade_floor() -> AsyncIterator[str]:
     processes: list[asyncio.subprocess.Process] = []
 
     async def start(*args: str, module: str = "bench.floor") -> str:
-        process, address = await _start(*args, env={}, module=module)
+        process, address = await start_process(*args, env={}, module=module)
         processes.append(process)
         return address
 
@@ -89,4 +89,4 @@ async def running_trade_floor() -> AsyncIterator[str]:
         executor = await start("executor", feed, module="bench.trade_floor")
         yield await start("engine", feed, executor, vault, module="bench.trade_floor")
     finally:
-        await _stop(processes)
+        await stop_processes(processes)

@@ -1,0 +1,52 @@
+"""The trade's floor makes the calls bench/trade_floor.py documents: one trade reaches the feed
+10 times (6 of them through the executor's 4 calls) and the vault 4 times; with the trade itself,
+the 19 calls of an OpenPosition."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+
+from bench.floor import ECHO_METHOD, echo_stub
+from bench.floor_processes import start_process, stop_processes
+
+
+@asynccontextmanager
+async def counting_echo(name: str, calls: Counter[str]) -> AsyncIterator[str]:
+    """An echo in this process that counts what it answers under `name`."""
+    async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        calls[name] += 1
+        return b"x" * int(request)
+
+    server = grpc.aio.server()
+    service, method = ECHO_METHOD.strip("/").split("/")
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
+        method: grpc.unary_unary_rpc_method_handler(answer)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(0)
+
+
+async def test_one_trade_makes_the_calls_of_an_open_position() -> None:
+    calls: Counter[str] = Counter()
+    processes = []
+    async with counting_echo("feed", calls) as feed, counting_echo("vault", calls) as vault:
+        try:
+            executor_process, executor = await start_process("executor", feed, env={},
+                                                      module="bench.trade_floor")
+            processes.append(executor_process)
+            engine_process, engine = await start_process("engine", feed, executor, vault, env={},
+                                                  module="bench.trade_floor")
+            processes.append(engine_process)
+            async with grpc.aio.insecure_channel(engine) as channel:
+                answer = await echo_stub(channel)(b"trade")
+        finally:
+            await stop_processes(processes)
+    assert len(answer) == 200
+    assert calls == {"feed": 10, "vault": 4}
