@@ -22,6 +22,11 @@ DEFAULT_PORTS = {
 }
 
 
+# A first start opens a week into the recorded data: the funding charts have a week behind them
+# instead of one point (the Helm chart's feed does the same).
+LEAD_IN_DAYS = 7
+
+
 def _ports() -> dict[str, int]:
     return {
         name: int(os.environ.get(f"DNE_{name.upper()}_PORT", port))
@@ -51,9 +56,7 @@ async def main(live_sim: bool = False) -> int:
         "ENGINE_STATE_PATH": os.environ.get("ENGINE_STATE_PATH", str(var / "engine_state.json")),
         "FEED_STATE_PATH": os.environ.get("FEED_STATE_PATH", str(var / "feed_state.json")),
         "DNE_IMPORT_DIR": os.environ.get("DNE_IMPORT_DIR", str(var / "history")),
-        # A first start opens a week into the recorded data: the funding charts have a week
-        # behind them instead of one point.
-        "REPLAY_LEAD_IN_DAYS": os.environ.get("REPLAY_LEAD_IN_DAYS", "7"),
+        "REPLAY_LEAD_IN_DAYS": os.environ.get("REPLAY_LEAD_IN_DAYS", str(LEAD_IN_DAYS)),
     }
     # Like Jupyter: a token made for this run unless one is configured, shown only in the URL.
     configured = os.environ.get("DNE_API_TOKEN")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from services.launcher.__main__ import LEAD_IN_DAYS
 from tests.kit import deploy_chart
 from tests.kit.deploy_objects import (
     COMPONENT_LABEL,
@@ -324,3 +325,13 @@ def test_a_component_nothing_calls_refuses_every_connection() -> None:
         "metrics": {"enabled": False},
         "components": {"engine": {"calls": ["feed", "executor"]}}}))
     assert by_component(objects, "NetworkPolicy")["vault"]["spec"]["ingress"] == []
+
+
+def test_a_replay_feed_opens_a_week_into_the_recorded_data_as_make_run_does(
+    objects: list[dict[str, Any]],
+) -> None:
+    (feed,) = containers(by_component(objects, "Deployment")["feed"])
+    env = env_of(feed)
+    if env["FEED_SOURCE"]["value"] != "replay":
+        pytest.skip("a live feed (FEED_SOURCE=drift) has no replay to lead into")
+    assert env["REPLAY_LEAD_IN_DAYS"]["value"] == str(LEAD_IN_DAYS)
