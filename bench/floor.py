@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
@@ -46,22 +47,36 @@ def _trace_as(name: str) -> None:
     setup_tracing(name, os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
 
-async def serve_echo() -> None:
-    _trace_as("floor-grpc")
-    server = grpc.aio.server(interceptors=server_interceptors())
+Answer = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
+
+
+def add_echo_method(server: grpc.aio.Server, answer: Answer) -> None:
+    """Serves ECHO_METHOD on `server` with `answer`, raw bytes in and out."""
     handler = grpc.unary_unary_rpc_method_handler(
-        _answer, request_deserializer=_identity, response_serializer=_identity)
+        answer, request_deserializer=_identity, response_serializer=_identity)
     service, method = ECHO_METHOD.strip("/").split("/")
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service, {method: handler}),))
+
+
+async def serve_until_sigterm(answer: Answer,
+                              interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> None:
+    """ECHO_METHOD answered by `answer` on 127.0.0.1:0; prints the address, serves until
+    SIGTERM."""
+    server = grpc.aio.server(interceptors=list(interceptors))
+    add_echo_method(server, answer)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await server.stop(0)
+
+
+async def serve_echo() -> None:
+    _trace_as("floor-grpc")
+    await serve_until_sigterm(_answer, server_interceptors())
 
 
 def proxy_app(echo_address: str) -> FastAPI:

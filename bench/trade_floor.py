@@ -19,39 +19,18 @@ graph. The feed and the vault are bench/floor.py's echo. Each prints `listening 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 
 import grpc
 
-from bench.floor import ECHO_METHOD, echo_stub
+from bench.floor import echo_stub, serve_until_sigterm
 
 Echo = Callable[[bytes], Awaitable[bytes]]
 SMALL = b"200"           # most answers are a few hundred bytes
 TABLE = b"3438"          # ListFundingMarkets
 # The executor's calls, by how they ask the feed.
 ONE, IN_TURN, TOGETHER = b"one", b"in-turn", b"together"
-
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-async def _serve(handler: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]) -> None:
-    server = grpc.aio.server()
-    method = grpc.unary_unary_rpc_method_handler(
-        handler, request_deserializer=_identity, response_serializer=_identity)
-    service, name = ECHO_METHOD.strip("/").split("/")
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service, {name: method}),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(f"listening on 127.0.0.1:{port}", flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
 
 
 def _stub(address: str) -> Echo:
@@ -71,7 +50,7 @@ async def serve_executor(feed_address: str) -> None:
             await feed(SMALL)
         return b"x" * int(SMALL)
 
-    await _serve(answer)
+    await serve_until_sigterm(answer)
 
 
 async def serve_engine(feed_address: str, executor_address: str, vault_address: str) -> None:
@@ -86,7 +65,7 @@ async def serve_engine(feed_address: str, executor_address: str, vault_address: 
         await asyncio.gather(feed(SMALL), vault(SMALL))
         return b"x" * int(SMALL)
 
-    await _serve(trade)
+    await serve_until_sigterm(trade)
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 
-from bench.floor import ECHO_METHOD, echo_stub
+from bench.floor import add_echo_method, echo_stub
 from bench.floor_processes import start_process, stop_processes
 
 
@@ -22,9 +22,7 @@ async def counting_echo(name: str, calls: Counter[str]) -> AsyncIterator[str]:
         return b"x" * int(request)
 
     server = grpc.aio.server()
-    service, method = ECHO_METHOD.strip("/").split("/")
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
-        method: grpc.unary_unary_rpc_method_handler(answer)}),))
+    add_echo_method(server, answer)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
