@@ -336,7 +336,7 @@ class TradePath:
                 if not await self._ledger.complete(request_id, order, settlement):
                     continue  # kept in the outbox, which blocks trading on its own
                 del self.awaiting[request_id]
-                self._record_outcome_of(request, order)
+                self._count_outcome(request, order)
                 resolved.append((request, orders.from_order(request, order)))
         return resolved
 
@@ -393,7 +393,7 @@ class TradePath:
             order.requested_size = to_wire(trade.size)
         return order
 
-    def _record_outcome_of(
+    def _count_outcome(
         self, request: TradeRequest, order: common_pb2.OrderResult
     ) -> tuple[str, str]:
         """Counts the outcome (dne_trades_total); answers its kind and status as counted."""
@@ -473,7 +473,7 @@ class TradePath:
         return settlement
 
     def _record_outcome(self, trade: ApprovedTrade, order: common_pb2.OrderResult) -> None:
-        kind, status = self._record_outcome_of(trade.request, order)
+        kind, status = self._count_outcome(trade.request, order)
         if order.status == K.TRADE_STATUS_FILLED:
             log.info("trade executed", extra={
                 "timestamp": datetime.now(UTC).isoformat(), "market": order.market,
