@@ -31,6 +31,9 @@ TRADES_WITH_OWNER = select(
 ).join_from(TRADES, VAULTS, TRADES.c.vault_id == VAULTS.c.id)
 TRADE_BY_ORDER_ID = TRADES_WITH_OWNER.where(
     TRADES.c.client_order_id == bindparam("client_order_id"))
+# The engine's lookup of one request id before each trade: the one filter that is asked per
+# trade, so built once (client order ids are unique: no order, no limit).
+TRADE_OF_VAULT_BY_ORDER_ID = TRADE_BY_ORDER_ID.where(TRADES.c.vault_id == bindparam("vault_id"))
 # PostgreSQL: a completion and its repeat queue on the trade's row.
 TRADE_BY_ORDER_ID_LOCKED = TRADE_BY_ORDER_ID.with_for_update(of=TRADES)
 ORDER_ID_TAKEN = select(TRADES.c.id).where(

@@ -1,5 +1,7 @@
-"""The store's transactions run whole on worker threads: the event loop keeps serving while
-one runs, and a read never waits for a writer (SQLite: no write lock for reads)."""
+"""The store's writes run whole on worker threads: the event loop keeps serving while one runs.
+A read never waits for a writer (SQLite: no write lock for reads), so SQLite's run on the loop
+itself, where they cost less than the hop to a thread; PostgreSQL's round trips keep the
+threads."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ async def test_the_event_loop_keeps_running_while_a_transaction_works(
 
         ticking = asyncio.create_task(ticker())
         try:
-            await store.vault_status(KEY)
+            await store.open_vault(KEY)  # gets or creates: a write
         finally:
             ticking.cancel()
             await store.dispose()
@@ -70,3 +72,35 @@ async def test_a_read_does_not_wait_for_a_writer_holding_the_sqlite_lock(tmp_pat
         await store.dispose()
     assert status.key == KEY and trades == []
     assert elapsed < 1.0  # a BEGIN IMMEDIATE would have waited out the 15 s busy timeout
+
+
+async def test_sqlite_reads_run_on_the_loop_and_other_reads_on_a_worker(
+    backend: str, tmp_path: Path
+) -> None:
+    async with database_url(backend, tmp_path) as url:
+        engine = create_engine(url)
+        store = VaultStore(engine, ManualClock(START))
+        await store.create_schema()
+        await store.open_vault(KEY)
+        threads: list[str] = []
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def note_thread(*_args: object) -> None:
+            threads.append(threading.current_thread().name)
+
+        try:
+            await store.vault_status(KEY)
+            await store.list_trades(KEY, client_order_id="nothing-yet", limit=1)
+            await store.list_funding_payments(KEY, None)
+            reads, threads[:] = list(threads), []
+            await store.open_vault(KEY)
+            writes = list(threads)
+        finally:
+            await store.dispose()
+    loop_thread = threading.current_thread().name
+    assert reads and writes
+    assert loop_thread not in writes
+    if backend == "sqlite":
+        assert set(reads) == {loop_thread}
+    else:
+        assert loop_thread not in reads
