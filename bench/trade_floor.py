@@ -1,14 +1,15 @@
 """The floor of a paper trade: the same gRPC calls, in the same order and the same overlap, made
 by bare grpc.aio servers that do nothing else.
 
-One OpenPosition, as its trace shows it (bench/spans.py), is 19 calls across four processes:
+One OpenPosition, as its trace shows it (bench/spans.py) and tests/observability/
+test_trade_calls.py counts it, is 16 calls across four processes:
 
-1. in parallel: the vault's lookup of the request id, the venue's status and the account (each
-   asks the feed's clock), the markets table (3.4 KB) and two prices;
+1. in parallel: the vault's lookup of the request id, the venue's status with the account (one
+   call, which asks the feed's clock), the markets table (3.4 KB) and two prices;
 2. the vault's intent;
 3. the order (the clock, then the price);
 4. in parallel: the vault's completion, and the account again (clock and prices together);
-5. in parallel: the hedge price, and the vault's sync.
+5. the vault's sync (the update after it shows the hedge price the gates read).
 
 `python -m bench.trade_floor executor FEED` serves the executor's part (each call asks the feed
 echo once, twice in turn, or twice together, as the request says) and
@@ -57,12 +58,11 @@ async def serve_engine(feed_address: str, executor_address: str, vault_address: 
     feed, executor, vault = (_stub(a) for a in (feed_address, executor_address, vault_address))
 
     async def trade(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        await asyncio.gather(vault(SMALL), executor(ONE), executor(ONE), feed(TABLE),
-                             feed(SMALL), feed(SMALL))
+        await asyncio.gather(vault(SMALL), executor(ONE), feed(TABLE), feed(SMALL), feed(SMALL))
         await vault(SMALL)
         await executor(IN_TURN)
         await asyncio.gather(vault(SMALL), executor(TOGETHER))
-        await asyncio.gather(feed(SMALL), vault(SMALL))
+        await vault(SMALL)
         return b"x" * int(SMALL)
 
     await serve_until_sigterm(trade)

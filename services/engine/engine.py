@@ -767,6 +767,8 @@ class FundingEngine:
 
     async def _trade_locked(self, request: TradeRequest) -> E.CommandResult:
         self._forget_read_after_fill()  # only this command's own fills count
+        if self._trade_path is not None:
+            self._trade_path.hedge_price = None  # and only this command's own price
         if not self.running or self._trade_path is None:
             return self.publish_result(orders.failure(
                 request.request_id, request.action, DomainError(
@@ -848,8 +850,15 @@ class FundingEngine:
         from the account read started after the last fill when there is one."""
         assert self._ledger is not None
         after_fill, self._after_fill = self._after_fill, None
-        # The hedge price the update shows is read while the vault syncs: a read, in parallel.
-        price = asyncio.ensure_future(self.upstream.price(self.settings.hedge_market))
+        # The hedge price the update shows: the one this command's gates read, or else read
+        # while the vault syncs (a read, in parallel).
+        known = self._trade_path.hedge_price if self._trade_path is not None else None
+        price: asyncio.Future[Decimal]
+        if known is not None:
+            price = asyncio.get_running_loop().create_future()
+            price.set_result(known)
+        else:
+            price = asyncio.ensure_future(self.upstream.price(self.settings.hedge_market))
         account: AccountView | None = None
         try:
             if not self._ledger.outbox and self.sync_error is None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import grpc
 from opentelemetry import trace
@@ -87,6 +88,9 @@ class TradePath:
         self._told_unknown: set[str] = set()
         # Intents whose write the vault may or may not have made (its answer was lost).
         self.unsure_intents: dict[str, TradeRequest] = {}
+        # The hedge market's price as the last gates read it: the update published after a
+        # trade shows it instead of asking the feed again a few milliseconds later.
+        self.hedge_price: Decimal | None = None
 
     async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
         with tracer.start_as_current_span(f"trade {request.action}") as span:
@@ -191,15 +195,15 @@ class TradePath:
         price_market = self._settings.hedge_market if request.is_swap else request.market
         # A trade on the hedge market itself asks its price once: one answer, both uses.
         same_price = needs_price and price_market == self._settings.hedge_market
-        venue, account, markets, price, sol_price = await asyncio.gather(
-            self._upstream.venue_status(),
-            self._upstream.account(self._sub_account, None),
+        (venue, account), markets, price, sol_price = await asyncio.gather(
+            self._upstream.venue_and_account(self._sub_account),
             self._upstream.markets() if needs_markets else _none({}),
             self._price_or_none(price_market, request) if needs_price else _none(None),
             self._sol_price() if needs_price and not same_price else _none(None),
         )
         if same_price:
             sol_price = price if price is not None else await self._sol_price()
+        self.hedge_price = sol_price
         return TradeContext(account, venue, markets, price, sol_price)
 
     async def _price_or_none(self, market: str, request: TradeRequest):  # type: ignore[no-untyped-def]

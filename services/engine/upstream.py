@@ -88,14 +88,28 @@ class Upstream:
         return VenueStatus(reply, (self._monotonic() - started) * 1000)
 
     async def account(self, sub_account: int, funding_since: datetime | None) -> AccountView:
-        request = executor_pb2.GetAccountStateRequest(sub_account=sub_account)
+        reply = await self._account_state(executor_pb2.GetAccountStateRequest(
+            sub_account=sub_account), funding_since)
+        return AccountView(reply.state)
+
+    async def venue_and_account(self, sub_account: int) -> tuple[VenueStatus, AccountView]:
+        """Both in one call, read at the same moment (the gates' reads before a trade); the
+        measured round trip is this call's."""
+        started = self._monotonic()
+        reply = await self._account_state(executor_pb2.GetAccountStateRequest(
+            sub_account=sub_account, with_venue_status=True), None)
+        venue = VenueStatus(reply.venue, (self._monotonic() - started) * 1000)
+        return venue, AccountView(reply.state)
+
+    async def _account_state(
+        self, request: executor_pb2.GetAccountStateRequest, funding_since: datetime | None
+    ) -> executor_pb2.GetAccountStateResponse:
         if funding_since is not None:
             request.funding_since.CopyFrom(to_timestamp(funding_since))
         try:
-            reply = await self.executor.GetAccountState(request, timeout=CALL_TIMEOUT_SEC)
+            return await self.executor.GetAccountState(request, timeout=CALL_TIMEOUT_SEC)
         except grpc.RpcError as error:
             raise _unavailable(ErrorCode.VENUE_UNAVAILABLE, "executor", error) from None
-        return AccountView(reply.state)
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode | None:

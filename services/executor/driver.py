@@ -26,6 +26,8 @@ a driver raises DomainError only where there is no OrderResult to carry it (stat
 | swap()           | OrderResult       | the spot leg: LONG buys, SHORT sells SOL in the wallet  |
 | get_order()      | OrderResult, None | the stored result of an earlier order, for recovery     |
 | status()         | VenueStatus       | connected, latency, halted and why, wallet authority    |
+| status_and_      | (VenueStatus,     | both, read together (the gates' reads before a trade)   |
+|   account_state()|  AccountState)    |                                                         |
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class VenueDriver(Protocol):
     async def account_state(
         self, sub_account: int, funding_since: datetime | None = None
     ) -> AccountState: ...
+
+    async def status_and_account_state(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> tuple[VenueStatus, AccountState]: ...
 
     async def deposit(self, client_order_id: str, sub_account: int, amount: Decimal) -> OrderResult:
         ...

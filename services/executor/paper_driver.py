@@ -161,18 +161,28 @@ class PaperDriver:
     async def status(self) -> VenueStatus:
         try:
             now: datetime | None = await self._market_data.now()
-            connected = True
         except DomainError:
-            now, connected = None, False
+            now = None
+        return self._status_at(now)
+
+    def _status_at(self, now: datetime | None) -> VenueStatus:
+        """Connected when the feed's clock answered (`now` is its answer)."""
         return VenueStatus(
             venue=self.name,
-            connected=connected,
+            connected=now is not None,
             latency_ms=self._latency_ms,
             trading_halted=False,
             halt_reason="",
             account=WALLET_ACCOUNT,
             as_of=now,
         )
+
+    async def status_and_account_state(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> tuple[VenueStatus, AccountState]:
+        """One read of the feed's clock for both: the status is as of the account's moment."""
+        state = await self.account_state(sub_account, funding_since)
+        return self._status_at(state.as_of), state
 
     async def get_order(self, client_order_id: str) -> OrderResult | None:
         record = self._journal.get(client_order_id)

@@ -73,8 +73,13 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
     ) -> executor_pb2.GetAccountStateResponse:
         since = from_timestamp(request.funding_since) if request.HasField("funding_since") else None
         failure: tuple[grpc.StatusCode, str] | None = None
+        venue = None
         try:
-            state = await self._driver.account_state(request.sub_account, since)
+            if request.with_venue_status:
+                venue, state = await self._driver.status_and_account_state(
+                    request.sub_account, since)
+            else:
+                state = await self._driver.account_state(request.sub_account, since)
         except DomainError as error:
             code = _STATUS_FOR_CODE.get(error.code, grpc.StatusCode.FAILED_PRECONDITION)
             failure = (code, f"{error.code}: {error.message}")
@@ -89,7 +94,10 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         if state.leverage.is_finite():
             LEVERAGE.labels(label).set(float(state.leverage))
         COLLATERAL.labels(label).set(float(state.collateral))
-        return executor_pb2.GetAccountStateResponse(state=convert.account_state(state))
+        response = executor_pb2.GetAccountStateResponse(state=convert.account_state(state))
+        if venue is not None:
+            response.venue.CopyFrom(convert.venue_status(venue))
+        return response
 
     async def Deposit(
         self, request: executor_pb2.DepositRequest, context: grpc.aio.ServicerContext

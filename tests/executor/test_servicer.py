@@ -195,6 +195,24 @@ async def test_feed_outage_fails_orders_and_makes_state_unavailable(wire: Wire) 
     assert not status.connected
 
 
+async def test_the_account_with_the_venue_status_is_one_read_of_the_market_clock(
+    wire: Wire, feed: FakeFeed
+) -> None:
+    await wire.executor.Deposit(pb.DepositRequest(client_order_id="d", amount="100"))
+    before = feed.clock_reads
+    both = await wire.executor.GetAccountState(pb.GetAccountStateRequest(with_venue_status=True))
+    assert feed.clock_reads - before == 1
+    assert (both.venue.venue, both.venue.account) == ("paper", "paper-wallet")
+    assert both.venue.connected and both.venue.as_of == both.state.as_of
+    assert both.state.collateral == "100"
+    alone = await wire.executor.GetAccountState(pb.GetAccountStateRequest())
+    assert not alone.HasField("venue")
+    feed.down = True
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await wire.executor.GetAccountState(pb.GetAccountStateRequest(with_venue_status=True))
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
 async def test_paper_controls_set_latency_and_fail_the_next_orders(wire: Wire) -> None:
     await wire.paper.SetSimulatedLatency(pb.SetSimulatedLatencyRequest(latency_ms=20))
     status = await wire.executor.GetVenueStatus(pb.GetVenueStatusRequest())

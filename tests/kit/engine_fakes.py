@@ -247,7 +247,11 @@ class FakeExecutor:
     async def GetAccountState(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check()
         since = from_timestamp(request.funding_since) if is_set(request.funding_since) else None
-        return executor_pb2.GetAccountStateResponse(state=self.state(request.sub_account, since))
+        response = executor_pb2.GetAccountStateResponse(
+            state=self.state(request.sub_account, since))
+        if request.with_venue_status:
+            response.venue.CopyFrom(await self.GetVenueStatus(None))
+        return response
 
     async def GetOrder(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check()

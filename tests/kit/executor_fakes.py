@@ -57,12 +57,14 @@ class FakeFeed:
     )
     funding: dict[tuple[str, datetime], FundingRecord] = field(default_factory=dict)
     down: bool = False
+    clock_reads: int = 0
 
     def _check_up(self) -> None:
         if self.down:
             raise DomainError(ErrorCode.FEED_UNAVAILABLE, "the fake feed is down")
 
     async def now(self) -> datetime:
+        self.clock_reads += 1
         self._check_up()
         return self.clock.now()
 

@@ -78,13 +78,14 @@ async def running_system(
     common_env: Mapping[str, str] | None = None,
     executor_env: Mapping[str, str] | None = None,
     venue_sim_env: Mapping[str, str] | None = None,
+    vault_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningSystem]:
     """Starts feed, vault, executor and engine (and the gateway when asked); the vault keeps
     its port across restarts."""
     per_service = {
         "feed": {"DNE_IMPORT_DIR": str(var_dir / "history"),
                  "FEED_STATE_PATH": str(var_dir / "feed_state.json"), **(feed_env or {})},
-        "vault": {"DATABASE_URL": database_url},
+        "vault": {"DATABASE_URL": database_url, **(vault_env or {})},
         "executor": {"PAPER_STATE_PATH": str(var_dir / "paper_venue.json")},
         "engine": {"ENGINE_STATE_PATH": str(var_dir / "engine_state.json"), **FAST_ENGINE_ENV,
                    **(engine_env or {})},

@@ -130,6 +130,12 @@ class DriftDriver:
     async def status(self) -> VenueStatus:
         return await self._session.status()
 
+    async def status_and_account_state(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> tuple[VenueStatus, AccountState]:
+        return await asyncio.gather(self.status(),
+                                    self.account_state(sub_account, funding_since))
+
     async def account_state(
         self, sub_account: int, funding_since: datetime | None = None
     ) -> AccountState:
