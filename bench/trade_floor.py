@@ -2,17 +2,17 @@
 by bare grpc.aio servers that do nothing else.
 
 One OpenPosition, as its trace shows it (bench/spans.py) and tests/observability/
-test_trade_calls.py counts it, is 16 calls across four processes:
+test_trade_calls.py counts it, is 13 calls across four processes:
 
 1. in parallel: the vault's lookup of the request id, the venue's status with the account (one
    call, which asks the feed's clock), the markets table (3.4 KB) and two prices;
 2. the vault's intent;
-3. the order (the clock, then the price);
-4. in parallel: the vault's completion, and the account again (clock and prices together);
+3. the order (the clock, then the price), whose answer carries the account the fill left;
+4. the vault's completion;
 5. the vault's sync (the update after it shows the hedge price the gates read).
 
 `python -m bench.trade_floor executor FEED` serves the executor's part (each call asks the feed
-echo once, twice in turn, or twice together, as the request says) and
+echo once or twice in turn, as the request says) and
 `python -m bench.trade_floor engine FEED EXECUTOR VAULT` the engine's: one call runs the whole
 graph. The feed and the vault are bench/floor.py's echo. Each prints `listening on HOST:PORT`.
 """
@@ -31,7 +31,7 @@ Echo = Callable[[bytes], Awaitable[bytes]]
 SMALL = b"200"           # most answers are a few hundred bytes
 TABLE = b"3438"          # ListFundingMarkets
 # The executor's calls, by how they ask the feed.
-ONE, IN_TURN, TOGETHER = b"one", b"in-turn", b"together"
+ONE, IN_TURN = b"one", b"in-turn"
 
 
 def _stub(address: str) -> Echo:
@@ -45,8 +45,6 @@ async def serve_executor(feed_address: str) -> None:
         if request == IN_TURN:
             await feed(SMALL)
             await feed(SMALL)
-        elif request == TOGETHER:
-            await asyncio.gather(feed(SMALL), feed(SMALL))
         else:
             await feed(SMALL)
         return b"x" * int(SMALL)
@@ -61,7 +59,7 @@ async def serve_engine(feed_address: str, executor_address: str, vault_address: 
         await asyncio.gather(vault(SMALL), executor(ONE), feed(TABLE), feed(SMALL), feed(SMALL))
         await vault(SMALL)
         await executor(IN_TURN)
-        await asyncio.gather(vault(SMALL), executor(TOGETHER))
+        await vault(SMALL)
         await vault(SMALL)
         return b"x" * int(SMALL)
 

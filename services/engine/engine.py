@@ -261,6 +261,7 @@ class FundingEngine:
                 account=account, sub_account=sub_account, monotonic=self._monotonic),
             account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
             sleep=self._sleep, on_fill=self._read_account_after_fill,
+            funding_since=self._funding_since,
         )
         legs = HedgeLegs(
             trade_path=self._trade_path,
@@ -638,8 +639,11 @@ class FundingEngine:
     # --- vault sync --------------------------------------------------------------------------
 
     async def _read_account(self) -> AccountView:
-        since = (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
-        return await self.upstream.account(self.sub_account, since)
+        return await self.upstream.account(self.sub_account, self._funding_since())
+
+    def _funding_since(self) -> datetime | None:
+        """Where an account read's funding payments start: a little before the last sync."""
+        return (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
 
     async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
@@ -794,12 +798,16 @@ class FundingEngine:
             self._forget_read_after_fill()
         return self.publish_result(result)
 
-    def _read_account_after_fill(self) -> None:
-        """The account a fill changed, read while the vault records the fill: the sync after
-        the trade uses this read instead of asking again. The last fill's read is the one kept
-        (a hedged entry fills twice)."""
+    def _read_account_after_fill(self, account: common_pb2.AccountState | None = None) -> None:
+        """The account a fill changed: as the executor's answer carried it, or else read while
+        the vault records the fill. The sync after the trade uses it instead of asking again.
+        The last fill's is the one kept (a hedged entry fills twice)."""
         self._forget_read_after_fill()
-        self._after_fill = asyncio.ensure_future(self._read_account())
+        if account is not None:
+            self._after_fill = asyncio.get_running_loop().create_future()
+            self._after_fill.set_result(AccountView(account))
+        else:
+            self._after_fill = asyncio.ensure_future(self._read_account())
 
     def _forget_read_after_fill(self) -> None:
         if self._after_fill is not None:

@@ -52,6 +52,10 @@ tracer = trace.get_tracer(__name__)
 K = common_pb2
 NOT_FINAL = (K.TRADE_STATUS_PENDING, K.TRADE_STATUS_UNKNOWN)
 Sleep = Callable[[float], Awaitable[None]]
+# An order's answer: its result, a close's settlement, the account the fill left (when the
+# executor could say).
+Sent = tuple[common_pb2.OrderResult, common_pb2.OrderResult | None,
+             common_pb2.AccountState | None]
 
 
 class TradePath:
@@ -67,10 +71,13 @@ class TradePath:
         sub_account: int,
         blocked_reason: Callable[[], str],
         sleep: Sleep = asyncio.sleep,
-        on_fill: Callable[[], None] = lambda: None,
+        on_fill: Callable[[common_pb2.AccountState | None], None] = lambda account: None,
+        funding_since: Callable[[], datetime | None] = lambda: None,
     ) -> None:
-        """`on_fill` is told of each fill before the vault records it (the engine starts
-        reading the account the fill changed, in parallel with that write)."""
+        """`on_fill` is told of each fill before the vault records it, with the account the
+        fill left when the executor's answer carried it (else None: the engine reads it, in
+        parallel with that write). Orders ask for that account with funding payments from
+        `funding_since()`, as the engine's own account reads do."""
         self._settings = settings
         self._upstream = upstream
         self._ledger = ledger
@@ -81,6 +88,7 @@ class TradePath:
         self._blocked_reason = blocked_reason
         self._sleep = sleep
         self._on_fill = on_fill
+        self._funding_since = funding_since
         self._lock = asyncio.Lock()  # one trade at a time: gates see the state they guard
         # Sent, not yet confirmed by the venue (a live transaction still landing): request id ->
         # the request. Trading waits until each has its final outcome.
@@ -176,14 +184,14 @@ class TradePath:
         if not created:
             return await self._answer_stored(request, stored)
         with timed_hop("executor"):
-            order, settlement = await self._send(trade)
+            order, settlement, account = await self._send(trade)
         if order.status == K.TRADE_STATUS_PENDING:
             return self._await_confirmation(request, order)
         if order.status == K.TRADE_STATUS_UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
         if order.status == K.TRADE_STATUS_FILLED:
-            self._on_fill()
+            self._on_fill(account)
         with timed_hop("vault"):
             await self._ledger.complete(request.request_id, order, settlement)
         self._record_outcome(trade, order)
@@ -231,9 +239,7 @@ class TradePath:
             created_at=now, updated_at=now,
         )
 
-    async def _send(
-        self, trade: ApprovedTrade
-    ) -> tuple[common_pb2.OrderResult, common_pb2.OrderResult | None]:
+    async def _send(self, trade: ApprovedTrade) -> Sent:
         """Sends the order; transport errors are retried with the same client order id, which
         the executor makes idempotent. When every attempt fails the outcome is UNKNOWN."""
         retrying = AsyncRetrying(
@@ -251,26 +257,25 @@ class TradePath:
         try:
             found = await self._lookup_order(trade.request.request_id)
         except DomainError:
-            return self._unknown(trade), None
+            return self._unknown(trade), None, None
         if found is None:
-            return self._never_reached(trade.request.request_id, trade), None
+            return self._never_reached(trade.request.request_id, trade), None, None
         try:
-            return found, await self._settlement_of(found)
+            return found, await self._settlement_of(found), None
         except DomainError:
             # Filled, its settlement not readable now: wait for both rather than record the
             # close without it (found by make sim, seed 4202).
             waiting = common_pb2.OrderResult()
             waiting.CopyFrom(found)
             waiting.status = K.TRADE_STATUS_PENDING
-            return waiting, None
+            return waiting, None, None
 
-    async def _send_once(
-        self, trade: ApprovedTrade
-    ) -> tuple[common_pb2.OrderResult, common_pb2.OrderResult | None]:
+    async def _send_once(self, trade: ApprovedTrade) -> Sent:
         request = trade.request
         executor = self._upstream.executor
-        common = {"client_order_id": request.request_id}
+        common = {"client_order_id": request.request_id, "account_after": self._account_after()}
         limit = to_wire(trade.price_limit, 6) if trade.price_limit is not None else ""
+        settlement = None
         if request.kind == K.TRADE_KIND_DEPOSIT:
             reply = await executor.Deposit(executor_pb2.DepositRequest(
                 **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
@@ -286,11 +291,10 @@ class TradePath:
         elif request.kind == K.TRADE_KIND_PERP_CLOSE:
             # Property 16: settling PnL above $1 after a close is always on; the proto's bool
             # cannot tell "unset" from "false", so the engine does not offer to skip it.
-            closed = await executor.ClosePosition(executor_pb2.ClosePositionRequest(
+            reply = await executor.ClosePosition(executor_pb2.ClosePositionRequest(
                 **common, sub_account=self._sub_account, market=request.market,
                 settle_pnl=True, price_limit=limit), timeout=CALL_TIMEOUT_SEC)
-            settlement = closed.settlement if closed.HasField("settlement") else None
-            return closed.result, settlement
+            settlement = reply.settlement if reply.HasField("settlement") else None
         elif request.is_swap:
             reply = await executor.Swap(executor_pb2.SwapRequest(
                 **common, side=trade.side, size=to_wire(trade.size), price_limit=limit),
@@ -300,7 +304,14 @@ class TradePath:
                 **common, sub_account=self._sub_account, market=request.market,
                 side=trade.side, size=to_wire(trade.size), price_limit=limit,
                 reduce_only=request.reduce_only, kind=request.kind), timeout=CALL_TIMEOUT_SEC)
-        return reply.result, None
+        return reply.result, settlement, reply.account if reply.HasField("account") else None
+
+    def _account_after(self) -> executor_pb2.AccountAfter:
+        wanted = executor_pb2.AccountAfter(sub_account=self._sub_account)
+        since = self._funding_since()
+        if since is not None:
+            wanted.funding_since.CopyFrom(to_timestamp(since))
+        return wanted
 
     def _await_confirmation(
         self, request: TradeRequest, order: common_pb2.OrderResult

@@ -28,6 +28,8 @@ a driver raises DomainError only where there is no OrderResult to carry it (stat
 | status()         | VenueStatus       | connected, latency, halted and why, wallet authority    |
 | status_and_      | (VenueStatus,     | both, read together (the gates' reads before a trade)   |
 |   account_state()|  AccountState)    |                                                         |
+| account_after_   | AccountState      | the account as the last fill left it (paper: at that    |
+|   fill()         |                   | fill's prices, no feed call); else account_state()      |
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class VenueDriver(Protocol):
     async def status_and_account_state(
         self, sub_account: int, funding_since: datetime | None = None
     ) -> tuple[VenueStatus, AccountState]: ...
+
+    async def account_after_fill(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> AccountState: ...
 
     async def deposit(self, client_order_id: str, sub_account: int, amount: Decimal) -> OrderResult:
         ...

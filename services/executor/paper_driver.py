@@ -119,6 +119,11 @@ class PaperDriver:
         self._failures_left = 0
         self._failure_code = ErrorCode.VENUE_REJECTED.value
         self._failure_message = ""
+        # Each change to the state counts. The last fill's sub-account, moment and prices, with
+        # the count it left, describe that account after it while nothing else has changed it
+        # (its funding is accrued to that moment: every order on a sub-account accrues first).
+        self._changes = 0
+        self._last_fill: tuple[int, int | None, datetime, PriceBook] | None = None
         # Orders run one at a time under the lock; the same id asked meanwhile joins its call.
         self._payment_order = PaymentOrder()
         self._journal: OrderJournal[OrderRecord] = OrderJournal(
@@ -200,6 +205,20 @@ class PaperDriver:
             if await self._accrue_funding(sub_account, account, now):
                 self._write_change(None)
             return await self._describe(sub_account, account, now, prices, funding_since)
+
+    async def account_after_fill(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> AccountState:
+        """The account as the last fill on it left it, at that fill's moment and prices (no
+        feed call), when nothing has changed the state since; else as account_state() reads
+        it (after a swap, say, which accrues no sub-account's funding)."""
+        async with self._lock:
+            last = self._last_fill
+            if last is not None and last[:2] == (self._changes, sub_account):
+                _, _, now, prices = last
+                account = self._state.account(sub_account)
+                return await self._describe(sub_account, account, now, prices, funding_since)
+        return await self.account_state(sub_account, funding_since)
 
     # --- orders
 
@@ -430,11 +449,14 @@ class PaperDriver:
             (self._state.wallet_usdc, self._state.wallet_sol, self._state.accounts) = snapshot
             raise
         if record.result.status is OrderStatus.FILLED:
+            assert now is not None
+            self._last_fill = (self._changes, sub_account, now, prices)
             await self._log_state(sub_account, now, prices)
         return record
 
     def _write_change(self, record: OrderRecord | None) -> None:
         """One small synced line: the order (if any) with the balances it leaves."""
+        self._changes += 1
         if self._file is not None:
             self._file.append(record, self._state)
 

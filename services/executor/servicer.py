@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -18,11 +19,18 @@ from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import COLLATERAL, HEALTH_RATIO, LEVERAGE, TRADES
 from services.common.timeutil import from_timestamp
 from services.executor import convert
-from services.executor.domain import OpenOrder, OrderKind, OrderResult, OrderStatus
+from services.executor.domain import (
+    AccountState,
+    OpenOrder,
+    OrderKind,
+    OrderResult,
+    OrderStatus,
+)
 from services.executor.driver import VenueDriver
 from services.executor.paper_driver import PaperDriver
 
 log = logging.getLogger(__name__)
+Reply = TypeVar("Reply")
 
 _STATUS_FOR_CODE = {
     ErrorCode.FEED_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
@@ -54,9 +62,37 @@ async def _guarded(
     return result
 
 
+def _account_proto(sub_account: int, state: AccountState) -> common_pb2.AccountState:
+    label = str(sub_account)
+    HEALTH_RATIO.labels(label).set(float(state.health_ratio))
+    if state.leverage.is_finite():
+        LEVERAGE.labels(label).set(float(state.leverage))
+    COLLATERAL.labels(label).set(float(state.collateral))
+    return convert.account_state(state)
+
+
 class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
     def __init__(self, driver: VenueDriver) -> None:
         self._driver = driver
+
+    async def _answer(self, response: Reply, request: Any) -> Reply:
+        """`response` with the account after its fill when the request asked for it. A venue
+        that cannot describe it now answers the order alone: the caller reads it itself."""
+        result = response.result  # type: ignore[attr-defined]
+        if (not request.HasField("account_after") or result.replayed
+                or result.status != common_pb2.TRADE_STATUS_FILLED):
+            return response
+        wanted = request.account_after
+        since = (from_timestamp(wanted.funding_since) if wanted.HasField("funding_since")
+                 else None)
+        try:
+            state = await self._driver.account_after_fill(wanted.sub_account, since)
+        except Exception as error:
+            log.warning("no account after the fill; the caller reads it", extra={
+                "client_order_id": result.client_order_id, "reason": str(error)})
+            return response
+        response.account.CopyFrom(_account_proto(wanted.sub_account, state))  # type: ignore[attr-defined]
+        return response
 
     async def GetVenueStatus(
         self, request: executor_pb2.GetVenueStatusRequest, context: grpc.aio.ServicerContext
@@ -89,12 +125,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
             failure = (grpc.StatusCode.INTERNAL, "account state failed; see the executor log")
         if failure is not None:
             await context.abort(*failure)
-        label = str(request.sub_account)
-        HEALTH_RATIO.labels(label).set(float(state.health_ratio))
-        if state.leverage.is_finite():
-            LEVERAGE.labels(label).set(float(state.leverage))
-        COLLATERAL.labels(label).set(float(state.collateral))
-        response = executor_pb2.GetAccountStateResponse(state=convert.account_state(state))
+        response = executor_pb2.GetAccountStateResponse(
+            state=_account_proto(request.sub_account, state))
         if venue is not None:
             response.venue.CopyFrom(convert.venue_status(venue))
         return response
@@ -108,7 +140,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
                                               convert.amount(request.amount))
 
         result = await _guarded(request.client_order_id, OrderKind.DEPOSIT, "USDC", run)
-        return executor_pb2.DepositResponse(result=convert.order_result(result))
+        return await self._answer(
+            executor_pb2.DepositResponse(result=convert.order_result(result)), request)
 
     async def Withdraw(
         self, request: executor_pb2.WithdrawRequest, context: grpc.aio.ServicerContext
@@ -119,7 +152,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
                                                convert.amount(request.amount))
 
         result = await _guarded(request.client_order_id, OrderKind.WITHDRAW, "USDC", run)
-        return executor_pb2.WithdrawResponse(result=convert.order_result(result))
+        return await self._answer(
+            executor_pb2.WithdrawResponse(result=convert.order_result(result)), request)
 
     async def OpenPosition(
         self, request: executor_pb2.OpenPositionRequest, context: grpc.aio.ServicerContext
@@ -140,7 +174,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         rebalance = request.kind == common_pb2.TRADE_KIND_PERP_REBALANCE
         kind = OrderKind.PERP_REBALANCE if rebalance else OrderKind.PERP_OPEN
         result = await _guarded(request.client_order_id, kind, request.market[:40], run)
-        return executor_pb2.OpenPositionResponse(result=convert.order_result(result))
+        return await self._answer(
+            executor_pb2.OpenPositionResponse(result=convert.order_result(result)), request)
 
     async def ClosePosition(
         self, request: executor_pb2.ClosePositionRequest, context: grpc.aio.ServicerContext
@@ -165,7 +200,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         reply = executor_pb2.ClosePositionResponse(result=convert.order_result(result))
         if settlement:
             reply.settlement.CopyFrom(convert.order_result(settlement[0]))
-        return reply
+        return await self._answer(reply, request)
 
     async def SettlePnl(
         self, request: executor_pb2.SettlePnlRequest, context: grpc.aio.ServicerContext
@@ -180,7 +215,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         result = await _guarded(
             request.client_order_id, OrderKind.SETTLE_PNL, request.market[:40], run
         )
-        return executor_pb2.SettlePnlResponse(result=convert.order_result(result))
+        return await self._answer(
+            executor_pb2.SettlePnlResponse(result=convert.order_result(result)), request)
 
     async def Swap(
         self, request: executor_pb2.SwapRequest, context: grpc.aio.ServicerContext
@@ -195,7 +231,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         selling = request.side == common_pb2.SIDE_SHORT
         kind = OrderKind.SPOT_SELL if selling else OrderKind.SPOT_BUY
         result = await _guarded(request.client_order_id, kind, "SOL", run)
-        return executor_pb2.SwapResponse(result=convert.order_result(result))
+        return await self._answer(
+            executor_pb2.SwapResponse(result=convert.order_result(result)), request)
 
     async def GetOrder(
         self, request: executor_pb2.GetOrderRequest, context: grpc.aio.ServicerContext

@@ -41,13 +41,46 @@ async def test_a_replayed_request_id_is_timed_only_in_the_gates(running: EngineH
         "gates": 1.0, "intent": 0.0, "executor": 0.0, "vault": 0.0, "publish": 0.0}
 
 
-async def test_the_account_after_a_fill_is_read_while_the_vault_records_the_fill(
+async def test_the_account_the_order_answer_carries_is_synced_without_another_read(
     running: EngineHarness,
 ) -> None:
-    """The sync after a trade reads the account once, and that read is already under way while
-    CompleteTrade is being written: it does not wait for the vault's answer."""
+    """The executor's answer to the order carries the account the fill left: the only account
+    read of the trade is the gates', and the vault is synced with the position just opened."""
     hedge(running.executor, Decimal(1), Decimal(0))
     executor, vault = running.executor, running.vault
+    reads: list[str] = []
+    synced: list[K.AccountState] = []
+    read_account, sync = executor.GetAccountState, vault.SyncAccount
+
+    async def counted_read(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append("read")
+        return await read_account(request, context, **kwargs)
+
+    async def kept_sync(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        synced.append(request.state)
+        return await sync(request, context, **kwargs)
+
+    executor.GetAccountState, vault.SyncAccount = counted_read, kept_sync
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "hops-4", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        Decimal("0.001"), confirmed=True))
+    assert result.ok, result.error
+    assert reads == ["read"]
+    asked = executor.last_requests["OpenPosition"]
+    assert asked.account_after.sub_account == 0  # type: ignore[attr-defined]
+    assert len(synced) == 1
+    assert {(p.market, p.side, p.size) for p in synced[0].positions} >= {
+        ("BTC-PERP", K.SIDE_SHORT, "0.001")}
+
+
+async def test_without_it_the_account_after_a_fill_is_read_while_the_vault_records_the_fill(
+    running: EngineHarness,
+) -> None:
+    """An executor that does not carry the account: the sync after a trade reads it once, and
+    that read is already under way while CompleteTrade is being written."""
+    hedge(running.executor, Decimal(1), Decimal(0))
+    executor, vault = running.executor, running.vault
+    executor.answers_account_after = False
     reads: list[str] = []
     read_during_completion = asyncio.Event()
     completing = False

@@ -405,3 +405,47 @@ async def test_one_answer_asks_each_price_once(feed: FakeFeed, state_path: Path)
     asked.clear()
     state = await driver.account_state(0)
     assert [p.market for p in state.positions] == ["SOL-PERP"] and asked == ["SOL-PERP"]
+
+
+async def test_the_account_after_a_fill_is_described_at_the_fill_without_asking_the_feed(
+    driver: PaperDriver, feed: FakeFeed
+) -> None:
+    await driver.deposit("dep", 0, D(1000))
+    assert (await driver.open_position(short("short-2", "2"))).status is OrderStatus.FILLED
+    reads = (feed.clock_reads, feed.price_reads)
+    after = await driver.account_after_fill(0)
+    assert (feed.clock_reads, feed.price_reads) == reads
+    assert after == await driver.account_state(0)  # the clock has not moved: the same answer
+    [position] = after.positions
+    assert (position.side, position.size) == (Side.SHORT, 2)
+
+
+async def test_the_account_after_anything_else_is_read_as_usual(
+    driver: PaperDriver, feed: FakeFeed
+) -> None:
+    await driver.deposit("dep", 0, D(1000))
+    await driver.open_position(short("short-1", "1"))
+    clock_reads = feed.clock_reads
+    await driver.account_after_fill(1)  # not the sub-account the fill was on
+    assert feed.clock_reads == clock_reads + 1
+    assert (await driver.swap("buy", Side.LONG, D("0.5"), None)).status is OrderStatus.FILLED
+    clock_reads = feed.clock_reads
+    state = await driver.account_after_fill(0)  # a swap accrues no sub-account's funding
+    assert feed.clock_reads == clock_reads + 1
+    assert state.wallet_sol == D("1.5")
+
+
+
+async def test_a_change_after_the_fill_makes_the_account_after_it_read_again(
+    driver: PaperDriver, feed: FakeFeed
+) -> None:
+    await driver.deposit("dep", 0, D(1000))
+    await driver.open_position(short("short-1", "1"))
+    feed.set_rates("SOL-PERP", START, [D("0.0001")] * 3)
+    feed.advance_hours(2)
+    accrued = await driver.account_state(0)  # pays the funding hours: a change to the state
+    assert accrued.funding_payments
+    clock_reads = feed.clock_reads
+    after = await driver.account_after_fill(0)
+    assert feed.clock_reads == clock_reads + 1
+    assert after.funding_payments == accrued.funding_payments

@@ -213,6 +213,29 @@ async def test_the_account_with_the_venue_status_is_one_read_of_the_market_clock
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_an_order_that_asks_answers_the_account_its_fill_left(wire: Wire) -> None:
+    wanted = pb.AccountAfter(sub_account=0)
+    deposited = await wire.executor.Deposit(pb.DepositRequest(
+        client_order_id="d", amount="1000", account_after=wanted))
+    assert deposited.result.status == FILLED and deposited.account.collateral == "1000"
+    opened = await wire.executor.OpenPosition(pb.OpenPositionRequest(
+        client_order_id="o", market="SOL-PERP", side=common_pb2.SIDE_SHORT, size="2",
+        account_after=wanted))
+    [position] = opened.account.positions
+    assert (position.market, position.size) == ("SOL-PERP", "2")
+    read = await wire.executor.GetAccountState(pb.GetAccountStateRequest())
+    assert opened.account == read.state
+    replayed = await wire.executor.OpenPosition(pb.OpenPositionRequest(
+        client_order_id="o", market="SOL-PERP", side=common_pb2.SIDE_SHORT, size="2",
+        account_after=wanted))
+    assert replayed.result.replayed and not replayed.HasField("account")
+    refused = await wire.executor.Withdraw(pb.WithdrawRequest(
+        client_order_id="w", amount="1000000", account_after=wanted))
+    assert refused.result.status != FILLED and not refused.HasField("account")
+    unasked = await wire.executor.Deposit(pb.DepositRequest(client_order_id="d2", amount="1"))
+    assert unasked.result.status == FILLED and not unasked.HasField("account")
+
+
 async def test_paper_controls_set_latency_and_fail_the_next_orders(wire: Wire) -> None:
     await wire.paper.SetSimulatedLatency(pb.SetSimulatedLatencyRequest(latency_ms=20))
     status = await wire.executor.GetVenueStatus(pb.GetVenueStatusRequest())

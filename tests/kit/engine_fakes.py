@@ -153,6 +153,7 @@ class FakeExecutor:
         self.failing_methods: set[str] = set()  # orders through these RPCs FAIL at the venue
         self.pending_methods: set[str] = set()  # these are sent but answered PENDING (unconfirmed)
         self.landing: dict[str, object] = {}    # pending orders' trades, applied by confirm()
+        self.answers_account_after = True  # False: an executor that never carries the account
         self.fee_rate = Decimal("0.001")
 
     # knobs for test set-up ---------------------------------------------------------------
@@ -300,6 +301,17 @@ class FakeExecutor:
             raise transport_error(grpc.StatusCode.DEADLINE_EXCEEDED, "fake: reply lost")
         return result, settlement
 
+    def _with_account(self, reply, request):  # type: ignore[no-untyped-def]
+        """As the real executor: the account after a fresh fill, when the order asked for it."""
+        result = reply.result
+        if (self.answers_account_after and request.HasField("account_after")
+                and result.status == K.TRADE_STATUS_FILLED and not result.replayed):
+            wanted = request.account_after
+            since = (from_timestamp(wanted.funding_since) if is_set(wanted.funding_since)
+                     else None)
+            reply.account.CopyFrom(self.state(wanted.sub_account, since))
+        return reply
+
     def confirm(self, client_order_id: str, *, unknown: bool = False) -> None:
         """The venue's final word on a PENDING order: it landed (the trade applies) or its
         outcome stays unknown."""
@@ -331,7 +343,7 @@ class FakeExecutor:
             return self._filled(K.TRADE_KIND_DEPOSIT, "USDC", K.SIDE_UNSPECIFIED, amount,
                                 Decimal(1)), None
         result, _ = await self._order("Deposit", request, trade)
-        return executor_pb2.DepositResponse(result=result)
+        return self._with_account(executor_pb2.DepositResponse(result=result), request)
 
     async def Withdraw(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         def trade():  # type: ignore[no-untyped-def]
@@ -345,7 +357,7 @@ class FakeExecutor:
             return self._filled(K.TRADE_KIND_WITHDRAW, "USDC", K.SIDE_UNSPECIFIED, amount,
                                 Decimal(1)), None
         result, _ = await self._order("Withdraw", request, trade)
-        return executor_pb2.WithdrawResponse(result=result)
+        return self._with_account(executor_pb2.WithdrawResponse(result=result), request)
 
     def _filled(self, kind: int, market: str, side: int, size: Decimal, price: Decimal,
                 fee: Decimal = ZERO) -> K.OrderResult:
@@ -391,7 +403,7 @@ class FakeExecutor:
             kind = request.kind or K.TRADE_KIND_PERP_OPEN
             return self._perp(request, kind, request.side, Decimal(request.size)), None
         result, _ = await self._order("OpenPosition", request, trade)
-        return executor_pb2.OpenPositionResponse(result=result)
+        return self._with_account(executor_pb2.OpenPositionResponse(result=result), request)
 
     async def ClosePosition(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         def trade():  # type: ignore[no-untyped-def]
@@ -412,14 +424,14 @@ class FakeExecutor:
         reply = executor_pb2.ClosePositionResponse(result=result)
         if settlement is not None:
             reply.settlement.CopyFrom(settlement)
-        return reply
+        return self._with_account(reply, request)
 
     async def SettlePnl(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         def trade():  # type: ignore[no-untyped-def]
             return self._filled(K.TRADE_KIND_SETTLE_PNL, request.market, K.SIDE_UNSPECIFIED,
                                 ZERO, ZERO), None
         result, _ = await self._order("SettlePnl", request, trade)
-        return executor_pb2.SettlePnlResponse(result=result)
+        return self._with_account(executor_pb2.SettlePnlResponse(result=result), request)
 
     async def Swap(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         def trade():  # type: ignore[no-untyped-def]
@@ -440,7 +452,7 @@ class FakeExecutor:
                 self.wallet_usdc += size * price - fee
             return self._filled(kind, "SOL", request.side, size, price, fee), None
         result, _ = await self._order("Swap", request, trade)
-        return executor_pb2.SwapResponse(result=result)
+        return self._with_account(executor_pb2.SwapResponse(result=result), request)
 
 
 # --- vault ---------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class FakeFeed:
     funding: dict[tuple[str, datetime], FundingRecord] = field(default_factory=dict)
     down: bool = False
     clock_reads: int = 0
+    price_reads: int = 0
 
     def _check_up(self) -> None:
         if self.down:
@@ -69,6 +70,7 @@ class FakeFeed:
         return self.clock.now()
 
     async def price(self, market: str) -> PriceQuote:
+        self.price_reads += 1
         self._check_up()
         if market not in self.prices:
             raise DomainError(ErrorCode.INVALID_MARKET, f"the feed has no price for {market!r}")

@@ -23,12 +23,13 @@ pytestmark = pytest.mark.integration
 # One OpenPosition on a market other than the hedge market, as the bench times it.
 EXPECTED_CALLS = {
     "vault": {"ListTrades": 1, "RecordIntent": 1, "CompleteTrade": 1, "SyncAccount": 1},
-    # The gates' status and account in one call; the account the fill changed.
-    "executor": {"GetAccountState": 2, "OpenPosition": 1},
-    # The gates' markets table and two prices; the executor's clock on each of its three
-    # calls, and the prices its account reads and its fill ask. The executor's own markets
-    # table too: its first trade asks it, later ones within 5 s use its copy.
-    "feed": {"ListFundingMarkets": 2, "GetPrice": 4, "GetClock": 3},
+    # The gates' status and account in one call; the order, whose answer carries the account
+    # the fill left.
+    "executor": {"GetAccountState": 1, "OpenPosition": 1},
+    # The gates' markets table and two prices; the executor's clock on each of its two calls,
+    # and the price its fill asks. The executor's own markets table too: its first trade asks
+    # it, later ones within 5 s use its copy.
+    "feed": {"ListFundingMarkets": 2, "GetPrice": 3, "GetClock": 2},
 }
 
 

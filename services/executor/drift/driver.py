@@ -130,6 +130,11 @@ class DriftDriver:
     async def status(self) -> VenueStatus:
         return await self._session.status()
 
+    async def account_after_fill(
+        self, sub_account: int, funding_since: datetime | None = None
+    ) -> AccountState:
+        return await self.account_state(sub_account, funding_since)
+
     async def status_and_account_state(
         self, sub_account: int, funding_since: datetime | None = None
     ) -> tuple[VenueStatus, AccountState]:
