@@ -28,8 +28,9 @@ a driver raises DomainError only where there is no OrderResult to carry it (stat
 | status()         | VenueStatus       | connected, latency, halted and why, wallet authority    |
 | status_and_      | (VenueStatus,     | both, read together (the gates' reads before a trade)   |
 |   account_state()|  AccountState)    |                                                         |
-| account_after_   | AccountState      | the account as the last fill left it (paper: at that    |
-|   fill()         |                   | fill's prices, no feed call); else account_state()      |
+| account_after_   | AccountState,     | the account as the last fill left it, when the driver   |
+|   fill()         | None              | has it at hand (paper: the fill's prices); None: the    |
+|                  |                   | caller reads it (drift: RPC round trips)                |
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class VenueDriver(Protocol):
 
     async def account_after_fill(
         self, sub_account: int, funding_since: datetime | None = None
-    ) -> AccountState: ...
+    ) -> AccountState | None: ...
 
     async def deposit(self, client_order_id: str, sub_account: int, amount: Decimal) -> OrderResult:
         ...

@@ -91,6 +91,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
             log.warning("no account after the fill; the caller reads it", extra={
                 "client_order_id": result.client_order_id, "reason": str(error)})
             return response
+        if state is None:
+            return response
         response.account.CopyFrom(_account_proto(wanted.sub_account, state))  # type: ignore[attr-defined]
         return response
 

@@ -73,6 +73,8 @@ async def test_open_places_a_market_order_with_the_property_14_limit_and_close_o
     limit = venue_rules.price_limit(ORACLE, Side.SHORT, Decimal("0.005"))
     assert order["price"] == int(limit * 10**6)
     assert order["reduce_only"] is False
+    # The account after the fill takes RPC reads: the order's answer does not wait for them.
+    assert await driver.account_after_fill(0) is None
     state = await driver.account_state(0)
     (position,) = state.positions
     assert (position.market, position.side, position.size) == ("SOL-PERP", Side.SHORT,

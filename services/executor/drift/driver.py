@@ -132,8 +132,10 @@ class DriftDriver:
 
     async def account_after_fill(
         self, sub_account: int, funding_since: datetime | None = None
-    ) -> AccountState:
-        return await self.account_state(sub_account, funding_since)
+    ) -> AccountState | None:
+        """None: reading it takes RPC round trips, which the order's answer (and the engine's
+        record of the fill) should not wait for; the engine reads it beside that record."""
+        return None
 
     async def status_and_account_state(
         self, sub_account: int, funding_since: datetime | None = None
