@@ -2,14 +2,14 @@
 by bare grpc.aio servers that do nothing else.
 
 One OpenPosition, as its trace shows it (bench/spans.py) and tests/observability/
-test_trade_calls.py counts it, is 13 calls across four processes:
+test_trade_calls.py counts it, is 12 calls across four processes:
 
 1. in parallel: the vault's lookup of the request id, the venue's status with the account (one
    call, which asks the feed's clock), the markets table (3.4 KB) and two prices;
 2. the vault's intent;
 3. the order (the clock, then the price), whose answer carries the account the fill left;
-4. the vault's completion;
-5. the vault's sync (the update after it shows the hedge price the gates read).
+4. the vault's completion, which syncs that account in the same transaction (the update after
+   it shows the hedge price the gates read).
 
 `python -m bench.trade_floor executor FEED` serves the executor's part (each call asks the feed
 echo once or twice in turn, as the request says) and
@@ -59,7 +59,6 @@ async def serve_engine(feed_address: str, executor_address: str, vault_address: 
         await asyncio.gather(vault(SMALL), executor(ONE), feed(TABLE), feed(SMALL), feed(SMALL))
         await vault(SMALL)
         await executor(IN_TURN)
-        await vault(SMALL)
         await vault(SMALL)
         return b"x" * int(SMALL)
 

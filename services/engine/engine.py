@@ -116,6 +116,9 @@ class FundingEngine:
         # The account read started after the last fill of the command under way (see
         # _read_account_after_fill).
         self._after_fill: asyncio.Future[AccountView] | None = None
+        # The account the last fill left, when the vault synced it with the fill's completion:
+        # the sync after the trade is then already made.
+        self._synced_after_fill: AccountView | None = None
         self._vault_status: vault_pb2.VaultStatus | None = None
         self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
@@ -261,7 +264,7 @@ class FundingEngine:
                 account=account, sub_account=sub_account, monotonic=self._monotonic),
             account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
             sleep=self._sleep, on_fill=self._read_account_after_fill,
-            funding_since=self._funding_since,
+            funding_since=self._funding_since, complete=self._complete_trade,
         )
         legs = HedgeLegs(
             trade_path=self._trade_path,
@@ -647,19 +650,56 @@ class FundingEngine:
 
     async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
-        # The balances a resume compares the venue with go to disk while the vault syncs.
+        ledger = self._ledger
+        reply = await self._recording_balances(
+            account, lambda: ledger.sync(account.state, patient=patient))
+        assert reply is not None  # a sync alone answers or raises
+        self._synced(account, reply)
+        return account
+
+    async def _recording_balances(
+        self, account: AccountView,
+        sync: Callable[[], Awaitable[vault_pb2.SyncAccountResponse | None]],
+    ) -> vault_pb2.SyncAccountResponse | None:
+        """`sync()`, while the balances a resume compares the venue with go to disk."""
         recording = asyncio.ensure_future(self._record_balances(account))
         try:
-            reply = await self._ledger.sync(account.state, patient=patient)
+            answer = await sync()
         except BaseException:
             recording.add_done_callback(lambda done: done.cancelled() or done.exception())
             raise
         await recording
+        return answer
+
+    def _synced(self, account: AccountView, reply: vault_pb2.SyncAccountResponse) -> None:
         if self._vault_status is not None:
             self._report_vanished_positions(self._vault_status.positions, account)
         self._vault_status = reply.status
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
-        return account
+
+    async def _complete_trade(
+        self, request_id: str, order: common_pb2.OrderResult,
+        settlement: common_pb2.OrderResult | None, state: common_pb2.AccountState | None,
+    ) -> None:
+        """An order's outcome. With the account its fill left (the executor's answer carried
+        it) and a vault in step (nothing kept, no sync error), that account is synced in the
+        same call, under the sync lock like any sync, so a tick's older read never lands
+        after it."""
+        assert self._ledger is not None
+        ledger = self._ledger
+        if state is None or ledger.outbox or self.sync_error is not None:
+            await ledger.complete(request_id, order, settlement)
+            return
+        if order.kind == K.TRADE_KIND_PERP_CLOSE:
+            # Ours: the sync below must not report its position as vanished.
+            self._closed_since_sync.add(order.market)
+        async with self._sync_lock:
+            account = AccountView(state)
+            reply = await self._recording_balances(account, lambda: ledger.complete_and_sync(
+                request_id, order, settlement, state))
+            if reply is not None:
+                self._synced(account, reply)
+                self._synced_after_fill = account
 
     async def _record_balances(self, account: AccountView) -> None:
         """What a resume compares the venue with (the venue's, whatever the vault answers);
@@ -810,6 +850,7 @@ class FundingEngine:
             self._after_fill = asyncio.ensure_future(self._read_account())
 
     def _forget_read_after_fill(self) -> None:
+        self._synced_after_fill = None
         if self._after_fill is not None:
             discard_read(self._after_fill)
             self._after_fill = None
@@ -858,6 +899,7 @@ class FundingEngine:
         from the account read started after the last fill when there is one."""
         assert self._ledger is not None
         after_fill, self._after_fill = self._after_fill, None
+        synced, self._synced_after_fill = self._synced_after_fill, None
         # The hedge price the update shows: the one this command's gates read, or else read
         # while the vault syncs (a read, in parallel).
         known = self._trade_path.hedge_price if self._trade_path is not None else None
@@ -869,7 +911,9 @@ class FundingEngine:
             price = asyncio.ensure_future(self.upstream.price(self.settings.hedge_market))
         account: AccountView | None = None
         try:
-            if not self._ledger.outbox and self.sync_error is None:
+            if synced is not None:
+                account = synced  # the vault synced it with the fill's completion
+            elif not self._ledger.outbox and self.sync_error is None:
                 account = await self._sync_vault(after_fill)
                 after_fill = None
             if account is None:

@@ -69,18 +69,37 @@ class Ledger:
     ) -> bool:
         """Writes the outcome (with a close's settlement, in one transaction); when the vault
         is away keeps it for later. Answers written?"""
+        return await self._complete(_completion(client_order_id, result, settlement)) is not None
+
+    async def complete_and_sync(
+        self, client_order_id: str, result: common_pb2.OrderResult,
+        settlement: common_pb2.OrderResult | None, state: common_pb2.AccountState,
+    ) -> vault_pb2.SyncAccountResponse | None:
+        """complete() with the account the trade left synced in the same transaction. Answers
+        the sync's outcome; None when it was not made (the completion may still have been
+        written, or kept for later, as complete() does): the caller syncs as usual."""
+        request = _completion(client_order_id, result, settlement)
+        request.sync.CopyFrom(vault_pb2.SyncAccountRequest(key=self.key, state=state))
+        reply = await self._complete(request)
+        return reply.sync if reply is not None and reply.HasField("sync") else None
+
+    async def _complete(
+        self, request: vault_pb2.CompleteTradeRequest
+    ) -> vault_pb2.CompleteTradeResponse | None:
+        client_order_id, result, settlement = (
+            request.client_order_id, request.result,
+            request.settlement if request.HasField("settlement") else None)
         try:
-            await self._call("CompleteTrade", _completion(client_order_id, result, settlement))
-            return True
+            return await self._call("CompleteTrade", request)
         except DomainError as error:
             if error.code != ErrorCode.VAULT_UNAVAILABLE:
                 log.error("vault refused a trade completion", extra={
                     "client_order_id": client_order_id, "error": error.message})
-                return False
+                return None
             log.error("vault unreachable: trade completion kept in the outbox",
                       extra={"client_order_id": client_order_id})
             self.outbox.append(PendingCompletion(client_order_id, result, settlement=settlement))
-            return False
+            return None
 
     async def flush_outbox(self, *, patient: bool = False) -> int:
         """Writes waiting completions in order; stops at the first failure. Answers how many."""

@@ -56,6 +56,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # executor could say).
 Sent = tuple[common_pb2.OrderResult, common_pb2.OrderResult | None,
              common_pb2.AccountState | None]
+# Writes an order's outcome: (request id, result, a close's settlement, the account the fill
+# left or None).
+Complete = Callable[[str, common_pb2.OrderResult, common_pb2.OrderResult | None,
+                     common_pb2.AccountState | None], Awaitable[None]]
 
 
 class TradePath:
@@ -73,11 +77,14 @@ class TradePath:
         sleep: Sleep = asyncio.sleep,
         on_fill: Callable[[common_pb2.AccountState | None], None] = lambda account: None,
         funding_since: Callable[[], datetime | None] = lambda: None,
+        complete: Complete | None = None,
     ) -> None:
         """`on_fill` is told of each fill before the vault records it, with the account the
         fill left when the executor's answer carried it (else None: the engine reads it, in
         parallel with that write). Orders ask for that account with funding payments from
-        `funding_since()`, as the engine's own account reads do."""
+        `funding_since()`, as the engine's own account reads do. `complete` writes an order's
+        outcome, given that account too (the engine syncs the vault with it in the same
+        call); by default the ledger writes the outcome alone."""
         self._settings = settings
         self._upstream = upstream
         self._ledger = ledger
@@ -89,6 +96,7 @@ class TradePath:
         self._sleep = sleep
         self._on_fill = on_fill
         self._funding_since = funding_since
+        self._complete: Complete = complete or self._complete_alone
         self._lock = asyncio.Lock()  # one trade at a time: gates see the state they guard
         # Sent, not yet confirmed by the venue (a live transaction still landing): request id ->
         # the request. Trading waits until each has its final outcome.
@@ -190,12 +198,20 @@ class TradePath:
         if order.status == K.TRADE_STATUS_UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
-        if order.status == K.TRADE_STATUS_FILLED:
+        filled = order.status == K.TRADE_STATUS_FILLED
+        if filled:
             self._on_fill(account)
         with timed_hop("vault"):
-            await self._ledger.complete(request.request_id, order, settlement)
+            await self._complete(request.request_id, order, settlement,
+                                 account if filled else None)
         self._record_outcome(trade, order)
         return orders.from_order(request, order, settlement)
+
+    async def _complete_alone(
+        self, request_id: str, order: common_pb2.OrderResult,
+        settlement: common_pb2.OrderResult | None, account: common_pb2.AccountState | None,
+    ) -> None:
+        await self._ledger.complete(request_id, order, settlement)
 
     async def _context(self, request: TradeRequest) -> TradeContext:
         needs_markets = request.is_perp or request.kind == K.TRADE_KIND_SETTLE_PNL

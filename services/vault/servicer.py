@@ -85,9 +85,20 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
     ) -> vault_pb2.CompleteTradeResponse:
         async def work() -> vault_pb2.CompleteTradeResponse:
             client_order_id, outcome = wire.parse_completion(request)
-            trade = await self._store.complete_trade(
-                client_order_id, outcome, settlement=wire.parse_settlement(request))
-            return vault_pb2.CompleteTradeResponse(trade=wire.trade_proto(trade))
+            settlement = wire.parse_settlement(request)
+            sync = None
+            if request.HasField("sync"):
+                try:
+                    sync = wire.parse_sync(request.sync)
+                except DomainError as error:  # the completion is written all the same
+                    log.warning("sync beside a completion refused; the completion stands",
+                                extra={"code": str(error.code), "reason": error.message})
+            trade, synced = await self._store.complete_trade(
+                client_order_id, outcome, settlement=settlement, sync=sync)
+            response = vault_pb2.CompleteTradeResponse(trade=wire.trade_proto(trade))
+            if synced is not None:
+                response.sync.CopyFrom(wire.sync_proto(synced))
+            return response
 
         return await self._answer(context, work)
 

@@ -60,6 +60,39 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[st
         yield items[start : start + size]
 
 
+def _log_completion(trade: StoredTrade) -> None:
+    log.info(
+        "trade completed",
+        extra={
+            "timestamp": (trade.executed_at or trade.updated_at).isoformat(),
+            "market": trade.market,
+            "side": trade.side,
+            "size": format(trade.filled_size or ZERO, "f"),
+            "price": format(trade.price, "f") if trade.price is not None else "",
+            "tx_signature": trade.tx_signature,
+            "client_order_id": trade.client_order_id,
+            "status": trade.status,
+            "kind": trade.kind,
+        },
+    )
+
+
+def _log_sync(key: VaultKey, sync: AccountSync, outcome: SyncOutcome) -> None:
+    log.info(
+        "vault synced",
+        extra={
+            "account": key.account,
+            "sub_account": key.sub_account,
+            "health_ratio": sync.health_ratio,
+            "leverage": sync.leverage,
+            "total_collateral": format(sync.collateral, "f"),
+            "free_collateral": sync.free_collateral,
+            "balance_change": format(outcome.balance_change, "f"),
+            "funding_payments_recorded": outcome.funding_payments_recorded,
+        },
+    )
+
+
 async def _run_here(work: Callable[[], T]) -> T:
     return work()
 
@@ -107,8 +140,13 @@ class VaultStore:
     async def complete_trade(
         self, client_order_id: str, outcome: TradeOutcome,
         settlement: tuple[str, TradeOutcome] | None = None,
-    ) -> StoredTrade:
-        return await self._call(self._complete_trade, client_order_id, outcome, settlement)
+        sync: tuple[VaultKey, AccountSync] | None = None,
+    ) -> tuple[StoredTrade, SyncOutcome | None]:
+        """The outcome (with a close's settlement); with `sync`, the account the trade left,
+        in the same transaction. A sync that cannot be made leaves the completion written
+        alone: the answer's SyncOutcome is then None."""
+        return await self._call(self._complete_trade, client_order_id, outcome, settlement,
+                                sync)
 
     async def list_trades(
         self, key: VaultKey, *, statuses: Sequence[TradeState] = (), client_order_id: str = "",
@@ -173,56 +211,74 @@ class VaultStore:
     def _complete_trade(
         self, client_order_id: str, outcome: TradeOutcome,
         settlement: tuple[str, TradeOutcome] | None = None,
-    ) -> StoredTrade:
+        sync: tuple[VaultKey, AccountSync] | None = None,
+    ) -> tuple[StoredTrade, SyncOutcome | None]:
+        synced = None
         with self._transaction() as connection:
-            trade = _trade(connection, client_order_id, lock=True)
-            if trade is None:
-                raise DomainError(
-                    ErrorCode.NOT_FOUND,
-                    f"no trade with client order id {client_order_id!r}: "
-                    "RecordIntent must be called before the order is sent",
-                )
-            if settlement is not None:
-                self._record_settlement(connection, trade, *settlement)
-            current = TradeState(trade.status)
-            stored = (current, trade.filled_size or ZERO, trade.price, trade.tx_signature)
-            verdict = judge_completion(current, stored, outcome)
-            if verdict is Verdict.ALREADY_DONE:
-                return trade
-            if verdict is Verdict.REFUSE:
-                log.warning(
-                    "trade completion refused",
-                    extra={
-                        "client_order_id": client_order_id,
-                        "status": current,
-                        "refused_status": outcome.status,
-                    },
-                )
-                raise DomainError(
-                    ErrorCode.FAILED_PRECONDITION,
-                    f"trade {client_order_id!r} is {current} and cannot become "
-                    f"{outcome.status}"
-                    + (" with a different fill" if current is outcome.status else ""),
-                    status=current,
-                )
-            trade = _with_outcome(trade, outcome, self._clock.now())
-            connection.execute(sql.UPDATE_TRADE, {"order_id": client_order_id,
-                                                  **_outcome_values(trade)})
-        log.info(
-            "trade completed",
-            extra={
-                "timestamp": (trade.executed_at or trade.updated_at).isoformat(),
-                "market": trade.market,
-                "side": trade.side,
-                "size": format(trade.filled_size or ZERO, "f"),
-                "price": format(trade.price, "f") if trade.price is not None else "",
-                "tx_signature": trade.tx_signature,
-                "client_order_id": trade.client_order_id,
-                "status": trade.status,
-                "kind": trade.kind,
-            },
-        )
-        return trade
+            trade, completed_now = self._complete_in(connection, client_order_id, outcome,
+                                                     settlement)
+            if sync is not None:
+                synced = self._sync_beside(connection, *sync)
+        if completed_now:
+            _log_completion(trade)
+        if sync is not None and synced is not None:
+            _log_sync(*sync, synced)
+        return trade, synced
+
+    def _sync_beside(
+        self, connection: Connection, key: VaultKey, sync: AccountSync
+    ) -> SyncOutcome | None:
+        """The sync in a savepoint of the completion's transaction: whatever goes wrong in it
+        undoes only itself (a bug in a sync must never cost a completion), except a database
+        out of reach, which the completion cannot survive either."""
+        try:
+            with connection.begin_nested():
+                return self._sync_in(connection, key, sync)
+        except _UNAVAILABLE:
+            raise
+        except Exception:
+            log.error("sync beside a completion failed; the completion stands", exc_info=True)
+            return None
+
+    def _complete_in(
+        self, connection: Connection, client_order_id: str, outcome: TradeOutcome,
+        settlement: tuple[str, TradeOutcome] | None,
+    ) -> tuple[StoredTrade, bool]:
+        """The trade as completed, and whether this call completed it (not a repeat)."""
+        trade = _trade(connection, client_order_id, lock=True)
+        if trade is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"no trade with client order id {client_order_id!r}: "
+                "RecordIntent must be called before the order is sent",
+            )
+        if settlement is not None:
+            self._record_settlement(connection, trade, *settlement)
+        current = TradeState(trade.status)
+        stored = (current, trade.filled_size or ZERO, trade.price, trade.tx_signature)
+        verdict = judge_completion(current, stored, outcome)
+        if verdict is Verdict.ALREADY_DONE:
+            return trade, False
+        if verdict is Verdict.REFUSE:
+            log.warning(
+                "trade completion refused",
+                extra={
+                    "client_order_id": client_order_id,
+                    "status": current,
+                    "refused_status": outcome.status,
+                },
+            )
+            raise DomainError(
+                ErrorCode.FAILED_PRECONDITION,
+                f"trade {client_order_id!r} is {current} and cannot become "
+                f"{outcome.status}"
+                + (" with a different fill" if current is outcome.status else ""),
+                status=current,
+            )
+        trade = _with_outcome(trade, outcome, self._clock.now())
+        connection.execute(sql.UPDATE_TRADE, {"order_id": client_order_id,
+                                              **_outcome_values(trade)})
+        return trade, True
 
     def _record_settlement(
         self, connection: Connection, close: StoredTrade, client_order_id: str,
@@ -271,45 +327,37 @@ class VaultStore:
 
     def _sync_account(self, key: VaultKey, sync: AccountSync) -> SyncOutcome:
         with self._transaction() as connection:
-            vault, _ = self._get_or_create_vault(connection, key, lock=True)
-            new_payments = self._new_funding_payments(connection, vault.id, sync)
-            realized = vault.realized_funding_pnl
-            for payment in new_payments:
-                realized = EXACT.add(realized, payment.amount)
-            connection.execute(sql.UPDATE_VAULT, {
-                "vault_id": vault.id, "balance": sync.collateral,
-                "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
-                "last_synced_at": sync.as_of or self._clock.now(),
-            })
-            connection.execute(sql.DELETE_POSITIONS, {"vault_id": vault.id})
-            if sync.positions:
-                connection.execute(sql.INSERT_POSITION, [
-                    {"vault_id": vault.id, "market": position.market, "side": position.side,
-                     "size": position.size, "entry_price": position.entry_price}
-                    for position in sync.positions
-                ])
-            if new_payments:
-                now = self._clock.now()
-                connection.execute(sql.INSERT_PAYMENT, [
-                    _payment_values(vault.id, payment, now) for payment in new_payments])
-            view = self._view(connection, {
-                **vault._mapping, "balance": sync.collateral,
-                "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
-                "last_synced_at": sync.as_of or self._clock.now()})
+            outcome = self._sync_in(connection, key, sync)
+        _log_sync(key, sync, outcome)
+        return outcome
+
+    def _sync_in(self, connection: Connection, key: VaultKey, sync: AccountSync) -> SyncOutcome:
+        vault, _ = self._get_or_create_vault(connection, key, lock=True)
+        new_payments = self._new_funding_payments(connection, vault.id, sync)
+        realized = vault.realized_funding_pnl
+        for payment in new_payments:
+            realized = EXACT.add(realized, payment.amount)
+        connection.execute(sql.UPDATE_VAULT, {
+            "vault_id": vault.id, "balance": sync.collateral,
+            "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
+            "last_synced_at": sync.as_of or self._clock.now(),
+        })
+        connection.execute(sql.DELETE_POSITIONS, {"vault_id": vault.id})
+        if sync.positions:
+            connection.execute(sql.INSERT_POSITION, [
+                {"vault_id": vault.id, "market": position.market, "side": position.side,
+                 "size": position.size, "entry_price": position.entry_price}
+                for position in sync.positions
+            ])
+        if new_payments:
+            now = self._clock.now()
+            connection.execute(sql.INSERT_PAYMENT, [
+                _payment_values(vault.id, payment, now) for payment in new_payments])
+        view = self._view(connection, {
+            **vault._mapping, "balance": sync.collateral,
+            "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
+            "last_synced_at": sync.as_of or self._clock.now()})
         change = EXACT.subtract(sync.collateral, vault.balance)
-        log.info(
-            "vault synced",
-            extra={
-                "account": key.account,
-                "sub_account": key.sub_account,
-                "health_ratio": sync.health_ratio,
-                "leverage": sync.leverage,
-                "total_collateral": format(sync.collateral, "f"),
-                "free_collateral": sync.free_collateral,
-                "balance_change": format(change, "f"),
-                "funding_payments_recorded": len(new_payments),
-            },
-        )
         return SyncOutcome(view, len(new_payments), change)
 
     def _list_funding_payments(

@@ -41,26 +41,46 @@ async def test_a_replayed_request_id_is_timed_only_in_the_gates(running: EngineH
         "gates": 1.0, "intent": 0.0, "executor": 0.0, "vault": 0.0, "publish": 0.0}
 
 
-async def test_the_account_the_order_answer_carries_is_synced_without_another_read(
+async def record_syncs(vault):  # type: ignore[no-untyped-def]
+    """The states the vault is asked to sync: (how, state), in order."""
+    synced: list[tuple[str, K.AccountState]] = []
+    sync, complete = vault.SyncAccount, vault.CompleteTrade
+
+    async def kept_sync(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        synced.append(("SyncAccount", request.state))
+        return await sync(request, context, **kwargs)
+
+    async def kept_completion(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        if request.HasField("sync"):
+            synced.append(("CompleteTrade", request.sync.state))
+        return await complete(request, context, **kwargs)
+
+    vault.SyncAccount, vault.CompleteTrade = kept_sync, kept_completion
+    return synced
+
+
+def btc_short(state: K.AccountState) -> bool:
+    return ("BTC-PERP", K.SIDE_SHORT, "0.001") in {
+        (p.market, p.side, p.size) for p in state.positions}
+
+
+async def test_the_account_the_order_answer_carries_is_synced_with_the_completion(
     running: EngineHarness,
 ) -> None:
-    """The executor's answer to the order carries the account the fill left: the only account
-    read of the trade is the gates', and the vault is synced with the position just opened."""
+    """The executor's answer to the order carries the account the fill left, and the vault
+    syncs it in the completion's own call: the only account read of the trade is the gates',
+    and there is no SyncAccount call."""
     hedge(running.executor, Decimal(1), Decimal(0))
     executor, vault = running.executor, running.vault
     reads: list[str] = []
-    synced: list[K.AccountState] = []
-    read_account, sync = executor.GetAccountState, vault.SyncAccount
+    read_account = executor.GetAccountState
 
     async def counted_read(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
         reads.append("read")
         return await read_account(request, context, **kwargs)
 
-    async def kept_sync(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
-        synced.append(request.state)
-        return await sync(request, context, **kwargs)
-
-    executor.GetAccountState, vault.SyncAccount = counted_read, kept_sync
+    executor.GetAccountState = counted_read
+    synced = await record_syncs(vault)
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
         "hops-4", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
         Decimal("0.001"), confirmed=True))
@@ -68,9 +88,23 @@ async def test_the_account_the_order_answer_carries_is_synced_without_another_re
     assert reads == ["read"]
     asked = executor.last_requests["OpenPosition"]
     assert asked.account_after.sub_account == 0  # type: ignore[attr-defined]
-    assert len(synced) == 1
-    assert {(p.market, p.side, p.size) for p in synced[0].positions} >= {
-        ("BTC-PERP", K.SIDE_SHORT, "0.001")}
+    assert [how for how, _ in synced] == ["CompleteTrade"] and btc_short(synced[0][1])
+    [status] = vault.statuses.values()
+    assert any(p.market == "BTC-PERP" for p in status.positions)
+
+
+async def test_a_vault_that_does_not_sync_with_the_completion_is_synced_after_it(
+    running: EngineHarness,
+) -> None:
+    hedge(running.executor, Decimal(1), Decimal(0))
+    running.vault.syncs_beside_completion = False
+    synced = await record_syncs(running.vault)
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "hops-5", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        Decimal("0.001"), confirmed=True))
+    assert result.ok, result.error
+    assert [how for how, _ in synced] == ["CompleteTrade", "SyncAccount"]
+    assert btc_short(synced[1][1])
 
 
 async def test_without_it_the_account_after_a_fill_is_read_while_the_vault_records_the_fill(

@@ -465,6 +465,9 @@ class FakeVault:
         self.sync_failures = 0            # the next N SyncAccount calls fail
         self.trades: dict[str, K.Trade] = {}
         self.payments: dict[str, K.FundingPayment] = {}
+        # False: a vault that writes a completion's sync request not (an older vault)
+        self.syncs_beside_completion = True
+        self.syncs_with_completion = 0
         self.statuses: dict[tuple[str, int], vault_pb2.VaultStatus] = {}
         self.calls: list[str] = []
         self.sync_calls = 0
@@ -524,7 +527,11 @@ class FakeVault:
         if result.HasField("error"):
             trade.error.CopyFrom(result.error)
         trade.updated_at.CopyFrom(to_timestamp(self.clock.now()))
-        return vault_pb2.CompleteTradeResponse(trade=trade)
+        response = vault_pb2.CompleteTradeResponse(trade=trade)
+        if request.HasField("sync") and self.syncs_beside_completion:
+            self.syncs_with_completion += 1
+            response.sync.CopyFrom(self._apply_sync(request.sync))
+        return response
 
     async def ListTrades(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check("ListTrades")
@@ -539,6 +546,9 @@ class FakeVault:
         if self.sync_failures > 0:
             self.sync_failures -= 1
             raise transport_error()
+        return self._apply_sync(request)
+
+    def _apply_sync(self, request):  # type: ignore[no-untyped-def]
         status = self._status(request.key)
         state = request.state
         previous = from_wire(status.balance)

@@ -13,7 +13,9 @@ from services.common.timeutil import from_timestamp, to_timestamp
 from tests.kit.vault_builders import (
     HOUR_ZERO,
     account_state,
+    completion,
     funding_payment,
+    intent,
     key,
     position,
     sync,
@@ -137,3 +139,58 @@ async def test_reading_a_vault_that_was_never_opened_is_not_found(
         await method(request_)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert "sub-account 42" in missing.value.details()
+
+
+async def test_a_completion_with_the_account_it_left_writes_both_in_one_call(
+    vault: VaultUnderTest,
+) -> None:
+    await vault.stub.RecordIntent(intent("open-1"))
+    request = completion("open-1")
+    request.sync.CopyFrom(sync(account_state("990", positions=[position()],
+                                             funding=[funding_payment(0, "0.25")])))
+    reply = await vault.stub.CompleteTrade(request)
+    assert reply.trade.status == common_pb2.TRADE_STATUS_FILLED
+    assert reply.HasField("sync") and reply.sync.funding_payments_recorded == 1
+    status = await status_of(vault)
+    assert (status.balance, status.realized_funding_pnl) == ("990", "0.25")
+    assert [(p.market, p.size) for p in status.positions] == [("SOL-PERP", "1")]
+    assert reply.sync.status == status
+
+
+async def test_a_sync_beside_a_completion_that_cannot_be_made_leaves_the_completion_alone(
+    vault: VaultUnderTest,
+) -> None:
+    await vault.stub.SyncAccount(sync(account_state("1000")))
+    await vault.stub.RecordIntent(intent("open-2"))
+    request = completion("open-2")
+    # A state of another sub-account under this key: refused, as SyncAccount refuses it.
+    request.sync.CopyFrom(sync(account_state("5", sub_account=1), key(0)))
+    reply = await vault.stub.CompleteTrade(request)
+    assert reply.trade.status == common_pb2.TRADE_STATUS_FILLED
+    assert not reply.HasField("sync")
+    assert (await status_of(vault)).balance == "1000"
+    trades = await vault.stub.ListTrades(vault_pb2.ListTradesRequest(
+        key=key(), client_order_id="open-2"))
+    assert [t.status for t in trades.trades] == [common_pb2.TRADE_STATUS_FILLED]
+
+
+async def test_a_sync_that_fails_beside_a_completion_costs_the_completion_nothing(
+    vault: VaultUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await vault.stub.SyncAccount(sync(account_state("1000")))
+    await vault.stub.RecordIntent(intent("open-3"))
+
+    def broken_sync(*_args: object) -> None:
+        raise RuntimeError("a bug in the sync")
+
+    monkeypatch.setattr(vault.store, "_sync_in", broken_sync)
+    request = completion("open-3")
+    request.sync.CopyFrom(sync(account_state("7")))
+    reply = await vault.stub.CompleteTrade(request)
+    assert reply.trade.status == common_pb2.TRADE_STATUS_FILLED
+    assert not reply.HasField("sync")
+    monkeypatch.undo()
+    assert (await status_of(vault)).balance == "1000"
+    trades = await vault.stub.ListTrades(vault_pb2.ListTradesRequest(
+        key=key(), client_order_id="open-3"))
+    assert [t.status for t in trades.trades] == [common_pb2.TRADE_STATUS_FILLED]
