@@ -193,6 +193,10 @@ class TradePath:
             return await self._answer_stored(request, stored)
         with timed_hop("executor"):
             order, settlement, account = await self._send(trade)
+        # The executor replays only what an earlier attempt of this very command sent (its
+        # answer was lost; a request id seen before is answered from the vault, above): to the
+        # caller this is the fresh fill, and the sync after it must run.
+        order.replayed = False
         if order.status == K.TRADE_STATUS_PENDING:
             return self._await_confirmation(request, order)
         if order.status == K.TRADE_STATUS_UNKNOWN:

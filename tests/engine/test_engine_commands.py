@@ -623,3 +623,24 @@ async def test_a_restart_settles_intents_a_crash_left_pending(harness: EngineHar
     assert (await harness.engine.start("paper", 0, "s2")).ok  # type: ignore[attr-defined]
     assert harness.vault.trades["done-elsewhere"].status == K.TRADE_STATUS_FILLED
     assert harness.vault.trades["never-sent"].status == K.TRADE_STATUS_FAILED
+
+
+async def test_the_legs_of_a_hedged_entry_or_exit_leave_the_vault_as_it_was_until_both_are_done(
+    running: EngineHarness,
+) -> None:
+    """A one-leg command syncs the vault with its completion; a hedged entry or exit syncs once,
+    after both legs. Between them the vault keeps the state from before the command, so a
+    crash there leaves the half-done hedge visible to the resume (make sim, seed 949: an
+    exit's short closed and synced with its completion, the engine killed before the spot
+    sale, and nothing said so)."""
+    from tests.engine.test_engine_trade_hops import record_syncs
+
+    synced = await record_syncs(running.vault)
+    assert (await deposit(running, "2000")).ok
+    assert [how for how, _ in synced] == ["CompleteTrade"]
+    synced.clear()
+    assert (await open_(running, "3", rid="carry")).ok
+    assert [how for how, _ in synced] == ["SyncAccount"]
+    synced.clear()
+    assert (await close(running, "leave", unwind_spot=True)).ok
+    assert [how for how, _ in synced] == ["SyncAccount"]

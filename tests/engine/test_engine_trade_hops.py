@@ -144,3 +144,21 @@ async def test_without_it_the_account_after_a_fill_is_read_while_the_vault_recor
     assert result.ok, result.error
     assert read_during_completion.is_set(), reads
     assert reads == ["other", "during completion"]  # the gates' read, then the one after the fill
+
+
+async def test_an_order_answer_lost_with_its_account_is_replayed_and_the_account_read_again(
+    running: EngineHarness,
+) -> None:
+    """The answer that carried the account is lost after the fill: the engine sends the same id
+    again, the executor replays the result without an account (a replay is no fresh fill), and
+    the engine reads the account itself: the vault still gets the position. To the caller it is
+    the fresh fill it is, not a replay (found here: the sync after it was skipped)."""
+    hedge(running.executor, Decimal(1), Decimal(0))
+    running.executor.lost_replies = 1
+    synced = await record_syncs(running.vault)
+    result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
+        "hops-6", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        Decimal("0.001"), confirmed=True))
+    assert result.ok and not result.order.replayed, result
+    assert running.executor.order_calls == [("OpenPosition", "hops-6")] * 2
+    assert [how for how, _ in synced] == ["SyncAccount"] and btc_short(synced[0][1])
