@@ -381,7 +381,10 @@ async def test_a_lost_reply_is_retried_and_the_venue_does_not_trade_twice(
 ) -> None:
     running.executor.lost_replies = 1
     result = await deposit(running, "100", "lost")
-    assert result.ok and result.order.replayed
+    # The retry's answer is the executor's replay of the first attempt's fill: one trade,
+    # which is this command's own, so the caller is not told it was a replay.
+    assert running.executor.order_calls == [("Deposit", "lost")] * 2
+    assert result.ok and not result.order.replayed
     assert running.executor.sub(0).quote == Decimal(100)
     assert running.vault.trades["lost"].status == K.TRADE_STATUS_FILLED
 
