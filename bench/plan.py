@@ -209,7 +209,7 @@ async def trade_floor(address: str, count: int) -> Row:
             await asyncio.sleep(QUIET_SECONDS)
     finally:
         await channel.close()
-    return Row("floor: a trade's 12 calls on bare grpc.aio servers", latencies,
+    return Row("floor: a trade's 9 calls on bare grpc.aio servers", latencies,
                note="the same calls, order and overlap (bench/trade_floor.py)")
 
 

@@ -2,17 +2,18 @@
 by bare grpc.aio servers that do nothing else.
 
 One OpenPosition, as its trace shows it (bench/spans.py) and tests/observability/
-test_trade_calls.py counts it, is 12 calls across four processes:
+test_trade_calls.py counts it, is 9 calls across four processes:
 
 1. in parallel: the vault's lookup of the request id, the venue's status with the account (one
-   call, which asks the feed's clock), the markets table (3.4 KB) and two prices;
+   call, which asks the feed's clock) and the markets table carrying both prices (4.3 KB);
 2. the vault's intent;
-3. the order (the clock, then the price), whose answer carries the account the fill left;
+3. the order (one feed call: the clock carrying the fill's price), whose answer carries the
+   account the fill left;
 4. the vault's completion, which syncs that account in the same transaction (the update after
    it shows the hedge price the gates read).
 
 `python -m bench.trade_floor executor FEED` serves the executor's part (each call asks the feed
-echo once or twice in turn, as the request says) and
+echo once) and
 `python -m bench.trade_floor engine FEED EXECUTOR VAULT` the engine's: one call runs the whole
 graph. The feed and the vault are bench/floor.py's echo. Each prints `listening on HOST:PORT`.
 """
@@ -29,9 +30,7 @@ from bench.floor import echo_stub, serve_until_sigterm
 
 Echo = Callable[[bytes], Awaitable[bytes]]
 SMALL = b"200"           # most answers are a few hundred bytes
-TABLE = b"3438"          # ListFundingMarkets
-# The executor's calls, by how they ask the feed.
-ONE, IN_TURN = b"one", b"in-turn"
+TABLE = b"4286"          # ListFundingMarkets with two prices
 
 
 def _stub(address: str) -> Echo:
@@ -42,11 +41,7 @@ async def serve_executor(feed_address: str) -> None:
     feed = _stub(feed_address)
 
     async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        if request == IN_TURN:
-            await feed(SMALL)
-            await feed(SMALL)
-        else:
-            await feed(SMALL)
+        await feed(SMALL)
         return b"x" * int(SMALL)
 
     await serve_until_sigterm(answer)
@@ -56,9 +51,9 @@ async def serve_engine(feed_address: str, executor_address: str, vault_address: 
     feed, executor, vault = (_stub(a) for a in (feed_address, executor_address, vault_address))
 
     async def trade(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        await asyncio.gather(vault(SMALL), executor(ONE), feed(TABLE), feed(SMALL), feed(SMALL))
+        await asyncio.gather(vault(SMALL), executor(SMALL), feed(TABLE))
         await vault(SMALL)
-        await executor(IN_TURN)
+        await executor(SMALL)
         await vault(SMALL)
         return b"x" * int(SMALL)
 

@@ -3,12 +3,18 @@ own fills, fees, margin and hourly funding run in process, with no feed and no s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from services.backtest.data import BacktestData
 from services.common.errors import DomainError, ErrorCode
-from services.executor.market_data import FundingRecord, MarketInfo, PriceQuote
+from services.executor.market_data import (
+    FundingRecord,
+    MarketInfo,
+    Priced,
+    PriceQuote,
+    priced_one_by_one,
+)
 from services.feed.funding_history import settlement_price
 from services.feed.market_table import not_tradable_reason
 
@@ -34,6 +40,9 @@ class BacktestMarketData:
             raise DomainError(ErrorCode.INVALID_MARKET, f"no recorded market {market!r}")
         quote = self._data.prices.quote(market, self._clock.now)
         return PriceQuote(market, quote.oracle, quote.oracle_twap, self._clock.now)
+
+    async def now_and_prices(self, markets: Collection[str]) -> tuple[datetime, Priced]:
+        return self._clock.now, await priced_one_by_one(self, markets)
 
     async def markets(self) -> Mapping[str, MarketInfo]:
         return self._markets

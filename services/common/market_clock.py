@@ -7,6 +7,7 @@ between asks with the reported speed, so funding hours and cooldowns agree acros
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
@@ -23,13 +24,20 @@ class FeedClock:
         self._paused = False
 
     async def refresh(self) -> datetime:
-        response = await self._stub.GetClock(feed_pb2.GetClockRequest(), timeout=5)
+        await self.read()
+        assert self._anchor is not None
+        return self._anchor
+
+    async def read(self, with_prices: Iterable[str] = ()) -> feed_pb2.GetClockResponse:
+        """The feed's answer, with the prices of `with_prices` at the clock's moment."""
+        response = await self._stub.GetClock(
+            feed_pb2.GetClockRequest(with_prices=with_prices), timeout=5)
         clock = response.clock
         self._anchor = from_timestamp(clock.now)
         self._anchor_wall = time.monotonic()
         self._speed = clock.speed or 1.0
         self._paused = clock.paused
-        return self._anchor
+        return response
 
     async def now(self) -> datetime:
         """Market time; asks the feed again when the last answer is older than max_age."""

@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from dne.executor.v1 import executor_pb2
+from dne.feed.v1 import feed_pb2
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import GATE_BLOCKS, TRADE_HOP, TRADES
@@ -218,34 +219,29 @@ class TradePath:
         await self._ledger.complete(request_id, order, settlement)
 
     async def _context(self, request: TradeRequest) -> TradeContext:
-        needs_markets = request.is_perp or request.kind == K.TRADE_KIND_SETTLE_PNL
-        needs_price = request.is_perp or request.is_swap
-        price_market = self._settings.hedge_market if request.is_swap else request.market
-        # A trade on the hedge market itself asks its price once: one answer, both uses.
-        same_price = needs_price and price_market == self._settings.hedge_market
-        (venue, account), markets, price, sol_price = await asyncio.gather(
-            self._upstream.venue_and_account(self._sub_account),
-            self._upstream.markets() if needs_markets else _none({}),
-            self._price_or_none(price_market, request) if needs_price else _none(None),
-            self._sol_price() if needs_price and not same_price else _none(None),
-        )
-        if same_price:
-            sol_price = price if price is not None else await self._sol_price()
-        self.hedge_price = sol_price
-        return TradeContext(account, venue, markets, price, sol_price)
+        (venue, account), (markets, price, hedge_price) = await asyncio.gather(
+            self._upstream.venue_and_account(self._sub_account), self._market_reads(request))
+        self.hedge_price = hedge_price
+        return TradeContext(account, venue, markets, price, hedge_price)
 
-    async def _price_or_none(self, market: str, request: TradeRequest):  # type: ignore[no-untyped-def]
-        try:
-            return await self._upstream.price(market)
-        except DomainError as error:
-            # Unknown to the feed: the market gate names the problem (and a close must stay
-            # possible for a market the feed no longer prices).
-            if request.is_perp and error.code == ErrorCode.INVALID_MARKET:
-                return None
-            raise
-
-    async def _sol_price(self):  # type: ignore[no-untyped-def]
-        return await self._upstream.price(self._settings.hedge_market)
+    async def _market_reads(
+        self, request: TradeRequest
+    ) -> tuple[dict[str, feed_pb2.FundingMarket], Decimal | None, Decimal | None]:
+        """The markets table, the trade's price and the hedge market's: one feed call."""
+        hedge = self._settings.hedge_market
+        if request.is_swap:
+            # The spot leg is priced on the hedge market: one price, both uses.
+            price = await self._upstream.price(hedge)
+            return {}, price, price
+        if request.is_perp:
+            markets, prices = await self._upstream.markets_with_prices(
+                [request.market, hedge])
+            return (markets, _perp_price(self._upstream.checked_price, request.market, prices),
+                    self._upstream.checked_price(hedge, prices.get(hedge)))
+        if request.kind == K.TRADE_KIND_SETTLE_PNL:
+            markets, _ = await self._upstream.markets_with_prices([])
+            return markets, None, None
+        return {}, None, None
 
     def _intent(self, trade: ApprovedTrade) -> common_pb2.Trade:
         request = trade.request
@@ -556,5 +552,14 @@ def discard_read(task: asyncio.Future) -> None:  # type: ignore[type-arg]
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-async def _none(value):  # type: ignore[no-untyped-def]
-    return value
+def _perp_price(checked: Callable[[str, feed_pb2.Price | None], Decimal], market: str,
+                prices: dict[str, feed_pb2.Price]) -> Decimal | None:
+    """None for a market the feed does not price: the market gate names the problem (and a
+    close must stay possible for a market the feed no longer prices)."""
+    try:
+        return checked(market, prices.get(market))
+    except DomainError as error:
+        if error.code == ErrorCode.INVALID_MARKET:
+            return None
+        raise
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -52,11 +52,18 @@ class Upstream:
                 raise DomainError(ErrorCode.INVALID_MARKET,
                                   f"the feed has no price for {market!r}") from None
             raise _unavailable(ErrorCode.FEED_UNAVAILABLE, "feed", error) from None
-        price = from_wire(reply.price.oracle_price)
-        if price <= 0:
+        return self.checked_price(market, reply.price)
+
+    def checked_price(self, market: str, price: feed_pb2.Price | None) -> Decimal:
+        """The oracle price of the feed's `price` answer, refused when it cannot be traded
+        on; None (the feed left the market out) is a market the feed does not price."""
+        if price is None:
+            raise DomainError(ErrorCode.INVALID_MARKET, f"the feed has no price for {market!r}")
+        oracle = from_wire(price.oracle_price)
+        if oracle <= 0:
             raise DomainError(ErrorCode.FEED_UNAVAILABLE,
                               f"the feed answered no usable price for {market}")
-        age = reply.price.oracle_age_seconds
+        age = price.oracle_age_seconds
         if age > self._max_price_age:
             # A feed that lost its RPC keeps its last price: sizing and limits on it would
             # trade at a price the market left long ago.
@@ -64,18 +71,27 @@ class Upstream:
                               f"the {market} price is {age:.1f} s old (limit "
                               f"{self._max_price_age:g} s); no trade until the feed is fresh",
                               age_seconds=f"{age:.1f}")
-        return price
+        return oracle
 
     async def markets(self) -> dict[str, feed_pb2.FundingMarket]:
         """Every market the feed knows, tradable or not, by symbol."""
+        markets, _ = await self.markets_with_prices([])
+        return markets
+
+    async def markets_with_prices(
+        self, priced: Collection[str]
+    ) -> tuple[dict[str, feed_pb2.FundingMarket], dict[str, feed_pb2.Price]]:
+        """Every market the feed knows, by symbol, and in the same answer the prices of
+        `priced` it has (by market; see checked_price)."""
         try:
             reply = await self.feed.ListFundingMarkets(
-                feed_pb2.ListFundingMarketsRequest(include_untradable=True),
+                feed_pb2.ListFundingMarketsRequest(include_untradable=True, with_prices=priced),
                 timeout=CALL_TIMEOUT_SEC,
             )
         except grpc.RpcError as error:
             raise _unavailable(ErrorCode.FEED_UNAVAILABLE, "feed", error) from None
-        return {market.symbol: market for market in reply.markets}
+        return ({market.symbol: market for market in reply.markets},
+                {price.market: price for price in reply.prices})
 
     async def venue_status(self) -> VenueStatus:
         started = self._monotonic()

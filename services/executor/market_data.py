@@ -6,7 +6,7 @@ FeedMarketData reads the feed over gRPC; tests use an in-memory fake with the sa
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -54,12 +54,20 @@ class FundingRecord:
     oracle_twap: Decimal | None
 
 
+# Each market's price, or the refusal its own price() read would have raised.
+Priced = dict[str, PriceQuote | DomainError]
+
+
 class MarketData(Protocol):
     async def now(self) -> datetime:
         """Market time (the feed's clock)."""
         ...
 
     async def price(self, market: str) -> PriceQuote: ...
+
+    async def now_and_prices(self, markets: Collection[str]) -> tuple[datetime, Priced]:
+        """Market time and these markets' prices at that moment, in one read."""
+        ...
 
     async def markets(self) -> Mapping[str, MarketInfo]:
         """Every market the feed knows, tradable or not, by symbol."""
@@ -70,6 +78,17 @@ class MarketData(Protocol):
     ) -> list[FundingRecord]:
         """Records with start <= period_start < end, oldest first."""
         ...
+
+
+async def priced_one_by_one(data: MarketData, markets: Collection[str]) -> Priced:
+    """`now_and_prices`' prices for a port whose reads cost nothing (in memory)."""
+    priced: Priced = {}
+    for market in markets:
+        try:
+            priced[market] = await data.price(market)
+        except DomainError as refusal:
+            priced[market] = refusal
+    return priced
 
 
 def feed_unavailable(error: grpc.aio.AioRpcError) -> DomainError:
@@ -101,6 +120,23 @@ class FeedMarketData:
         except grpc.aio.AioRpcError as error:
             raise feed_unavailable(error) from error
 
+    async def now_and_prices(self, markets: Collection[str]) -> tuple[datetime, Priced]:
+        """One feed call: its clock answer carries the prices."""
+        if not markets:
+            return await self.now(), {}
+        try:
+            reply = await self._clock.read(with_prices=markets)
+        except grpc.aio.AioRpcError as error:
+            raise feed_unavailable(error) from error
+        found = {price.market: price for price in reply.prices}
+        priced: Priced = {}
+        for market in markets:
+            try:
+                priced[market] = _quote(market, found.get(market))
+            except DomainError as refusal:
+                priced[market] = refusal
+        return from_timestamp(reply.clock.now), priced
+
     async def price(self, market: str) -> PriceQuote:
         try:
             reply = await self._stub.GetPrice(
@@ -112,19 +148,7 @@ class FeedMarketData:
                     ErrorCode.INVALID_MARKET, f"the feed has no price for {market!r}"
                 ) from error
             raise feed_unavailable(error) from error
-        price = reply.price
-        oracle = from_wire(price.oracle_price)
-        if oracle <= 0:
-            raise DomainError(
-                ErrorCode.FEED_UNAVAILABLE,
-                f"the feed answered no usable oracle price for {market}: {price.oracle_price!r}",
-            )
-        return PriceQuote(
-            market=market,
-            oracle_price=oracle,
-            oracle_twap=from_wire(price.oracle_twap, oracle),
-            as_of=from_timestamp(price.as_of) if price.HasField("as_of") else None,
-        )
+        return _quote(market, reply.price)
 
     async def markets(self) -> Mapping[str, MarketInfo]:
         if time.monotonic() - self._markets_fetched < self._markets_ttl:
@@ -170,6 +194,24 @@ class FeedMarketData:
 # maintenance), conservative for the paper venue's own 10x leverage limit.
 DEFAULT_MARGIN_RATIO_INITIAL = Decimal("0.1")
 DEFAULT_MARGIN_RATIO_MAINTENANCE = Decimal("0.05")
+
+
+def _quote(market: str, price: feed_pb2.Price | None) -> PriceQuote:
+    """`price` as the venue uses it; None (the feed left it out) is an unknown market."""
+    if price is None:
+        raise DomainError(ErrorCode.INVALID_MARKET, f"the feed has no price for {market!r}")
+    oracle = from_wire(price.oracle_price)
+    if oracle <= 0:
+        raise DomainError(
+            ErrorCode.FEED_UNAVAILABLE,
+            f"the feed answered no usable oracle price for {market}: {price.oracle_price!r}",
+        )
+    return PriceQuote(
+        market=market,
+        oracle_price=oracle,
+        oracle_twap=from_wire(price.oracle_twap, oracle),
+        as_of=from_timestamp(price.as_of) if price.HasField("as_of") else None,
+    )
 
 
 def _market_info(market: feed_pb2.FundingMarket) -> MarketInfo:

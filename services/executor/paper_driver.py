@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
@@ -77,15 +77,25 @@ class PriceBook:
     def __init__(self, market_data: MarketData) -> None:
         self._market_data = market_data
         self._quotes: dict[str, PriceQuote] = {}
+        self._refusals: dict[str, DomainError] = {}
+
+    async def now_with(self, markets: Collection[str]) -> datetime:
+        """Market time, with these markets' prices at it: one feed read for both. A price the
+        feed refused is refused again where it is used, as a read of its own would be."""
+        now, priced = await self._market_data.now_and_prices(markets)
+        for market, answer in priced.items():
+            if isinstance(answer, DomainError):
+                self._refusals[market] = answer
+            else:
+                self._quotes[market] = answer
+        return now
 
     async def get(self, market: str) -> PriceQuote:
+        if market in self._refusals:
+            raise self._refusals[market]
         if market not in self._quotes:
             self._quotes[market] = await self._market_data.price(market)
         return self._quotes[market]
-
-    async def fetch(self, markets: Iterable[str]) -> None:
-        """Asks the prices of `markets` at once instead of one after the other."""
-        await asyncio.gather(*(self.get(market) for market in set(markets)))
 
 
 class PaperDriver:
@@ -199,9 +209,7 @@ class PaperDriver:
         async with self._lock:
             account = self._state.account(sub_account)
             prices = PriceBook(self._market_data)
-            # The positions' prices are asked with the clock, not after it (one feed round).
-            now, _ = await asyncio.gather(self._market_data.now(),
-                                          prices.fetch(account.positions))
+            now = await prices.now_with(set(account.positions))
             if await self._accrue_funding(sub_account, account, now):
                 self._write_change(None)
             return await self._describe(sub_account, account, now, prices, funding_since)
@@ -426,7 +434,7 @@ class PaperDriver:
                                   self._state.accounts))
         try:
             try:
-                now = await self._market_data.now()
+                now = await prices.now_with(self._prices_read_by(intent, sub_account))
                 if self._failures_left > 0:
                     self._failures_left -= 1
                     record = OrderRecord(OrderResult.refused(
@@ -453,6 +461,17 @@ class PaperDriver:
             self._last_fill = (self._changes, sub_account, now, prices)
             await self._log_state(sub_account, now, prices)
         return record
+
+    def _prices_read_by(self, intent: OrderIntent, sub_account: int | None) -> set[str]:
+        """What an order prices, asked with the clock: its own market, and the sub-account's
+        positions (its risk check, and the account it leaves, describe them all)."""
+        account = self._state.accounts.get(sub_account) if sub_account is not None else None
+        markets = set(account.positions) if account is not None else set()
+        if intent.market == SPOT_MARKET:
+            markets.add(SPOT_PRICE_MARKET)
+        elif intent.market != QUOTE_MARKET:
+            markets.add(intent.market)
+        return markets
 
     def _write_change(self, record: OrderRecord | None) -> None:
         """One small synced line: the order (if any) with the balances it leaves."""

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -44,6 +44,9 @@ _STATUS = {
     ErrorCode.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.VENUE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
+# A market in `with_prices` the feed cannot price for one of these is left out of the answer;
+# any other failure (the venue unreadable) fails the whole call, as GetPrice would.
+_NO_SUCH_PRICE = {ErrorCode.NOT_FOUND, ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_MARKET}
 
 Reply = TypeVar("Reply")
 MarketSource = ReplayMarket | DriftLiveMarket
@@ -128,12 +131,26 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
         reply.model_notes.extend(table.notes)
         return reply
 
+    async def _prices(self, markets: Iterable[str]) -> list[feed_pb2.Price]:
+        """The prices of `markets` the feed has, each once, in the order asked."""
+        found = []
+        for market in dict.fromkeys(markets):
+            try:
+                found.append(wire.price(await _settled(self._market.price(market))))
+            except DomainError as error:
+                if error.code not in _NO_SUCH_PRICE:
+                    raise
+        return found
+
     async def ListFundingMarkets(
         self, request: feed_pb2.ListFundingMarketsRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.ListFundingMarketsResponse:
-        return await _answer(
-            context, "ListFundingMarkets", lambda: self._table(request.include_untradable)
-        )
+        async def compute() -> feed_pb2.ListFundingMarketsResponse:
+            reply = await self._table(request.include_untradable)
+            reply.prices.extend(await self._prices(request.with_prices))
+            return reply
+
+        return await _answer(context, "ListFundingMarkets", compute)
 
     async def GetMarketStats(
         self, request: feed_pb2.GetMarketStatsRequest, context: grpc.aio.ServicerContext
@@ -197,10 +214,12 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
     async def GetClock(
         self, request: feed_pb2.GetClockRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetClockResponse:
-        return await _answer(
-            context, "GetClock",
-            lambda: feed_pb2.GetClockResponse(clock=wire.clock(self._market.clock_state())),
-        )
+        async def compute() -> feed_pb2.GetClockResponse:
+            clock = wire.clock(self._market.clock_state())
+            return feed_pb2.GetClockResponse(
+                clock=clock, prices=await self._prices(request.with_prices))
+
+        return await _answer(context, "GetClock", compute)
 
 
 class ReplayControlServicer(feed_pb2_grpc.ReplayControlServiceServicer):

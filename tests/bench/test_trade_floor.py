@@ -1,6 +1,6 @@
 """The trade's floor makes the calls bench/trade_floor.py documents: one trade reaches the feed
-6 times (3 of them through the executor's 2 calls) and the vault 3 times; with the trade itself,
-the 12 calls of an OpenPosition (tests/observability/test_trade_calls.py counts the real
+3 times (2 of them through the executor's 2 calls) and the vault 3 times; with the trade itself,
+the 9 calls of an OpenPosition (tests/observability/test_trade_calls.py counts the real
 system's)."""
 
 from __future__ import annotations
@@ -48,4 +48,4 @@ async def test_one_trade_makes_the_calls_of_an_open_position() -> None:
         finally:
             await stop_processes(processes)
     assert len(answer) == 200
-    assert calls == {"feed": 6, "vault": 3}
+    assert calls == {"feed": 3, "vault": 3}

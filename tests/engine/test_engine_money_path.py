@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -349,17 +350,28 @@ async def test_defect7_the_cooldown_survives_a_restart(tmp_path) -> None:  # typ
 
 # --- defect 8: a stale price never reaches the gates ---------------------------------------
 
-async def test_defect8_a_stale_feed_price_refuses_the_trade(running: EngineHarness) -> None:
+@pytest.mark.parametrize(("market", "size"), [("SOL-PERP", "1"), ("BTC-PERP", "0.001")])
+async def test_defect8_a_stale_feed_price_refuses_the_trade(
+    running: EngineHarness, market: str, size: str
+) -> None:
+    """Whichever answer carries the price: GetPrice, or the markets table's `with_prices`."""
     await funded(running)
-    real = running.feed.GetPrice
+    real_price, real_table = running.feed.GetPrice, running.feed.ListFundingMarkets
 
-    async def stale(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
-        reply = await real(request, context, **kwargs)
+    async def stale_price(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reply = await real_price(request, context, **kwargs)
         reply.price.oracle_age_seconds = 600.0
         return reply
 
-    running.feed.GetPrice = stale  # type: ignore[method-assign]
-    result = await running.engine.trade(open_request("stale-1", K.SIDE_SHORT, "1"))  # type: ignore[attr-defined]
+    async def stale_table(request, context=None, **kwargs):  # type: ignore[no-untyped-def]
+        reply = await real_table(request, context, **kwargs)
+        for price in reply.prices:
+            price.oracle_age_seconds = 600.0
+        return reply
+
+    running.feed.GetPrice = stale_price  # type: ignore[method-assign]
+    running.feed.ListFundingMarkets = stale_table  # type: ignore[method-assign]
+    result = await running.engine.trade(open_request("stale-1", K.SIDE_SHORT, size, market))  # type: ignore[attr-defined]
     assert not result.ok and result.error.code == "PRICE_STALE"
     assert running.executor.order_calls == []
 

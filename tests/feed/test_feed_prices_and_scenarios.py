@@ -169,3 +169,25 @@ async def test_stream_prices_refuses_bad_requests(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await call.read()
     assert refused.value.code() == code
+
+
+async def test_the_clock_and_the_table_carry_the_prices_asked_with_them(stubs: FeedStubs) -> None:
+    """One call instead of one per market (issue 12): each price as GetPrice answers it, at the
+    clock's moment; a market the feed does not know is left out, not an error."""
+    await at(stubs, START)
+    await stubs.replay.SetPriceScenario(
+        feed_pb2.SetPriceScenarioRequest(market="BTC-PERP", oracle_price="61000"))
+    asked = ["BTC-PERP", "NOPE-PERP", "SOL-PERP", "BTC-PERP"]
+    alone = {market: (await stubs.feed.GetPrice(feed_pb2.GetPriceRequest(market=market))).price
+             for market in ("BTC-PERP", "SOL-PERP")}
+    clock = await stubs.feed.GetClock(feed_pb2.GetClockRequest(with_prices=asked))
+    table = await stubs.feed.ListFundingMarkets(
+        feed_pb2.ListFundingMarketsRequest(include_untradable=True, with_prices=asked))
+    for reply in (clock, table):
+        assert [price.market for price in reply.prices] == ["BTC-PERP", "SOL-PERP"]
+        assert {price.market: price for price in reply.prices} == alone
+    assert from_timestamp(clock.clock.now) == START
+    assert Decimal(alone["BTC-PERP"].oracle_price) == Decimal("61000")
+    # Asked for none, none come: the table's other callers pay nothing for it.
+    assert not (await stubs.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest())).prices
+    assert not (await stubs.feed.GetClock(feed_pb2.GetClockRequest())).prices

@@ -75,19 +75,27 @@ class FakeFeed:
         if not self.available:
             raise transport_error()
 
+    def _price(self, market: str) -> feed_pb2.Price:
+        price = to_wire(self.prices[market])
+        return feed_pb2.Price(
+            market=market, mark_price=price, oracle_price=price, oracle_twap=price,
+            as_of=to_timestamp(self.clock.now()), price_source="snapshot_held")
+
+    def _prices(self, markets: Iterable[str]) -> list[feed_pb2.Price]:
+        """As the feed answers `with_prices`: each market it has a price for, once."""
+        return [self._price(market) for market in dict.fromkeys(markets) if market in self.prices]
+
     async def GetPrice(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check("GetPrice")
         if request.market not in self.prices:
             raise transport_error(grpc.StatusCode.NOT_FOUND, f"no market {request.market}")
-        price = to_wire(self.prices[request.market])
-        return feed_pb2.GetPriceResponse(price=feed_pb2.Price(
-            market=request.market, mark_price=price, oracle_price=price, oracle_twap=price,
-            as_of=to_timestamp(self.clock.now()), price_source="snapshot_held"))
+        return feed_pb2.GetPriceResponse(price=self._price(request.market))
 
     async def ListFundingMarkets(self, request, context=None, **_):  # type: ignore[no-untyped-def]
         self._check("ListFundingMarkets")
         reply = feed_pb2.ListFundingMarketsResponse(as_of=to_timestamp(self.clock.now()),
-                                                    source="replay")
+                                                    source="replay",
+                                                    prices=self._prices(request.with_prices))
         for spec in self.markets.values():
             if not spec.tradable and not request.include_untradable:
                 continue
@@ -105,7 +113,7 @@ class FakeFeed:
         # Paused, so the engine's FeedClock never extrapolates: tests move time explicitly.
         return feed_pb2.GetClockResponse(clock=feed_pb2.Clock(
             now=to_timestamp(self.clock.now()), speed=1.0, paused=True, mode="replay",
-            start=to_timestamp(START)))
+            start=to_timestamp(START)), prices=self._prices(request.with_prices))
 
 
 # --- executor (a paper venue) --------------------------------------------------------------

@@ -3,7 +3,7 @@ a real grpc.aio FeedService on loopback) and a paper driver built in one line.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +17,13 @@ from services.common.clock import ManualClock
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.timeutil import from_timestamp, is_set, to_timestamp
-from services.executor.market_data import FundingRecord, MarketInfo, PriceQuote
+from services.executor.market_data import (
+    FundingRecord,
+    MarketInfo,
+    Priced,
+    PriceQuote,
+    priced_one_by_one,
+)
 from services.executor.paper_driver import PaperDriver
 from services.executor.paper_state import StateFile
 
@@ -77,6 +83,9 @@ class FakeFeed:
         price = self.prices[market]
         return PriceQuote(market, price, price, self.clock.now())
 
+    async def now_and_prices(self, markets: Collection[str]) -> tuple[datetime, Priced]:
+        return await self.now(), await priced_one_by_one(self, markets)
+
     async def markets(self) -> dict[str, MarketInfo]:
         self._check_up()
         return dict(self.market_table)
@@ -132,17 +141,26 @@ class FakeFeedServicer(feed_pb2_grpc.FeedServiceServicer):
     def __init__(self, feed: FakeFeed) -> None:
         self.feed = feed
 
+    def _price(self, market: str) -> feed_pb2.Price | None:
+        price = self.feed.prices.get(market)
+        if price is None:
+            return None
+        return feed_pb2.Price(
+            market=market, mark_price=to_wire(price), oracle_price=to_wire(price),
+            oracle_twap=to_wire(price), as_of=to_timestamp(self.feed.clock.now()),
+            price_source="snapshot_held",
+        )
+
+    def _prices(self, markets: Iterable[str]) -> list[feed_pb2.Price]:
+        return [price for price in map(self._price, dict.fromkeys(markets)) if price is not None]
+
     async def GetPrice(
         self, request: feed_pb2.GetPriceRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetPriceResponse:
-        price = self.feed.prices.get(request.market)
+        price = self._price(request.market)
         if price is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no market {request.market!r}")
-        return feed_pb2.GetPriceResponse(price=feed_pb2.Price(
-            market=request.market, mark_price=to_wire(price), oracle_price=to_wire(price),
-            oracle_twap=to_wire(price), as_of=to_timestamp(self.feed.clock.now()),
-            price_source="snapshot_held",
-        ))
+        return feed_pb2.GetPriceResponse(price=price)
 
     async def ListFundingMarkets(
         self, request: feed_pb2.ListFundingMarketsRequest, context: grpc.aio.ServicerContext
@@ -160,7 +178,8 @@ class FakeFeedServicer(feed_pb2_grpc.FeedServiceServicer):
             if request.include_untradable or info.tradable
         ]
         return feed_pb2.ListFundingMarketsResponse(
-            markets=markets, as_of=to_timestamp(self.feed.clock.now()), source="replay"
+            markets=markets, as_of=to_timestamp(self.feed.clock.now()), source="replay",
+            prices=self._prices(request.with_prices),
         )
 
     async def GetFundingHistory(
@@ -184,7 +203,7 @@ class FakeFeedServicer(feed_pb2_grpc.FeedServiceServicer):
     ) -> feed_pb2.GetClockResponse:
         return feed_pb2.GetClockResponse(clock=feed_pb2.Clock(
             now=to_timestamp(self.feed.clock.now()), speed=1.0, paused=True, mode="replay"
-        ))
+        ), prices=self._prices(request.with_prices))
 
 
 @asynccontextmanager

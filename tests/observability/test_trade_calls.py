@@ -27,10 +27,10 @@ EXPECTED_CALLS = {
     # The gates' status and account in one call; the order, whose answer carries the account
     # the fill left.
     "executor": {"GetAccountState": 1, "OpenPosition": 1},
-    # The gates' markets table and two prices; the executor's clock on each of its two calls,
-    # and the price its fill asks. The executor's own markets table too: its first trade asks
-    # it, later ones within 5 s use its copy.
-    "feed": {"ListFundingMarkets": 2, "GetPrice": 3, "GetClock": 2},
+    # The gates' markets table carrying both prices; the executor's clock on each of its two
+    # calls, the order's carrying the fill's price. The executor's own markets table too: its
+    # first trade asks it, later ones within 5 s use its copy.
+    "feed": {"ListFundingMarkets": 2, "GetClock": 2},
 }
 
 
