@@ -154,7 +154,7 @@ class VaultView:
     positions: tuple[PositionRecord, ...]
     last_synced_at: datetime | None
     pending_trades: int
-    trade_count: int
+    trade_count: int | None  # None: not counted (a sync's answer)
     created_at: datetime
 
     @property

@@ -43,6 +43,10 @@ UPDATE_TRADE = update(TRADES).where(TRADES.c.client_order_id == bindparam("order
 TRADE_COUNTS = (select(TRADES.c.status, func.count())
                 .where(TRADES.c.vault_id == bindparam("vault_id"))
                 .group_by(TRADES.c.status))
+# A sync's count: the pending trades alone, a few rows of the (vault, status) index.
+PENDING_COUNT = (select(func.count())
+                 .where(TRADES.c.vault_id == bindparam("vault_id"),
+                        TRADES.c.status == bindparam("status")))
 
 POSITIONS_OF = (select(POSITIONS.c.market, POSITIONS.c.side, POSITIONS.c.size,
                        POSITIONS.c.entry_price)

@@ -356,7 +356,7 @@ class VaultStore:
         view = self._view(connection, {
             **vault._mapping, "balance": sync.collateral,
             "allocated_capital": sync.initial_margin, "realized_funding_pnl": realized,
-            "last_synced_at": sync.as_of or self._clock.now()})
+            "last_synced_at": sync.as_of or self._clock.now()}, count_all=False)
         change = EXACT.subtract(sync.collateral, vault.balance)
         return SyncOutcome(view, len(new_payments), change)
 
@@ -455,11 +455,21 @@ class VaultStore:
             ).scalars())
         return [payment for payment_id, payment in unique.items() if payment_id not in known]
 
-    def _view(self, connection: Connection, vault: Mapping[str, Any]) -> VaultView:
-        """`vault`: the vault's columns by name, as they stand in this transaction."""
+    def _view(self, connection: Connection, vault: Mapping[str, Any], *,
+              count_all: bool = True) -> VaultView:
+        """`vault`: the vault's columns by name, as they stand in this transaction. Without
+        `count_all` (a sync), only the pending trades are counted: the total reads every trade
+        of the vault."""
         vault_id = vault["id"]
         positions = connection.execute(sql.POSITIONS_OF, {"vault_id": vault_id})
-        counts = dict(connection.execute(sql.TRADE_COUNTS, {"vault_id": vault_id}).tuples().all())
+        if count_all:
+            counts = dict(connection.execute(
+                sql.TRADE_COUNTS, {"vault_id": vault_id}).tuples().all())
+            pending, total = counts.get(TradeState.PENDING, 0), sum(counts.values())
+        else:
+            pending = connection.execute(sql.PENDING_COUNT, {
+                "vault_id": vault_id, "status": str(TradeState.PENDING)}).scalar_one()
+            total = None
         return VaultView(
             vault_id=vault_id,
             key=VaultKey(vault["account"], vault["sub_account"]),
@@ -471,8 +481,8 @@ class VaultStore:
                 for row in positions
             ),
             last_synced_at=vault["last_synced_at"],
-            pending_trades=counts.get(TradeState.PENDING, 0),
-            trade_count=sum(counts.values()),
+            pending_trades=pending,
+            trade_count=total,
             created_at=vault["created_at"],
         )
 

@@ -331,7 +331,7 @@ def status_proto(view: VaultView) -> vault_pb2.VaultStatus:
         ],
         last_synced_at=to_timestamp(view.last_synced_at),
         pending_trades=view.pending_trades,
-        trade_count=view.trade_count,
+        trade_count=view.trade_count,  # None leaves it unset
         created_at=to_timestamp(view.created_at),
     )
 

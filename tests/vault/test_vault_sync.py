@@ -154,6 +154,9 @@ async def test_a_completion_with_the_account_it_left_writes_both_in_one_call(
     status = await status_of(vault)
     assert (status.balance, status.realized_funding_pnl) == ("990", "0.25")
     assert [(p.market, p.size) for p in status.positions] == [("SOL-PERP", "1")]
+    # A sync's answer counts the pending trades; the total is GetVaultStatus' alone.
+    assert not reply.sync.status.HasField("trade_count") and status.trade_count == 1
+    status.ClearField("trade_count")
     assert reply.sync.status == status
 
 
