@@ -22,6 +22,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from rich.table import Table
 
+from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
 from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.cli import output, request_ids
@@ -195,8 +196,8 @@ def _print_human(name: str, reply: Any) -> None:
             console.print(f"health {snapshot.health} · leverage {snapshot.leverage} · collateral "
                           f"{snapshot.total_collateral} · net delta {snapshot.net_delta} SOL")
             for position in snapshot.positions:
-                console.print(f"  {position.market} {position.size} @ {position.entry_price}, "
-                              f"unrealized {position.unrealized_pnl}")
+                console.print(f"  {position.market} {_side_name(position.side)} {position.size} "
+                              f"@ {position.entry_price}, unrealized {position.unrealized_pnl}")
         return
     result = reply.result
     replayed = (" (replayed: this request id ran before; nothing traded again)"
@@ -211,3 +212,8 @@ def _print_human(name: str, reply: Any) -> None:
         console.print(f"to trade this quote, run the same command again within "
                       f"{quote.valid_for_ms // 1000} s with --confirm={quote.confirmation_id}",
                       soft_wrap=True)  # one line, '=' joined: copied as is, whatever it starts with
+
+
+def _side_name(side: int) -> str:
+    """The side as a word ("short"): a position's size is always positive, its side is the sign."""
+    return common_pb2.Side.Name(side).removeprefix("SIDE_").lower()

@@ -76,6 +76,8 @@ async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: Runni
     code, out, _ = await dne(system, "status", "--json")
     snapshot = json.loads(out)["snapshot"]
     assert [p["market"] for p in snapshot["positions"]] == ["SOL-PERP"]
+    code, out, _ = await dne(system, "status")  # a size is positive: the side says the sign
+    assert code == 0 and re.search(r"^  SOL-PERP short 3 @ ", out, re.MULTILINE), out
 
     code, out, _ = await dne(system, "close", "SOL-PERP", "--json")
     quote = json.loads(out)["result"]["confirmation"]
