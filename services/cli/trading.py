@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +194,15 @@ def _print_human(name: str, reply: Any) -> None:
                       f"{status.blocked_reason}")
         snapshot = reply.snapshot
         if status.running and snapshot.health:
-            console.print(f"health {snapshot.health} · leverage {snapshot.leverage} · collateral "
-                          f"{snapshot.total_collateral} · net delta {snapshot.net_delta} SOL")
+            # As the dashboard rounds them: the wire's full decimals are for --json.
+            console.print(f"health {_fixed(snapshot.health, 2)} % · leverage "
+                          f"{_fixed(snapshot.leverage, 2)}x · collateral "
+                          f"{_fixed(snapshot.total_collateral, 2)} USD · net delta "
+                          f"{_fixed(snapshot.net_delta, 4)} SOL")
             for position in snapshot.positions:
                 console.print(f"  {position.market} {_side_name(position.side)} {position.size} "
-                              f"@ {position.entry_price}, unrealized {position.unrealized_pnl}")
+                              f"@ {position.entry_price}, unrealized "
+                              f"{_fixed(position.unrealized_pnl, 2)} USD")
         return
     result = reply.result
     replayed = (" (replayed: this request id ran before; nothing traded again)"
@@ -217,3 +222,12 @@ def _print_human(name: str, reply: Any) -> None:
 def _side_name(side: int) -> str:
     """The side as a word ("short"): a position's size is always positive, its side is the sign."""
     return common_pb2.Side.Name(side).removeprefix("SIDE_").lower()
+
+
+def _fixed(wire: str, places: int) -> str:
+    """A wire decimal rounded for people ("4999.230022750470" -> "4999.23"); as sent if not
+    a number."""
+    try:
+        return f"{Decimal(wire):,.{places}f}"
+    except (InvalidOperation, ValueError):
+        return wire

@@ -78,6 +78,9 @@ async def test_a_script_drives_the_engine_with_json_and_exit_codes(system: Runni
     assert [p["market"] for p in snapshot["positions"]] == ["SOL-PERP"]
     code, out, _ = await dne(system, "status")  # a size is positive: the side says the sign
     assert code == 0 and re.search(r"^  SOL-PERP short 3 @ ", out, re.MULTILINE), out
+    # Rounded for people, as the dashboard shows them: no 28-digit collateral.
+    assert re.search(r"collateral [\d,]+\.\d\d USD", out), out
+    assert not re.search(r"\d\.\d{7,}", out), out
 
     code, out, _ = await dne(system, "close", "SOL-PERP", "--json")
     quote = json.loads(out)["result"]["confirmation"]
