@@ -36,9 +36,8 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
     engine_metrics = free_port()
     async with running_floor() as floor, paper_system(workdir / "plain",
                                                       engine_metrics) as running:
-        direct = await plan.grpc_paths(running, floor, settings)
-        rows += direct
-        rows += await plan.rest_paths(running, floor, direct, settings)
+        rows += await plan.grpc_paths(running, floor, settings)
+        rows += await plan.rest_paths(running, floor, settings)
         rows += await plan.open_load(running, settings)
         rows += await plan.websocket_paths(running, settings)
         rows += await plan.fanout_paths(running, floor, settings)

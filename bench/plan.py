@@ -17,7 +17,7 @@ from bench.floor_processes import Floor
 from bench.histograms import mean_ms, read_totals
 from bench.pool import ConnectionPool
 from bench.processes import cpu_seconds, idle_cpu_percent, rss_mb
-from bench.sampling import closed_loop, open_loop, throughput
+from bench.sampling import Call, closed_loop, in_turn, open_loop, throughput
 from bench.spans import hops
 from bench.stats import Overhead, Row, Target, percentile
 from bench.system import pids
@@ -64,44 +64,64 @@ async def grpc_paths(running: RunningSystem, floor: Floor, settings: Settings) -
                 engine_pb2.GetEngineStatusRequest()), status.ByteSize()),
         ):
             request = str(size).encode()
-            floor_row = Row(f"floor: grpc.aio echo, {size} B",
-                            await closed_loop(lambda r=request: echo(r), settings.samples))
-            rows += [floor_row, Row(name, await closed_loop(call, settings.samples),
-                                    floor=floor_row)]
+            taken = await in_turn({"floor": lambda r=request: echo(r), "real": call},
+                                  settings.samples)
+            floor_row = Row(f"floor: grpc.aio echo, {size} B", taken["floor"])
+            rows += [floor_row, Row(name, taken["real"], floor=floor_row)]
     rows.append(Row("gRPC engine.GetBackendHealth", await closed_loop(
         lambda: stubs.engine.GetBackendHealth(engine_pb2.GetBackendHealthRequest()),
         settings.samples), note="what /health reads"))
     return rows
 
 
-async def rest_paths(running: RunningSystem, floor: Floor, direct: list[Row],
-                     settings: Settings) -> list[Row]:
+async def rest_paths(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:
+    """Each gateway path in turn with its floor and with the gRPC call it makes, one of each
+    per round: the overhead is the gateway's and not the VM's drift between two loops."""
     gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
     bare = ConnectionPool(floor.proxy_address, None)
-    by_name = {row.name: row for row in direct}
+    stubs = running.stubs
     sizes = {path: len(await gateway.get(path)) for path in ("/api/drift/markets", "/health")}
     rows: list[Row] = []
     try:
-        static = Row("floor: FastAPI, no backend call",
-                     await closed_loop(lambda: bare.get("/static"), settings.samples))
-        config = Row("GET /api/config", await closed_loop(
-            lambda: gateway.get("/api/config"), settings.samples), floor=static,
-            targets=OVERHEAD, note="no backend call: all of it is gateway")
+        taken = await in_turn({"static": lambda: bare.get("/static"),
+                               "config": lambda: gateway.get("/api/config")}, settings.samples)
+        static = Row("floor: FastAPI, no backend call", taken["static"])
+        config = Row("GET /api/config", taken["config"], floor=static,
+                     targets=OVERHEAD, note="no backend call: all of it is gateway")
         rows += [static, config]
-        for path, backend in (("/api/drift/markets", "gRPC feed.ListFundingMarkets"),
-                              ("/health", "gRPC engine.GetBackendHealth")):
-            proxy = f"/proxy?size={sizes[path]}"
-            floor_row = Row(f"floor: FastAPI -> grpc echo, {sizes[path]} B",
-                            await closed_loop(lambda p=proxy: bare.get(p), settings.samples))
-            real = Row(f"GET {path}", await closed_loop(
-                lambda p=path: gateway.get(p), settings.samples), floor=floor_row)
-            rows += [floor_row, real, Overhead(
-                f"  gateway overhead: GET {path} - {backend}", targets=OVERHEAD,
-                whole=real, part=by_name[backend])]
+        async with grpc.aio.insecure_channel(floor.echo_address) as channel:
+            echo = echo_stub(channel)
+            for path, backend, direct_call in (
+                ("/api/drift/markets", "feed.ListFundingMarkets",
+                 lambda: stubs.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest())),
+                ("/health", "engine.GetBackendHealth",
+                 lambda: stubs.engine.GetBackendHealth(engine_pb2.GetBackendHealthRequest())),
+            ):
+                asked = str(sizes[path]).encode()
+                rows += await _gateway_path(path, backend, {
+                    "floor": lambda p=f"/proxy?size={sizes[path]}": bare.get(p),
+                    "echo": lambda r=asked: echo(r),
+                    "real": lambda p=path: gateway.get(p),
+                    "direct": direct_call}, sizes[path], settings.samples)
     finally:
         gateway.close()
         bare.close()
     return rows
+
+
+async def _gateway_path(path: str, backend: str, calls: dict[str, Call], size: int,
+                        samples: int) -> list[Row]:
+    """The path, its gRPC call, the floor's proxy and the floor's echo, in turn; the gateway's
+    overhead beside what the bare FastAPI app adds over the bare echo."""
+    taken = await in_turn(calls, samples)
+    floor_row = Row(f"floor: FastAPI -> grpc echo, {size} B", taken["floor"])
+    echo = Row(f"  floor: grpc.aio echo, {size} B, in turn", taken["echo"])
+    real = Row(f"GET {path}", taken["real"], floor=floor_row)
+    direct = Row(f"  gRPC {backend}, in turn with GET {path}", taken["direct"])
+    return [floor_row, echo, Overhead(f"  floor overhead: FastAPI -> echo - echo, {size} B",
+                                      whole=floor_row, part=echo),
+            real, direct, Overhead(f"  gateway overhead: GET {path} - gRPC {backend}",
+                                   targets=OVERHEAD, whole=real, part=direct)]
 
 
 async def open_load(running: RunningSystem, settings: Settings) -> list[Row]:

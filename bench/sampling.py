@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 Call = Callable[[], Awaitable[object]]
 
@@ -19,6 +19,23 @@ async def closed_loop(call: Call, samples: int, warmup: int = 50) -> list[float]
         started = time.perf_counter()
         await call()
         latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+async def in_turn(calls: Mapping[str, Call], samples: int,
+                  warmup: int = 50) -> dict[str, list[float]]:
+    """Closed loops of several calls taken in turn, one of each per round: the VM's drift falls
+    on all of them alike, so their differences and ratios hold (sampled one loop after the
+    other, a floor and its path could land an hour's speed change apart)."""
+    for _ in range(warmup):
+        for call in calls.values():
+            await call()
+    latencies: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(samples):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            await call()
+            latencies[name].append((time.perf_counter() - started) * 1000)
     return latencies
 
 
