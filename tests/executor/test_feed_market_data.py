@@ -60,10 +60,27 @@ async def test_the_markets_table_is_cached_briefly(feed: FakeFeed) -> None:
         assert "ETH-PERP" in await fresh.markets()
 
 
+async def test_the_clock_and_its_prices_come_in_one_read_each_as_its_own_read_would(
+    feed: FakeFeed,
+) -> None:
+    feed.add_market(perp_market("ZERO-PERP"), Decimal(0))
+    async with serve_fake_feed(feed) as address, grpc.aio.insecure_channel(address) as channel:
+        data = market_data(channel)
+        now, priced = await data.now_and_prices(["SOL-PERP", "NOPE-PERP", "ZERO-PERP"])
+        assert now == START
+        assert priced["SOL-PERP"] == await data.price("SOL-PERP")
+        # The refusals price() would raise, kept for where the price is used.
+        unknown, unusable = priced["NOPE-PERP"], priced["ZERO-PERP"]
+        assert isinstance(unknown, DomainError) and unknown.code == ErrorCode.INVALID_MARKET
+        assert isinstance(unusable, DomainError) and unusable.code == ErrorCode.FEED_UNAVAILABLE
+        assert await data.now_and_prices([]) == (START, {})
+
+
 async def test_an_unreachable_feed_is_feed_unavailable() -> None:
     async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:
         data = market_data(channel)
-        for call in (data.now(), data.price("SOL-PERP"), data.markets()):
+        for call in (data.now(), data.price("SOL-PERP"), data.markets(),
+                     data.now_and_prices(["SOL-PERP"])):
             with pytest.raises(DomainError) as caught:
                 await call
             assert caught.value.code == ErrorCode.FEED_UNAVAILABLE

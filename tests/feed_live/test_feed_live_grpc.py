@@ -66,6 +66,23 @@ async def test_get_price_answers_the_decoded_oracle_price_with_its_age(stubs: Li
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_the_clock_and_the_table_carry_the_live_prices_asked_with_them(
+    stubs: LiveStubs,
+) -> None:
+    """As GetPrice answers each, read from the chain; an unknown market is left out."""
+    alone = (await stubs.feed.GetPrice(feed_pb2.GetPriceRequest(market="SOL-PERP"))).price
+    clock = await stubs.feed.GetClock(feed_pb2.GetClockRequest(
+        with_prices=["NOPE-PERP", "SOL-PERP"]))
+    table = await stubs.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest(
+        with_prices=["SOL-PERP", "NOPE-PERP"]))
+    for reply in (clock, table):
+        assert [price.market for price in reply.prices] == ["SOL-PERP"]
+        price = reply.prices[0]
+        assert (price.oracle_price, price.price_source) == (alone.oracle_price, "onchain")
+        assert price.oracle_age_seconds > 5000   # its age travels: the engine refuses stale
+    assert clock.clock.mode == "wall"
+
+
 async def test_stream_prices_streams_the_tradable_markets(stubs: LiveStubs) -> None:
     stream = stubs.feed.StreamPrices(feed_pb2.StreamPricesRequest(interval_seconds=0.05))
     first = await stream.read()
