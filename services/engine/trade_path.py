@@ -236,12 +236,21 @@ class TradePath:
         if request.is_perp:
             markets, prices = await self._upstream.markets_with_prices(
                 [request.market, hedge])
-            return (markets, _perp_price(self._upstream.checked_price, request.market, prices),
+            return (markets, self._perp_price(request.market, prices),
                     self._upstream.checked_price(hedge, prices.get(hedge)))
         if request.kind == K.TRADE_KIND_SETTLE_PNL:
-            markets, _ = await self._upstream.markets_with_prices([])
-            return markets, None, None
+            return await self._upstream.markets(), None, None
         return {}, None, None
+
+    def _perp_price(self, market: str, prices: dict[str, feed_pb2.Price]) -> Decimal | None:
+        """None for a market the feed does not price: the market gate names the problem (and
+        a close must stay possible for a market the feed no longer prices)."""
+        try:
+            return self._upstream.checked_price(market, prices.get(market))
+        except DomainError as error:
+            if error.code == ErrorCode.INVALID_MARKET:
+                return None
+            raise
 
     def _intent(self, trade: ApprovedTrade) -> common_pb2.Trade:
         request = trade.request
@@ -550,16 +559,4 @@ def discard_read(task: asyncio.Future) -> None:  # type: ignore[type-arg]
     """Cancels reads nobody will use; their outcome is taken so no error is left unread."""
     task.cancel()
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def _perp_price(checked: Callable[[str, feed_pb2.Price | None], Decimal], market: str,
-                prices: dict[str, feed_pb2.Price]) -> Decimal | None:
-    """None for a market the feed does not price: the market gate names the problem (and a
-    close must stay possible for a market the feed no longer prices)."""
-    try:
-        return checked(market, prices.get(market))
-    except DomainError as error:
-        if error.code == ErrorCode.INVALID_MARKET:
-            return None
-        raise
 
