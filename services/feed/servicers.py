@@ -47,6 +47,8 @@ _STATUS = {
 # A market in `with_prices` the feed cannot price for one of these is left out of the answer;
 # any other failure (the venue unreadable) fails the whole call, as GetPrice would.
 _NO_SUCH_PRICE = {ErrorCode.NOT_FOUND, ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_MARKET}
+# Far above the markets a venue lists (Drift: about 80): 100,000 names took the loop 0.46 s.
+MAX_PRICES_PER_CALL = 200
 
 Reply = TypeVar("Reply")
 MarketSource = ReplayMarket | DriftLiveMarket
@@ -133,8 +135,13 @@ class FeedServicer(feed_pb2_grpc.FeedServiceServicer):
 
     async def _prices(self, markets: Iterable[str]) -> list[feed_pb2.Price]:
         """The prices of `markets` the feed has, each once, in the order asked."""
+        asked = list(dict.fromkeys(markets))
+        if len(asked) > MAX_PRICES_PER_CALL:
+            raise DomainError(ErrorCode.INVALID_ARGUMENT,
+                              f"with_prices names {len(asked)} markets; at most "
+                              f"{MAX_PRICES_PER_CALL} per call")
         found = []
-        for market in dict.fromkeys(markets):
+        for market in asked:
             try:
                 found.append(wire.price(await _settled(self._market.price(market))))
             except DomainError as error:

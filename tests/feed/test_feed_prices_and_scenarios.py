@@ -11,6 +11,7 @@ import pytest
 
 from dne.feed.v1 import feed_pb2
 from services.common.timeutil import from_timestamp, to_timestamp
+from services.feed.servicers import MAX_PRICES_PER_CALL
 from tests.kit.feed_builders import FeedStubs
 
 START = datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -191,3 +192,18 @@ async def test_the_clock_and_the_table_carry_the_prices_asked_with_them(stubs: F
     # Asked for none, none come: the table's other callers pay nothing for it.
     assert not (await stubs.feed.ListFundingMarkets(feed_pb2.ListFundingMarketsRequest())).prices
     assert not (await stubs.feed.GetClock(feed_pb2.GetClockRequest())).prices
+
+
+async def test_prices_asked_for_too_many_markets_are_refused_at_once(stubs: FeedStubs) -> None:
+    too_many = [f"X{number}-PERP" for number in range(MAX_PRICES_PER_CALL + 1)]
+    for call in (stubs.feed.GetClock(feed_pb2.GetClockRequest(with_prices=too_many)),
+                 stubs.feed.ListFundingMarkets(
+                     feed_pb2.ListFundingMarketsRequest(with_prices=too_many))):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"at most {MAX_PRICES_PER_CALL}" in (refused.value.details() or "")
+    # A name asked twice counts once.
+    reply = await stubs.feed.GetClock(feed_pb2.GetClockRequest(
+        with_prices=["SOL-PERP"] * (MAX_PRICES_PER_CALL + 1)))
+    assert [price.market for price in reply.prices] == ["SOL-PERP"]
