@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from services.common.venue import OrderKind, OrderStatus
 from services.engine.settings import EngineSettings
-from services.executor.domain import OrderKind, OrderStatus
 from services.executor.paper_state import StateFile
 from services.vault.domain import TradeState
 from sim.events import alerts

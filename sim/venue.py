@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from services.executor.domain import OrderKind, OrderResult, OrderStatus, Side
+from services.common.venue import OrderKind, OrderResult, OrderStatus, Side
 from services.executor.paper_state import PaperVenueState
 
 ORDER_METHODS = frozenset({"Deposit", "Withdraw", "OpenPosition", "ClosePosition", "SettlePnl",

@@ -12,7 +12,7 @@ from services.backtest import price_scenarios
 from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.runner import SOL_MARKET, Strategy
 from services.backtest.strategies import Carry, Hold, Rotate
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.feed.daily_funding import DailyFundingError
 from services.feed.drift_accounts import SnapshotError
 from services.feed.history_store import ImportedHistoryError

@@ -13,7 +13,7 @@ from typing import Protocol
 from services.backtest.data import BacktestData
 from services.backtest.ledger import ZERO, Ledger, LedgerRow, TradeRecord
 from services.backtest.market_data import BacktestMarketData, SimulatedClock
-from services.executor.domain import (
+from services.common.venue import (
     AccountState,
     OpenOrder,
     OrderKind,

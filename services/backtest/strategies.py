@@ -17,10 +17,10 @@ from decimal import Decimal
 
 from services.backtest.data import BacktestData
 from services.backtest.runner import SOL_MARKET, Venue
+from services.common.venue import Side
 from services.engine import delta
 from services.engine.entry_economics import EntryCosts, assess_entry
 from services.engine.settings import EngineSettings
-from services.executor.domain import Side
 
 ZERO = Decimal(0)
 HOUR = timedelta(hours=1)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from dne.common.v1 import common_pb2
-
 # A refusal that travels as a gRPC status carries its stable code in the trailing metadata
 # under this key (the vault's calls, the engine's backtests).
 ERROR_CODE_METADATA = "dne-error-code"
@@ -71,6 +69,3 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.details = {key: str(value) for key, value in details.items()}
-
-    def to_proto(self) -> common_pb2.Error:
-        return common_pb2.Error(code=self.code, message=self.message, details=self.details)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError, ErrorCode
-from services.engine.orders import TradeRequest
+from services.common.venue import OrderKind, Side
+from services.engine.trade_request import TradeRequest
 
-K = common_pb2
 MAX_REQUEST_ID = 128
 SIZE_PLACES = 9     # SOL and Drift base amounts have 9 decimals
 AMOUNT_PLACES = 6   # USDC has 6
@@ -72,7 +71,7 @@ def parse_amount(text: str) -> Decimal:
                          places=AMOUNT_PLACES)
 
 
-def _direction(text: str, choices: dict[str, int]) -> int:
+def _direction(text: str, choices: dict[str, Side]) -> Side:
     value = (text or "").strip().lower()
     if value not in choices:
         raise DomainError(ErrorCode.INVALID_DIRECTION,
@@ -82,39 +81,39 @@ def _direction(text: str, choices: dict[str, int]) -> int:
 
 
 def deposit(request: engine_pb2.DepositRequest) -> TradeRequest:
-    return TradeRequest(parse_request_id(request.request_id), DEPOSIT, K.TRADE_KIND_DEPOSIT,
+    return TradeRequest(parse_request_id(request.request_id), DEPOSIT, OrderKind.DEPOSIT,
                         "USDC", size=parse_amount(request.amount))
 
 
 def withdraw(request: engine_pb2.WithdrawRequest) -> TradeRequest:
-    return TradeRequest(parse_request_id(request.request_id), WITHDRAW, K.TRADE_KIND_WITHDRAW,
+    return TradeRequest(parse_request_id(request.request_id), WITHDRAW, OrderKind.WITHDRAW,
                         "USDC", size=parse_amount(request.amount))
 
 
 def open_position(request: engine_pb2.OpenPositionRequest) -> TradeRequest:
     request_id = parse_request_id(request.request_id)
     market = parse_market(request.market)
-    side = _direction(request.direction, {"long": K.SIDE_LONG, "short": K.SIDE_SHORT})
-    return TradeRequest(request_id, OPEN_POSITION, K.TRADE_KIND_PERP_OPEN, market, side,
+    side = _direction(request.direction, {"long": Side.LONG, "short": Side.SHORT})
+    return TradeRequest(request_id, OPEN_POSITION, OrderKind.PERP_OPEN, market, side,
                         parse_size(request.size),
                         confirmation_id=parse_confirmation_id(request.confirmation_id))
 
 
 def close_position(request: engine_pb2.ClosePositionRequest) -> TradeRequest:
     return TradeRequest(parse_request_id(request.request_id), CLOSE_POSITION,
-                        K.TRADE_KIND_PERP_CLOSE, parse_market(request.market),
+                        OrderKind.PERP_CLOSE, parse_market(request.market),
                         reduce_only=True, unwind_spot=request.unwind_spot,
                         confirmation_id=parse_confirmation_id(request.confirmation_id))
 
 
 def settle_pnl(request: engine_pb2.SettlePnlRequest) -> TradeRequest:
     return TradeRequest(parse_request_id(request.request_id), SETTLE_PNL,
-                        K.TRADE_KIND_SETTLE_PNL, parse_market(request.market))
+                        OrderKind.SETTLE_PNL, parse_market(request.market))
 
 
 def swap(request: engine_pb2.SwapRequest) -> TradeRequest:
     request_id = parse_request_id(request.request_id)
-    side = _direction(request.direction, {"buy": K.SIDE_LONG, "sell": K.SIDE_SHORT})
-    kind = K.TRADE_KIND_SPOT_BUY if side == K.SIDE_LONG else K.TRADE_KIND_SPOT_SELL
+    side = _direction(request.direction, {"buy": Side.LONG, "sell": Side.SHORT})
+    kind = OrderKind.SPOT_BUY if side is Side.LONG else OrderKind.SPOT_SELL
     return TradeRequest(request_id, SWAP, kind, "SOL", side, parse_size(request.size),
                         confirmation_id=parse_confirmation_id(request.confirmation_id))

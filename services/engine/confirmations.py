@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.timeutil import to_timestamp
-from services.engine.orders import SIDE_NAMES
+from services.common.venue import OrderKind, Side
 from services.engine.preflight import ApprovedTrade
 
-K = common_pb2
-CONFIRMABLE = (K.TRADE_KIND_PERP_OPEN, K.TRADE_KIND_PERP_CLOSE, K.TRADE_KIND_SPOT_BUY,
-               K.TRADE_KIND_SPOT_SELL)
+CONFIRMABLE = (OrderKind.PERP_OPEN, OrderKind.PERP_CLOSE, OrderKind.SPOT_BUY,
+               OrderKind.SPOT_SELL)
 # An expired quote is remembered this much longer, so its late use is named "expired" rather
 # than "unknown"; the cap bounds the memory a flood of unconfirmed requests can take.
 KEEP_EXPIRED_SEC = 600
@@ -47,9 +45,9 @@ class Terms:
     """What a confirmation binds: the same trade on the same account."""
 
     action: str
-    kind: int
+    kind: OrderKind
     market: str
-    side: int
+    side: Side | None
     size: Decimal
     unwind_spot: bool
     account: str
@@ -174,5 +172,5 @@ class ConfirmationBook:
 
 
 def _describe(terms: Terms) -> str:
-    side = SIDE_NAMES.get(terms.side, "") or "-"
+    side = terms.side.value if terms.side else "-"
     return f"{terms.action} {side} {terms.size} {terms.market}"

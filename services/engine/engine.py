@@ -24,6 +24,7 @@ from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
+from services.common.venue import AccountState, OrderKind, Side
 from services.engine import commands, delta, orders, reconcile, resume, snapshot
 from services.engine.account import AccountView
 from services.engine.auto_resume import AutoResume, NotYet
@@ -33,10 +34,10 @@ from services.engine.events import EventBus
 from services.engine.health import HealthAlerter
 from services.engine.hedged_entry import EntryJournal, HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
-from services.engine.orders import TradeRequest
 from services.engine.preflight import Preflight
 from services.engine.settings import EngineSettings
 from services.engine.trade_path import TradePath, discard_read, timed_hop
+from services.engine.trade_request import TradeRequest
 from services.engine.upstream import Upstream
 from services.engine.vault_sync import SyncFailed, VaultSynchronizer
 
@@ -239,7 +240,7 @@ class FundingEngine:
             raise DomainError(ErrorCode.INVALID_MODE,
                               f"mode must be 'paper' or 'live', found {mode[:20]!r}")
         venue = await self.upstream.venue_status()
-        runs_paper = venue.reply.venue == "paper"
+        runs_paper = venue.venue == "paper"
         if mode == "live" and runs_paper:
             raise DomainError(ErrorCode.LIVE_MODE_UNAVAILABLE,
                               "live mode needs the executor's live driver (EXECUTOR_DRIVER=drift "
@@ -247,14 +248,14 @@ class FundingEngine:
         if mode == "paper" and not runs_paper:
             raise DomainError(ErrorCode.FAILED_PRECONDITION,
                               f"paper mode needs the executor's paper venue, it runs "
-                              f"{venue.reply.venue!r}")
+                              f"{venue.venue!r}")
         started_at = await self._refresh_market_clock()
-        account = venue.reply.account or "paper-wallet"
+        account = venue.account or "paper-wallet"
         ledger = Ledger(self._vault, account, sub_account)
         self._vault_status = await ledger.open()
         known_before = list(self._vault_status.positions)
         self.mode, self.sub_account, self.account = mode, sub_account, account
-        self.venue = venue.reply.venue
+        self.venue = venue.venue
         self.started_at = started_at
         self._state = self._state_file.load()
         self.sync_error, self._recovering = None, False
@@ -685,7 +686,7 @@ class FundingEngine:
 
     async def _complete_trade(
         self, request_id: str, order: common_pb2.OrderResult,
-        settlement: common_pb2.OrderResult | None, state: common_pb2.AccountState | None,
+        settlement: common_pb2.OrderResult | None, state: AccountState | None,
     ) -> None:
         """An order's outcome. With the account its fill left (the executor's answer carried
         it) and a vault in step (nothing kept, no sync error), that account is synced in the
@@ -849,7 +850,7 @@ class FundingEngine:
             self._forget_read_after_fill()
         return self.publish_result(result)
 
-    def _read_account_after_fill(self, account: common_pb2.AccountState | None = None) -> None:
+    def _read_account_after_fill(self, account: AccountState | None = None) -> None:
         """The account a fill changed: as the executor's answer carried it, or else read while
         the vault records the fill. The sync after the trade uses it instead of asking again.
         The last fill's is the one kept (a hedged entry fills twice)."""
@@ -1002,8 +1003,8 @@ class FundingEngine:
         planned_at = await self._market_now()
         expand = plan.action == delta.EXPAND_SHORT
         request = TradeRequest(
-            request_id, commands.REBALANCE, K.TRADE_KIND_PERP_REBALANCE,
-            self.settings.hedge_market, K.SIDE_SHORT if expand else K.SIDE_LONG,
+            request_id, commands.REBALANCE, OrderKind.PERP_REBALANCE,
+            self.settings.hedge_market, Side.SHORT if expand else Side.LONG,
             plan.correction_size, source="rebalance", reduce_only=not expand,
         )
         log.info("rebalancing", extra={"action": plan.action, "size": str(plan.correction_size),
@@ -1068,7 +1069,7 @@ class FundingEngine:
             sol_price: Decimal | None = await (price or self.upstream.price(hedge))
         except DomainError:
             position = account.position(hedge)
-            sol_price = Decimal(position.mark_price) if position and position.mark_price else None
+            sol_price = position.mark_price if position and position.mark_price else None
         update = snapshot.funding_update(
             account=account, hedge_market=hedge, reserved_sol=self.settings.reserved_sol,
             sol_price=sol_price, vault_status=self._vault_status, mode=self.mode,

@@ -20,11 +20,12 @@ from decimal import Decimal
 from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import OrderKind, Side
 from services.engine import commands, delta, orders
 from services.engine.account import AccountView
 from services.engine.engine_state import OpenEntry
-from services.engine.orders import TradeRequest
 from services.engine.trade_path import TradePath
+from services.engine.trade_request import TradeRequest
 
 log = logging.getLogger(__name__)
 K = common_pb2
@@ -65,7 +66,7 @@ class HedgedEntry:
         self._critical_stop = critical_stop
 
     def applies_to(self, request: TradeRequest) -> bool:
-        return (request.kind == K.TRADE_KIND_PERP_OPEN and request.side == K.SIDE_SHORT
+        return (request.kind is OrderKind.PERP_OPEN and request.side is Side.SHORT
                 and request.market == self._legs.hedge_market and request.source == "user")
 
     async def open(self, request: TradeRequest) -> engine_pb2.CommandResult:
@@ -101,7 +102,7 @@ class HedgedEntry:
         fresh: engine_pb2.CommandResult | None = None
         if bought is None:
             fresh = await self._legs.trade_path.execute(
-                _swap(_spot_id(entry), K.SIDE_LONG, spot, "user"))
+                _swap(_spot_id(entry), Side.LONG, spot, "user"))
             bought = _status_of(fresh)
         if bought in NOT_FINAL:
             return _waiting(request, fresh, f"the spot leg (buy {spot} SOL) awaits the venue; "
@@ -148,7 +149,7 @@ class HedgedEntry:
         sold: engine_pb2.CommandResult | None = None
         if sold_status is None:
             sold = await self._legs.trade_path.execute(
-                _swap(rollback_id, K.SIDE_SHORT, spot, "rollback"))
+                _swap(rollback_id, Side.SHORT, spot, "rollback"))
             sold_status = _status_of(sold)
         why = shorted.error.message if shorted is not None else "the short did not trade"
         if sold_status in NOT_FINAL:
@@ -205,8 +206,8 @@ class HedgedEntry:
 
 
 def _short(entry: OpenEntry) -> TradeRequest:
-    return TradeRequest(entry.request_id, commands.OPEN_POSITION, K.TRADE_KIND_PERP_OPEN,
-                        entry.market, K.SIDE_SHORT, Decimal(entry.size), source="user",
+    return TradeRequest(entry.request_id, commands.OPEN_POSITION, OrderKind.PERP_OPEN,
+                        entry.market, Side.SHORT, Decimal(entry.size), source="user",
                         confirmed=entry.confirmed)
 
 
@@ -244,8 +245,8 @@ def _waiting(
                                       "follows"))
 
 
-def _swap(request_id: str, side: int, size: Decimal, source: str) -> TradeRequest:
-    kind = K.TRADE_KIND_SPOT_BUY if side == K.SIDE_LONG else K.TRADE_KIND_SPOT_SELL
+def _swap(request_id: str, side: Side, size: Decimal, source: str) -> TradeRequest:
+    kind = OrderKind.SPOT_BUY if side is Side.LONG else OrderKind.SPOT_SELL
     return TradeRequest(request_id, commands.SWAP, kind, "SOL", side, size, source=source,
                         confirmed=True)
 
@@ -260,7 +261,7 @@ class HedgedExit:
         self._alert = alert
 
     def applies_to(self, request: TradeRequest) -> bool:
-        return (request.kind == K.TRADE_KIND_PERP_CLOSE and request.unwind_spot
+        return (request.kind is OrderKind.PERP_CLOSE and request.unwind_spot
                 and request.market == self._legs.hedge_market and request.source == "user")
 
     async def close(self, request: TradeRequest) -> engine_pb2.CommandResult:
@@ -278,7 +279,7 @@ class HedgedExit:
         if not closed.ok:
             return closed
         sold = await self._legs.trade_path.execute(
-            _swap(f"{request.request_id}:spot", K.SIDE_SHORT, spot, "user"))
+            _swap(f"{request.request_id}:spot", Side.SHORT, spot, "user"))
         if sold.ok:
             closed.message = f"{closed.message}; spot leg sold {sold.order.filled_size} SOL"
         else:

@@ -13,6 +13,8 @@ import grpc
 from dne.common.v1 import common_pb2
 from dne.vault.v1 import vault_pb2, vault_pb2_grpc
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import AccountState
+from services.common.venue_wire import account_state_proto
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_SEC = 5.0
@@ -73,13 +75,14 @@ class Ledger:
 
     async def complete_and_sync(
         self, client_order_id: str, result: common_pb2.OrderResult,
-        settlement: common_pb2.OrderResult | None, state: common_pb2.AccountState,
+        settlement: common_pb2.OrderResult | None, state: AccountState,
     ) -> vault_pb2.SyncAccountResponse | None:
         """complete() with the account the trade left synced in the same transaction. Answers
         the sync's outcome; None when it was not made (the completion may still have been
         written, or kept for later, as complete() does): the caller syncs as usual."""
         request = _completion(client_order_id, result, settlement)
-        request.sync.CopyFrom(vault_pb2.SyncAccountRequest(key=self.key, state=state))
+        request.sync.CopyFrom(vault_pb2.SyncAccountRequest(
+            key=self.key, state=account_state_proto(state)))
         reply = await self._complete(request)
         return reply.sync if reply is not None and reply.HasField("sync") else None
 
@@ -124,10 +127,11 @@ class Ledger:
         return written
 
     async def sync(
-        self, state: common_pb2.AccountState, *, patient: bool = False
+        self, state: AccountState, *, patient: bool = False
     ) -> vault_pb2.SyncAccountResponse:
         return await self._call(
-            "SyncAccount", vault_pb2.SyncAccountRequest(key=self.key, state=state),
+            "SyncAccount",
+            vault_pb2.SyncAccountRequest(key=self.key, state=account_state_proto(state)),
             patient=patient,
         )
 

@@ -1,8 +1,7 @@
-"""What a trade command asks for, and how answers are written back as CommandResults."""
+"""How a trade's answers are written back as CommandResults."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,6 +9,9 @@ from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from services.common.errors import DomainError, ErrorCode
 from services.common.timeutil import to_timestamp
+from services.common.venue import OrderKind
+from services.common.venue_wire import KIND_FROM_PROTO, side_of
+from services.engine.trade_request import TradeRequest
 
 K = common_pb2
 SIDE_NAMES = {K.SIDE_LONG: "long", K.SIDE_SHORT: "short", K.SIDE_UNSPECIFIED: ""}
@@ -17,30 +19,8 @@ HEDGE_SPOT_MARKET = "SOL"
 QUOTE_MARKET = "USDC"
 
 
-@dataclass(frozen=True)
-class TradeRequest:
-    request_id: str
-    action: str                     # "DRIFT_OPEN_POSITION", ...
-    kind: int                       # common_pb2.TradeKind
-    market: str
-    side: int = K.SIDE_UNSPECIFIED  # for a close, derived from the position
-    size: Decimal = Decimal(0)      # base, SOL or USDC; for a close, the position's size
-    source: str = "user"            # "user", "rebalance"
-    # Set by the engine only: the legs of a command whose confirmation was checked already.
-    # The wire's `confirmed` flag never sets it; a user confirms with a quote's id.
-    confirmed: bool = False
-    confirmation_id: str = ""       # the engine's quote this request confirms (confirmations.py)
-    reduce_only: bool = False
-    unwind_spot: bool = False       # a close on the hedge market also sells its spot leg
-
-    @property
-    def is_perp(self) -> bool:
-        return self.kind in (K.TRADE_KIND_PERP_OPEN, K.TRADE_KIND_PERP_REBALANCE,
-                             K.TRADE_KIND_PERP_CLOSE)
-
-    @property
-    def is_swap(self) -> bool:
-        return self.kind in (K.TRADE_KIND_SPOT_BUY, K.TRADE_KIND_SPOT_SELL)
+def error_proto(error: DomainError) -> common_pb2.Error:
+    return common_pb2.Error(code=error.code, message=error.message, details=error.details)
 
 
 def now_stamp():  # type: ignore[no-untyped-def]
@@ -71,7 +51,7 @@ def failure(
     error: DomainError | common_pb2.Error,
     order: common_pb2.OrderResult | None = None,
 ) -> engine_pb2.CommandResult:
-    proto = error.to_proto() if isinstance(error, DomainError) else error
+    proto = error_proto(error) if isinstance(error, DomainError) else error
     if not proto.code:
         proto = common_pb2.Error(code=ErrorCode.INTERNAL, message=proto.message or "failed")
     if not proto.message:
@@ -134,18 +114,22 @@ def _filled_message(request: TradeRequest, order: common_pb2.OrderResult) -> str
 
 def request_from_trade(trade: common_pb2.Trade) -> TradeRequest:
     """The request a stored intent came from, to answer it once its order is final."""
-    return TradeRequest(trade.client_order_id, ACTION_BY_KIND.get(trade.kind, "DRIFT_TRADE"),
-                        trade.kind, trade.market, trade.side,
-                        Decimal(trade.requested_size or "0"), source=trade.source or "user")
+    kind = KIND_FROM_PROTO.get(trade.kind)
+    if kind is None:
+        raise DomainError(ErrorCode.INTERNAL, f"the vault holds {trade.client_order_id!r} with "
+                          f"trade kind {trade.kind}, which this engine does not know")
+    return TradeRequest(trade.client_order_id, ACTION_BY_KIND[kind], kind, trade.market,
+                        side_of(trade.side), Decimal(trade.requested_size or "0"),
+                        source=trade.source or "user")
 
 
 ACTION_BY_KIND = {
-    K.TRADE_KIND_PERP_OPEN: "DRIFT_OPEN_POSITION",
-    K.TRADE_KIND_PERP_CLOSE: "DRIFT_CLOSE_POSITION",
-    K.TRADE_KIND_PERP_REBALANCE: "REBALANCE",
-    K.TRADE_KIND_SPOT_BUY: "DRIFT_SWAP",
-    K.TRADE_KIND_SPOT_SELL: "DRIFT_SWAP",
-    K.TRADE_KIND_DEPOSIT: "DRIFT_DEPOSIT",
-    K.TRADE_KIND_WITHDRAW: "DRIFT_WITHDRAW",
-    K.TRADE_KIND_SETTLE_PNL: "DRIFT_SETTLE_PNL",
+    OrderKind.PERP_OPEN: "DRIFT_OPEN_POSITION",
+    OrderKind.PERP_CLOSE: "DRIFT_CLOSE_POSITION",
+    OrderKind.PERP_REBALANCE: "REBALANCE",
+    OrderKind.SPOT_BUY: "DRIFT_SWAP",
+    OrderKind.SPOT_SELL: "DRIFT_SWAP",
+    OrderKind.DEPOSIT: "DRIFT_DEPOSIT",
+    OrderKind.WITHDRAW: "DRIFT_WITHDRAW",
+    OrderKind.SETTLE_PNL: "DRIFT_SETTLE_PNL",
 }

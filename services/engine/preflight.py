@@ -6,27 +6,46 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dne.common.v1 import common_pb2
-from dne.feed.v1 import feed_pb2
-from services.common.decimals import from_wire, to_wire
+from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import OrderKind, Side
 from services.engine import delta, gates
 from services.engine.account import AccountView, signed
 from services.engine.entry_economics import EntryCosts, assess_entry
-from services.engine.orders import SIDE_NAMES, TradeRequest
 from services.engine.settings import EngineSettings
-from services.engine.upstream import VenueStatus
+from services.engine.trade_request import TradeRequest
 
 log = logging.getLogger(__name__)
-K = common_pb2
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class VenueStatus:
+    """The executor's word on the venue, and the round trip this engine measured to ask it."""
+
+    venue: str          # "paper", "drift"
+    account: str        # the venue's account (a wallet's public key; "paper-wallet")
+    connected: bool
+    trading_halted: bool
+    halt_reason: str
+    latency_ms: float   # the executor's own measure of the venue
+    measured_ms: float
+
+
+@dataclass(frozen=True)
+class MarketTerms:
+    """What the gates read of a market in the feed's table."""
+
+    symbol: str
+    tradable: bool
+    rate_1h: Decimal    # the funding rate a long pays an hour (a short receives it)
 
 
 @dataclass(frozen=True)
 class TradeContext:
     account: AccountView
     venue: VenueStatus
-    markets: dict[str, feed_pb2.FundingMarket]
+    markets: dict[str, MarketTerms]
     price: Decimal | None       # oracle price of the traded market (SOL's for a swap)
     sol_price: Decimal | None   # converts lamport fees to USD
 
@@ -34,7 +53,7 @@ class TradeContext:
 @dataclass(frozen=True)
 class ApprovedTrade:
     request: TradeRequest
-    side: int
+    side: Side | None
     size: Decimal
     price: Decimal | None
     price_limit: Decimal | None
@@ -46,7 +65,7 @@ class ApprovedTrade:
         """What a human confirms: the whole trade, fees included."""
         return {
             "market": self.request.market,
-            "side": SIDE_NAMES.get(self.side, ""),
+            "side": self.side.value if self.side else "",
             "size": to_wire(self.size),
             "price": to_wire(self.price) if self.price is not None else "",
             "notional": to_wire(self.notional, 2),
@@ -64,10 +83,10 @@ class Preflight:
         """Answers the approved trade or raises GateDenied / DomainError with the reason."""
         self._venue_gates(context)
         kind = request.kind
-        if kind == K.TRADE_KIND_DEPOSIT:
+        if kind is OrderKind.DEPOSIT:
             gates.check_deposit(request.size, context.account.wallet_usdc).raise_if_denied()
             return self._plain(request, request.size)
-        if kind == K.TRADE_KIND_WITHDRAW:
+        if kind is OrderKind.WITHDRAW:
             account = context.account
             prices = account.mark_prices()
             gates.check_withdrawal(
@@ -77,14 +96,14 @@ class Preflight:
                 max_leverage=self._leverage_limit,
             ).raise_if_denied()
             return self._plain(request, request.size)
-        if kind == K.TRADE_KIND_SETTLE_PNL:
+        if kind is OrderKind.SETTLE_PNL:
             if request.market not in context.markets and context.account.position(
                 request.market
             ) is None:
                 raise DomainError(ErrorCode.INVALID_MARKET,
                                   f"{request.market!r} is neither a known market nor held")
             return self._plain(request, ZERO)
-        if kind == K.TRADE_KIND_PERP_CLOSE:
+        if kind is OrderKind.PERP_CLOSE:
             return self._close(request, context)
         if request.is_swap:
             return self._swap(request, context)
@@ -93,7 +112,7 @@ class Preflight:
     # --- per kind -------------------------------------------------------------------------
 
     def _venue_gates(self, context: TradeContext) -> None:
-        venue = context.venue.reply
+        venue = context.venue
         if not venue.connected:
             gates.deny("venue", ErrorCode.VENUE_UNAVAILABLE,
                        "the venue is not connected").raise_if_denied()
@@ -102,7 +121,7 @@ class Preflight:
                        f"the venue halted trading: {venue.halt_reason or 'no reason given'}"
                        ).raise_if_denied()
         gates.check_latency(
-            venue.latency_ms, context.venue.measured_ms, self._settings.latency_limit_ms
+            venue.latency_ms, venue.measured_ms, self._settings.latency_limit_ms
         ).raise_if_denied()
         gates.check_gas(context.account.wallet_sol, self._settings.reserved_sol).raise_if_denied()
 
@@ -111,7 +130,7 @@ class Preflight:
 
     def _open(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
         hedge = self._settings.hedge_market
-        if request.source == "user" and request.market == hedge and request.side == K.SIDE_LONG:
+        if request.source == "user" and request.market == hedge and request.side is Side.LONG:
             # The hedge market's position is the carry's short, which the rebalancer keeps
             # equal to the spot SOL: a long there would be resized or reversed by it.
             gates.deny("hedge_market", ErrorCode.HEDGE_MARKET_LONG,
@@ -123,7 +142,7 @@ class Preflight:
         price = _required(context.price, request.market)
         account = context.account
         prices = {**account.mark_prices(), request.market: price}
-        short = request.side == K.SIDE_SHORT
+        short = request.side is Side.SHORT
         gates.check_leverage(
             positions=account.signed_sizes(), prices=prices, collateral=account.collateral,
             market=request.market, signed_size_change=-request.size if short else request.size,
@@ -132,7 +151,7 @@ class Preflight:
         notional = request.size * price
         cost = self._cost(notional, context)
         revenue = None
-        if request.kind == K.TRADE_KIND_PERP_OPEN:
+        if request.kind is OrderKind.PERP_OPEN:
             # Rebalances are exempt: they restore neutrality, a risk decision, not a carry one.
             revenue = self._profitability(request, context, price)
         return ApprovedTrade(
@@ -147,9 +166,9 @@ class Preflight:
             raise DomainError(ErrorCode.NO_POSITION, f"there is no open {request.market} position",
                               market=request.market)
         size = abs(signed(position))
-        closing_short = position.side == K.SIDE_SHORT
-        price = context.price or from_wire(position.mark_price)
-        side = K.SIDE_LONG if closing_short else K.SIDE_SHORT
+        closing_short = position.side is Side.SHORT
+        price = context.price or position.mark_price
+        side = position.side.opposite
         notional = size * price
         return ApprovedTrade(
             request, side, size, price,
@@ -159,7 +178,7 @@ class Preflight:
 
     def _swap(self, request: TradeRequest, context: TradeContext) -> ApprovedTrade:
         price = _required(context.price, "SOL")
-        buying = request.kind == K.TRADE_KIND_SPOT_BUY
+        buying = request.kind is OrderKind.SPOT_BUY
         limit = gates.price_limit(price, self._settings.slippage_tolerance, buying=buying)
         account = context.account
         if buying and request.size * limit > account.wallet_usdc:
@@ -185,9 +204,9 @@ class Preflight:
     ) -> Decimal:
         # The position earns only after its whole round trip is paid: the perp in and out and,
         # for the carry on the hedge market, the spot SOL bought with it and sold at the exit.
-        rate = from_wire(context.markets[request.market].rate_1h)
+        rate = context.markets[request.market].rate_1h
         economics = assess_entry(
-            size=request.size, rate_1h=rate, price=price, short=request.side == K.SIDE_SHORT,
+            size=request.size, rate_1h=rate, price=price, short=request.side is Side.SHORT,
             sol_price=context.sol_price or context.price or ZERO,
             spot_sol=self._spot_leg(request, context), costs=self._entry_costs)
         log.info("profitability", extra={
@@ -203,7 +222,7 @@ class Preflight:
     def _spot_leg(self, request: TradeRequest, context: TradeContext) -> Decimal:
         """The spot SOL a short on the hedge market buys with it (see HedgedEntry)."""
         hedge = self._settings.hedge_market
-        if request.market != hedge or request.side != K.SIDE_SHORT or request.source != "user":
+        if request.market != hedge or request.side is not Side.SHORT or request.source != "user":
             return ZERO
         account = context.account
         return delta.spot_to_buy(account.wallet_sol, self._settings.reserved_sol,

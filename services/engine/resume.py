@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from dne.common.v1 import common_pb2
 from dne.vault.v1 import vault_pb2
-from services.common.decimals import from_wire
-from services.common.timeutil import from_timestamp, is_set
+from services.common.decimals import from_wire, to_wire
+from services.common.venue import AccountState
 from services.engine import reconcile
 from services.engine.engine_state import Balances
 
@@ -78,17 +78,17 @@ class ResumeReport:
         return text + ("; " + differences if differences else "; venue, vault and engine agree")
 
 
-def balances_of(state: common_pb2.AccountState) -> Balances:
+def balances_of(state: AccountState) -> Balances:
     return Balances(
-        quote_balance=state.quote_balance or "0", wallet_usdc=state.wallet.usdc or "0",
-        wallet_sol=state.wallet.sol or "0", collateral=state.collateral or "0",
-        as_of=from_timestamp(state.as_of) if is_set(state.as_of) else None)
+        quote_balance=to_wire(state.quote_balance), wallet_usdc=to_wire(state.wallet_usdc),
+        wallet_sol=to_wire(state.wallet_sol), collateral=to_wire(state.collateral),
+        as_of=state.as_of)
 
 
 def reconcile_resume(
     *,
     known: Sequence[vault_pb2.VaultPosition],
-    venue: common_pb2.AccountState,
+    venue: AccountState,
     recorded: Balances | None,
     resolved: Iterable[ResolvedIntent],
     vault_balance: str = "",
@@ -136,14 +136,10 @@ def balance_differences(recorded: Balances, now: Balances, funding: Decimal) -> 
     return found
 
 
-def _funding_since(venue: common_pb2.AccountState, since: datetime | None) -> Decimal:
+def _funding_since(venue: AccountState, since: datetime | None) -> Decimal:
     """Funding paid after `since` (a payment lands at the end of its hour)."""
-    total = Decimal(0)
-    for payment in venue.funding_payments:
-        ends = from_timestamp(payment.period_start) + FUNDING_PERIOD
-        if since is None or ends > since:
-            total += from_wire(payment.amount)
-    return total
+    return sum((payment.amount for payment in venue.funding_payments
+                if since is None or payment.period_start + FUNDING_PERIOD > since), Decimal(0))
 
 
 def _explain_or_report(differences: list[str], notes: list[str], item: str,

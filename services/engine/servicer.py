@@ -16,7 +16,7 @@ from services.engine import commands, orders
 from services.engine.backend_health import BackendHealth
 from services.engine.engine import FundingEngine
 from services.engine.events import KNOWN_TYPES
-from services.engine.orders import TradeRequest
+from services.engine.trade_request import TradeRequest
 
 log = logging.getLogger(__name__)
 

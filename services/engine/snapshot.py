@@ -9,6 +9,7 @@ from dne.engine.v1 import engine_pb2
 from dne.vault.v1 import vault_pb2
 from services.common.decimals import to_wire
 from services.common.timeutil import to_timestamp
+from services.common.venue_wire import account_state_proto
 from services.engine import delta
 from services.engine.account import AccountView
 
@@ -27,7 +28,7 @@ def funding_update(
     spot = account.wallet_sol
     perp = account.signed_size(hedge_market)
     drift = delta.drift_pct(spot, reserved_sol, perp)
-    state = account.state
+    state = account_state_proto(account.state)   # the executor's own wire form
     update = engine_pb2.FundingUpdate(
         timestamp=to_timestamp(moment),
         spot_sol=to_wire(spot),

@@ -38,13 +38,15 @@ from services.common.telemetry import (
     ATTR_TX_SIGNATURE,
 )
 from services.common.timeutil import to_timestamp
+from services.common.venue import AccountState, OrderKind
+from services.common.venue_wire import KIND_TO_PROTO, account_state_of, side_proto
 from services.engine import orders
 from services.engine.confirmations import ConfirmationBook, ConfirmationRefused
 from services.engine.gates import GateDenied
 from services.engine.ledger import Ledger
-from services.engine.orders import TradeRequest
-from services.engine.preflight import ApprovedTrade, Preflight, TradeContext
+from services.engine.preflight import ApprovedTrade, MarketTerms, Preflight, TradeContext
 from services.engine.settings import EngineSettings
+from services.engine.trade_request import TradeRequest
 from services.engine.upstream import CALL_TIMEOUT_SEC, Upstream
 from services.engine.vault_sync import WaitFromList
 
@@ -56,11 +58,11 @@ Sleep = Callable[[float], Awaitable[None]]
 # An order's answer: its result, a close's settlement, the account the fill left (when the
 # executor could say).
 Sent = tuple[common_pb2.OrderResult, common_pb2.OrderResult | None,
-             common_pb2.AccountState | None]
+             AccountState | None]
 # Writes an order's outcome: (request id, result, a close's settlement, the account the fill
 # left or None).
 Complete = Callable[[str, common_pb2.OrderResult, common_pb2.OrderResult | None,
-                     common_pb2.AccountState | None], Awaitable[None]]
+                     AccountState | None], Awaitable[None]]
 
 
 class TradePath:
@@ -76,7 +78,7 @@ class TradePath:
         sub_account: int,
         blocked_reason: Callable[[], str],
         sleep: Sleep = asyncio.sleep,
-        on_fill: Callable[[common_pb2.AccountState | None], None] = lambda account: None,
+        on_fill: Callable[[AccountState | None], None] = lambda account: None,
         funding_since: Callable[[], datetime | None] = lambda: None,
         complete: Complete | None = None,
     ) -> None:
@@ -114,7 +116,7 @@ class TradePath:
             span.set_attributes({
                 ATTR_ACTION: request.action, ATTR_REQUEST_ID: request.request_id,
                 ATTR_MARKET: request.market, ATTR_SIZE: str(request.size),
-                ATTR_SIDE: orders.SIDE_NAMES.get(request.side, ""),
+                ATTR_SIDE: request.side.value if request.side else "",
             })
             result = await self._execute_locked(request)
             span.set_attribute(ATTR_RESULT_OK, result.ok)
@@ -214,7 +216,7 @@ class TradePath:
 
     async def _complete_alone(
         self, request_id: str, order: common_pb2.OrderResult,
-        settlement: common_pb2.OrderResult | None, account: common_pb2.AccountState | None,
+        settlement: common_pb2.OrderResult | None, account: AccountState | None,
     ) -> None:
         await self._ledger.complete(request_id, order, settlement)
 
@@ -226,7 +228,7 @@ class TradePath:
 
     async def _market_reads(
         self, request: TradeRequest
-    ) -> tuple[dict[str, feed_pb2.FundingMarket], Decimal | None, Decimal | None]:
+    ) -> tuple[dict[str, MarketTerms], Decimal | None, Decimal | None]:
         """The markets table, the trade's price and the hedge market's: one feed call."""
         hedge = self._settings.hedge_market
         if request.is_swap:
@@ -238,7 +240,7 @@ class TradePath:
                 [request.market, hedge])
             return (markets, self._perp_price(request.market, prices),
                     self._upstream.checked_price(hedge, prices.get(hedge)))
-        if request.kind == K.TRADE_KIND_SETTLE_PNL:
+        if request.kind is OrderKind.SETTLE_PNL:
             return await self._upstream.markets(), None, None
         return {}, None, None
 
@@ -257,8 +259,9 @@ class TradePath:
         now = to_timestamp(datetime.now(UTC))
         return common_pb2.Trade(
             client_order_id=request.request_id, account=self._account,
-            sub_account=self._sub_account, kind=request.kind, status=K.TRADE_STATUS_PENDING,
-            market=_wire_market(request), side=trade.side, requested_size=to_wire(trade.size),
+            sub_account=self._sub_account, kind=KIND_TO_PROTO[request.kind],
+            status=K.TRADE_STATUS_PENDING, market=_wire_market(request),
+            side=side_proto(trade.side), requested_size=to_wire(trade.size),
             price=to_wire(trade.price) if trade.price is not None else "",
             notional=to_wire(trade.notional), source=request.source,
             created_at=now, updated_at=now,
@@ -301,19 +304,19 @@ class TradePath:
         common = {"client_order_id": request.request_id, "account_after": self._account_after()}
         limit = to_wire(trade.price_limit, 6) if trade.price_limit is not None else ""
         settlement = None
-        if request.kind == K.TRADE_KIND_DEPOSIT:
+        if request.kind is OrderKind.DEPOSIT:
             reply = await executor.Deposit(executor_pb2.DepositRequest(
                 **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
                 timeout=CALL_TIMEOUT_SEC)
-        elif request.kind == K.TRADE_KIND_WITHDRAW:
+        elif request.kind is OrderKind.WITHDRAW:
             reply = await executor.Withdraw(executor_pb2.WithdrawRequest(
                 **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
                 timeout=CALL_TIMEOUT_SEC)
-        elif request.kind == K.TRADE_KIND_SETTLE_PNL:
+        elif request.kind is OrderKind.SETTLE_PNL:
             reply = await executor.SettlePnl(executor_pb2.SettlePnlRequest(
                 **common, sub_account=self._sub_account, market=request.market),
                 timeout=CALL_TIMEOUT_SEC)
-        elif request.kind == K.TRADE_KIND_PERP_CLOSE:
+        elif request.kind is OrderKind.PERP_CLOSE:
             # Property 16: settling PnL above $1 after a close is always on; the proto's bool
             # cannot tell "unset" from "false", so the engine does not offer to skip it.
             reply = await executor.ClosePosition(executor_pb2.ClosePositionRequest(
@@ -322,14 +325,17 @@ class TradePath:
             settlement = reply.settlement if reply.HasField("settlement") else None
         elif request.is_swap:
             reply = await executor.Swap(executor_pb2.SwapRequest(
-                **common, side=trade.side, size=to_wire(trade.size), price_limit=limit),
+                **common, side=side_proto(trade.side), size=to_wire(trade.size),
+                price_limit=limit),
                 timeout=CALL_TIMEOUT_SEC)
         else:
             reply = await executor.OpenPosition(executor_pb2.OpenPositionRequest(
                 **common, sub_account=self._sub_account, market=request.market,
-                side=trade.side, size=to_wire(trade.size), price_limit=limit,
-                reduce_only=request.reduce_only, kind=request.kind), timeout=CALL_TIMEOUT_SEC)
-        return reply.result, settlement, reply.account if reply.HasField("account") else None
+                side=side_proto(trade.side), size=to_wire(trade.size), price_limit=limit,
+                reduce_only=request.reduce_only, kind=KIND_TO_PROTO[request.kind]),
+                timeout=CALL_TIMEOUT_SEC)
+        account = account_state_of(reply.account) if reply.HasField("account") else None
+        return reply.result, settlement, account
 
     def _account_after(self) -> executor_pb2.AccountAfter:
         wanted = executor_pb2.AccountAfter(sub_account=self._sub_account)
@@ -427,9 +433,9 @@ class TradePath:
                                    message="the order never reached the venue; nothing was "
                                            "traded"))
         if trade is not None:
-            order.kind = trade.request.kind
+            order.kind = KIND_TO_PROTO[trade.request.kind]
             order.market = _wire_market(trade.request)
-            order.side = trade.side
+            order.side = side_proto(trade.side)
             order.requested_size = to_wire(trade.size)
         return order
 
@@ -437,7 +443,7 @@ class TradePath:
         self, request: TradeRequest, order: common_pb2.OrderResult
     ) -> tuple[str, str]:
         """Counts the outcome (dne_trades_total); answers its kind and status as counted."""
-        kind = K.TradeKind.Name(request.kind).removeprefix("TRADE_KIND_").lower()
+        kind = request.kind.value
         status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
         TRADES.labels(kind=kind, result=status).inc()
         return kind, status
@@ -458,8 +464,9 @@ class TradePath:
     def _unknown(self, trade: ApprovedTrade) -> common_pb2.OrderResult:
         request = trade.request
         return common_pb2.OrderResult(
-            client_order_id=request.request_id, kind=request.kind,
-            status=K.TRADE_STATUS_UNKNOWN, market=_wire_market(request), side=trade.side,
+            client_order_id=request.request_id, kind=KIND_TO_PROTO[request.kind],
+            status=K.TRADE_STATUS_UNKNOWN, market=_wire_market(request),
+            side=side_proto(trade.side),
             requested_size=to_wire(trade.size),
             error=common_pb2.Error(
                 code=ErrorCode.VENUE_UNAVAILABLE,
@@ -550,7 +557,7 @@ def _refusal(request: TradeRequest, error: DomainError) -> engine_pb2.CommandRes
 def _wire_market(request: TradeRequest) -> str:
     if request.is_swap:
         return orders.HEDGE_SPOT_MARKET
-    if request.kind in (K.TRADE_KIND_DEPOSIT, K.TRADE_KIND_WITHDRAW):
+    if request.kind in (OrderKind.DEPOSIT, OrderKind.WITHDRAW):
         return orders.QUOTE_MARKET
     return request.market
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,16 +15,17 @@ from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.common.decimals import from_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.timeutil import to_timestamp
+from services.common.venue_wire import account_state_of
 from services.engine.account import AccountView
+from services.engine.preflight import MarketTerms, VenueStatus
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_SEC = 5.0
 
 
-@dataclass(frozen=True)
-class VenueStatus:
-    reply: executor_pb2.GetVenueStatusResponse
-    measured_ms: float
+def _venue_status(reply: executor_pb2.GetVenueStatusResponse, measured_ms: float) -> VenueStatus:
+    return VenueStatus(reply.venue, reply.account, reply.connected, reply.trading_halted,
+                       reply.halt_reason, reply.latency_ms, measured_ms)
 
 
 class Upstream:
@@ -73,14 +73,14 @@ class Upstream:
                               age_seconds=f"{age:.1f}")
         return oracle
 
-    async def markets(self) -> dict[str, feed_pb2.FundingMarket]:
+    async def markets(self) -> dict[str, MarketTerms]:
         """Every market the feed knows, tradable or not, by symbol."""
         markets, _ = await self.markets_with_prices([])
         return markets
 
     async def markets_with_prices(
         self, priced: Collection[str]
-    ) -> tuple[dict[str, feed_pb2.FundingMarket], dict[str, feed_pb2.Price]]:
+    ) -> tuple[dict[str, MarketTerms], dict[str, feed_pb2.Price]]:
         """Every market the feed knows, by symbol, and in the same answer the prices of
         `priced` it has (by market; see checked_price)."""
         try:
@@ -90,7 +90,9 @@ class Upstream:
             )
         except grpc.RpcError as error:
             raise _unavailable(ErrorCode.FEED_UNAVAILABLE, "feed", error) from None
-        return ({market.symbol: market for market in reply.markets},
+        return ({market.symbol: MarketTerms(market.symbol, market.tradable,
+                                            from_wire(market.rate_1h))
+                 for market in reply.markets},
                 {price.market: price for price in reply.prices})
 
     async def venue_status(self) -> VenueStatus:
@@ -101,12 +103,12 @@ class Upstream:
             )
         except grpc.RpcError as error:
             raise _unavailable(ErrorCode.VENUE_UNAVAILABLE, "executor", error) from None
-        return VenueStatus(reply, (self._monotonic() - started) * 1000)
+        return _venue_status(reply, (self._monotonic() - started) * 1000)
 
     async def account(self, sub_account: int, funding_since: datetime | None) -> AccountView:
         reply = await self._account_state(executor_pb2.GetAccountStateRequest(
             sub_account=sub_account), funding_since)
-        return AccountView(reply.state)
+        return AccountView(account_state_of(reply.state))
 
     async def venue_and_account(self, sub_account: int) -> tuple[VenueStatus, AccountView]:
         """Both in one call, read at the same moment (the gates' reads before a trade); the
@@ -114,8 +116,8 @@ class Upstream:
         started = self._monotonic()
         reply = await self._account_state(executor_pb2.GetAccountStateRequest(
             sub_account=sub_account, with_venue_status=True), None)
-        venue = VenueStatus(reply.venue, (self._monotonic() - started) * 1000)
-        return venue, AccountView(reply.state)
+        venue = _venue_status(reply.venue, (self._monotonic() - started) * 1000)
+        return venue, AccountView(account_state_of(reply.state))
 
     async def _account_state(
         self, request: executor_pb2.GetAccountStateRequest, funding_since: datetime | None

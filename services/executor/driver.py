@@ -39,7 +39,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from services.executor.domain import (
+from services.common.venue import (
     AccountState,
     CloseOutcome,
     OpenOrder,

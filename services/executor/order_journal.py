@@ -27,7 +27,7 @@ from enum import Enum
 from typing import Generic, TypeVar
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OrderIntent, OrderResult, OrderStatus
+from services.common.venue import OrderIntent, OrderResult, OrderStatus
 from services.executor.order_record import NOT_FINAL, OrderRecord
 
 R = TypeVar("R", bound=OrderRecord)

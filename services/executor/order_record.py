@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from services.executor.domain import OrderKind, OrderResult, OrderStatus, Side
+from services.common.venue import OrderKind, OrderResult, OrderStatus, Side
 
 # Sent, outcome not known yet: the only statuses an answered id may still leave.
 NOT_FINAL = (OrderStatus.PENDING, OrderStatus.UNKNOWN)

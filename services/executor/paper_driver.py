@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor import margin
-from services.executor.domain import (
+from services.common.venue import (
     QUOTE_MARKET,
     SPOT_MARKET,
     SPOT_PRICE_MARKET,
@@ -34,6 +33,7 @@ from services.executor.domain import (
     Side,
     VenueStatus,
 )
+from services.executor import margin
 from services.executor.market_data import (
     DEFAULT_MARGIN_RATIO_INITIAL,
     DEFAULT_MARGIN_RATIO_MAINTENANCE,

@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import Side
 from services.executor import margin
-from services.executor.domain import Side
 from services.executor.paper_state import PaperPosition, SubAccount
 
 ZERO = Decimal(0)

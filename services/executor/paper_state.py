@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.executor.domain import FundingPayment, Side
+from services.common.venue import FundingPayment, Side
 from services.executor.journal_file import JournalFile, LegacyDocument
 from services.executor.order_record import OrderRecord
 from services.executor.order_record import time_from_json as _untime

@@ -8,7 +8,7 @@ import bisect
 from datetime import datetime, timedelta
 from itertools import islice
 
-from services.executor.domain import FundingPayment
+from services.common.venue import FundingPayment
 from services.executor.paper_state import SubAccount
 
 ONE_HOUR = timedelta(hours=1)

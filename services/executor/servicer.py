@@ -18,14 +18,14 @@ from dne.executor.v1 import executor_pb2, executor_pb2_grpc
 from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import COLLATERAL, HEALTH_RATIO, LEVERAGE, TRADES
 from services.common.timeutil import from_timestamp
-from services.executor import convert
-from services.executor.domain import (
+from services.common.venue import (
     AccountState,
     OpenOrder,
     OrderKind,
     OrderResult,
     OrderStatus,
 )
+from services.executor import convert
 from services.executor.driver import VenueDriver
 from services.executor.paper_driver import PaperDriver
 

@@ -16,7 +16,7 @@ from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.report import summary
 from services.backtest.runner import BacktestRun, run_backtest
 from services.backtest.strategies import Hold
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.feed.daily_funding import load_daily_funding
 from services.feed.settings import DEFAULT_DATA_DIR
 

@@ -19,7 +19,7 @@ from services.backtest.data import BacktestData
 from services.backtest.runner import BacktestRun, run_backtest
 from services.backtest.strategies import Hold
 from services.common.timeutil import from_timestamp
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.feed.settings import DEFAULT_DATA_DIR
 from tests.integration.flow import advance_hours, pause_clock_at, request_id
 from tests.kit.confirmations import confirm_stub

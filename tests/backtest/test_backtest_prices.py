@@ -15,7 +15,7 @@ from services.backtest.data import BacktestData, BacktestDataError
 from services.backtest.report import summary
 from services.backtest.runner import BacktestRun, run_backtest
 from services.backtest.strategies import Carry, Hold
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.feed.settings import DEFAULT_DATA_DIR
 
 START = datetime(2026, 2, 1, tzinfo=UTC)

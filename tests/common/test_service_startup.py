@@ -18,7 +18,7 @@ import pytest
 from dne.executor.v1 import executor_pb2 as pb
 from dne.executor.v1 import executor_pb2_grpc
 from services.common.service_auth import bearer_interceptors
-from services.executor.domain import OrderKind, OrderResult, OrderStatus
+from services.common.venue import OrderKind, OrderResult, OrderStatus
 from services.executor.paper_state import OrderRecord, PaperVenueState, StateFile
 from services.launcher.processes import ServiceProcess
 from tests.kit.ports import free_port

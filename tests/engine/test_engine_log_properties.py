@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from services.common.decimals import to_wire
+from services.common.venue_wire import account_state_of
 from services.engine import commands
 from services.engine.account import AccountView
 from services.engine.snapshot import funding_update
@@ -64,7 +65,8 @@ def test_property_5_every_funding_update_carries_health_leverage_positions_colla
         positions=[K.Position(market="SOL-PERP", side=K.SIDE_SHORT, size=to_wire(perp))],
     )
     update = funding_update(
-        account=AccountView(state), hedge_market="SOL-PERP", reserved_sol=Decimal("0.017"),
+        account=AccountView(account_state_of(state)), hedge_market="SOL-PERP",
+        reserved_sol=Decimal("0.017"),
         sol_price=price, vault_status=None, mode="paper", blocked_reason="",
         moment=datetime(2026, 1, 15, tzinfo=UTC),
     )

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
+from services.common.venue import OrderKind, Side
 from services.engine import delta
-from services.engine.orders import TradeRequest
 from services.engine.servicer import EngineServicer
+from services.engine.trade_request import TradeRequest
 from tests.kit.engine_fakes import (
     START,
     EngineHarness,
@@ -33,8 +34,8 @@ def perp(h: EngineHarness) -> Decimal:
     return position.size if position else Decimal(0)
 
 
-def open_request(rid: str, side: int, size: str, market: str = "SOL-PERP") -> TradeRequest:
-    return TradeRequest(rid, "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, market, side,
+def open_request(rid: str, side: Side, size: str, market: str = "SOL-PERP") -> TradeRequest:
+    return TradeRequest(rid, "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, market, side,
                         Decimal(size), confirmed=True)
 
 
@@ -73,7 +74,7 @@ async def test_defect1_a_user_long_on_the_hedge_market_is_refused_with_a_code(
     running: EngineHarness,
 ) -> None:
     await funded(running)
-    result = await running.engine.trade(open_request("long-1", K.SIDE_LONG, "2"))  # type: ignore[attr-defined]
+    result = await running.engine.trade(open_request("long-1", Side.LONG, "2"))  # type: ignore[attr-defined]
     assert not result.ok and result.error.code == "HEDGE_MARKET_LONG"
     assert "SOL-PERP" in result.error.message
     assert running.executor.order_calls == [] and perp(running) == 0
@@ -132,7 +133,7 @@ async def test_defect2_a_stop_waits_for_the_rollback_of_the_entry_it_interrupts(
     await funded(running)
     gate = Gate(running, "OpenPosition")
     running.executor.failing_methods.add("OpenPosition")
-    entry = asyncio.create_task(running.engine.trade(open_request("stop-1", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    entry = asyncio.create_task(running.engine.trade(open_request("stop-1", Side.SHORT, "2")))  # type: ignore[attr-defined]
     await gate.reached.wait()
     stop = asyncio.create_task(running.engine.stop("stop-cmd"))  # type: ignore[attr-defined]
     await asyncio.sleep(0)
@@ -151,11 +152,11 @@ async def test_defect2_a_command_arriving_while_stopping_is_refused_not_started(
 ) -> None:
     await funded(running)
     gate = Gate(running, "OpenPosition")
-    entry = asyncio.create_task(running.engine.trade(open_request("first", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    entry = asyncio.create_task(running.engine.trade(open_request("first", Side.SHORT, "2")))  # type: ignore[attr-defined]
     await gate.reached.wait()
     stop = asyncio.create_task(running.engine.stop("stop-cmd"))  # type: ignore[attr-defined]
     await asyncio.sleep(0)
-    late = await running.engine.trade(open_request("late", K.SIDE_SHORT, "1"))  # type: ignore[attr-defined]
+    late = await running.engine.trade(open_request("late", Side.SHORT, "1"))  # type: ignore[attr-defined]
     gate.release.set()
     assert (await entry).ok
     await stop
@@ -170,7 +171,7 @@ async def test_defect3_a_pending_perp_leg_is_not_rolled_back_and_blocks_trading(
 ) -> None:
     await funded(running)
     running.executor.pending_methods.add("OpenPosition")
-    result = await running.engine.trade(open_request("pend-1", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    result = await running.engine.trade(open_request("pend-1", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert result.error.code == "ORDER_PENDING"
     assert "pend-1:rollback" not in running.vault.trades
     assert running.executor.wallet_sol == Decimal("2.017")  # the spot leg stays: the short may land
@@ -188,7 +189,7 @@ async def test_defect3_a_pending_perp_leg_that_fails_later_rolls_the_spot_back(
 ) -> None:
     await funded(running)
     running.executor.pending_methods.add("OpenPosition")
-    await running.engine.trade(open_request("pend-2", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    await running.engine.trade(open_request("pend-2", Side.SHORT, "2"))  # type: ignore[attr-defined]
     running.executor.pending_methods.clear()
     running.executor.landing.pop("pend-2")
     running.executor.orders["pend-2"] = (K.OrderResult(
@@ -205,7 +206,7 @@ async def test_defect3_a_pending_spot_leg_is_not_reported_as_failed(
 ) -> None:
     await funded(running)
     running.executor.pending_methods.add("Swap")
-    result = await running.engine.trade(open_request("pend-3", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    result = await running.engine.trade(open_request("pend-3", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert result.error.code == "ORDER_PENDING"
     assert "failed" not in result.error.message
     assert "pend-3" not in running.vault.trades  # the short waits for the spot leg
@@ -224,7 +225,7 @@ async def test_defect5_an_unreachable_executor_at_restart_leaves_the_intent_pend
     running: EngineHarness,
 ) -> None:
     await funded(running)
-    deposit = TradeRequest("dep-1", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+    deposit = TradeRequest("dep-1", "DRIFT_DEPOSIT", OrderKind.DEPOSIT, "USDC",
                            size=Decimal(100))
     assert (await running.engine.trade(deposit)).ok  # type: ignore[attr-defined]
     await running.engine.shutdown()  # type: ignore[attr-defined]
@@ -271,7 +272,7 @@ async def test_defect5_an_unknown_outcome_blocks_trading_until_the_venue_answers
 
     running.executor._order = first_lost_then_down  # type: ignore[attr-defined]
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "dep-u", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC", size=Decimal(100)))
+        "dep-u", "DRIFT_DEPOSIT", OrderKind.DEPOSIT, "USDC", size=Decimal(100)))
     assert result.order.status == K.TRADE_STATUS_UNKNOWN
     assert running.engine.blocked_reason()  # type: ignore[attr-defined]
     running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
@@ -287,7 +288,7 @@ async def test_defect6_a_rebalance_waits_for_a_command_and_plans_from_its_result
 ) -> None:
     hedge(running.executor, Decimal("10.017"), Decimal(10))
     gate = Gate(running, "OpenPosition")
-    entry = asyncio.create_task(running.engine.trade(open_request("add-2", K.SIDE_SHORT, "2")))  # type: ignore[attr-defined]
+    entry = asyncio.create_task(running.engine.trade(open_request("add-2", Side.SHORT, "2")))  # type: ignore[attr-defined]
     await gate.reached.wait()  # spot bought (12.017 SOL), the short not yet sent
     tick = asyncio.create_task(running.engine.tick())  # type: ignore[attr-defined]
     for _ in range(20):
@@ -371,7 +372,7 @@ async def test_defect8_a_stale_feed_price_refuses_the_trade(
 
     running.feed.GetPrice = stale_price  # type: ignore[method-assign]
     running.feed.ListFundingMarkets = stale_table  # type: ignore[method-assign]
-    result = await running.engine.trade(open_request("stale-1", K.SIDE_SHORT, size, market))  # type: ignore[attr-defined]
+    result = await running.engine.trade(open_request("stale-1", Side.SHORT, size, market))  # type: ignore[attr-defined]
     assert not result.ok and result.error.code == "PRICE_STALE"
     assert running.executor.order_calls == []
 
@@ -382,7 +383,7 @@ async def test_a_close_settlement_is_kept_when_the_vault_is_away_and_written_lat
     running: EngineHarness,
 ) -> None:
     await funded(running)
-    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("short-5", Side.SHORT, "5"))).ok  # type: ignore[attr-defined]
     running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
     real_record, real_complete = running.vault.RecordIntent, running.vault.CompleteTrade
 
@@ -397,7 +398,7 @@ async def test_a_close_settlement_is_kept_when_the_vault_is_away_and_written_lat
     running.vault.RecordIntent = away_after_the_close  # type: ignore[method-assign]
     running.vault.CompleteTrade = away  # type: ignore[method-assign]
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "close-1", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP", confirmed=True))
+        "close-1", "DRIFT_CLOSE_POSITION", OrderKind.PERP_CLOSE, "SOL-PERP", confirmed=True))
     assert result.ok and result.settlement.status == K.TRADE_STATUS_FILLED
     assert running.engine.blocked_reason()  # type: ignore[attr-defined]  # outcomes wait
     running.vault.RecordIntent = real_record  # type: ignore[method-assign]
@@ -411,7 +412,7 @@ async def test_a_close_settlement_is_kept_when_the_vault_is_away_and_written_lat
 async def test_a_position_that_vanishes_at_the_venue_is_reported(running: EngineHarness) -> None:
     await funded(running)
     events = running.engine.bus.subscribe([E.EVENT_TYPE_HEALTH_ALERT])  # type: ignore[attr-defined]
-    assert (await running.engine.trade(open_request("eth", K.SIDE_LONG, "1", "ETH-PERP"))).ok  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("eth", Side.LONG, "1", "ETH-PERP"))).ok  # type: ignore[attr-defined]
     running.executor.set_position("ETH-PERP", Decimal(0))  # liquidated, or closed elsewhere
     await running.engine.tick()  # type: ignore[attr-defined]
     warnings = alerts(events, "WARNING") + alerts(events, "CRITICAL")
@@ -431,7 +432,7 @@ async def test_an_intent_the_vault_wrote_but_could_not_answer_blocks_until_settl
         raise transport_error()
 
     running.vault.RecordIntent = written_then_lost  # type: ignore[method-assign]
-    deposit = TradeRequest("half", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+    deposit = TradeRequest("half", "DRIFT_DEPOSIT", OrderKind.DEPOSIT, "USDC",
                            size=Decimal(10))
     refused = await running.engine.trade(deposit)  # type: ignore[attr-defined]
     assert refused.error.code == "VAULT_UNAVAILABLE"
@@ -478,7 +479,7 @@ async def test_a_close_settled_at_the_venue_before_a_crash_has_its_settlement_re
     """Found by `make sim` (seed 1388): the engine died while its close was at the venue; at
     the restart the close was settled from the executor's record, its settlement was not."""
     await funded(running)
-    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("short-5", Side.SHORT, "5"))).ok  # type: ignore[attr-defined]
     running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
     running.executor.lost_replies = 1
     running.executor.transport_failures = 0
@@ -494,7 +495,7 @@ async def test_a_close_settled_at_the_venue_before_a_crash_has_its_settlement_re
 
     running.executor.ClosePosition = crash_after_the_venue  # type: ignore[method-assign]
     close = asyncio.create_task(running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "close-9", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP",
+        "close-9", "DRIFT_CLOSE_POSITION", OrderKind.PERP_CLOSE, "SOL-PERP",
         confirmed=True)))
     await crashed.wait()
     close.cancel()  # the crash: nothing of the old engine runs on
@@ -524,7 +525,7 @@ async def test_a_rollback_sells_what_the_spot_leg_bought_not_what_it_asked_for(
 
     running.executor.Swap = short_fill  # type: ignore[method-assign]
     running.executor.failing_methods.add("OpenPosition")
-    result = await running.engine.trade(open_request("thin", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    result = await running.engine.trade(open_request("thin", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert not result.ok and "sold back" in result.error.message
     assert running.vault.trades["thin:rollback"].status == K.TRADE_STATUS_FILLED
     assert Decimal(running.vault.trades["thin:rollback"].filled_size) == Decimal("1.016")
@@ -538,11 +539,11 @@ async def test_the_same_id_after_its_entry_was_unwound_never_shorts(
     sold back reopened it; its filled spot leg counted as bought and a naked short followed."""
     await funded(running)
     running.executor.failing_methods.add("OpenPosition")
-    first = await running.engine.trade(open_request("again", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    first = await running.engine.trade(open_request("again", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert not first.ok and running.vault.trades["again:rollback"].status == K.TRADE_STATUS_FILLED
     running.executor.failing_methods.clear()
     calls = len(running.executor.order_calls)
-    retried = await running.engine.trade(open_request("again", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    retried = await running.engine.trade(open_request("again", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert not retried.ok and retried.order.replayed  # the failed short, answered again
     await running.engine.tick()  # type: ignore[attr-defined]
     assert len(running.executor.order_calls) == calls and perp(running) == 0
@@ -564,7 +565,7 @@ async def test_a_stored_pending_intent_the_executor_cannot_be_asked_about_blocks
         raise transport_error()
 
     running.executor.GetOrder = dropped  # type: ignore[method-assign]
-    deposit = TradeRequest("dup", "DRIFT_DEPOSIT", K.TRADE_KIND_DEPOSIT, "USDC",
+    deposit = TradeRequest("dup", "DRIFT_DEPOSIT", OrderKind.DEPOSIT, "USDC",
                            size=Decimal(10))
     refused = await running.engine.trade(deposit)  # type: ignore[attr-defined]
     assert refused.error.code == "VENUE_UNAVAILABLE"
@@ -581,7 +582,7 @@ async def test_a_close_found_filled_after_lost_replies_waits_for_its_settlement(
     """Found by `make sim` (seed 4202): every reply of a close was lost, the lookup found it
     FILLED, and the engine recorded it without the settlement it had made."""
     await funded(running)
-    assert (await running.engine.trade(open_request("short-5", K.SIDE_SHORT, "5"))).ok  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("short-5", Side.SHORT, "5"))).ok  # type: ignore[attr-defined]
     running.feed.prices["SOL-PERP"] = Decimal(140)  # the short gains 50: settled on close
     real_close, real_get_order = running.executor.ClosePosition, running.executor.GetOrder
 
@@ -597,7 +598,7 @@ async def test_a_close_found_filled_after_lost_replies_waits_for_its_settlement(
     running.executor.ClosePosition = reply_lost  # type: ignore[method-assign]
     running.executor.GetOrder = settlement_unreadable  # type: ignore[method-assign]
     await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "close-4", "DRIFT_CLOSE_POSITION", K.TRADE_KIND_PERP_CLOSE, "SOL-PERP", confirmed=True))
+        "close-4", "DRIFT_CLOSE_POSITION", OrderKind.PERP_CLOSE, "SOL-PERP", confirmed=True))
     assert running.vault.trades["close-4"].status == K.TRADE_STATUS_PENDING
     assert running.engine.blocked_reason()  # type: ignore[attr-defined]
     running.executor.GetOrder = real_get_order  # type: ignore[method-assign]
@@ -634,7 +635,7 @@ async def test_the_fee_guard_counts_both_legs_and_the_exit(running: EngineHarnes
     running.feed.markets["SOL-PERP"].rate_1h = Decimal("0.00001")  # 8.8 % APR for shorts
     # Expected over 720 h at half the rate: 2 x 0.000005 x 150 x 720 = 1.08 USD; one leg's
     # fees ~0.36 USD (passes 2x alone), the round trip ~1.10 USD (2x is 2.19: refused).
-    refused = await running.engine.trade(open_request("thin-carry", K.SIDE_SHORT, "2"))  # type: ignore[attr-defined]
+    refused = await running.engine.trade(open_request("thin-carry", Side.SHORT, "2"))  # type: ignore[attr-defined]
     assert not refused.ok and refused.error.code == "UNPROFITABLE", refused.error
     details = refused.error.details
     assert Decimal(details["estimated_costs"]) > 2 * Decimal(details["cost_perp_entry"])
@@ -642,4 +643,4 @@ async def test_the_fee_guard_counts_both_legs_and_the_exit(running: EngineHarnes
         assert Decimal(details[part]) > 0
     assert running.executor.order_calls == []
     running.feed.markets["SOL-PERP"].rate_1h = Decimal("0.0001")
-    assert (await running.engine.trade(open_request("fat-carry", K.SIDE_SHORT, "2"))).ok  # type: ignore[attr-defined]
+    assert (await running.engine.trade(open_request("fat-carry", Side.SHORT, "2"))).ok  # type: ignore[attr-defined]

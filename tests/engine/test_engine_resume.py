@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +13,11 @@ from pathlib import Path
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from services.common.timeutil import to_timestamp
+from services.common.venue import OrderKind, Side
+from services.common.venue_wire import account_state_of
 from services.engine.engine_state import Balances, EngineStateFile
-from services.engine.orders import TradeRequest
 from services.engine.resume import reconcile_resume
+from services.engine.trade_request import TradeRequest
 from tests.kit.engine_fakes import START, EngineHarness, build_engine, restarted_engine
 
 SUB = 2
@@ -82,8 +85,8 @@ async def killed_with_an_order_landing(tmp_path: Path) -> EngineHarness:
     carry(first, "12.483", "11.483")
     await first.engine.tick()  # type: ignore[attr-defined]
     first.executor.pending_methods = {"OpenPosition"}
-    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
-                           K.SIDE_SHORT, Decimal(1), confirmed=True)
+    request = TradeRequest("open-1", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "SOL-PERP",
+                           Side.SHORT, Decimal(1), confirmed=True)
     result = await first.engine.trade(request)  # type: ignore[attr-defined]
     assert result.error.code == "ORDER_PENDING", result.error  # sent, not confirmed yet
     kill(first)
@@ -302,18 +305,20 @@ def test_a_state_file_of_version_1_loads_as_stopped_with_its_cooldown(tmp_path: 
 def test_a_quote_balance_moved_by_the_funding_paid_meanwhile_is_no_difference() -> None:
     recorded = Balances(quote_balance="2000", wallet_usdc="8000", wallet_sol="11",
                         collateral="2000", as_of=START)
-    venue = K.AccountState(quote_balance="2001.5", collateral="2001.5",
-                           wallet=K.Wallet(usdc="8000", sol="11"))
-    venue.funding_payments.append(K.FundingPayment(  # paid at 13:00, after the record
-        payment_id="0:SOL-PERP:1", market="SOL-PERP", amount="1.5",
+    wire = K.AccountState(quote_balance="2001.5", collateral="2001.5",
+                          wallet=K.Wallet(usdc="8000", sol="11"))
+    wire.funding_payments.append(K.FundingPayment(  # paid at 13:00, after the record
+        payment_id="0:SOL-PERP:1", market="SOL-PERP", amount="1.5", side=K.SIDE_SHORT,
         period_start=to_timestamp(START)))
-    venue.funding_payments.append(K.FundingPayment(  # paid before the record: not counted
-        payment_id="0:SOL-PERP:0", market="SOL-PERP", amount="7",
+    wire.funding_payments.append(K.FundingPayment(  # paid before the record: not counted
+        payment_id="0:SOL-PERP:0", market="SOL-PERP", amount="7", side=K.SIDE_SHORT,
         period_start=to_timestamp(START - timedelta(hours=1))))
+    venue = account_state_of(wire)
     report = reconcile_resume(known=[], venue=venue, recorded=recorded, resolved=[])
     assert report.clean, report.differences()
-    venue.quote_balance = "1901.5"  # and 100 USDC more left the sub-account
-    report = reconcile_resume(known=[], venue=venue, recorded=recorded, resolved=[])
+    # and 100 USDC more left the sub-account
+    report = reconcile_resume(known=[], venue=replace(venue, quote_balance=Decimal("1901.5")),
+                              recorded=recorded, resolved=[])
     assert report.balance_differences == ["quote balance 2000 -> 1901.5"]
 
 
@@ -335,8 +340,8 @@ async def test_nothing_trades_while_the_resume_reconciles(tmp_path: Path) -> Non
     await reached.wait()  # the reconciliation reads the venue
     status = again.engine.status()  # type: ignore[attr-defined]
     assert not status.running and status.blocked_reason.startswith("resuming after a restart")
-    request = TradeRequest("open-2", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "SOL-PERP",
-                           K.SIDE_SHORT, Decimal(1), confirmed=True)
+    request = TradeRequest("open-2", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "SOL-PERP",
+                           Side.SHORT, Decimal(1), confirmed=True)
     refused = await again.engine.trade(request)  # type: ignore[attr-defined]
     assert refused.error.code == "TRADING_DISABLED"
     release.set()

@@ -9,7 +9,8 @@ from decimal import Decimal
 from prometheus_client import REGISTRY
 
 from dne.common.v1 import common_pb2 as K
-from services.engine.orders import TradeRequest
+from services.common.venue import OrderKind, Side
+from services.engine.trade_request import TradeRequest
 from tests.kit.engine_fakes import EngineHarness, hedge
 
 HOPS = ("gates", "intent", "executor", "vault", "publish")
@@ -23,7 +24,7 @@ async def test_a_filled_trade_is_timed_in_each_hop_of_its_path(running: EngineHa
     hedge(running.executor, Decimal(1), Decimal(0))
     before = {hop: samples(hop) for hop in HOPS}
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "hops-1", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        "hops-1", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP", Side.SHORT,
         Decimal("0.001"), confirmed=True))
     assert result.ok, result.error
     assert {hop: samples(hop) - before[hop] for hop in HOPS} == dict.fromkeys(HOPS, 1.0)
@@ -31,8 +32,8 @@ async def test_a_filled_trade_is_timed_in_each_hop_of_its_path(running: EngineHa
 
 async def test_a_replayed_request_id_is_timed_only_in_the_gates(running: EngineHarness) -> None:
     hedge(running.executor, Decimal(1), Decimal(0))
-    request = TradeRequest("hops-2", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP",
-                           K.SIDE_SHORT, Decimal("0.001"), confirmed=True)
+    request = TradeRequest("hops-2", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP",
+                           Side.SHORT, Decimal("0.001"), confirmed=True)
     assert (await running.engine.trade(request)).ok  # type: ignore[attr-defined]
     before = {hop: samples(hop) for hop in HOPS}
     replayed = await running.engine.trade(request)  # type: ignore[attr-defined]
@@ -82,7 +83,7 @@ async def test_the_account_the_order_answer_carries_is_synced_with_the_completio
     executor.GetAccountState = counted_read
     synced = await record_syncs(vault)
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "hops-4", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        "hops-4", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP", Side.SHORT,
         Decimal("0.001"), confirmed=True))
     assert result.ok, result.error
     assert reads == ["read"]
@@ -100,7 +101,7 @@ async def test_a_vault_that_does_not_sync_with_the_completion_is_synced_after_it
     running.vault.syncs_beside_completion = False
     synced = await record_syncs(running.vault)
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "hops-5", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        "hops-5", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP", Side.SHORT,
         Decimal("0.001"), confirmed=True))
     assert result.ok, result.error
     assert [how for how, _ in synced] == ["CompleteTrade", "SyncAccount"]
@@ -139,7 +140,7 @@ async def test_without_it_the_account_after_a_fill_is_read_while_the_vault_recor
 
     executor.GetAccountState, vault.CompleteTrade = counted_read, slow_completion
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "hops-3", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        "hops-3", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP", Side.SHORT,
         Decimal("0.001"), confirmed=True))
     assert result.ok, result.error
     assert read_during_completion.is_set(), reads
@@ -157,7 +158,7 @@ async def test_an_order_answer_lost_with_its_account_is_replayed_and_the_account
     running.executor.lost_replies = 1
     synced = await record_syncs(running.vault)
     result = await running.engine.trade(TradeRequest(  # type: ignore[attr-defined]
-        "hops-6", "DRIFT_OPEN_POSITION", K.TRADE_KIND_PERP_OPEN, "BTC-PERP", K.SIDE_SHORT,
+        "hops-6", "DRIFT_OPEN_POSITION", OrderKind.PERP_OPEN, "BTC-PERP", Side.SHORT,
         Decimal("0.001"), confirmed=True))
     assert result.ok and not result.order.replayed, result
     assert running.executor.order_calls == [("OpenPosition", "hops-6")] * 2

@@ -15,7 +15,7 @@ from dne.feed.v1 import feed_pb2, feed_pb2_grpc
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
-from services.executor.domain import OpenOrder, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor.market_data import FeedMarketData
 from services.executor.paper_driver import PaperDriver
 from tests.kit.executor_fakes import SOL_PRICE, START, FakeFeed, perp_market, serve_fake_feed

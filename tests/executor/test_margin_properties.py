@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.executor.margin import (
     Exposure,
     health_ratio,

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OrderIntent, OrderKind, OrderResult, OrderStatus
+from services.common.venue import OrderIntent, OrderKind, OrderResult, OrderStatus
 from services.executor.order_journal import Admission, OrderJournal, admit
 from services.executor.order_record import OrderRecord
 

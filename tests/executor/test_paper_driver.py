@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OpenOrder, OrderKind, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderKind, OrderStatus, Side
 from services.executor.paper_driver import PaperDriver
 from services.executor.paper_fills import tx_signature
 from services.executor.paper_state import StateFile

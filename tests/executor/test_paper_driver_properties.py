@@ -12,7 +12,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OpenOrder, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor.margin import health_ratio
 from services.executor.paper_driver import PaperDriver
 from services.executor.paper_fills import simulate_fill

@@ -19,8 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common import atomic_file
-from services.executor import journal_file
-from services.executor.domain import (
+from services.common.venue import (
     FundingPayment,
     OpenOrder,
     OrderKind,
@@ -28,6 +27,7 @@ from services.executor.domain import (
     OrderStatus,
     Side,
 )
+from services.executor import journal_file
 from services.executor.order_record import OrderRecord
 from services.executor.paper_driver import PaperDriver
 from services.executor.paper_state import PaperVenueState, StateFile

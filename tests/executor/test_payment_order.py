@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.executor.domain import FundingPayment, Side
+from services.common.venue import FundingPayment, Side
 from services.executor.paper_state import SubAccount
 from services.executor.payment_order import PaymentOrder
 

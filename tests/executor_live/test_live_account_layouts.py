@@ -15,9 +15,9 @@ from driftpy.addresses import get_perp_market_public_key
 
 from services.common.account_layouts import StrictAccountsCoder
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.common.venue_profile import UnsupportedVenueError, load_profile
 from services.executor.app import DriverUnavailableError, check_driver
-from services.executor.domain import OpenOrder, OrderStatus, Side
 from services.executor.drift.driver import DriftDriver
 from services.executor.settings import ExecutorSettings
 from services.launcher.processes import ServiceProcess, ServiceStartError

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import OpenOrder, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor.drift.driver import DriftDriver
 from tests.kit.executor_live_builders import LiveRig, set_genesis
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dne.vault.v1 import vault_pb2
 from services.common.clock import ManualClock
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor import convert
-from services.executor.domain import OpenOrder, OrderStatus, Side
 from services.executor.drift.driver import DriftDriver
 from services.vault.database import create_engine
 from services.vault.domain import VaultKey

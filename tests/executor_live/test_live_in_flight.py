@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OrderStatus
+from services.common.venue import OrderStatus
 from services.executor.drift.driver import DriverTiming
 from tests.executor_live.test_live_failures import wait_until
 from tests.kit.executor_live_builders import LiveRig

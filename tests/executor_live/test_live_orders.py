@@ -7,7 +7,7 @@ from decimal import Decimal
 from driftpy.math.margin import MarginCategory
 
 from services.common.errors import ErrorCode
-from services.executor.domain import OpenOrder, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor.drift import venue_rules
 from services.executor.drift.driver import DriftDriver
 from tests.executor_live.conftest import SOL_ORACLE

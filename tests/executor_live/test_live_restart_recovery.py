@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from services.executor.domain import OpenOrder, OrderStatus, Side
+from services.common.venue import OpenOrder, OrderStatus, Side
 from services.executor.drift.driver import DriftDriver, DriverTiming
 from tests.executor_live.test_live_failures import wait_until
 from tests.kit.executor_live_builders import LiveRig

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from services.common.errors import DomainError
+from services.common.venue import OpenOrder, Side
 from services.executor import convert
-from services.executor.domain import OpenOrder, Side
 from tests.kit.executor_live_builders import LiveRig
 from tests.kit.executor_live_secrets import Capture, secret_forms
 

@@ -10,7 +10,7 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import OrderStatus
+from services.common.venue import OrderStatus
 from services.executor.drift.driver import DriftDriver
 from tests.kit.executor_live_builders import LiveRig
 

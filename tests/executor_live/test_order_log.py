@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from services.common.venue import OrderKind, OrderResult, OrderStatus
 from services.executor import journal_file
-from services.executor.domain import OrderKind, OrderResult, OrderStatus
 from services.executor.drift.order_log import OrderLog, SentOrder
 
 

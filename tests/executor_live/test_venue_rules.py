@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import Side
+from services.common.venue import Side
 from services.executor.drift import venue_rules
 
 PRICES = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(1_000_000), places=6)

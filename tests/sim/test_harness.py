@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from services.common.venue import OrderKind, Side
 from services.engine import engine as engine_module
-from services.engine.orders import TradeRequest
+from services.engine.trade_request import TradeRequest
 from sim import schedule as S
 from sim.runner import Workspace, run_seed
 from sim.world import World
@@ -47,7 +48,7 @@ def test_a_sound_set_up_passes_the_scripted_drift(workspace: Workspace) -> None:
 def test_an_engine_whose_rebalancer_flips_the_hedge_is_caught(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def flipping(request_id: str, action: str, kind: int, market: str, side: int,
+    def flipping(request_id: str, action: str, kind: OrderKind, market: str, side: Side | None,
                  size: Decimal, **fields: Any) -> TradeRequest:
         if fields.get("source") == "rebalance":
             # Buys twice the short plus the correction, not reduce-only: a long remains.

@@ -12,7 +12,7 @@ from driftpy.math.perp_position import (
     calculate_position_pnl,
 )
 
-from services.executor.domain import AccountState, PositionState, Side
+from services.common.venue import AccountState, PositionState, Side
 from services.executor.drift.drift_view import DriftView
 
 QUOTE = Decimal(10**6)  # QUOTE_PRECISION and PRICE_PRECISION

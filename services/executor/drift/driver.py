@@ -26,8 +26,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from services.common.clock import Clock, SystemClock
 from services.common.errors import DomainError, ErrorCode
-from services.common.venue_profile import VenueProfile
-from services.executor.domain import (
+from services.common.venue import (
     QUOTE_MARKET,
     SPOT_MARKET,
     SPOT_PRICE_MARKET,
@@ -41,6 +40,7 @@ from services.executor.domain import (
     Side,
     VenueStatus,
 )
+from services.common.venue_profile import VenueProfile
 from services.executor.drift import account_view, order_prep, venue_rules
 from services.executor.drift.account_view import LAMPORTS, QUOTE, base, quote
 from services.executor.drift.drift_view import DriftView

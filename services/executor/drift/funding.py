@@ -27,7 +27,7 @@ from driftpy.constants.numeric_constants import (
     QUOTE_PRECISION,
 )
 
-from services.executor.domain import FundingPayment, Side
+from services.common.venue import FundingPayment, Side
 from services.executor.drift.drift_view import DriftView
 
 HOUR = timedelta(hours=1)

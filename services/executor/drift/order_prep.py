@@ -13,7 +13,7 @@ from driftpy.types import MarketType, OrderParams, OrderType, PositionDirection
 from solders.instruction import Instruction
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import OrderIntent, OrderResult, OrderStatus, Side
+from services.common.venue import OrderIntent, OrderResult, OrderStatus, Side
 from services.executor.drift import venue_rules
 from services.executor.drift.account_view import BASE, QUOTE, base, quote
 from services.executor.drift.drift_view import DriftView

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import OrderIntent, OrderResult, OrderStatus
+from services.common.venue import OrderIntent, OrderResult, OrderStatus
 from services.executor.drift.confirmation import Landing
 from services.executor.drift.order_log import SentOrder
 from services.executor.order_journal import OrderJournal

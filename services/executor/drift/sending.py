@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from services.common.account_layouts import AccountLayoutError
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import OrderIntent, OrderKind, OrderResult, OrderStatus, Side
+from services.common.venue import OrderIntent, OrderKind, OrderResult, OrderStatus, Side
 from services.executor.drift.account_view import BASE, base, quote
 from services.executor.drift.drift_view import DriftView
 from services.executor.drift.link import LinkDown

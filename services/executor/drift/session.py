@@ -23,8 +23,8 @@ from spl.token.instructions import get_associated_token_address
 from services.common.account_layouts import AccountLayoutError
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
+from services.common.venue import SPOT_PRICE_MARKET, VenueStatus
 from services.common.venue_profile import VenueProfile
-from services.executor.domain import SPOT_PRICE_MARKET, VenueStatus
 from services.executor.drift import venue_rules
 from services.executor.drift.account_view import LAMPORTS
 from services.executor.drift.confirmation import Confirmer, ConfirmTiming

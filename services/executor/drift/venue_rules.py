@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import IntFlag
 
 from services.common.errors import DomainError, ErrorCode
-from services.executor.domain import Side
+from services.common.venue import Side
 
 SLOT_MS = 400.0  # Solana's target slot time
 # Stale beyond 2 slots (800 ms): one slot already exceeds the 300 ms latency kill-switch, so

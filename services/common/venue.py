@@ -1,4 +1,5 @@
-"""The executor's domain types: what a venue answers, in Decimals and datetimes, no protobuf."""
+"""The venue's domain types, in Decimals and datetimes, no protobuf: what the executor's drivers
+answer, and what the engine's decisions and the backtester read."""
 
 from __future__ import annotations
 
@@ -168,7 +169,7 @@ class AccountState:
     quote_balance: Decimal
     wallet_usdc: Decimal
     wallet_sol: Decimal
-    as_of: datetime
+    as_of: datetime | None   # None: an answer from a build that did not say
     positions: list[PositionState] = field(default_factory=list)
     funding_payments: list[FundingPayment] = field(default_factory=list)
 

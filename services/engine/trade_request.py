@@ -1,0 +1,34 @@
+"""What a trade asks for, as the gates, the trade path and the backtester read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.common.venue import OrderKind, Side
+
+
+@dataclass(frozen=True)
+class TradeRequest:
+    request_id: str
+    action: str                     # "DRIFT_OPEN_POSITION", ...
+    kind: OrderKind
+    market: str
+    side: Side | None = None        # for a close, derived from the position
+    size: Decimal = Decimal(0)      # base, SOL or USDC; for a close, the position's size
+    source: str = "user"            # "user", "rebalance"
+    # Set by the engine only: the legs of a command whose confirmation was checked already.
+    # The wire's `confirmed` flag never sets it; a user confirms with a quote's id.
+    confirmed: bool = False
+    confirmation_id: str = ""       # the engine's quote this request confirms (confirmations.py)
+    reduce_only: bool = False
+    unwind_spot: bool = False       # a close on the hedge market also sells its spot leg
+
+    @property
+    def is_perp(self) -> bool:
+        return self.kind in (OrderKind.PERP_OPEN, OrderKind.PERP_REBALANCE,
+                             OrderKind.PERP_CLOSE)
+
+    @property
+    def is_swap(self) -> bool:
+        return self.kind in (OrderKind.SPOT_BUY, OrderKind.SPOT_SELL)
