@@ -84,7 +84,10 @@ def to_wire(value: Decimal | int | None, places: int | None = None) -> str:
         return "0"
     if number.adjusted() >= MAX_WIRE_INTEGER_DIGITS:
         raise ValueError(f"{str(number)[:40]} is too large for the wire")
-    if places is None and _places(number) > MAX_WIRE_PLACES:
+    # Only a value written with more places than the wire keeps needs counting (the count is
+    # slow, and nearly every value the services write has a handful of places).
+    if places is None and -number.as_tuple().exponent > MAX_WIRE_PLACES and (
+            _places(number) > MAX_WIRE_PLACES):
         places = MAX_WIRE_PLACES
     if places is not None:
         with localcontext() as context:

@@ -54,7 +54,8 @@ def side_of(value: int) -> Side | None:
 # --- answers, domain -> wire
 
 
-def _ratio(value: Decimal) -> str:
+def ratio_wire(value: Decimal) -> str:
+    """A health ratio or a leverage: six places; a ratio without margin is Infinity."""
     return to_wire(value, 6) if value.is_finite() else to_wire(value)
 
 
@@ -85,7 +86,7 @@ def order_result_proto(result: OrderResult) -> common_pb2.OrderResult:
     return message
 
 
-def _position_proto(position: PositionState) -> common_pb2.Position:
+def position_proto(position: PositionState) -> common_pb2.Position:
     return common_pb2.Position(
         market=position.market,
         side=SIDE_TO_PROTO[position.side],
@@ -122,9 +123,9 @@ def account_state_proto(state: AccountState) -> common_pb2.AccountState:
         collateral=to_wire(state.collateral),
         free_collateral=to_wire(state.free_collateral),
         equity=to_wire(state.equity),
-        positions=[_position_proto(p) for p in state.positions],
-        health_ratio=_ratio(state.health_ratio),
-        leverage=_ratio(state.leverage),
+        positions=[position_proto(p) for p in state.positions],
+        health_ratio=ratio_wire(state.health_ratio),
+        leverage=ratio_wire(state.leverage),
         margin_requirement=to_wire(state.margin_requirement),
         initial_margin_requirement=to_wire(state.initial_margin_requirement),
         quote_balance=to_wire(state.quote_balance),

@@ -9,7 +9,7 @@ from dne.engine.v1 import engine_pb2
 from dne.vault.v1 import vault_pb2
 from services.common.decimals import to_wire
 from services.common.timeutil import to_timestamp
-from services.common.venue_wire import account_state_proto
+from services.common.venue_wire import position_proto, ratio_wire
 from services.engine import delta
 from services.engine.account import AccountView
 
@@ -28,7 +28,7 @@ def funding_update(
     spot = account.wallet_sol
     perp = account.signed_size(hedge_market)
     drift = delta.drift_pct(spot, reserved_sol, perp)
-    state = account_state_proto(account.state)   # the executor's own wire form
+    state = account.state
     update = engine_pb2.FundingUpdate(
         timestamp=to_timestamp(moment),
         spot_sol=to_wire(spot),
@@ -36,19 +36,20 @@ def funding_update(
         net_delta=to_wire(delta.net_delta(spot, reserved_sol, perp)),
         drift_pct=to_wire(drift, 4) if drift is not None else "",
         sol_price=to_wire(sol_price) if sol_price is not None else "",
-        health=state.health_ratio,
-        total_collateral=state.collateral,
-        equity=state.equity,
-        maintenance_margin=state.margin_requirement,
-        leverage=state.leverage,
-        free_collateral=state.free_collateral,
+        # As the executor writes them (venue_wire), so the update shows the venue's numbers.
+        health=ratio_wire(state.health_ratio),
+        total_collateral=to_wire(state.collateral),
+        equity=to_wire(state.equity),
+        maintenance_margin=to_wire(state.margin_requirement),
+        leverage=ratio_wire(state.leverage),
+        free_collateral=to_wire(state.free_collateral),
         mode=mode,
-        wallet_usdc=state.wallet.usdc,
+        wallet_usdc=to_wire(state.wallet_usdc),
         funding_received=vault_status.realized_funding_pnl if vault_status else "0",
         trading_enabled=not blocked_reason,
         blocked_reason=blocked_reason,
     )
-    update.positions.extend(state.positions)
+    update.positions.extend(position_proto(p) for p in state.positions)
     return update
 
 
