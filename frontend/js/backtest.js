@@ -44,6 +44,7 @@ export class BacktestView {
         exit_apr: value("#bt-exit-apr"), switch_margin_apr: value("#bt-switch") });
     }
     if ($("#bt-walk").checked) Object.assign(body, { random_walk: true, random_walk_seed: Number(value("#bt-seed")) || 0 });
+    if ($("#bt-ungated").checked) body.ungated = true;
     return body;
   }
 
@@ -121,6 +122,13 @@ export class BacktestView {
     const rates = Object.entries(report.sources.rates).map(([market, counts]) =>
       `${market}: ${Object.entries(counts).map(([label, hours]) => `${hours} h ${label}`).join(", ")}`);
     $("#bt-sources").textContent = `Rates: ${rates.join("; ") || "no position held"}. Prices: ${report.parameters.prices}.`;
+    // What the engine's gates refused (a strategy asks again each hour), or that none were run.
+    $("#bt-refusals").replaceChildren(...(report.gated ? report.refusals.map((r) => el("li", {},
+      `${r.kind} ${r.side} ${r.market}: refused ${r.count}× by the ${r.gate} gate (${r.code}), `
+      + `${r.first.slice(0, 16)} to ${r.last.slice(0, 16)}: ${r.reason}`))
+      : [el("li", {}, report.strategy === "hold"
+        ? "The baseline: held as asked, the engine's gates not asked."
+        : "Ungated: every order went to the venue as asked, past the engine's gates.")]));
     $("#bt-result").hidden = false;
     this.draw(report);
   }

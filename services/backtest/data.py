@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from services.engine.preflight import MarketTerms
 from services.feed.daily_funding import load_daily_funding
 from services.feed.drift_accounts import PerpMarketSnapshot, load_latest_perp_markets
 from services.feed.funding_history import FundingHistory, HourlyRate, RateSource
@@ -79,6 +80,13 @@ class BacktestData:
             raise BacktestDataError(
                 f"the recorded data runs from {first.isoformat()} to {last.isoformat()} "
                 f"(end exclusive); {start.isoformat()} to {end.isoformat()} is outside it")
+
+    def market_terms(self, now: datetime) -> dict[str, MarketTerms]:
+        """What the engine's gates read of the feed's table at `now` (every market, tradable or
+        not, with the rate of the hour that settled last, as the replay feed shows it)."""
+        return {symbol: MarketTerms(symbol, not not_tradable_reason(snapshot),
+                                    self.history.settled(symbol, now)[0].rate_1h)
+                for symbol, snapshot in self.snapshots.items()}
 
     def require_market(self, market: str) -> str:
         symbol = market.strip().upper()

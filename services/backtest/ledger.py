@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,6 +20,20 @@ class TradeRecord:
     oracle_price: Decimal
     fee_usd: Decimal
     slippage_usd: Decimal   # |fill price - oracle| x size: what the fill cost against the oracle
+    reason: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An order the engine's gates refused: what the strategy asked and why it did not trade."""
+
+    time: datetime
+    market: str
+    kind: str            # perp_open, spot_buy, ...
+    side: str
+    size: Decimal
+    gate: str            # the gate that refused it: profitability, leverage, balance, ...
+    code: str            # its error code, as the service answers it: UNPROFITABLE, ...
     reason: str
 
 
@@ -43,3 +57,4 @@ class Ledger:
     trades: list[TradeRecord]
     hours: list[LedgerRow]
     equity_curve: list[tuple[datetime, Decimal]]
+    refusals: list[Refusal] = field(default_factory=list)

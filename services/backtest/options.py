@@ -48,7 +48,8 @@ def strategy_from(args: argparse.Namespace, data: BacktestData,
         return Hold(market, side, args.size), {"market": market, "side": args.side,
                                                "size": str(args.size)}
     if args.strategy == "carry":
-        return Carry(args.size), {"market": SOL_MARKET, "size": str(args.size)}
+        return Carry(args.size, gated=not args.ungated), {
+            "market": SOL_MARKET, "size": str(args.size), "gated": not args.ungated}
     if args.markets:
         markets = [data.require_market(m) for m in args.markets.split(",") if m.strip()]
     elif args.include_held_rates:
@@ -61,10 +62,11 @@ def strategy_from(args: argparse.Namespace, data: BacktestData,
         raise BacktestDataError("--min-hold-hours must be 0 or more")
     strategy = Rotate(markets, leverage=args.leverage, exit_apr=args.exit_apr,
                       min_hold_hours=args.min_hold_hours,
-                      switch_margin_apr=args.switch_margin_apr)
+                      switch_margin_apr=args.switch_margin_apr, gated=not args.ungated)
     return strategy, {"markets": markets, "leverage": str(args.leverage),
                       "exit_apr": str(args.exit_apr), "min_hold_hours": args.min_hold_hours,
-                      "switch_margin_apr": str(args.switch_margin_apr)}
+                      "switch_margin_apr": str(args.switch_margin_apr),
+                      "gated": not args.ungated}
 
 
 def prices_from(args: argparse.Namespace, data: BacktestData) -> dict[str, str]:

@@ -44,6 +44,8 @@ def summary(run: BacktestRun, parameters: dict[str, Any]) -> dict[str, Any]:
         "time_in_market_pct": _pct(Decimal(held_hours) / total_hours * HUNDRED
                                    if total_hours else ZERO),
         "hours": total_hours,
+        "gated": run.gated,
+        "refusals": refusals(run),
         "markets": attribution(run),
         "trades": [
             {"time": t.time.isoformat(), "market": t.market, "kind": t.kind, "side": t.side,
@@ -66,6 +68,24 @@ def summary(run: BacktestRun, parameters: dict[str, Any]) -> dict[str, Any]:
             for row in ledger.hours
         ],
     }
+
+
+def refusals(run: BacktestRun) -> list[dict[str, Any]]:
+    """The orders the engine's gates refused, one row per market, kind, side and gate: how
+    often, from when to when, and the first refusal's reason (a strategy asks again each hour)."""
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for refused in run.ledger.refusals:
+        key = (refused.market, refused.kind, refused.side, refused.gate, refused.code)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {"market": refused.market, "kind": refused.kind, "side": refused.side,
+                         "gate": refused.gate, "code": refused.code, "count": 1,
+                         "first": refused.time.isoformat(), "last": refused.time.isoformat(),
+                         "reason": refused.reason}
+        else:
+            row["count"] += 1
+            row["last"] = refused.time.isoformat()
+    return list(rows.values())
 
 
 def attribution(run: BacktestRun) -> list[dict[str, Any]]:

@@ -8,12 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.backtest.data import BacktestData
-from services.backtest.ledger import ZERO, Ledger, LedgerRow, TradeRecord
+from services.backtest.engine_gates import EngineGates, engine_defaults
+from services.backtest.ledger import ZERO, Ledger, LedgerRow, Refusal, TradeRecord
 from services.backtest.market_data import BacktestMarketData, SimulatedClock
+from services.common.errors import DomainError
 from services.common.venue import (
+    SPOT_MARKET,
     AccountState,
     OpenOrder,
     OrderKind,
@@ -21,6 +24,9 @@ from services.common.venue import (
     OrderStatus,
     Side,
 )
+from services.engine.preflight import ApprovedTrade
+from services.engine.settings import EngineSettings
+from services.engine.trade_request import ACTION_BY_KIND, TradeRequest
 from services.executor.paper_driver import PaperDriver
 from services.feed.funding_math import HOUR
 
@@ -35,6 +41,7 @@ class BacktestRefused(ValueError):
 
 class Strategy(Protocol):
     name: str
+    gated: bool   # its orders pass the engine's gates first (False: past them, as asked)
 
     def wallet_usdc(self, capital: Decimal, data: BacktestData, start: datetime) -> Decimal:
         """USDC kept in the wallet at the start (the carry's spot purchase); the rest of the
@@ -49,13 +56,19 @@ class Strategy(Protocol):
 
 @dataclass
 class Venue:
-    """The paper venue as a strategy sees it: the market at the hour, orders, the account."""
+    """The paper venue as a strategy sees it: the market at the hour, orders, the account.
+
+    Each order passes the engine's gates first (`gates`; None: an ungated what-if): one they
+    refuse is recorded in `refusals` and answered None, and nothing trades."""
 
     data: BacktestData
     clock: SimulatedClock
     market_data: BacktestMarketData
     driver: PaperDriver
+    gates: EngineGates | None
+    gas_reserve: Decimal = ZERO   # wallet SOL kept for fees, outside the capital
     trades: list[TradeRecord] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
     events: int = 0
     _orders: int = 0
 
@@ -66,34 +79,106 @@ class Venue:
     async def account(self) -> AccountState:
         return await self.driver.account_state(SUB_ACCOUNT, funding_since=self.now)
 
-    async def open(self, market: str, side: Side, size: Decimal, reason: str) -> OrderResult:
-        order = OpenOrder(self._next_id("open"), SUB_ACCOUNT, market, side, size)
+    async def open(self, market: str, side: Side, size: Decimal,
+                   reason: str) -> OrderResult | None:
+        request = self._request("open", OrderKind.PERP_OPEN, market, side, size)
+        approved = await self._approved(request)
+        if approved is None:
+            return None
+        order = OpenOrder(request.request_id, SUB_ACCOUNT, market, side, approved.size,
+                          price_limit=approved.price_limit)
         return self._record(await self.driver.open_position(order), "perp_open", reason)
 
-    async def close(self, market: str, reason: str) -> OrderResult:
-        outcome = await self.driver.close_position(self._next_id("close"), SUB_ACCOUNT, market)
+    async def close(self, market: str, reason: str) -> OrderResult | None:
+        request = self._request("close", OrderKind.PERP_CLOSE, market, None, ZERO)
+        approved = await self._approved(request)
+        if approved is None:
+            return None
+        # As the engine closes: the PnL settled with it, at the gates' limit.
+        outcome = await self.driver.close_position(
+            request.request_id, SUB_ACCOUNT, market, settle_pnl=True,
+            price_limit=approved.price_limit)
         return self._record(outcome.result, "perp_close", reason)
 
-    async def reduce(self, market: str, side: Side, size: Decimal, reason: str) -> OrderResult:
-        order = OpenOrder(self._next_id("reduce"), SUB_ACCOUNT, market, side, size,
-                          reduce_only=True, kind=OrderKind.PERP_REBALANCE)
-        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+    async def reduce(self, market: str, side: Side, size: Decimal,
+                     reason: str) -> OrderResult | None:
+        return await self._rebalance(market, side, size, reason, reduce_only=True)
 
-    async def expand(self, market: str, side: Side, size: Decimal, reason: str) -> OrderResult:
-        order = OpenOrder(self._next_id("expand"), SUB_ACCOUNT, market, side, size,
-                          kind=OrderKind.PERP_REBALANCE)
-        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+    async def expand(self, market: str, side: Side, size: Decimal,
+                     reason: str) -> OrderResult | None:
+        return await self._rebalance(market, side, size, reason, reduce_only=False)
 
-    async def swap(self, side: Side, size: Decimal, reason: str) -> OrderResult:
-        result = await self.driver.swap(self._next_id("swap"), side, size)
-        return self._record(result, "spot_buy" if side is Side.LONG else "spot_sell", reason)
+    async def swap(self, side: Side, size: Decimal, reason: str) -> OrderResult | None:
+        kind = OrderKind.SPOT_BUY if side is Side.LONG else OrderKind.SPOT_SELL
+        request = self._request("swap", kind, SPOT_MARKET, side, size)
+        approved = await self._approved(request)
+        if approved is None:
+            return None
+        result = await self.driver.swap(request.request_id, side, approved.size,
+                                        price_limit=approved.price_limit)
+        return self._record(result, kind.value, reason)
+
+    async def preview(self, market: str, side: Side, size: Decimal) -> bool:
+        """Would the engine's gates let this open through now? Nothing trades; a refusal is
+        recorded (the engine's preview of a hedged entry, which prices both legs)."""
+        request = self._request("preview", OrderKind.PERP_OPEN, market, side, size)
+        return await self._approved(request) is not None
+
+    async def would_pass(self, market: str, side: Side, size: Decimal) -> bool:
+        """Would the engine's gates let this open through now? Nothing trades and nothing is
+        recorded; ungated, always."""
+        if self.gates is None:
+            return True
+        try:
+            await self._evaluate(self._request("probe", OrderKind.PERP_OPEN, market, side, size))
+        except DomainError:
+            return False
+        return True
 
     async def price(self, market: str) -> Decimal:
         return (await self.market_data.price(market)).oracle_price
 
-    def _next_id(self, what: str) -> str:
+    async def _rebalance(self, market: str, side: Side, size: Decimal, reason: str, *,
+                         reduce_only: bool) -> OrderResult | None:
+        request = self._request("rebalance", OrderKind.PERP_REBALANCE, market, side, size,
+                                source="rebalance", reduce_only=reduce_only)
+        approved = await self._approved(request)
+        if approved is None:
+            return None
+        order = OpenOrder(request.request_id, SUB_ACCOUNT, market, side, approved.size,
+                          price_limit=approved.price_limit, reduce_only=reduce_only,
+                          kind=OrderKind.PERP_REBALANCE)
+        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+
+    def _request(self, what: str, kind: OrderKind, market: str, side: Side | None,
+                 size: Decimal, **fields: Any) -> TradeRequest:
         self._orders += 1
-        return f"backtest-{what}-{self._orders}"
+        return TradeRequest(f"backtest-{what}-{self._orders}", ACTION_BY_KIND[kind], kind,
+                            market, side, size, confirmed=True, **fields)
+
+    async def _approved(self, request: TradeRequest) -> ApprovedTrade | None:
+        """The gates' approval; without gates, the order as asked (no limit)."""
+        if self.gates is None:
+            return ApprovedTrade(request, request.side, request.size, None, None, ZERO, None,
+                                 None)
+        try:
+            return await self._evaluate(request)
+        except DomainError as refused:
+            self.refusals.append(Refusal(
+                time=self.now, market=request.market, kind=request.kind.value,
+                side=request.side.value if request.side else "", size=request.size,
+                gate=refused.details.get("gate", ""), code=str(refused.code),
+                reason=refused.message))
+            return None
+
+    async def _evaluate(self, request: TradeRequest) -> ApprovedTrade:
+        """The gates' answer on the account and prices of this hour, as the trade path reads
+        them: a swap is priced on the hedge market, a perp on its own."""
+        assert self.gates is not None
+        hedge = self.gates.settings.hedge_market
+        price = await self.price(hedge if request.is_swap else request.market)
+        return self.gates.evaluate(request, await self.account(), self.now, price,
+                                   await self.price(hedge))
 
     def _record(self, result: OrderResult, kind: str, reason: str) -> OrderResult:
         if result.status is not OrderStatus.FILLED:
@@ -121,18 +206,27 @@ class BacktestRun:
     final_equity: Decimal
     events: int
     seconds: float
+    gated: bool = True      # every order passed the engine's gates
 
 
 async def run_backtest(data: BacktestData, strategy: Strategy, start: datetime, end: datetime,
-                       capital: Decimal, progress: Progress | None = None) -> BacktestRun:
-    """[start, end) hour by hour; the capital starts in the wallet and is deposited at start."""
+                       capital: Decimal, progress: Progress | None = None, *,
+                       settings: EngineSettings | None = None) -> BacktestRun:
+    """[start, end) hour by hour; the capital starts in the wallet and is deposited at start.
+
+    A gated strategy's orders pass the engine's gates (with `settings`, the engine's defaults
+    when None). The wallet also holds the engine's SOL gas reserve, which its gas gate requires
+    and which is no part of the capital or the equity."""
     data.require_window(start, end)
     started = time.perf_counter()
+    settings = settings or engine_defaults()
+    reserve = settings.reserved_sol
     clock = SimulatedClock(start)
     market_data = BacktestMarketData(data, clock)
-    driver = PaperDriver(market_data, None, start_usdc=capital, start_sol=ZERO)
+    driver = PaperDriver(market_data, None, start_usdc=capital, start_sol=reserve)
     await driver.start()
-    venue = Venue(data, clock, market_data, driver)
+    venue = Venue(data, clock, market_data, driver,
+                  EngineGates(data, settings) if strategy.gated else None, gas_reserve=reserve)
     kept = strategy.wallet_usdc(capital, data, start)
     deposit = await driver.deposit("backtest-deposit", SUB_ACCOUNT, capital - kept)
     if deposit.status is not OrderStatus.FILLED:
@@ -153,8 +247,8 @@ async def run_backtest(data: BacktestData, strategy: Strategy, start: datetime, 
     final = await equity(venue, await venue.account())
     curve.append((end, final))
     return BacktestRun(start, end, capital, strategy.name,
-                       Ledger(venue.trades, hours, curve), final,
-                       venue.events, time.perf_counter() - started)
+                       Ledger(venue.trades, hours, curve, venue.refusals), final,
+                       venue.events, time.perf_counter() - started, gated=strategy.gated)
 
 
 async def _record_hour(venue: Venue, hours: list[LedgerRow],
@@ -177,6 +271,8 @@ async def _record_hour(venue: Venue, hours: list[LedgerRow],
 
 
 async def equity(venue: Venue, state: AccountState) -> Decimal:
-    """The sub-account's equity (collateral with unrealized PnL) plus the wallet's USDC and SOL."""
-    sol = state.wallet_sol * await venue.price(SOL_MARKET) if state.wallet_sol else ZERO
+    """The sub-account's equity (collateral with unrealized PnL) plus the wallet's USDC and its
+    SOL beyond the gas reserve."""
+    spot = state.wallet_sol - venue.gas_reserve
+    sol = spot * await venue.price(SOL_MARKET) if spot else ZERO
     return state.equity + state.wallet_usdc + sol

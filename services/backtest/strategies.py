@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from services.backtest.data import BacktestData
+from services.backtest.engine_gates import engine_defaults
 from services.backtest.runner import SOL_MARKET, Venue
-from services.common.venue import Side
+from services.common.venue import AccountState, Side
 from services.engine import delta
 from services.engine.entry_economics import EntryCosts, assess_entry
 from services.engine.settings import EngineSettings
@@ -29,20 +30,18 @@ APR_PER_RATE_1H = Decimal(24 * 365 * 100)   # an hourly rate as an APR in %
 SPOT_BUFFER = Decimal("1.02")
 
 
-def engine_defaults() -> EngineSettings:
-    """The engine's settings as it ships (no environment read): the backtest decides with them."""
-    return EngineSettings.model_construct()
-
-
 @dataclass
 class Hold:
     """Opens `size` of `market` on `side` at the first hour and closes it after the last one:
-    the round trip's fees and slippage are in the result, as they would be for a trader."""
+    the round trip's fees and slippage are in the result, as they would be for a trader. (Made
+    gated, it enters at the first hour the engine's gates let it.)"""
 
     market: str
     side: Side
     size: Decimal
     name: str = "hold"
+    # The baseline: what holding the market paid, the engine's gates not asked.
+    gated: bool = False
     _opened: bool = False
 
     def wallet_usdc(self, capital: Decimal, data: BacktestData, start: datetime) -> Decimal:
@@ -51,22 +50,26 @@ class Hold:
     async def on_hour(self, venue: Venue) -> None:
         venue.events += 1
         if not self._opened:
-            await venue.open(self.market, self.side, self.size, "hold: enter at the start")
-            self._opened = True
+            self._opened = await venue.open(self.market, self.side, self.size,
+                                            "hold: enter at the start") is not None
 
     async def finish(self, venue: Venue) -> None:
-        await venue.close(self.market, "hold: leave at the end")
+        if self._opened:
+            await venue.close(self.market, "hold: leave at the end")
 
 
 @dataclass
 class Carry:
-    """`size` SOL bought spot with wallet USDC and shorted on SOL-PERP, then each hour the
-    engine's rebalancer plan (delta.plan_rebalance, its tolerance, minimum size and cooldown)
-    corrects the short. The wallet keeps no gas reserve here: the paper venue charges none."""
+    """The engine's hedged entry: once its gates pass a `size` SOL-PERP short with the spot
+    leg it buys, `size` SOL (beyond the gas reserve) is bought spot with wallet USDC and the
+    short opened (the spot sold back if the short is refused); then each hour the engine's
+    rebalancer plan (delta.plan_rebalance, its tolerance, minimum size and cooldown) corrects
+    the short. An entry the gates refuse is asked again the next hour."""
 
     size: Decimal
     settings: EngineSettings = field(default_factory=engine_defaults)
     name: str = "carry"
+    gated: bool = True
     _entered: bool = False
     _last_rebalance: datetime | None = None
 
@@ -76,33 +79,53 @@ class Carry:
     async def on_hour(self, venue: Venue) -> None:
         venue.events += 1
         if not self._entered:
-            await venue.swap(Side.LONG, self.size, "carry: buy the spot leg")
-            await venue.open(SOL_MARKET, Side.SHORT, self.size, "carry: short the hedge")
-            self._entered = True
+            self._entered = await self._enter(venue)
             return
         account = await venue.account()
-        perp = sum((p.size if p.side is Side.LONG else -p.size
-                    for p in account.positions if p.market == SOL_MARKET), ZERO)
         plan = delta.plan_rebalance(
-            spot_sol=account.wallet_sol, perp_sol=perp, reserved_sol=ZERO,
+            spot_sol=account.wallet_sol, perp_sol=_perp(account), reserved_sol=venue.gas_reserve,
             tolerance_pct=self.settings.drift_tolerance_pct,
             min_trade_size_sol=self.settings.min_trade_size_sol, now=venue.now,
             last_rebalance=self._last_rebalance,
             cooldown_sec=self.settings.rebalance_cooldown_sec)
+        reason = f"carry: rebalance, drift {plan.drift_pct:.2f} %"
+        done = None
         if plan.action == delta.EXPAND_SHORT:
-            await venue.expand(SOL_MARKET, Side.SHORT, plan.correction_size,
-                               f"carry: rebalance, drift {plan.drift_pct:.2f} %")
-            self._last_rebalance = venue.now
+            done = await venue.expand(SOL_MARKET, Side.SHORT, plan.correction_size, reason)
         elif plan.action == delta.REDUCE_SHORT:
-            await venue.reduce(SOL_MARKET, Side.LONG, plan.correction_size,
-                               f"carry: rebalance, drift {plan.drift_pct:.2f} %")
+            done = await venue.reduce(SOL_MARKET, Side.LONG, plan.correction_size, reason)
+        if done is not None:
             self._last_rebalance = venue.now
 
-    async def finish(self, venue: Venue) -> None:
-        await venue.close(SOL_MARKET, "carry: leave the hedge")
+    async def _enter(self, venue: Venue) -> bool:
+        if not await venue.preview(SOL_MARKET, Side.SHORT, self.size):
+            return False
         account = await venue.account()
-        if account.wallet_sol > 0:
-            await venue.swap(Side.SHORT, account.wallet_sol, "carry: sell the spot leg")
+        spot = delta.spot_to_buy(account.wallet_sol, venue.gas_reserve, _perp(account),
+                                 self.size)
+        if spot > 0 and await venue.swap(Side.LONG, spot, "carry: buy the spot leg") is None:
+            return False
+        if await venue.open(SOL_MARKET, Side.SHORT, self.size, "carry: short the hedge"):
+            return True
+        if spot > 0:
+            await venue.swap(Side.SHORT, spot, "carry: the short was refused, sell the spot back")
+        return False
+
+    async def finish(self, venue: Venue) -> None:
+        if not self._entered:
+            return
+        await venue.close(SOL_MARKET, "carry: leave the hedge")
+        spot = (await venue.account()).wallet_sol - venue.gas_reserve
+        if spot > 0:
+            await venue.swap(Side.SHORT, spot, "carry: sell the spot leg")
+
+
+@dataclass(frozen=True)
+class Entry:
+    market: str
+    side: Side
+    size: Decimal
+    apr: Decimal    # the receiving side's, in %
 
 
 @dataclass
@@ -120,6 +143,7 @@ class Rotate:
     switch_margin_apr: Decimal = Decimal(10)
     costs: EntryCosts = field(default_factory=lambda: EntryCosts.of(engine_defaults()))
     name: str = "rotate"
+    gated: bool = True
     _held: str | None = None
     _side: Side = Side.SHORT
     _since: datetime | None = None
@@ -133,32 +157,43 @@ class Rotate:
             return   # no hour has settled yet: nothing to decide on
         rates = {market: venue.data.rate(market, settled).rate_1h for market in self.markets}
         venue.events += len(rates)
-        best = max(rates, key=lambda market: abs(rates[market]))
-        best_apr = abs(rates[best]) * APR_PER_RATE_1H
         if self._held is not None:
             sign = 1 if self._side is Side.SHORT else -1
             held_apr = sign * rates[self._held] * APR_PER_RATE_1H
             assert self._since is not None
             if venue.now - self._since < self.min_hold_hours * HOUR:
                 return
+            reason = None
             if held_apr < self.exit_apr:
-                await venue.close(self._held, f"rotate: {held_apr:.2f} % APR is below the "
-                                              f"{self.exit_apr} % exit")
-                self._held = None
-            elif (best != self._held and best_apr - held_apr >= self.switch_margin_apr
-                  and await self._paying_size(venue, best, rates[best]) is not None):
-                await venue.close(self._held, f"rotate: {best} pays {best_apr:.2f} % APR "
-                                              f"against {held_apr:.2f} %")
+                reason = f"rotate: {held_apr:.2f} % APR is below the {self.exit_apr} % exit"
+            else:
+                better = await self._best_entry(venue, rates, held_apr + self.switch_margin_apr)
+                if better is not None and better.market != self._held:
+                    reason = (f"rotate: {better.market} pays {better.apr:.2f} % APR against "
+                              f"{held_apr:.2f} %")
+            if reason is not None and await venue.close(self._held, reason) is not None:
                 self._held = None
             if self._held is not None:
                 return
-        if best_apr <= self.exit_apr:
-            return
-        size = await self._paying_size(venue, best, rates[best])
-        if size is not None:
-            side = Side.SHORT if rates[best] > 0 else Side.LONG
-            await venue.open(best, side, size, f"rotate: enter at {best_apr:.2f} % APR")
-            self._held, self._side, self._since = best, side, venue.now
+        entry = await self._best_entry(venue, rates, self.exit_apr)
+        if entry is not None and await venue.open(
+                entry.market, entry.side, entry.size, f"rotate: enter at {entry.apr:.2f} % APR"):
+            self._held, self._side, self._since = entry.market, entry.side, venue.now
+
+    async def _best_entry(self, venue: Venue, rates: dict[str, Decimal],
+                          above_apr: Decimal) -> Entry | None:
+        """The market paying most on its receiving side, above `above_apr`, whose entry the
+        engine's profitability and fee guard pass and (gated) its other gates would let through:
+        a market it can never take (a long on its hedge market) gives way to the next."""
+        for market in sorted(rates, key=lambda m: (-abs(rates[m]), m)):
+            apr = abs(rates[market]) * APR_PER_RATE_1H
+            if apr <= above_apr:
+                return None
+            size = await self._paying_size(venue, market, rates[market])
+            side = Side.SHORT if rates[market] > 0 else Side.LONG
+            if size is not None and await venue.would_pass(market, side, size):
+                return Entry(market, side, size, apr)
+        return None
 
     async def finish(self, venue: Venue) -> None:
         if self._held is not None:
@@ -173,3 +208,8 @@ class Rotate:
             size=size, rate_1h=rate_1h, price=price, short=rate_1h > 0,
             sol_price=await venue.price(SOL_MARKET), spot_sol=ZERO, costs=self.costs)
         return size if economics.decision.allowed else None
+
+
+def _perp(account: AccountState) -> Decimal:
+    """The signed SOL-PERP size held (negative: short)."""
+    return sum((p.side.sign * p.size for p in account.positions if p.market == SOL_MARKET), ZERO)

@@ -45,6 +45,8 @@ def options(request: dict[str, Any]) -> argparse.Namespace:
         argv.append("--markets=" + ",".join(str(market) for market in request["markets"]))
     if request.get("include_held_rates"):
         argv.append("--include-held-rates")
+    if request.get("ungated"):
+        argv.append("--ungated")
     if request.get("random_walk"):
         argv.append(f"--random-walk={int(request.get('random_walk_seed', 0))}")
     return parser.parse_args(argv)

@@ -63,6 +63,11 @@ def add_backtest_command(commands: Any) -> None:
                         help="rotate: hours before a position may be left (default 24)")
     parser.add_argument("--switch-margin-apr", type=_number, default=Decimal(10),
                         help="rotate: APR %% points another market must pay more (default 10)")
+    parser.add_argument("--ungated", action="store_true",
+                        help="carry and rotate: send every order as the strategy asks, past "
+                             "the engine's gates (a what-if; by default an order the engine "
+                             "would refuse is not traded, and the report lists the refusals). "
+                             "hold, the baseline, is always ungated")
     parser.add_argument("--capital", type=_positive, default=Decimal(10_000),
                         help="USDC deposited at the start (default 10000)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
@@ -163,6 +168,13 @@ def _print_summary(report: dict[str, Any]) -> None:
     console.print(f"return {report['net_return_pct']} % · max drawdown "
                   f"{report['max_drawdown_pct']} % · in market {report['time_in_market_pct']} % "
                   f"· {report['events']} events, {report['events_per_second']}/s")
+    if not report["gated"]:
+        console.print("ungated: every order went to the venue as asked, past the engine's gates")
+    for refused in report["refusals"]:
+        console.print(f"refused {refused['count']} time(s) by the engine's {refused['gate']} "
+                      f"gate ({refused['code']}), {refused['first'][:16]} to "
+                      f"{refused['last'][:16]}: {refused['kind']} {refused['side']} "
+                      f"{refused['market']}: {refused['reason']}")
 
 
 def _utc_date(text: str) -> datetime:

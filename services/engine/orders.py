@@ -9,9 +9,8 @@ from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2
 from services.common.errors import DomainError, ErrorCode
 from services.common.timeutil import to_timestamp
-from services.common.venue import OrderKind
 from services.common.venue_wire import KIND_FROM_PROTO, side_of
-from services.engine.trade_request import TradeRequest
+from services.engine.trade_request import ACTION_BY_KIND, TradeRequest
 
 K = common_pb2
 SIDE_NAMES = {K.SIDE_LONG: "long", K.SIDE_SHORT: "short", K.SIDE_UNSPECIFIED: ""}
@@ -121,15 +120,3 @@ def request_from_trade(trade: common_pb2.Trade) -> TradeRequest:
     return TradeRequest(trade.client_order_id, ACTION_BY_KIND[kind], kind, trade.market,
                         side_of(trade.side), Decimal(trade.requested_size or "0"),
                         source=trade.source or "user")
-
-
-ACTION_BY_KIND = {
-    OrderKind.PERP_OPEN: "DRIFT_OPEN_POSITION",
-    OrderKind.PERP_CLOSE: "DRIFT_CLOSE_POSITION",
-    OrderKind.PERP_REBALANCE: "REBALANCE",
-    OrderKind.SPOT_BUY: "DRIFT_SWAP",
-    OrderKind.SPOT_SELL: "DRIFT_SWAP",
-    OrderKind.DEPOSIT: "DRIFT_DEPOSIT",
-    OrderKind.WITHDRAW: "DRIFT_WITHDRAW",
-    OrderKind.SETTLE_PNL: "DRIFT_SETTLE_PNL",
-}

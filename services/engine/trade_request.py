@@ -32,3 +32,16 @@ class TradeRequest:
     @property
     def is_swap(self) -> bool:
         return self.kind in (OrderKind.SPOT_BUY, OrderKind.SPOT_SELL)
+
+
+# The command each kind of trade answers as (CommandResult.action).
+ACTION_BY_KIND = {
+    OrderKind.PERP_OPEN: "DRIFT_OPEN_POSITION",
+    OrderKind.PERP_CLOSE: "DRIFT_CLOSE_POSITION",
+    OrderKind.PERP_REBALANCE: "REBALANCE",
+    OrderKind.SPOT_BUY: "DRIFT_SWAP",
+    OrderKind.SPOT_SELL: "DRIFT_SWAP",
+    OrderKind.DEPOSIT: "DRIFT_DEPOSIT",
+    OrderKind.WITHDRAW: "DRIFT_WITHDRAW",
+    OrderKind.SETTLE_PNL: "DRIFT_SETTLE_PNL",
+}

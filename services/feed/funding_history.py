@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.feed.drift_accounts import PerpMarketSnapshot
-from services.feed.funding_math import HOUR, ceil_to_hour
+from services.feed.funding_math import HOUR, ceil_to_hour, last_settled_period
 from services.feed.history_store import StoredFundingRecord
 from services.feed.price_book import PriceBook
 
@@ -115,6 +115,16 @@ class FundingHistory:
     def first(self, market: str) -> HourlyRate | None:
         hours = self._series.get(market)
         return hours[0] if hours else None
+
+    def settled(self, market: str, now: datetime) -> tuple[HourlyRate, bool]:
+        """The rate the market table shows at `now`: the last settled hour's; before any hour
+        settled, the first recorded hour (and False)."""
+        rate = self.at(market, last_settled_period(now))
+        if rate is not None:
+            return rate, True
+        first = self.first(market)
+        assert first is not None, f"{market} has no funding series"
+        return first, False
 
     def between(
         self, market: str, start: datetime, end: datetime, limit: int

@@ -175,15 +175,6 @@ class ReplayMarket:
 
     # ---- the table -----------------------------------------------------------------------
 
-    def _settled_rate(self, symbol: str, now: datetime) -> tuple[HourlyRate, bool]:
-        """The last settled hour's rate; before any hour settled, the first recorded hour."""
-        rate = self._history.at(symbol, last_settled_period(now))
-        if rate is not None:
-            return rate, True
-        first = self._history.first(symbol)
-        assert first is not None, f"{symbol} has no funding series"
-        return first, False
-
     def _table_key(self, now: datetime) -> Hashable:
         return (last_settled_period(now), self._data_version, self._prices.epoch(now))
 
@@ -211,7 +202,7 @@ class ReplayMarket:
         for symbol, snapshot in self._snapshots.items():
             if not include_untradable and not listed_by_default(snapshot):
                 continue
-            rate, settled = self._settled_rate(symbol, now)
+            rate, settled = self._history.settled(symbol, now)
             all_settled = all_settled and settled
             rows.append(funding_market_row(snapshot, rate, self._prices.quote(symbol, now)))
         rows = sort_by_apr(rows)

@@ -45,6 +45,7 @@ class BacktestRequest(BaseModel):
     min_hold_hours: int = Field(default=0, ge=0, le=10_000)
     switch_margin_apr: str = _NUMBER
     include_held_rates: bool = False
+    ungated: bool = False      # past the engine's gates: a what-if
     random_walk: bool = False
     random_walk_seed: int = Field(default=0, ge=0, le=2**31)
     hourly_volatility: str = _NUMBER

@@ -55,7 +55,8 @@ def test_a_position_beyond_the_venue_s_leverage_is_refused_with_exit_1_and_why()
 
 
 def test_carry_and_rotate_run_from_the_cli(tmp_path: Path) -> None:
-    for strategy, extra in (("carry", ["--size", "10"]), ("rotate", ["--min-hold-hours", "48"])):
+    for strategy, extra in (("carry", ["--size", "10", "--ungated"]),
+                            ("rotate", ["--min-hold-hours", "48"])):
         out = tmp_path / f"{strategy}.json"
         done = dne("--start", "2026-02-01", "--end", "2026-02-15", "--strategy", strategy,
                    "--capital", "10000", "--json", str(out), *extra)
@@ -65,6 +66,23 @@ def test_carry_and_rotate_run_from_the_cli(tmp_path: Path) -> None:
         assert report["trades"], strategy
     rotate = json.loads((tmp_path / "rotate.json").read_text())
     assert rotate["parameters"]["markets"] == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+
+
+def test_a_carry_the_engine_would_refuse_trades_nothing_and_says_why(tmp_path: Path) -> None:
+    # SOL shorts paid every hour of these two weeks: the engine's profitability gate refuses
+    # the entry each hour the strategy asks; past the gates (above) the carry trades.
+    out = tmp_path / "carry.json"
+    done = dne("--start", "2026-02-01", "--end", "2026-02-15", "--strategy", "carry",
+               "--size", "10", "--capital", "10000", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["gated"] is True and report["trades"] == []
+    assert report["net_pnl_usd"] == "0"
+    [refusal] = report["refusals"]
+    assert (refusal["gate"], refusal["code"], refusal["count"]) == (
+        "profitability", "UNPROFITABLE", 14 * 24)
+    assert (refusal["market"], refusal["side"]) == ("SOL-PERP", "short")
+    assert "refused 336 time(s) by the engine's profitability gate" in done.stdout
 
 
 def test_rotate_refuses_a_market_it_does_not_know() -> None:

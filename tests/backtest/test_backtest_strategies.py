@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.backtest.data import BacktestData
+from services.backtest.engine_gates import engine_defaults
 from services.backtest.runner import BacktestRun, run_backtest
-from services.backtest.strategies import Carry, Rotate, engine_defaults
+from services.backtest.strategies import Carry, Rotate
 from services.engine.entry_economics import EntryCosts, assess_entry
 from services.feed.settings import DEFAULT_DATA_DIR
 
@@ -33,6 +34,43 @@ def test_the_carry_buys_spot_shorts_the_hedge_and_earns_sol_perps_recorded_fundi
     assert {row.market for row in carry.ledger.hours} == {"SOL-PERP"}
     assert all(row.position == -50 for row in carry.ledger.hours)
     assert sum(row.funding_usd for row in carry.ledger.hours) < 0   # SOL shorts paid (2026)
+
+
+def test_the_carry_enters_at_the_first_hour_the_engine_s_gates_pass_it() -> None:
+    # Through the engine's gates the entry waits for an hour whose settled SOL rate pays the
+    # short its round trip; past them it enters at once.
+    gated = run(Carry(Decimal(50)))
+    refusals = gated.ledger.refusals
+    assert {(r.gate, r.code, r.market, r.side) for r in refusals} == {
+        ("profitability", "UNPROFITABLE", "SOL-PERP", "short"),   # paid, or earned nothing
+        ("fee_guard", "UNPROFITABLE", "SOL-PERP", "short")}      # earned, under 2x its costs
+    entered = gated.ledger.trades[0].time
+    assert [r.time for r in refusals] == [START + n * HOUR for n in range(len(refusals))]
+    assert entered == refusals[-1].time + HOUR
+    # The rate the gate read at the entry paid shorts, the one before it did not pay enough.
+    assert DATA.rate("SOL-PERP", entered - HOUR).rate_1h > 0
+    ungated = run(Carry(Decimal(50), gated=False))
+    assert ungated.ledger.refusals == [] and ungated.ledger.trades[0].time == START
+    # The gas reserve stays in the wallet and outside the equity: the last trade sells the
+    # spot leg, not the reserve.
+    assert gated.ledger.trades[-1].kind == "spot_sell" and gated.ledger.trades[-1].size == 50
+
+
+def test_rotate_takes_the_next_market_where_the_engine_refuses_the_best() -> None:
+    # SOL-PERP is the engine's hedge market: it takes no long there. Past the gates the
+    # rotation goes long SOL-PERP when SOL shorts pay most; through them it takes the next.
+    markets = ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    sol_longs = [t for t in run(Rotate(markets, gated=False)).ledger.trades
+                 if (t.kind, t.market, t.side) == ("perp_open", "SOL-PERP", "long")]
+    gated = run(Rotate(markets))
+    assert sol_longs and gated.ledger.refusals == []
+    opens = [t for t in gated.ledger.trades if t.kind == "perp_open"]
+    assert opens and all((t.market, t.side) != ("SOL-PERP", "long") for t in opens)
+    def best(moment: datetime) -> str:
+        seen = {m: DATA.rate(m, moment - HOUR).rate_1h for m in markets}
+        return max(seen, key=lambda m: abs(seen[m]))
+    # Some entry was made while SOL-PERP's long side paid most: the next market was taken.
+    assert any(best(t.time) == "SOL-PERP" and t.market != "SOL-PERP" for t in opens)
 
 
 def test_rotate_never_decides_on_an_hour_that_has_not_settled() -> None:

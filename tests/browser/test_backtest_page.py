@@ -50,6 +50,28 @@ async def test_a_hold_backtest_runs_from_the_page_and_shows_its_result(
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_carry_shows_what_the_engine_s_gates_refused_and_runs_past_them_on_request(
+    page: Page, screenshots: Path,
+) -> None:
+    await page.get_by_test_id("bt-strategy").select_option("carry")
+    await page.get_by_test_id("bt-size").fill("10")
+    await page.get_by_test_id("bt-start").fill("2026-02-01")
+    await page.get_by_test_id("bt-end").fill("2026-02-15")
+    await page.get_by_test_id("bt-run").click()
+    await expect(page.get_by_test_id("bt-status")).to_contain_text("Done", timeout=30_000)
+    refusals = page.get_by_test_id("bt-refusals")
+    await expect(refusals).to_contain_text("refused 336× by the profitability gate (UNPROFITABLE)")
+    await expect(page.get_by_test_id("bt-summary")).to_contain_text("$0.00")
+    await page.get_by_test_id("backtest-panel").screenshot(
+        path=str(screenshots / "backtest-carry-refused.png"))
+    await page.get_by_test_id("bt-ungated").check()
+    await page.get_by_test_id("bt-run").click()
+    await expect(refusals).to_contain_text("Ungated", timeout=30_000)
+    await expect(page.locator("#bt-summary-row td").last).to_have_text("4")
+    await page.get_by_test_id("bt-ungated").uncheck()
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_dates_without_data_are_refused_with_the_reason(page: Page) -> None:
     await page.get_by_test_id("bt-start").fill("2025-01-01")
     await page.get_by_test_id("bt-end").fill("2025-02-01")
