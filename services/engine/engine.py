@@ -35,6 +35,7 @@ from services.engine.health import HealthAlerter
 from services.engine.hedged_entry import EntryJournal, HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
 from services.engine.preflight import Preflight
+from services.engine.session import Session
 from services.engine.settings import EngineSettings
 from services.engine.trade_path import TradePath, discard_read, timed_hop
 from services.engine.trade_request import TradeRequest
@@ -101,17 +102,9 @@ class FundingEngine:
         self._state_file = EngineStateFile(settings.engine_state_path)
         self._state = EngineState()
         self.running = False
-        self.mode = ""
-        self.sub_account = settings.drift_sub_account
-        self.account = ""
-        self.venue = ""
-        self.started_at: datetime | None = None
+        self._session: Session | None = None   # the run under way; None while stopped
         self.sync_error: common_pb2.Error | None = None
         self._recovering = False
-        self._ledger: Ledger | None = None
-        self._trade_path: TradePath | None = None
-        self._hedged_entry: HedgedEntry | None = None
-        self._hedged_exit: HedgedExit | None = None
         self.unknown_positions: list[str] = []
         self._closed_since_sync: set[str] = set()
         # The account read started after the last fill of the command under way (see
@@ -134,6 +127,44 @@ class FundingEngine:
         self._auto_resume: AutoResume | None = None
         self._reconciling = False   # a resume between its start and its verdict: nothing trades
         self.resume_report: resume.ResumeReport | None = None
+
+    # --- the session ---------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._session.mode if self._session else ""
+
+    @property
+    def sub_account(self) -> int:
+        return self._session.sub_account if self._session else self.settings.drift_sub_account
+
+    @property
+    def account(self) -> str:
+        return self._session.account if self._session else ""
+
+    @property
+    def venue(self) -> str:
+        return self._session.venue if self._session else ""
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self._session.started_at if self._session else None
+
+    @property
+    def _ledger(self) -> Ledger | None:
+        return self._session.ledger if self._session else None
+
+    @property
+    def _trade_path(self) -> TradePath | None:
+        return self._session.trade_path if self._session else None
+
+    @property
+    def _hedged_entry(self) -> HedgedEntry | None:
+        return self._session.hedged_entry if self._session else None
+
+    @property
+    def _hedged_exit(self) -> HedgedExit | None:
+        return self._session.hedged_exit if self._session else None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -254,36 +285,11 @@ class FundingEngine:
         ledger = Ledger(self._vault, account, sub_account)
         self._vault_status = await ledger.open()
         known_before = list(self._vault_status.positions)
-        self.mode, self.sub_account, self.account = mode, sub_account, account
-        self.venue = venue.venue
-        self.started_at = started_at
+        self._session = self._new_session(mode, sub_account, account, venue.venue, started_at,
+                                          ledger)
         self._state = self._state_file.load()
         self.sync_error, self._recovering = None, False
-        self._ledger = ledger
         self._last_synced_as_of = None
-        self._trade_path = TradePath(
-            settings=self.settings, upstream=self.upstream, ledger=ledger,
-            preflight=Preflight(self.settings, self.leverage_limit()),
-            confirmations=ConfirmationBook(
-                threshold_usd=self.settings.confirm_above_usd,
-                valid_for_sec=self.settings.confirm_timeout_sec,
-                price_tolerance=self.settings.slippage_tolerance,
-                account=account, sub_account=sub_account, monotonic=self._monotonic),
-            account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
-            sleep=self._sleep, on_fill=self._read_account_after_fill,
-            funding_since=self._funding_since, complete=self._complete_trade,
-        )
-        legs = HedgeLegs(
-            trade_path=self._trade_path,
-            account=lambda: self.upstream.account(self.sub_account, None),
-            hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
-            min_trade_size_sol=self.settings.min_trade_size_sol,
-        )
-        journal = EntryJournal(remember=self._remember_entry, forget=self._forget_entry,
-                               is_open=lambda rid: rid in self._state.open_entries,
-                               leg=self._trade_path.leg)
-        self._hedged_entry = HedgedEntry(legs, journal, critical_stop=self._critical_stop)
-        self._hedged_exit = HedgedExit(legs, alert=self._critical_alert)
         unresolved = await ledger.unresolved() if resuming else []
         self._stopping = False
         self._reconciling = resuming
@@ -328,6 +334,33 @@ class FundingEngine:
         self._loop_task = asyncio.create_task(self._tick_loop(self._stop_loop),
                                               name="engine-tick-loop")
 
+    def _new_session(self, mode: str, sub_account: int, account: str, venue: str,
+                     started_at: datetime, ledger: Ledger) -> Session:
+        trade_path = TradePath(
+            settings=self.settings, upstream=self.upstream, ledger=ledger,
+            preflight=Preflight(self.settings, self.settings.leverage_limit(mode)),
+            confirmations=ConfirmationBook(
+                threshold_usd=self.settings.confirm_above_usd,
+                valid_for_sec=self.settings.confirm_timeout_sec,
+                price_tolerance=self.settings.slippage_tolerance,
+                account=account, sub_account=sub_account, monotonic=self._monotonic),
+            account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
+            sleep=self._sleep, on_fill=self._read_account_after_fill,
+            funding_since=self._funding_since, complete=self._complete_trade,
+        )
+        legs = HedgeLegs(
+            trade_path=trade_path,
+            account=lambda: self.upstream.account(sub_account, None),
+            hedge_market=self.settings.hedge_market, reserved_sol=self.settings.reserved_sol,
+            min_trade_size_sol=self.settings.min_trade_size_sol,
+        )
+        journal = EntryJournal(remember=self._remember_entry, forget=self._forget_entry,
+                               is_open=lambda rid: rid in self._state.open_entries,
+                               leg=trade_path.leg)
+        return Session(mode, sub_account, account, venue, started_at, ledger, trade_path,
+                       HedgedEntry(legs, journal, critical_stop=self._critical_stop),
+                       HedgedExit(legs, alert=self._critical_alert))
+
     async def stop(self, request_id: str) -> E.CommandResult:
         was_resuming = self.resuming
         await self.cancel_resume()
@@ -369,7 +402,7 @@ class FundingEngine:
         await self.settle_commands()
         self.running = False
         self._stopping = False
-        self.mode = ""
+        self._session = None
         log.info("engine stopped")
 
     async def settle_commands(self) -> None:
@@ -389,9 +422,7 @@ class FundingEngine:
     def _undo_start(self) -> None:
         """A resume attempt that cannot finish leaves the engine as it found it: stopped."""
         self.running = self._reconciling = False
-        self.mode = ""
-        self._trade_path = self._ledger = None
-        self._hedged_entry = self._hedged_exit = None
+        self._session = None
 
     # --- resuming after a restart ------------------------------------------------------------
 

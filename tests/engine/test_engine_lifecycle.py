@@ -102,6 +102,28 @@ async def test_starting_twice_is_refused_and_stop_ends_the_engine(running: Engin
     assert running.executor.order_calls == []
 
 
+async def test_a_stop_ends_the_session_whole_and_a_start_builds_a_new_one(
+    running: EngineHarness,
+) -> None:
+    engine = running.engine
+    before = engine.status()  # type: ignore[attr-defined]
+    assert (before.venue, before.account) == ("paper", "paper-wallet")
+    assert before.HasField("started_at")
+    # A quote of this session: the new session after a stop and start never honours it.
+    quote = (await engine.trade(commands.swap(E.SwapRequest(  # type: ignore[attr-defined]
+        request_id="ask", direction="buy", size="1")))).confirmation
+    assert quote.confirmation_id
+    assert (await engine.stop("stop")).ok  # type: ignore[attr-defined]
+    stopped = engine.status()  # type: ignore[attr-defined]
+    assert (stopped.mode, stopped.venue, stopped.account) == ("", "", "")
+    assert not stopped.HasField("started_at")
+    assert (await engine.start("paper", 0, "again")).ok  # type: ignore[attr-defined]
+    late = await engine.trade(commands.swap(E.SwapRequest(  # type: ignore[attr-defined]
+        request_id="late", direction="buy", size="1", confirmation_id=quote.confirmation_id)))
+    assert late.error.code == "CONFIRMATION_EXPIRED" and "unknown" in late.error.message
+    assert "late" not in running.vault.trades
+
+
 async def test_the_tick_loop_publishes_funding_updates_every_interval_until_stopped() -> None:
     harness = build_engine(tick_interval_sec=0.02)
     updates = events_of(harness, E.EVENT_TYPE_FUNDING_UPDATE)
