@@ -123,9 +123,11 @@ export class BacktestView {
       `${market}: ${Object.entries(counts).map(([label, hours]) => `${hours} h ${label}`).join(", ")}`);
     $("#bt-sources").textContent = `Rates: ${rates.join("; ") || "no position held"}. Prices: ${report.parameters.prices}.`;
     // What the engine's gates refused (a strategy asks again each hour), or that none were run.
-    $("#bt-refusals").replaceChildren(...(report.gated ? report.refusals.map((r) => el("li", {},
+    const refused = report.refusals.map((r) => el("li", {},
       `${r.kind} ${r.side} ${r.market}: refused ${r.count}× by the ${r.gate} gate (${r.code}), `
-      + `${r.first.slice(0, 16)} to ${r.last.slice(0, 16)}: ${r.reason}`))
+      + `${r.first.slice(0, 16)} to ${r.last.slice(0, 16)}: ${r.reason}`));
+    $("#bt-refusals").replaceChildren(...(report.gated
+      ? (refused.length ? refused : [el("li", {}, "Every order passed the engine's gates.")])
       : [el("li", {}, report.strategy === "hold"
         ? "The baseline: held as asked, the engine's gates not asked."
         : "Ungated: every order went to the venue as asked, past the engine's gates.")]));

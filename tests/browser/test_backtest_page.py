@@ -43,6 +43,7 @@ async def test_a_hold_backtest_runs_from_the_page_and_shows_its_result(
     await expect(page.get_by_test_id("bt-markets")).to_contain_text("BTC-PERP")
     await expect(page.get_by_test_id("bt-markets")).to_contain_text("336")   # hours held
     await expect(page.get_by_test_id("bt-sources")).to_contain_text("recorded_daily_average")
+    await expect(page.get_by_test_id("bt-refusals")).to_contain_text("The baseline")
     assert await page.locator("#bt-chart canvas").count() > 0
     await page.get_by_test_id("backtest-panel").scroll_into_view_if_needed()
     await page.get_by_test_id("backtest-panel").screenshot(
