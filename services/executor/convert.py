@@ -101,10 +101,6 @@ def _side_name(value: int) -> str:
 # --- answers
 
 
-order_result = venue_wire.order_result_proto
-account_state = venue_wire.account_state_proto
-
-
 def rejected(
     cid: str, kind: OrderKind, market_name: str, error: DomainError, status: OrderStatus
 ) -> OrderResult:

@@ -25,6 +25,7 @@ from services.common.venue import (
     OrderResult,
     OrderStatus,
 )
+from services.common.venue_wire import account_state_proto, order_result_proto
 from services.executor import convert
 from services.executor.driver import VenueDriver
 from services.executor.paper_driver import PaperDriver
@@ -68,7 +69,7 @@ def _account_proto(sub_account: int, state: AccountState) -> common_pb2.AccountS
     if state.leverage.is_finite():
         LEVERAGE.labels(label).set(float(state.leverage))
     COLLATERAL.labels(label).set(float(state.collateral))
-    return convert.account_state(state)
+    return account_state_proto(state)
 
 
 class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
@@ -143,7 +144,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
 
         result = await _guarded(request.client_order_id, OrderKind.DEPOSIT, "USDC", run)
         return await self._answer(
-            executor_pb2.DepositResponse(result=convert.order_result(result)), request)
+            executor_pb2.DepositResponse(result=order_result_proto(result)), request)
 
     async def Withdraw(
         self, request: executor_pb2.WithdrawRequest, context: grpc.aio.ServicerContext
@@ -155,7 +156,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
 
         result = await _guarded(request.client_order_id, OrderKind.WITHDRAW, "USDC", run)
         return await self._answer(
-            executor_pb2.WithdrawResponse(result=convert.order_result(result)), request)
+            executor_pb2.WithdrawResponse(result=order_result_proto(result)), request)
 
     async def OpenPosition(
         self, request: executor_pb2.OpenPositionRequest, context: grpc.aio.ServicerContext
@@ -177,7 +178,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         kind = OrderKind.PERP_REBALANCE if rebalance else OrderKind.PERP_OPEN
         result = await _guarded(request.client_order_id, kind, request.market[:40], run)
         return await self._answer(
-            executor_pb2.OpenPositionResponse(result=convert.order_result(result)), request)
+            executor_pb2.OpenPositionResponse(result=order_result_proto(result)), request)
 
     async def ClosePosition(
         self, request: executor_pb2.ClosePositionRequest, context: grpc.aio.ServicerContext
@@ -199,9 +200,9 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         result = await _guarded(
             request.client_order_id, OrderKind.PERP_CLOSE, request.market[:40], run
         )
-        reply = executor_pb2.ClosePositionResponse(result=convert.order_result(result))
+        reply = executor_pb2.ClosePositionResponse(result=order_result_proto(result))
         if settlement:
-            reply.settlement.CopyFrom(convert.order_result(settlement[0]))
+            reply.settlement.CopyFrom(order_result_proto(settlement[0]))
         return await self._answer(reply, request)
 
     async def SettlePnl(
@@ -218,7 +219,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
             request.client_order_id, OrderKind.SETTLE_PNL, request.market[:40], run
         )
         return await self._answer(
-            executor_pb2.SettlePnlResponse(result=convert.order_result(result)), request)
+            executor_pb2.SettlePnlResponse(result=order_result_proto(result)), request)
 
     async def Swap(
         self, request: executor_pb2.SwapRequest, context: grpc.aio.ServicerContext
@@ -234,7 +235,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
         kind = OrderKind.SPOT_SELL if selling else OrderKind.SPOT_BUY
         result = await _guarded(request.client_order_id, kind, "SOL", run)
         return await self._answer(
-            executor_pb2.SwapResponse(result=convert.order_result(result)), request)
+            executor_pb2.SwapResponse(result=order_result_proto(result)), request)
 
     async def GetOrder(
         self, request: executor_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
@@ -252,7 +253,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, failure)
         if result is None:
             return executor_pb2.GetOrderResponse(found=False)
-        return executor_pb2.GetOrderResponse(found=True, result=convert.order_result(result))
+        return executor_pb2.GetOrderResponse(found=True, result=order_result_proto(result))
 
 
 class PaperVenueControlServicer(executor_pb2_grpc.PaperVenueControlServiceServicer):

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from dne.vault.v1 import vault_pb2
+from services.common import venue_wire
 from services.common.clock import ManualClock
 from services.common.venue import OpenOrder, OrderStatus, Side
-from services.executor import convert
 from services.executor.drift.driver import DriftDriver
 from services.vault.database import create_engine
 from services.vault.domain import VaultKey
@@ -82,7 +82,7 @@ async def test_the_vault_records_a_live_funding_payment_once(
             state = await driver.account_state(0)
             key, sync = parse_sync(vault_pb2.SyncAccountRequest(
                 key=vault_pb2.VaultKey(account=state.account, sub_account=0),
-                state=convert.account_state(state)))
+                state=venue_wire.account_state_proto(state)))
             await store.sync_account(key, sync)
         recorded = await store.list_funding_payments(VaultKey(state.account, 0), None)
         status = await store.vault_status(VaultKey(state.account, 0))

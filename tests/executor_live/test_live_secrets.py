@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.common import venue_wire
 from services.common.errors import DomainError
 from services.common.venue import OpenOrder, Side
 from services.executor import convert
@@ -46,9 +47,9 @@ async def test_the_canary_key_appears_in_no_log_line_reply_or_repr(
             if driver._link.connected:  # type: ignore[union-attr]
                 break
             await asyncio.sleep(0.02)
-        replies.append(str(convert.account_state(await driver.account_state(0))))
+        replies.append(str(venue_wire.account_state_proto(await driver.account_state(0))))
         for result in results:
-            replies.append(str(convert.order_result(result)))
+            replies.append(str(venue_wire.order_result_proto(result)))
             replies.append(repr(result))
         replies.append(repr(driver))
         replies.append(repr(vars(driver)))
