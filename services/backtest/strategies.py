@@ -103,20 +103,25 @@ class Carry:
         account = await venue.account()
         spot = delta.spot_to_buy(account.wallet_sol, venue.gas_reserve, _perp(account),
                                  self.size)
-        if spot > 0 and await venue.swap(Side.LONG, spot, "carry: buy the spot leg") is None:
+        # As the engine's hedged entry: a spot leg below the minimum trade is not bought.
+        spot = spot if spot >= self.settings.min_trade_size_sol else ZERO
+        if spot and await venue.swap(Side.LONG, spot, "carry: buy the spot leg") is None:
             return False
         if await venue.open(SOL_MARKET, Side.SHORT, self.size, "carry: short the hedge"):
             return True
-        if spot > 0:
+        if spot:
             await venue.swap(Side.SHORT, spot, "carry: the short was refused, sell the spot back")
         return False
 
     async def finish(self, venue: Venue) -> None:
         if not self._entered:
             return
-        await venue.close(SOL_MARKET, "carry: leave the hedge")
-        spot = (await venue.account()).wallet_sol - venue.gas_reserve
-        if spot > 0:
+        # The engine's hedged exit: the spot the short hedged, sold once it is closed.
+        before = await venue.account()
+        spot = delta.spot_to_sell(before.wallet_sol, venue.gas_reserve, _perp(before))
+        if await venue.close(SOL_MARKET, "carry: leave the hedge") is None:
+            return
+        if spot >= self.settings.min_trade_size_sol:
             await venue.swap(Side.SHORT, spot, "carry: sell the spot leg")
 
 

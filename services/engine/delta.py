@@ -142,3 +142,10 @@ def spot_to_buy(
     the shortfall of spot after the short, never more than the short itself."""
     shortfall = -(net_delta(spot_sol, reserved_sol, perp_sol) - new_short)
     return min(max(shortfall, Decimal(0)), new_short)
+
+
+def spot_to_sell(spot_sol: Decimal, reserved_sol: Decimal, perp_sol: Decimal) -> Decimal:
+    """SOL the spot leg sells when the carry's short (`perp_sol`, negative) is closed: what the
+    short hedged, never the gas reserve."""
+    short = -min(perp_sol, Decimal(0))
+    return min(short, max(spot_sol - reserved_sol, Decimal(0)))

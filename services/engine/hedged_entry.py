@@ -266,8 +266,8 @@ class HedgedExit:
 
     async def close(self, request: TradeRequest) -> engine_pb2.CommandResult:
         account = await self._legs.account()
-        short = -min(account.signed_size(self._legs.hedge_market), Decimal(0))
-        spot = min(short, max(account.wallet_sol - self._legs.reserved_sol, Decimal(0)))
+        spot = delta.spot_to_sell(account.wallet_sol, self._legs.reserved_sol,
+                                  account.signed_size(self._legs.hedge_market))
         if spot < self._legs.min_trade_size_sol:
             return await self._legs.trade_path.execute(request)
         refused = await self._legs.trade_path.preview(request)

@@ -154,3 +154,17 @@ def test_property_18_the_spot_leg_of_a_new_short_restores_neutrality(
     else:
         # Capped at the short's own size: never buys more than the trade hedges.
         assert after <= 0
+
+
+@given(spot=sol, perp=any_perp, reserved=reserve)
+def test_property_18_the_spot_leg_sold_at_an_exit_is_what_the_short_hedged(
+    spot: Decimal, perp: Decimal, reserved: Decimal
+) -> None:
+    sell = delta.spot_to_sell(spot, reserved, perp)
+    # Never the gas reserve, never more than the short, nothing without a short.
+    assert Decimal(0) <= sell <= max(spot - reserved, Decimal(0))
+    assert sell <= max(-perp, Decimal(0))
+    # All of it, up to either bound: after the sale and the close, no hedged spot is left over.
+    assert sell == min(max(-perp, Decimal(0)), max(spot - reserved, Decimal(0)))
+    left = max(spot - reserved, Decimal(0)) - sell   # hedgeable spot still held afterwards
+    assert left >= 0 and (left == 0 or sell == max(-perp, Decimal(0)))
