@@ -10,7 +10,8 @@ from typing import Any
 
 from services.backtest import price_scenarios
 from services.backtest.data import BacktestData, BacktestDataError
-from services.backtest.runner import SOL_MARKET, Strategy
+from services.backtest.gated_venue import SOL_MARKET
+from services.backtest.runner import Strategy
 from services.backtest.strategies import Carry, Hold, Rotate
 from services.common.venue import Side
 from services.feed.daily_funding import DailyFundingError

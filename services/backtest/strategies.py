@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from services.backtest.data import BacktestData
 from services.backtest.engine_gates import engine_defaults
-from services.backtest.runner import SOL_MARKET, Venue
+from services.backtest.gated_venue import SOL_MARKET, Venue
 from services.common.venue import AccountState, Side
 from services.engine import delta
 from services.engine.entry_economics import EntryCosts, assess_entry

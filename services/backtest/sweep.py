@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from services.backtest.data import BacktestDataError
+from services.backtest.gated_venue import BacktestRefused
 from services.backtest.options import prepare
 from services.backtest.report import summary
-from services.backtest.runner import BacktestRefused, run_backtest
+from services.backtest.runner import run_backtest
 
 MAX_RUNS = 1000
 # The options a sweep may vary, with the types `dne backtest` parses them with.

@@ -14,9 +14,10 @@ import sys
 from typing import Any, NoReturn
 
 from services.backtest.data import BacktestDataError
+from services.backtest.gated_venue import BacktestRefused
 from services.backtest.options import prepare
 from services.backtest.report import summary
-from services.backtest.runner import BacktestRefused, run_backtest
+from services.backtest.runner import run_backtest
 from services.cli.backtest import add_backtest_command
 
 # Request fields and the `dne backtest` option each one is.

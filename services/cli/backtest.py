@@ -19,10 +19,11 @@ from rich.table import Table
 
 from services.backtest import sweep
 from services.backtest.data import BacktestDataError
+from services.backtest.gated_venue import BacktestRefused
 from services.backtest.html_report import render
 from services.backtest.options import prepare
 from services.backtest.report import TOTALS, summary
-from services.backtest.runner import BacktestRefused, run_backtest
+from services.backtest.runner import run_backtest
 from services.cli import output
 from services.common.decimals import parse_decimal
 from services.common.errors import DomainError
