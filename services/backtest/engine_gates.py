@@ -15,13 +15,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from services.backtest.data import BacktestData
 from services.common.venue import WALLET_ACCOUNT, AccountState
 from services.engine.account import AccountView
+from services.engine.gates import LIMIT_PLACES
 from services.engine.preflight import ApprovedTrade, Preflight, TradeContext, VenueStatus
 from services.engine.settings import EngineSettings
 from services.engine.trade_request import TradeRequest
 
 MODE = "paper"
-# The trade path writes a limit with six places (trade_path._send_once): the same limit here.
-LIMIT_PLACES = Decimal("0.000001")
+# The limit as the trade path sends it (gates.LIMIT_PLACES).
+LIMIT_STEP = Decimal(1).scaleb(-LIMIT_PLACES)
 # The paper venue in process: connected, never halted, no round trip to measure.
 PAPER_VENUE = VenueStatus(venue=MODE, account=WALLET_ACCOUNT, connected=True,
                           trading_halted=False, halt_reason="", latency_ms=0.0, measured_ms=0.0)
@@ -47,4 +48,4 @@ class EngineGates:
         if approved.price_limit is None:
             return approved
         return replace(approved, price_limit=approved.price_limit.quantize(
-            LIMIT_PLACES, ROUND_HALF_EVEN))
+            LIMIT_STEP, ROUND_HALF_EVEN))

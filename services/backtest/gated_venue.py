@@ -106,15 +106,9 @@ class Venue:
         return await self._approved(request) is not None
 
     async def would_pass(self, market: str, side: Side, size: Decimal) -> bool:
-        """Would the engine's gates let this open through now? Nothing trades and nothing is
-        recorded; ungated, always."""
-        if self.gates is None:
-            return True
-        try:
-            await self._evaluate(self._request("probe", OrderKind.PERP_OPEN, market, side, size))
-        except DomainError:
-            return False
-        return True
+        """preview() that records nothing: a strategy weighing its choices."""
+        request = self._request("probe", OrderKind.PERP_OPEN, market, side, size)
+        return await self._approved(request, record=False) is not None
 
     async def price(self, market: str) -> Decimal:
         return (await self.market_data.price(market)).oracle_price
@@ -137,14 +131,18 @@ class Venue:
         return TradeRequest(f"backtest-{what}-{self._orders}", ACTION_BY_KIND[kind], kind,
                             market, side, size, confirmed=True, **fields)
 
-    async def _approved(self, request: TradeRequest) -> ApprovedTrade | None:
-        """The gates' approval; without gates, the order as asked (no limit)."""
+    async def _approved(self, request: TradeRequest, *,
+                        record: bool = True) -> ApprovedTrade | None:
+        """The gates' approval; without gates, the order as asked (no limit). A refusal is
+        answered None, and kept in `refusals` when `record`."""
         if self.gates is None:
             return ApprovedTrade(request, request.side, request.size, None, None, ZERO, None,
                                  None)
         try:
             return await self._evaluate(request)
         except DomainError as refused:
+            if not record:
+                return None
             self.refusals.append(Refusal(
                 time=self.now, market=request.market, kind=request.kind.value,
                 side=request.side.value if request.side else "", size=request.size,

@@ -20,6 +20,7 @@ from services.backtest.engine_gates import engine_defaults
 from services.backtest.gated_venue import SOL_MARKET, Venue
 from services.common.venue import AccountState, Side
 from services.engine import delta
+from services.engine.account import AccountView
 from services.engine.entry_economics import EntryCosts, assess_entry
 from services.engine.settings import EngineSettings
 
@@ -216,5 +217,5 @@ class Rotate:
 
 
 def _perp(account: AccountState) -> Decimal:
-    """The signed SOL-PERP size held (negative: short)."""
-    return sum((p.side.sign * p.size for p in account.positions if p.market == SOL_MARKET), ZERO)
+    """The signed SOL-PERP size held (negative: short), as the engine's rebalancer reads it."""
+    return AccountView(account).signed_size(SOL_MARKET)

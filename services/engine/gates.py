@@ -168,6 +168,11 @@ def check_leverage(
     return allow("leverage")
 
 
+# The places an order's limit price is sent with (the trade path writes it so; the backtester
+# rounds to it, half-even as the wire does).
+LIMIT_PLACES = 6
+
+
 def price_limit(price: Decimal, slippage_tolerance: Decimal, buying: bool) -> Decimal:
     """Property 14: P x (1 + S) for buys, P x (1 - S) for sells."""
     return price * (1 + slippage_tolerance) if buying else price * (1 - slippage_tolerance)

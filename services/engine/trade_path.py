@@ -42,7 +42,7 @@ from services.common.venue import AccountState, OrderKind
 from services.common.venue_wire import KIND_TO_PROTO, account_state_of, side_proto
 from services.engine import orders
 from services.engine.confirmations import ConfirmationBook, ConfirmationRefused
-from services.engine.gates import GateDenied
+from services.engine.gates import LIMIT_PLACES, GateDenied
 from services.engine.ledger import Ledger
 from services.engine.preflight import ApprovedTrade, MarketTerms, Preflight, TradeContext
 from services.engine.settings import EngineSettings
@@ -302,7 +302,8 @@ class TradePath:
         request = trade.request
         executor = self._upstream.executor
         common = {"client_order_id": request.request_id, "account_after": self._account_after()}
-        limit = to_wire(trade.price_limit, 6) if trade.price_limit is not None else ""
+        limit = (to_wire(trade.price_limit, LIMIT_PLACES) if trade.price_limit is not None
+                 else "")
         settlement = None
         if request.kind is OrderKind.DEPOSIT:
             reply = await executor.Deposit(executor_pb2.DepositRequest(
