@@ -62,24 +62,12 @@ class Venue:
 
     async def open(self, market: str, side: Side, size: Decimal,
                    reason: str) -> OrderResult | None:
-        request = self._request("open", OrderKind.PERP_OPEN, market, side, size)
-        approved = await self._approved(request)
-        if approved is None:
-            return None
-        order = OpenOrder(request.request_id, SUB_ACCOUNT, market, side, approved.size,
-                          price_limit=approved.price_limit)
-        return self._record(await self.driver.open_position(order), "perp_open", reason)
+        return await self._filled(self._request("open", OrderKind.PERP_OPEN, market, side, size),
+                                  reason)
 
     async def close(self, market: str, reason: str) -> OrderResult | None:
-        request = self._request("close", OrderKind.PERP_CLOSE, market, None, ZERO)
-        approved = await self._approved(request)
-        if approved is None:
-            return None
-        # As the engine closes: the PnL settled with it, at the gates' limit.
-        outcome = await self.driver.close_position(
-            request.request_id, SUB_ACCOUNT, market, settle_pnl=True,
-            price_limit=approved.price_limit)
-        return self._record(outcome.result, "perp_close", reason)
+        return await self._filled(self._request("close", OrderKind.PERP_CLOSE, market, None,
+                                                ZERO), reason)
 
     async def reduce(self, market: str, side: Side, size: Decimal,
                      reason: str) -> OrderResult | None:
@@ -91,24 +79,40 @@ class Venue:
 
     async def swap(self, side: Side, size: Decimal, reason: str) -> OrderResult | None:
         kind = OrderKind.SPOT_BUY if side is Side.LONG else OrderKind.SPOT_SELL
-        request = self._request("swap", kind, SPOT_MARKET, side, size)
-        approved = await self._approved(request)
-        if approved is None:
-            return None
-        result = await self.driver.swap(request.request_id, side, approved.size,
-                                        price_limit=approved.price_limit)
-        return self._record(result, kind.value, reason)
+        return await self._filled(self._request("swap", kind, SPOT_MARKET, side, size), reason)
 
-    async def preview(self, market: str, side: Side, size: Decimal) -> bool:
-        """Would the engine's gates let this open through now? Nothing trades; a refusal is
-        recorded (the engine's preview of a hedged entry, which prices both legs)."""
-        request = self._request("preview", OrderKind.PERP_OPEN, market, side, size)
-        return await self._approved(request) is not None
+    async def submit(self, request: TradeRequest, reason: str) -> OrderResult | DomainError:
+        """One order as the engine's trade path sends it: the gates of this hour (a refusal is
+        recorded and answered as the gates' error, nothing trades), then the paper venue's
+        answer, filled or not. A fill is recorded with `reason`."""
+        try:
+            approved = await self._approve(request)
+        except DomainError as refused:
+            self._note_refusal(request, refused)
+            return refused
+        result = await self._fill(approved)
+        if result.status is OrderStatus.FILLED:
+            self._note_trade(result, request.kind.value, reason)
+        return result
+
+    async def preview(self, request: TradeRequest) -> DomainError | None:
+        """The gates' answer without trading (the engine's preview of a hedged entry): None
+        when the order would go ahead; a refusal is recorded and answered."""
+        try:
+            await self._approve(request)
+        except DomainError as refused:
+            self._note_refusal(request, refused)
+            return refused
+        return None
 
     async def would_pass(self, market: str, side: Side, size: Decimal) -> bool:
-        """preview() that records nothing: a strategy weighing its choices."""
-        request = self._request("probe", OrderKind.PERP_OPEN, market, side, size)
-        return await self._approved(request, record=False) is not None
+        """Would the engine's gates let this open through now? Nothing trades or is recorded:
+        a strategy weighing its choices."""
+        try:
+            await self._approve(self._request("probe", OrderKind.PERP_OPEN, market, side, size))
+        except DomainError:
+            return False
+        return True
 
     async def price(self, market: str) -> Decimal:
         return (await self.market_data.price(market)).oracle_price
@@ -117,13 +121,19 @@ class Venue:
                          reduce_only: bool) -> OrderResult | None:
         request = self._request("rebalance", OrderKind.PERP_REBALANCE, market, side, size,
                                 source="rebalance", reduce_only=reduce_only)
-        approved = await self._approved(request)
-        if approved is None:
+        return await self._filled(request, reason)
+
+    async def _filled(self, request: TradeRequest, reason: str) -> OrderResult | None:
+        """submit() for a strategy that cannot go on without the fill: None when the gates
+        refused it; BacktestRefused when the paper venue did not fill it."""
+        result = await self.submit(request, reason)
+        if isinstance(result, DomainError):
             return None
-        order = OpenOrder(request.request_id, SUB_ACCOUNT, market, side, approved.size,
-                          price_limit=approved.price_limit, reduce_only=reduce_only,
-                          kind=OrderKind.PERP_REBALANCE)
-        return self._record(await self.driver.open_position(order), "perp_rebalance", reason)
+        if result.status is not OrderStatus.FILLED:
+            raise BacktestRefused(
+                f"{self.now.isoformat()}: {request.kind.value} {result.market} refused by the "
+                f"paper venue: {result.error_code} {result.error_message}")
+        return result
 
     def _request(self, what: str, kind: OrderKind, market: str, side: Side | None,
                  size: Decimal, **fields: Any) -> TradeRequest:
@@ -131,39 +141,44 @@ class Venue:
         return TradeRequest(f"backtest-{what}-{self._orders}", ACTION_BY_KIND[kind], kind,
                             market, side, size, confirmed=True, **fields)
 
-    async def _approved(self, request: TradeRequest, *,
-                        record: bool = True) -> ApprovedTrade | None:
-        """The gates' approval; without gates, the order as asked (no limit). A refusal is
-        answered None, and kept in `refusals` when `record`."""
+    async def _approve(self, request: TradeRequest) -> ApprovedTrade:
+        """The gates' approval on the account and prices of this hour, as the trade path reads
+        them (a swap is priced on the hedge market, a perp on its own); without gates, the
+        order as asked (no limit). A refusal raises the gates' DomainError."""
         if self.gates is None:
             return ApprovedTrade(request, request.side, request.size, None, None, ZERO, None,
                                  None)
-        try:
-            return await self._evaluate(request)
-        except DomainError as refused:
-            if not record:
-                return None
-            self.refusals.append(Refusal(
-                time=self.now, market=request.market, kind=request.kind.value,
-                side=request.side.value if request.side else "", size=request.size,
-                gate=refused.details.get("gate", ""), code=str(refused.code),
-                reason=refused.message))
-            return None
-
-    async def _evaluate(self, request: TradeRequest) -> ApprovedTrade:
-        """The gates' answer on the account and prices of this hour, as the trade path reads
-        them: a swap is priced on the hedge market, a perp on its own."""
-        assert self.gates is not None
         hedge = self.gates.settings.hedge_market
         price = await self.price(hedge if request.is_swap else request.market)
         return self.gates.evaluate(request, await self.account(), self.now, price,
                                    await self.price(hedge))
 
-    def _record(self, result: OrderResult, kind: str, reason: str) -> OrderResult:
-        if result.status is not OrderStatus.FILLED:
-            raise BacktestRefused(
-                f"{self.now.isoformat()}: {kind} {result.market} refused by the paper venue: "
-                f"{result.error_code} {result.error_message}")
+    async def _fill(self, approved: ApprovedTrade) -> OrderResult:
+        """The paper venue's answer, sent as the executor sends it: a close settles its PnL."""
+        request = approved.request
+        if request.kind is OrderKind.PERP_CLOSE:
+            closed = await self.driver.close_position(
+                request.request_id, SUB_ACCOUNT, request.market, settle_pnl=True,
+                price_limit=approved.price_limit)
+            return closed.result
+        if request.is_swap:
+            assert approved.side is not None
+            return await self.driver.swap(request.request_id, approved.side, approved.size,
+                                          price_limit=approved.price_limit)
+        assert approved.side is not None
+        return await self.driver.open_position(OpenOrder(
+            request.request_id, SUB_ACCOUNT, request.market, approved.side, approved.size,
+            price_limit=approved.price_limit, reduce_only=request.reduce_only,
+            kind=request.kind))
+
+    def _note_refusal(self, request: TradeRequest, refused: DomainError) -> None:
+        self.refusals.append(Refusal(
+            time=self.now, market=request.market, kind=request.kind.value,
+            side=request.side.value if request.side else "", size=request.size,
+            gate=refused.details.get("gate", ""), code=str(refused.code),
+            reason=refused.message))
+
+    def _note_trade(self, result: OrderResult, kind: str, reason: str) -> None:
         size = result.filled_size or ZERO
         oracle = result.oracle_price or ZERO
         price = result.fill_price or oracle
@@ -172,4 +187,3 @@ class Venue:
             side=result.side.value.lower() if result.side else "", size=size, price=price,
             oracle_price=oracle, fee_usd=result.fee or ZERO,
             slippage_usd=abs(price - oracle) * size, reason=reason))
-        return result

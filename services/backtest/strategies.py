@@ -17,12 +17,14 @@ from decimal import Decimal
 
 from services.backtest.data import BacktestData
 from services.backtest.engine_gates import engine_defaults
+from services.backtest.engine_legs import CarryLegs
 from services.backtest.gated_venue import SOL_MARKET, Venue
-from services.common.venue import AccountState, Side
+from services.common.venue import AccountState, OrderKind, Side
 from services.engine import delta
 from services.engine.account import AccountView
 from services.engine.entry_economics import EntryCosts, assess_entry
 from services.engine.settings import EngineSettings
+from services.engine.trade_request import TradeRequest
 
 ZERO = Decimal(0)
 HOUR = timedelta(hours=1)
@@ -61,11 +63,13 @@ class Hold:
 
 @dataclass
 class Carry:
-    """The engine's hedged entry: once its gates pass a `size` SOL-PERP short with the spot
-    leg it buys, `size` SOL (beyond the gas reserve) is bought spot with wallet USDC and the
-    short opened (the spot sold back if the short is refused); then each hour the engine's
-    rebalancer plan (delta.plan_rebalance, its tolerance, minimum size and cooldown) corrects
-    the short. An entry the gates refuse is asked again the next hour."""
+    """The engine's hedged entry, run by the engine's own code (HedgedEntry, through
+    engine_legs.py): once its gates pass a `size` SOL-PERP short, the spot SOL it hedges
+    (beyond the gas reserve) is bought with wallet USDC and the short opened, the spot sold back
+    if the short is refused. Then each hour the engine's rebalancer plan (delta.plan_rebalance,
+    its tolerance, minimum size and cooldown) corrects the short, and at the end the engine's
+    hedged exit closes it and sells the spot. An entry the gates refuse is asked again the next
+    hour."""
 
     size: Decimal
     settings: EngineSettings = field(default_factory=engine_defaults)
@@ -73,6 +77,7 @@ class Carry:
     gated: bool = True
     _entered: bool = False
     _last_rebalance: datetime | None = None
+    _legs: CarryLegs | None = None
 
     def wallet_usdc(self, capital: Decimal, data: BacktestData, start: datetime) -> Decimal:
         return min(capital, self.size * data.prices.quote(SOL_MARKET, start).oracle * SPOT_BUFFER)
@@ -80,7 +85,7 @@ class Carry:
     async def on_hour(self, venue: Venue) -> None:
         venue.events += 1
         if not self._entered:
-            self._entered = await self._enter(venue)
+            self._entered = (await self._hedge(venue).enter(self.size)).ok
             return
         account = await venue.account()
         plan = delta.plan_rebalance(
@@ -98,32 +103,26 @@ class Carry:
         if done is not None:
             self._last_rebalance = venue.now
 
-    async def _enter(self, venue: Venue) -> bool:
-        if not await venue.preview(SOL_MARKET, Side.SHORT, self.size):
-            return False
-        account = await venue.account()
-        spot = delta.spot_to_buy(account.wallet_sol, venue.gas_reserve, _perp(account),
-                                 self.size)
-        # As the engine's hedged entry: a spot leg below the minimum trade is not bought.
-        spot = spot if spot >= self.settings.min_trade_size_sol else ZERO
-        if spot and await venue.swap(Side.LONG, spot, "carry: buy the spot leg") is None:
-            return False
-        if await venue.open(SOL_MARKET, Side.SHORT, self.size, "carry: short the hedge"):
-            return True
-        if spot:
-            await venue.swap(Side.SHORT, spot, "carry: the short was refused, sell the spot back")
-        return False
-
     async def finish(self, venue: Venue) -> None:
-        if not self._entered:
-            return
-        # The engine's hedged exit: the spot the short hedged, sold once it is closed.
-        before = await venue.account()
-        spot = delta.spot_to_sell(before.wallet_sol, venue.gas_reserve, _perp(before))
-        if await venue.close(SOL_MARKET, "carry: leave the hedge") is None:
-            return
-        if spot >= self.settings.min_trade_size_sol:
-            await venue.swap(Side.SHORT, spot, "carry: sell the spot leg")
+        if self._entered:
+            await self._hedge(venue).leave()
+
+    def _hedge(self, venue: Venue) -> CarryLegs:
+        if self._legs is None:
+            self._legs = CarryLegs(venue, self.settings, _carry_reason)
+        return self._legs
+
+
+def _carry_reason(request: TradeRequest) -> str:
+    """What each of the engine's hedge legs is for, in the report's words."""
+    if request.kind is OrderKind.SPOT_BUY:
+        return "carry: buy the spot leg"
+    if request.kind is OrderKind.SPOT_SELL:
+        return ("carry: the short was refused, sell the spot back" if request.source == "rollback"
+                else "carry: sell the spot leg")
+    if request.kind is OrderKind.PERP_CLOSE:
+        return "carry: leave the hedge"
+    return "carry: short the hedge"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ STATUS_TO_PROTO = {
     OrderStatus.PENDING: common_pb2.TRADE_STATUS_PENDING,
     OrderStatus.UNKNOWN: common_pb2.TRADE_STATUS_UNKNOWN,
 }
+STATUS_FROM_PROTO = {proto: status for status, proto in STATUS_TO_PROTO.items()}
 
 
 def side_proto(side: Side | None) -> int:
@@ -198,4 +199,39 @@ def account_state_of(message: common_pb2.AccountState) -> AccountState:
         as_of=from_timestamp(message.as_of) if is_set(message.as_of) else None,
         positions=positions,
         funding_payments=payments,
+    )
+
+
+def _optional(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+def order_result_of(message: common_pb2.OrderResult, asked: OrderKind | None = None
+                    ) -> OrderResult:
+    """The executor's (or the vault's) answer as the domain type; `asked`, the kind the caller
+    sent, stands in for a kind the answer leaves unset. A status this build does not know reads
+    as UNKNOWN: an answer nobody can read is not "nothing traded"."""
+    kind = KIND_FROM_PROTO.get(message.kind, asked)
+    if kind is None:
+        raise ValueError(f"order {message.client_order_id!r} has trade kind {message.kind}, "
+                         "which this build does not know")
+    return OrderResult(
+        client_order_id=message.client_order_id,
+        kind=kind,
+        status=STATUS_FROM_PROTO.get(message.status, OrderStatus.UNKNOWN),
+        market=message.market,
+        side=side_of(message.side),
+        requested_size=_optional(message.requested_size),
+        filled_size=_optional(message.filled_size),
+        fill_price=_optional(message.fill_price),
+        oracle_price=_optional(message.oracle_price),
+        slippage=_optional(message.slippage),
+        fee=_optional(message.fee),
+        notional=_optional(message.notional),
+        tx_signature=message.tx_signature,
+        error_code=message.error.code,
+        error_message=message.error.message,
+        error_details=dict(message.error.details),
+        executed_at=from_timestamp(message.executed_at) if is_set(message.executed_at) else None,
+        replayed=message.replayed,
     )

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dne.engine.v1 import engine_pb2
-from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
-from services.common.timeutil import to_timestamp
 from services.common.venue import OrderKind, Side
 from services.engine.preflight import ApprovedTrade
 
@@ -31,11 +28,29 @@ KEEP_EXPIRED_SEC = 600
 MAX_QUOTES = 1000
 
 
+@dataclass(frozen=True)
+class ConfirmationQuote:
+    """What the user is asked to confirm: the trade as priced now (as the gates wrote it),
+    until `expires_at`."""
+
+    confirmation_id: str
+    action: str
+    market: str
+    side: str
+    size: str
+    price: str
+    notional: str
+    estimated_fees: str
+    valid_for_ms: int
+    price_tolerance: Decimal
+    expires_at: datetime
+
+
 class ConfirmationRefused(DomainError):
     """A refusal that carries a new quote for the trade as asked (None when it has none)."""
 
     def __init__(self, code: ErrorCode, message: str,
-                 quote: engine_pb2.Confirmation | None, **details: object) -> None:
+                 quote: ConfirmationQuote | None, **details: object) -> None:
         super().__init__(code, message, **details)
         self.quote = quote
 
@@ -138,7 +153,7 @@ class ConfirmationBook:
                                    confirmation_id=quote.confirmation_id,
                                    valid_for_ms=quote.valid_for_ms)
 
-    def _issue(self, trade: ApprovedTrade) -> engine_pb2.Confirmation:
+    def _issue(self, trade: ApprovedTrade) -> ConfirmationQuote:
         self._forget_old()
         # Hex, not URL-safe base64: an id starting with '-' reads as an option on a command
         # line (`dne open ... --confirm -Xy`).
@@ -146,16 +161,14 @@ class ConfirmationBook:
         self._quotes[confirmation_id] = Quote(self._terms(trade), trade.price,
                                               self._monotonic() + self._valid_for)
         details = trade.details()
-        quote = engine_pb2.Confirmation(
+        return ConfirmationQuote(
             confirmation_id=confirmation_id, action=trade.request.action,
             market=details["market"], side=details["side"], size=details["size"],
             price=details["price"], notional=details["notional"],
             estimated_fees=details["estimated_fees"],
-            valid_for_ms=int(self._valid_for * 1000), price_tolerance=to_wire(self._tolerance),
+            valid_for_ms=int(self._valid_for * 1000), price_tolerance=self._tolerance,
+            expires_at=self._wall() + timedelta(seconds=self._valid_for),
         )
-        quote.expires_at.CopyFrom(
-            to_timestamp(self._wall() + timedelta(seconds=self._valid_for)))
-        return quote
 
     def _forget_old(self) -> None:
         cutoff = self._monotonic() - KEEP_EXPIRED_SEC

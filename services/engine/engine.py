@@ -24,16 +24,19 @@ from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
-from services.common.venue import AccountState, OrderKind, Side
-from services.engine import commands, delta, orders, reconcile, resume, snapshot
+from services.common.venue import AccountState, OrderKind, OrderResult, OrderStatus, Side
+from services.engine import commands, delta, outcome, reconcile, resume, snapshot
 from services.engine.account import AccountView
 from services.engine.auto_resume import AutoResume, NotYet
 from services.engine.confirmations import ConfirmationBook
 from services.engine.engine_state import EngineState, EngineStateFile, OpenEntry
 from services.engine.events import EventBus
+from services.engine.executor_orders import ExecutorOrders
 from services.engine.health import HealthAlerter
 from services.engine.hedged_entry import EntryJournal, HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
+from services.engine.outcome import Outcome, RecordedOrder
+from services.engine.outcome_wire import command_result_proto
 from services.engine.preflight import Preflight
 from services.engine.session import Session
 from services.engine.settings import EngineSettings
@@ -245,7 +248,7 @@ class FundingEngine:
     async def start(self, mode: str, sub_account: int, request_id: str) -> E.CommandResult:
         action = commands.START_ENGINE
         if self.resuming:
-            return self.publish_result(orders.failure(request_id, action, DomainError(
+            return self.publish_result(outcome.failure(request_id, action, DomainError(
                 ErrorCode.ENGINE_ALREADY_RUNNING,
                 f"the engine is resuming after a restart in {self._state.mode} mode on "
                 f"sub-account {self._state.sub_account}; wait for it, or StopEngine first")))
@@ -254,11 +257,11 @@ class FundingEngine:
         except DomainError as error:
             log.warning("engine start refused", extra={"code": str(error.code),
                                                        "reason": error.message})
-            return self.publish_result(orders.failure(request_id, action, error))
+            return self.publish_result(outcome.failure(request_id, action, error))
         self._emit_status()
         unknown = (f"; the venue held positions the vault did not know: "
                    f"{', '.join(self.unknown_positions)}" if self.unknown_positions else "")
-        return self.publish_result(orders.success(
+        return self.publish_result(outcome.success(
             request_id, action, f"engine running in {self.mode} mode on sub-account "
             f"{self.sub_account}" + (f"; trading blocked: {self.blocked_reason()}"
                                      if self.blocked_reason() else "") + unknown))
@@ -344,8 +347,10 @@ class FundingEngine:
                 valid_for_sec=self.settings.confirm_timeout_sec,
                 price_tolerance=self.settings.slippage_tolerance,
                 account=account, sub_account=sub_account, monotonic=self._monotonic),
-            account=account, sub_account=sub_account, blocked_reason=self.blocked_reason,
-            sleep=self._sleep, on_fill=self._read_account_after_fill,
+            executor=ExecutorOrders(self.upstream.executor, sub_account,
+                                    self.settings.vault_retry_delays, self._sleep),
+            sub_account=sub_account, blocked_reason=self.blocked_reason,
+            on_fill=self._read_account_after_fill,
             funding_since=self._funding_since, complete=self._complete_trade,
         )
         legs = HedgeLegs(
@@ -368,16 +373,17 @@ class FundingEngine:
             if was_resuming:
                 self._forget_started("")
                 self._emit_status()
-                return self.publish_result(orders.success(
+                return self.publish_result(outcome.success(
                     request_id, commands.STOP_ENGINE,
                     "the resume after a restart is cancelled; the engine stays stopped"))
-            return self.publish_result(orders.failure(request_id, commands.STOP_ENGINE, DomainError(
-                ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
+            return self.publish_result(outcome.failure(
+                request_id, commands.STOP_ENGINE,
+                DomainError(ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
         await self.shutdown()
         self._forget_started("")
         self._emit_status()
         return self.publish_result(
-            orders.success(request_id, commands.STOP_ENGINE, "engine stopped"))
+            outcome.success(request_id, commands.STOP_ENGINE, "engine stopped"))
 
     def _forget_started(self, why: str) -> None:
         """The engine will not resume by itself after a restart; `why` says what stopped it."""
@@ -493,7 +499,7 @@ class FundingEngine:
             self._warn(f"resumed in paper mode after a restart, with differences: "
                        f"{report.differences()}")
         self._emit_status()
-        self.publish_result(orders.success(
+        self.publish_result(outcome.success(
             request_id, commands.START_ENGINE,
             f"engine resumed after a restart in {mode} mode on sub-account {sub_account}; "
             + summary))
@@ -506,10 +512,10 @@ class FundingEngine:
             level="CRITICAL", health="", message=f"the engine did not resume after a restart: "
                                                  f"{why}; check the venue, then StartEngine"))
         self._emit_status()
-        self.publish_result(orders.failure(request_id, commands.START_ENGINE,
+        self.publish_result(outcome.failure(request_id, commands.START_ENGINE,
                                            DomainError(code, why)))
 
-    async def _reconcile_resume(self, ledger: Ledger, unresolved: list[common_pb2.Trade],
+    async def _reconcile_resume(self, ledger: Ledger, unresolved: list[RecordedOrder],
                                 known: list[vault_pb2.VaultPosition]) -> resume.ResumeReport:
         """Gathers what the venue, the vault and the state say, after the pending intents were
         settled from the venue's record."""
@@ -522,12 +528,13 @@ class FundingEngine:
             async with self._command_lock:
                 await self._resolve_awaiting()
         resolved = []
-        for trade in unresolved:
-            now = await ledger.find(trade.client_order_id)
+        for record in unresolved:
+            intent = record.order
+            now = await ledger.find(intent.client_order_id)
             resolved.append(resume.ResolvedIntent(
-                trade.client_order_id, trade.kind, trade.market,
-                now.status if now is not None else trade.status))
-        in_flight = sum(1 for intent in resolved if intent.status == K.TRADE_STATUS_PENDING)
+                intent.client_order_id, intent.kind, intent.market,
+                now.status if now is not None else intent.status))
+        in_flight = sum(1 for intent in resolved if intent.status is OrderStatus.PENDING)
         if in_flight:  # the venue has not decided yet: the resume waits for its word
             raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
                               f"{in_flight} order(s) sent before the restart still await the "
@@ -657,11 +664,12 @@ class FundingEngine:
         if self._state.open_entries.pop(request_id, None) is not None:
             self._save_state()
 
-    def _alert_if_unknown(self, result: E.CommandResult) -> None:
+    def _alert_if_unknown(self, result: Outcome) -> None:
         """Property 42: the user verifies an unknown transaction by its signature."""
-        if result.order.status != K.TRADE_STATUS_UNKNOWN:
+        order = result.order
+        if order is None or order.status is not OrderStatus.UNKNOWN:
             return
-        signature = result.order.tx_signature or result.order.error.details.get(
+        signature = order.tx_signature or order.error_details.get(
             "tx_signature", "") or "(no signature)"
         self.bus.emit(E.EVENT_TYPE_HEALTH_ALERT, E.HealthAlert(
             level="CRITICAL", health="", message=(
@@ -716,8 +724,8 @@ class FundingEngine:
         self._last_synced_as_of = account.as_of or self._last_synced_as_of
 
     async def _complete_trade(
-        self, request_id: str, order: common_pb2.OrderResult,
-        settlement: common_pb2.OrderResult | None, state: AccountState | None,
+        self, request_id: str, order: OrderResult, settlement: OrderResult | None,
+        state: AccountState | None,
     ) -> None:
         """An order's outcome. With the account its fill left (the executor's answer carried
         it) and a vault in step (nothing kept, no sync error), that account is synced in the
@@ -729,7 +737,7 @@ class FundingEngine:
                 or self.sync_error is not None):
             await ledger.complete(request_id, order, settlement)
             return
-        if order.kind == K.TRADE_KIND_PERP_CLOSE:
+        if order.kind is OrderKind.PERP_CLOSE:
             # Ours: the sync below must not report its position as vanished.
             self._closed_since_sync.add(order.market)
         async with self._sync_lock:
@@ -807,7 +815,7 @@ class FundingEngine:
     async def reset_vault(self, request_id: str) -> E.CommandResult:
         action = commands.RESET_VAULT
         if not self.running or self._ledger is None:
-            return self.publish_result(orders.failure(request_id, action, DomainError(
+            return self.publish_result(outcome.failure(request_id, action, DomainError(
                 ErrorCode.ENGINE_NOT_RUNNING, "the engine is not running")))
         try:
             await self._ledger.flush_outbox(patient=True)
@@ -816,12 +824,12 @@ class FundingEngine:
         except (DomainError, grpc.RpcError) as error:
             message = getattr(error, "message", str(error))
             log.error("vault reset failed", extra={"reason": message}, exc_info=error)
-            return self.publish_result(orders.failure(request_id, action, DomainError(
+            return self.publish_result(outcome.failure(request_id, action, DomainError(
                 ErrorCode.VAULT_SYNC_ERROR, f"vault reset failed: {message}")))
         self.sync_error = None
         self._emit_status()
         await self._publish_update(account)
-        return self.publish_result(orders.success(request_id, action,
+        return self.publish_result(outcome.success(request_id, action,
                                            "vault re-synced from the venue; trading enabled"))
 
     # --- commands ----------------------------------------------------------------------------
@@ -829,12 +837,12 @@ class FundingEngine:
     async def trade(self, request: TradeRequest) -> E.CommandResult:
         if not self.running or self._stopping or self._trade_path is None:
             why = "is stopping" if self._stopping else "is not running: StartEngine first"
-            return self.publish_result(orders.failure(
+            return self.publish_result(outcome.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.ENGINE_NOT_RUNNING, f"the engine {why}")))
         blocked = self.blocked_reason() or self._entries_block()
         if blocked:  # said at once, not after the tick that holds the lock (property 45)
-            return self.publish_result(orders.failure(
+            return self.publish_result(outcome.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.TRADING_DISABLED, f"trading is disabled: {blocked}")))
         # An accepted command runs to its end whatever happens to its caller: a cancelled
@@ -853,11 +861,11 @@ class FundingEngine:
         if self._trade_path is not None:
             self._trade_path.hedge_price = None  # and only this command's own price
         if not self.running or self._trade_path is None:
-            return self.publish_result(orders.failure(
+            return self.publish_result(outcome.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.ENGINE_NOT_RUNNING, "the engine stopped")))
         if self._entries_block():
-            return self.publish_result(orders.failure(
+            return self.publish_result(outcome.failure(
                 request.request_id, request.action, DomainError(
                     ErrorCode.TRADING_DISABLED,
                     f"trading is disabled: {self._entries_block()}")))
@@ -872,9 +880,9 @@ class FundingEngine:
             finally:
                 self._sync_with_completion = False
         self._alert_if_unknown(result)
-        if result.ok and result.order.kind == K.TRADE_KIND_PERP_CLOSE:
+        if result.ok and result.order is not None and result.order.kind is OrderKind.PERP_CLOSE:
             self._closed_since_sync.add(result.order.market or request.market)
-        if result.ok and not result.order.replayed and self.running:
+        if result.ok and not result.replayed and self.running:
             with timed_hop("publish"):
                 await self._after_trade()
         else:
@@ -972,9 +980,12 @@ class FundingEngine:
                 discard_read(after_fill)
         await self._publish_update(account, price)
 
-    def publish_result(self, result: E.CommandResult) -> E.CommandResult:
-        self.bus.emit(E.EVENT_TYPE_COMMAND_RESULT, result)
-        return result
+    def publish_result(self, result: Outcome) -> E.CommandResult:
+        """Every command's answer goes to the event stream too, as the CommandResult its caller
+        receives."""
+        message = command_result_proto(result)
+        self.bus.emit(E.EVENT_TYPE_COMMAND_RESULT, message)
+        return message
 
     # --- rebalancing -------------------------------------------------------------------------
 
@@ -1026,7 +1037,7 @@ class FundingEngine:
             result = await self._rebalance(plan, request_id or f"rebalance-{uuid.uuid4().hex}")
         return snapshot.rebalance_plan(plan), self.publish_result(result)
 
-    async def _rebalance(self, plan: delta.RebalancePlan, request_id: str) -> E.CommandResult:
+    async def _rebalance(self, plan: delta.RebalancePlan, request_id: str) -> Outcome:
         """Sends the correction through the trade path. A rebalance that was sent (filled, or
         still awaiting the venue) starts the cooldown; one that did not trade backs off."""
         assert self._trade_path is not None
@@ -1047,16 +1058,16 @@ class FundingEngine:
         # is on its way (a replay jump, a slow confirmation; found by make sim, seed 5714).
         self._note_rebalance(result, max(planned_at, await self._market_now()))
         self.bus.emit(E.EVENT_TYPE_REBALANCE, E.RebalanceEvent(
-            plan=snapshot.rebalance_plan(plan), result=result))
+            plan=snapshot.rebalance_plan(plan), result=command_result_proto(result)))
         if result.ok:
             await self._after_trade()
         else:
             self._forget_read_after_fill()
         return result
 
-    def _note_rebalance(self, result: E.CommandResult, planned_at: datetime) -> None:
-        sent = result.ok or result.error.code == ErrorCode.ORDER_PENDING or (
-            result.HasField("order") and result.order.status == K.TRADE_STATUS_UNKNOWN)
+    def _note_rebalance(self, result: Outcome, planned_at: datetime) -> None:
+        sent = (result.ok or result.code == ErrorCode.ORDER_PENDING
+                or result.status is OrderStatus.UNKNOWN)
         state = self._state
         if sent:
             state.last_rebalance, state.rebalance_failures = planned_at, 0
@@ -1068,7 +1079,7 @@ class FundingEngine:
             state.rebalance_retry_at = planned_at + timedelta(seconds=wait)
             log.warning("rebalance did not trade; backing off", extra={
                 "failures": state.rebalance_failures, "retry_in_sec": wait,
-                "code": result.error.code})
+                "code": result.code})
         self._save_state()
 
     # --- publishing --------------------------------------------------------------------------

@@ -10,21 +10,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from dne.common.v1 import common_pb2
 from dne.vault.v1 import vault_pb2
 from services.common.decimals import from_wire, to_wire
-from services.common.venue import AccountState
+from services.common.venue import AccountState, OrderKind, OrderStatus
 from services.engine import reconcile
 from services.engine.engine_state import Balances
 
-K = common_pb2
 # Below these a difference is rounding or a network fee, not money that moved.
 USD_TOLERANCE = Decimal("0.01")
 SOL_TOLERANCE = Decimal("0.001")
 FUNDING_PERIOD = timedelta(hours=1)
 # Kinds whose fill moves no position, only balances.
-BALANCE_ONLY = {K.TRADE_KIND_DEPOSIT, K.TRADE_KIND_WITHDRAW, K.TRADE_KIND_SPOT_BUY,
-                K.TRADE_KIND_SPOT_SELL, K.TRADE_KIND_SETTLE_PNL}
+BALANCE_ONLY = {OrderKind.DEPOSIT, OrderKind.WITHDRAW, OrderKind.SPOT_BUY, OrderKind.SPOT_SELL,
+                OrderKind.SETTLE_PNL}
 
 
 @dataclass(frozen=True)
@@ -32,9 +30,9 @@ class ResolvedIntent:
     """An intent a crash left unresolved, and how the venue's record settled it."""
 
     client_order_id: str
-    kind: int
+    kind: OrderKind
     market: str
-    status: int   # the vault's status after the check
+    status: OrderStatus   # the vault's status after the check
 
 
 @dataclass
@@ -97,8 +95,8 @@ def reconcile_resume(
     engine's record at that sync. A difference is explained only by an intent the venue filled
     while the engine was away (its market, or any balance for a fill)."""
     resolved = list(resolved)
-    report = ResumeReport(intents=dict(Counter(_status_name(i.status) for i in resolved)))
-    filled = [i for i in resolved if i.status == K.TRADE_STATUS_FILLED]
+    report = ResumeReport(intents=dict(Counter(i.status.value for i in resolved)))
+    filled = [i for i in resolved if i.status is OrderStatus.FILLED]
     moved_markets = {i.market for i in filled if i.kind not in BALANCE_ONLY and i.market}
     for surprise in reconcile.unknown_positions(known, venue.positions):
         _explain_or_report(report.unknown_positions, report.notes, surprise, moved_markets)
@@ -151,6 +149,3 @@ def _explain_or_report(differences: list[str], notes: list[str], item: str,
     else:
         differences.append(item)
 
-
-def _status_name(status: int) -> str:
-    return K.TradeStatus.Name(status).removeprefix("TRADE_STATUS_").lower()

@@ -12,10 +12,11 @@ import grpc
 from dne.engine.v1 import engine_pb2 as E
 from dne.engine.v1 import engine_pb2_grpc
 from services.common.errors import DomainError, ErrorCode
-from services.engine import commands, orders
+from services.engine import commands, outcome
 from services.engine.backend_health import BackendHealth
 from services.engine.engine import FundingEngine
 from services.engine.events import KNOWN_TYPES
+from services.engine.outcome_wire import command_result_proto
 from services.engine.trade_request import TradeRequest
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
             plan, result = await self._engine.check_rebalance(request.simulate, request_id)
         except DomainError as error:
             return E.CheckRebalanceResponse(
-                result=orders.failure(request_id, commands.REBALANCE, error))
+                result=command_result_proto(outcome.failure(request_id, commands.REBALANCE, error)))
         except Exception as error:  # never a bare transport error for a command
             log.error("CheckRebalance failed", exc_info=error)
             return E.CheckRebalanceResponse(result=_internal(request_id, commands.REBALANCE))
@@ -121,7 +122,8 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
         try:
             trade = parse()
         except DomainError as error:
-            return self._engine.publish_result(orders.failure(raw_request_id[:128], action, error))
+            return self._engine.publish_result(outcome.failure(raw_request_id[:128], action,
+                                                                     error))
         return await self._guard(trade.request_id, action, lambda: self._engine.trade(trade))
 
     async def _command(
@@ -134,7 +136,7 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
                           else f"cmd-{uuid.uuid4().hex}")
         except DomainError as error:
             return self._engine.publish_result(
-                orders.failure(raw_request_id[:128], action, error))
+                outcome.failure(raw_request_id[:128], action, error))
         return await self._guard(request_id, action, lambda: call(request_id))
 
     async def _guard(
@@ -143,12 +145,12 @@ class EngineServicer(engine_pb2_grpc.EngineServiceServicer):
         try:
             return await call()
         except DomainError as error:
-            return orders.failure(request_id, action, error)
+            return command_result_proto(outcome.failure(request_id, action, error))
         except Exception as error:
             log.error("command failed unexpectedly", extra={"action": action}, exc_info=error)
             return _internal(request_id, action)
 
 
 def _internal(request_id: str, action: str) -> E.CommandResult:
-    return orders.failure(request_id, action, DomainError(
-        ErrorCode.INTERNAL, "the engine failed unexpectedly; the error is in its log"))
+    return command_result_proto(outcome.failure(request_id, action, DomainError(
+        ErrorCode.INTERNAL, "the engine failed unexpectedly; the error is in its log")))

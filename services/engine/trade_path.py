@@ -11,17 +11,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import grpc
 from opentelemetry import trace
-from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
 
-from dne.common.v1 import common_pb2
-from dne.engine.v1 import engine_pb2
-from dne.executor.v1 import executor_pb2
-from dne.feed.v1 import feed_pb2
 from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import GATE_BLOCKS, TRADE_HOP, TRADES
@@ -37,32 +33,28 @@ from services.common.telemetry import (
     ATTR_SIZE,
     ATTR_TX_SIGNATURE,
 )
-from services.common.timeutil import to_timestamp
-from services.common.venue import AccountState, OrderKind
-from services.common.venue_wire import KIND_TO_PROTO, account_state_of, side_proto
-from services.engine import orders
+from services.common.venue import AccountState, OrderKind, OrderResult, OrderStatus
+from services.engine import outcome
 from services.engine.confirmations import ConfirmationBook, ConfirmationRefused
-from services.engine.gates import LIMIT_PLACES, GateDenied
-from services.engine.ledger import Ledger
+from services.engine.gates import GateDenied
+from services.engine.outcome import ExecutorUnreachable, Outcome, RecordedOrder, Sent
 from services.engine.preflight import ApprovedTrade, MarketTerms, Preflight, TradeContext
 from services.engine.settings import EngineSettings
 from services.engine.trade_request import TradeRequest
-from services.engine.upstream import CALL_TIMEOUT_SEC, Upstream
-from services.engine.vault_sync import WaitFromList
+
+if TYPE_CHECKING:  # the clients: only their methods are called here
+    from dne.feed.v1 import feed_pb2
+    from services.engine.executor_orders import ExecutorOrders
+    from services.engine.ledger import Ledger
+    from services.engine.upstream import Upstream
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-K = common_pb2
-NOT_FINAL = (K.TRADE_STATUS_PENDING, K.TRADE_STATUS_UNKNOWN)
-Sleep = Callable[[float], Awaitable[None]]
-# An order's answer: its result, a close's settlement, the account the fill left (when the
-# executor could say).
-Sent = tuple[common_pb2.OrderResult, common_pb2.OrderResult | None,
-             AccountState | None]
+NOT_FINAL = (OrderStatus.PENDING, OrderStatus.UNKNOWN)
 # Writes an order's outcome: (request id, result, a close's settlement, the account the fill
 # left or None).
-Complete = Callable[[str, common_pb2.OrderResult, common_pb2.OrderResult | None,
-                     AccountState | None], Awaitable[None]]
+Complete = Callable[[str, OrderResult, OrderResult | None, AccountState | None],
+                    Awaitable[None]]
 
 
 class TradePath:
@@ -71,13 +63,12 @@ class TradePath:
         *,
         settings: EngineSettings,
         upstream: Upstream,
+        executor: ExecutorOrders,
         ledger: Ledger,
         preflight: Preflight,
         confirmations: ConfirmationBook,
-        account: str,
         sub_account: int,
         blocked_reason: Callable[[], str],
-        sleep: Sleep = asyncio.sleep,
         on_fill: Callable[[AccountState | None], None] = lambda account: None,
         funding_since: Callable[[], datetime | None] = lambda: None,
         complete: Complete | None = None,
@@ -90,13 +81,12 @@ class TradePath:
         call); by default the ledger writes the outcome alone."""
         self._settings = settings
         self._upstream = upstream
+        self._executor = executor
         self._ledger = ledger
         self._preflight = preflight
         self._confirmations = confirmations
-        self._account = account
         self._sub_account = sub_account
         self._blocked_reason = blocked_reason
-        self._sleep = sleep
         self._on_fill = on_fill
         self._funding_since = funding_since
         self._complete: Complete = complete or self._complete_alone
@@ -111,7 +101,7 @@ class TradePath:
         # trade shows it instead of asking the feed again a few milliseconds later.
         self.hedge_price: Decimal | None = None
 
-    async def execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
+    async def execute(self, request: TradeRequest) -> Outcome:
         with tracer.start_as_current_span(f"trade {request.action}") as span:
             span.set_attributes({
                 ATTR_ACTION: request.action, ATTR_REQUEST_ID: request.request_id,
@@ -120,13 +110,13 @@ class TradePath:
             })
             result = await self._execute_locked(request)
             span.set_attribute(ATTR_RESULT_OK, result.ok)
-            if result.error.code:
-                span.set_attribute(ATTR_ERROR_CODE, result.error.code)
-            if result.order.tx_signature:
+            if result.code:
+                span.set_attribute(ATTR_ERROR_CODE, result.code)
+            if result.order is not None and result.order.tx_signature:
                 span.set_attribute(ATTR_TX_SIGNATURE, result.order.tx_signature)
             return result
 
-    async def _execute_locked(self, request: TradeRequest) -> engine_pb2.CommandResult:
+    async def _execute_locked(self, request: TradeRequest) -> Outcome:
         async with self._lock:
             try:
                 return await self._execute(request)
@@ -139,13 +129,13 @@ class TradePath:
                     "gate": denied.decision.gate, "code": str(denied.code),
                     "reason": denied.message, **dict(denied.decision.details),
                 })
-                return orders.failure(request.request_id, request.action, denied)
+                return outcome.failure(request.request_id, request.action, denied)
             except DomainError as error:
                 log.info("trade refused", extra={"request_id": request.request_id,
                                                  "code": str(error.code), "reason": error.message})
                 return _refusal(request, error)
 
-    async def preview(self, request: TradeRequest) -> engine_pb2.CommandResult | None:
+    async def preview(self, request: TradeRequest) -> Outcome | None:
         """Runs the gates and the confirmation rule without trading: None when the trade would
         go ahead (its confirmation, if it needed one, is used up), else the refusal a real
         attempt would answer."""
@@ -160,7 +150,7 @@ class TradePath:
                 return _refusal(request, error)
             return None
 
-    async def _execute(self, request: TradeRequest) -> engine_pb2.CommandResult:
+    async def _execute(self, request: TradeRequest) -> Outcome:
         # Blocked first: while disabled nothing is asked of the vault, not even a replay.
         blocked = self._blocked_reason()
         if blocked:
@@ -185,7 +175,7 @@ class TradePath:
             self._confirmations.check(trade)
         try:
             with timed_hop("intent"):
-                stored, created = await self._ledger.record_intent(self._intent(trade))
+                stored, created = await self._ledger.record_intent(trade)
         except DomainError as error:
             if error.code == ErrorCode.VAULT_UNAVAILABLE:
                 # The vault may have written it and lost only its answer: a PENDING intent
@@ -195,28 +185,28 @@ class TradePath:
         if not created:
             return await self._answer_stored(request, stored)
         with timed_hop("executor"):
-            order, settlement, account = await self._send(trade)
+            sent = await self._send(trade)
         # The executor replays only what an earlier attempt of this very command sent (its
         # answer was lost; a request id seen before is answered from the vault, above): to the
         # caller this is the fresh fill, and the sync after it must run.
-        order.replayed = False
-        if order.status == K.TRADE_STATUS_PENDING:
+        order = replace(sent.order, replayed=False)
+        if order.status is OrderStatus.PENDING:
             return self._await_confirmation(request, order)
-        if order.status == K.TRADE_STATUS_UNKNOWN:
+        if order.status is OrderStatus.UNKNOWN:
             # A missing answer is not "nothing traded": trading waits until the venue says.
             self.awaiting[request.request_id] = request
-        filled = order.status == K.TRADE_STATUS_FILLED
+        filled = order.status is OrderStatus.FILLED
         if filled:
-            self._on_fill(account)
+            self._on_fill(sent.account)
         with timed_hop("vault"):
-            await self._complete(request.request_id, order, settlement,
-                                 account if filled else None)
+            await self._complete(request.request_id, order, sent.settlement,
+                                 sent.account if filled else None)
         self._record_outcome(trade, order)
-        return orders.from_order(request, order, settlement)
+        return outcome.from_order(request, order, sent.settlement)
 
     async def _complete_alone(
-        self, request_id: str, order: common_pb2.OrderResult,
-        settlement: common_pb2.OrderResult | None, account: AccountState | None,
+        self, request_id: str, order: OrderResult, settlement: OrderResult | None,
+        account: AccountState | None,
     ) -> None:
         await self._ledger.complete(request_id, order, settlement)
 
@@ -238,153 +228,81 @@ class TradePath:
         if request.is_perp:
             markets, prices = await self._upstream.markets_with_prices(
                 [request.market, hedge])
-            return (markets, self._perp_price(request.market, prices),
+            return (markets, self._perp_price(request.market, prices.get(request.market)),
                     self._upstream.checked_price(hedge, prices.get(hedge)))
         if request.kind is OrderKind.SETTLE_PNL:
             return await self._upstream.markets(), None, None
         return {}, None, None
 
-    def _perp_price(self, market: str, prices: dict[str, feed_pb2.Price]) -> Decimal | None:
+    def _perp_price(self, market: str, price: feed_pb2.Price | None) -> Decimal | None:
         """None for a market the feed does not price: the market gate names the problem (and
         a close must stay possible for a market the feed no longer prices)."""
         try:
-            return self._upstream.checked_price(market, prices.get(market))
+            return self._upstream.checked_price(market, price)
         except DomainError as error:
             if error.code == ErrorCode.INVALID_MARKET:
                 return None
             raise
 
-    def _intent(self, trade: ApprovedTrade) -> common_pb2.Trade:
-        request = trade.request
-        now = to_timestamp(datetime.now(UTC))
-        return common_pb2.Trade(
-            client_order_id=request.request_id, account=self._account,
-            sub_account=self._sub_account, kind=KIND_TO_PROTO[request.kind],
-            status=K.TRADE_STATUS_PENDING, market=_wire_market(request),
-            side=side_proto(trade.side), requested_size=to_wire(trade.size),
-            price=to_wire(trade.price) if trade.price is not None else "",
-            notional=to_wire(trade.notional), source=request.source,
-            created_at=now, updated_at=now,
-        )
-
     async def _send(self, trade: ApprovedTrade) -> Sent:
-        """Sends the order; transport errors are retried with the same client order id, which
-        the executor makes idempotent. When every attempt fails the outcome is UNKNOWN."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(len(self._settings.vault_retry_delays) + 1),
-            wait=WaitFromList(self._settings.vault_retry_delays),
-            retry=retry_if_exception_type(grpc.RpcError),
-            sleep=self._sleep,
-        )
+        """Sends the order. When every attempt failed in transport, the executor's own record
+        says what happened; when it cannot be asked either, the outcome is UNKNOWN."""
         try:
-            return await retrying(self._send_once, trade)
-        except RetryError as failure:
-            error = failure.last_attempt.exception()
-            log.error("executor unreachable while sending an order",
-                      extra={"client_order_id": trade.request.request_id}, exc_info=error)
+            return await self._executor.send(trade, self._funding_since())
+        except ExecutorUnreachable:
+            pass
+        request = trade.request
         try:
-            found = await self._lookup_order(trade.request.request_id)
+            found = await self._executor.lookup(request.request_id, request.kind)
         except DomainError:
-            return self._unknown(trade), None, None
+            return Sent(_unknown(trade))
         if found is None:
-            return self._never_reached(trade.request.request_id, trade), None, None
+            return Sent(_never_reached(request, trade))
         try:
-            return found, await self._settlement_of(found), None
+            return Sent(found, await self._settlement_of(found))
         except DomainError:
             # Filled, its settlement not readable now: wait for both rather than record the
             # close without it (found by make sim, seed 4202).
-            waiting = common_pb2.OrderResult()
-            waiting.CopyFrom(found)
-            waiting.status = K.TRADE_STATUS_PENDING
-            return waiting, None, None
+            return Sent(replace(found, status=OrderStatus.PENDING))
 
-    async def _send_once(self, trade: ApprovedTrade) -> Sent:
-        request = trade.request
-        executor = self._upstream.executor
-        common = {"client_order_id": request.request_id, "account_after": self._account_after()}
-        limit = (to_wire(trade.price_limit, LIMIT_PLACES) if trade.price_limit is not None
-                 else "")
-        settlement = None
-        if request.kind is OrderKind.DEPOSIT:
-            reply = await executor.Deposit(executor_pb2.DepositRequest(
-                **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
-                timeout=CALL_TIMEOUT_SEC)
-        elif request.kind is OrderKind.WITHDRAW:
-            reply = await executor.Withdraw(executor_pb2.WithdrawRequest(
-                **common, sub_account=self._sub_account, amount=to_wire(trade.size)),
-                timeout=CALL_TIMEOUT_SEC)
-        elif request.kind is OrderKind.SETTLE_PNL:
-            reply = await executor.SettlePnl(executor_pb2.SettlePnlRequest(
-                **common, sub_account=self._sub_account, market=request.market),
-                timeout=CALL_TIMEOUT_SEC)
-        elif request.kind is OrderKind.PERP_CLOSE:
-            # Property 16: settling PnL above $1 after a close is always on; the proto's bool
-            # cannot tell "unset" from "false", so the engine does not offer to skip it.
-            reply = await executor.ClosePosition(executor_pb2.ClosePositionRequest(
-                **common, sub_account=self._sub_account, market=request.market,
-                settle_pnl=True, price_limit=limit), timeout=CALL_TIMEOUT_SEC)
-            settlement = reply.settlement if reply.HasField("settlement") else None
-        elif request.is_swap:
-            reply = await executor.Swap(executor_pb2.SwapRequest(
-                **common, side=side_proto(trade.side), size=to_wire(trade.size),
-                price_limit=limit),
-                timeout=CALL_TIMEOUT_SEC)
-        else:
-            reply = await executor.OpenPosition(executor_pb2.OpenPositionRequest(
-                **common, sub_account=self._sub_account, market=request.market,
-                side=side_proto(trade.side), size=to_wire(trade.size), price_limit=limit,
-                reduce_only=request.reduce_only, kind=KIND_TO_PROTO[request.kind]),
-                timeout=CALL_TIMEOUT_SEC)
-        account = account_state_of(reply.account) if reply.HasField("account") else None
-        return reply.result, settlement, account
-
-    def _account_after(self) -> executor_pb2.AccountAfter:
-        wanted = executor_pb2.AccountAfter(sub_account=self._sub_account)
-        since = self._funding_since()
-        if since is not None:
-            wanted.funding_since.CopyFrom(to_timestamp(since))
-        return wanted
-
-    def _await_confirmation(
-        self, request: TradeRequest, order: common_pb2.OrderResult
-    ) -> engine_pb2.CommandResult:
+    def _await_confirmation(self, request: TradeRequest, order: OrderResult) -> Outcome:
         """The venue took the order but has not confirmed it: the intent stays PENDING in the
         vault, trading waits, and the final outcome follows as a second COMMAND_RESULT."""
         self.awaiting[request.request_id] = request
         log.warning("order sent, awaiting confirmation", extra={
             "request_id": request.request_id, "tx_signature": order.tx_signature})
-        return orders.failure(request.request_id, request.action, DomainError(
+        return outcome.failure(request.request_id, request.action, DomainError(
             ErrorCode.ORDER_PENDING,
             f"sent as {order.tx_signature or 'a transaction'}; awaiting the venue's confirmation, "
             "the final result follows", tx_signature=order.tx_signature))
 
-    async def resolve_awaiting(self) -> list[tuple[TradeRequest, engine_pb2.CommandResult]]:
+    async def resolve_awaiting(self) -> list[tuple[TradeRequest, Outcome]]:
         """Asks the venue about every order awaiting its outcome; answers those now final.
         An executor that cannot be asked leaves them waiting: no answer is not an answer."""
         resolved = []
         async with self._lock:
             for request_id, request in list(self.awaiting.items()):
                 try:
-                    order = await self._lookup_order(request_id)
+                    order = await self._executor.lookup(request_id, request.kind)
                 except DomainError:
                     break  # the executor is away: ask again next tick
                 if order is None:
-                    order = self._never_reached(request_id)
-                if order.status == K.TRADE_STATUS_PENDING:
+                    order = _never_reached(request)
+                if order.status is OrderStatus.PENDING:
                     continue
-                if order.status == K.TRADE_STATUS_UNKNOWN:
+                if order.status is OrderStatus.UNKNOWN:
                     # Said once (the answer raises the alert), then asked about every tick.
                     if request_id not in self._told_unknown:
                         self._told_unknown.add(request_id)
                         await self._ledger.complete(request_id, order)
-                        resolved.append((request, orders.from_order(request, order)))
+                        resolved.append((request, outcome.from_order(request, order)))
                     continue
                 settlement = await self._settlement_of(order)
                 if not await self._ledger.complete(request_id, order, settlement):
                     continue  # kept in the outbox, which blocks trading on its own
                 del self.awaiting[request_id]
                 self._count_outcome(request, order)
-                resolved.append((request, orders.from_order(request, order)))
+                resolved.append((request, outcome.from_order(request, order)))
         return resolved
 
     async def settle_unsure_intents(self) -> None:
@@ -401,84 +319,35 @@ class TradePath:
         """At start: intents a crash left PENDING (or UNKNOWN) are settled from the venue's
         own record; those the venue cannot be asked about yet wait, and block trading."""
         waiting = await self._ledger.unresolved()
-        for trade in waiting:
-            request = orders.request_from_trade(trade)
+        for record in waiting:
+            request = TradeRequest.of_record(record.order, record.source)
+            request_id = request.request_id
             try:
-                order = await self._lookup_order(trade.client_order_id)
+                order = await self._executor.lookup(request_id, request.kind)
             except DomainError:
-                self.awaiting[trade.client_order_id] = request
+                self.awaiting[request_id] = request
                 continue
             if order is None:
-                order = self._never_reached(trade.client_order_id)
+                order = _never_reached(request)
             if order.status in NOT_FINAL:
-                self.awaiting[trade.client_order_id] = request
+                self.awaiting[request_id] = request
                 continue
             settlement = await self._settlement_of(order)
-            if not await self._ledger.complete(trade.client_order_id, order, settlement):
-                self.awaiting[trade.client_order_id] = request
+            if not await self._ledger.complete(request_id, order, settlement):
+                self.awaiting[request_id] = request
         return len(waiting)
 
-    async def leg(self, client_order_id: str) -> common_pb2.Trade | None:
+    async def leg(self, client_order_id: str) -> RecordedOrder | None:
         """The vault's record of one order; None when it was never written (never sent)."""
         return await self._ledger.find(client_order_id)
 
-    @staticmethod
-    def _never_reached(
-        client_order_id: str, trade: ApprovedTrade | None = None
-    ) -> common_pb2.OrderResult:
-        """The executor, with its order record loaded, does not know the id: never received,
-        so nothing traded. FAILED (not REJECTED) is a legal end for a PENDING or UNKNOWN."""
-        order = common_pb2.OrderResult(
-            client_order_id=client_order_id, status=K.TRADE_STATUS_FAILED,
-            error=common_pb2.Error(code=ErrorCode.VENUE_REJECTED,
-                                   message="the order never reached the venue; nothing was "
-                                           "traded"))
-        if trade is not None:
-            order.kind = KIND_TO_PROTO[trade.request.kind]
-            order.market = _wire_market(trade.request)
-            order.side = side_proto(trade.side)
-            order.requested_size = to_wire(trade.size)
-        return order
-
-    def _count_outcome(
-        self, request: TradeRequest, order: common_pb2.OrderResult
-    ) -> tuple[str, str]:
+    def _count_outcome(self, request: TradeRequest, order: OrderResult) -> tuple[str, str]:
         """Counts the outcome (dne_trades_total); answers its kind and status as counted."""
-        kind = request.kind.value
-        status = K.TradeStatus.Name(order.status).removeprefix("TRADE_STATUS_").lower()
+        kind, status = request.kind.value, order.status.value
         TRADES.labels(kind=kind, result=status).inc()
         return kind, status
 
-    async def _lookup_order(self, client_order_id: str) -> common_pb2.OrderResult | None:
-        """The executor's record of an order: None when it has none; VENUE_UNAVAILABLE when it
-        cannot be asked (which says nothing about the order)."""
-        try:
-            reply = await self._upstream.executor.GetOrder(
-                executor_pb2.GetOrderRequest(client_order_id=client_order_id),
-                timeout=CALL_TIMEOUT_SEC)
-        except grpc.RpcError:
-            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
-                              f"the executor cannot be asked about order {client_order_id}"
-                              ) from None
-        return reply.result if reply.found else None
-
-    def _unknown(self, trade: ApprovedTrade) -> common_pb2.OrderResult:
-        request = trade.request
-        return common_pb2.OrderResult(
-            client_order_id=request.request_id, kind=KIND_TO_PROTO[request.kind],
-            status=K.TRADE_STATUS_UNKNOWN, market=_wire_market(request),
-            side=side_proto(trade.side),
-            requested_size=to_wire(trade.size),
-            error=common_pb2.Error(
-                code=ErrorCode.VENUE_UNAVAILABLE,
-                message="the executor could not be reached after every retry: the outcome is "
-                        "unknown; verify the order before trading again",
-            ),
-        )
-
-    async def _answer_stored(
-        self, request: TradeRequest, stored: common_pb2.Trade
-    ) -> engine_pb2.CommandResult:
+    async def _answer_stored(self, request: TradeRequest, stored: RecordedOrder) -> Outcome:
         """A request id seen before: answer its outcome, resolving a PENDING one at the venue."""
         if stored.status in NOT_FINAL:
             try:
@@ -486,55 +355,49 @@ class TradePath:
             except DomainError:
                 self.awaiting[request.request_id] = request  # unresolved: blocks trading
                 raise
-        return orders.from_order(request, orders.order_from_trade(stored))
+        return outcome.from_order(request, stored.order)
 
-    async def _resolve_stored(
-        self, request: TradeRequest, stored: common_pb2.Trade
-    ) -> engine_pb2.CommandResult:
-        found = await self._lookup_order(request.request_id)
+    async def _resolve_stored(self, request: TradeRequest, stored: RecordedOrder) -> Outcome:
+        found = await self._executor.lookup(request.request_id, request.kind)
         if found is not None and found.status in NOT_FINAL:
             return self._await_confirmation(request, found)
-        order = common_pb2.OrderResult()
         if found is not None:
-            order.CopyFrom(found)
+            order = replace(found, replayed=False)
         else:
             # Written as an intent, never received by the venue: nothing traded.
-            order = orders.order_from_trade(stored)
-            never = self._never_reached(request.request_id)
-            order.status = never.status
-            order.error.CopyFrom(never.error)
-        order.replayed = False
+            never = _never_reached(request)
+            order = replace(stored.order, status=never.status, error_code=never.error_code,
+                            error_message=never.error_message, error_details={},
+                            replayed=False)
         await self._ledger.complete(request.request_id, order, await self._settlement_of(order))
-        order.replayed = True
-        return orders.from_order(request, order)
+        return outcome.from_order(request, replace(order, replayed=True))
 
-    async def _settlement_of(
-        self, order: common_pb2.OrderResult
-    ) -> common_pb2.OrderResult | None:
+    async def _settlement_of(self, order: OrderResult) -> OrderResult | None:
         """A close resolved from the executor's record (its answer was lost) may have settled
         PnL too: the settlement is an order of its own there, under "<id>:settle"."""
-        if order.kind != K.TRADE_KIND_PERP_CLOSE or order.status != K.TRADE_STATUS_FILLED:
+        if order.kind is not OrderKind.PERP_CLOSE or order.status is not OrderStatus.FILLED:
             return None
-        settlement = await self._lookup_order(f"{order.client_order_id}:settle")
-        if settlement is None or settlement.status != K.TRADE_STATUS_FILLED:
+        settlement = await self._executor.lookup(f"{order.client_order_id}:settle",
+                                                 OrderKind.SETTLE_PNL)
+        if settlement is None or settlement.status is not OrderStatus.FILLED:
             return None
         return settlement
 
-    def _record_outcome(self, trade: ApprovedTrade, order: common_pb2.OrderResult) -> None:
+    def _record_outcome(self, trade: ApprovedTrade, order: OrderResult) -> None:
         kind, status = self._count_outcome(trade.request, order)
-        if order.status == K.TRADE_STATUS_FILLED:
+        if order.status is OrderStatus.FILLED:
             log.info("trade executed", extra={
                 "timestamp": datetime.now(UTC).isoformat(), "market": order.market,
                 # Transfers have no side: the kind ("deposit", ...) says the direction.
-                "side": orders.SIDE_NAMES.get(order.side, "") or kind,
-                "size": order.filled_size,
-                "price": order.fill_price, "tx_signature": order.tx_signature,
+                "side": order.side.value if order.side is not None else kind,
+                "size": to_wire(order.filled_size),
+                "price": to_wire(order.fill_price), "tx_signature": order.tx_signature,
                 "request_id": trade.request.request_id, "source": trade.request.source,
             })
         else:
             log.warning("trade not filled", extra={
                 "request_id": trade.request.request_id, "status": status,
-                "code": order.error.code, "reason": order.error.message,
+                "code": order.error_code, "reason": order.error_message,
             })
 
 
@@ -548,23 +411,34 @@ def timed_hop(name: str) -> Iterator[None]:
         TRADE_HOP.labels(hop=name).observe(time.perf_counter() - started)
 
 
-def _refusal(request: TradeRequest, error: DomainError) -> engine_pb2.CommandResult:
-    result = orders.failure(request.request_id, request.action, error)
-    if isinstance(error, ConfirmationRefused) and error.quote is not None:
-        result.confirmation.CopyFrom(error.quote)
-    return result
+def _refusal(request: TradeRequest, error: DomainError) -> Outcome:
+    quote = error.quote if isinstance(error, ConfirmationRefused) else None
+    return outcome.failure(request.request_id, request.action, error, confirmation=quote)
 
 
-def _wire_market(request: TradeRequest) -> str:
-    if request.is_swap:
-        return orders.HEDGE_SPOT_MARKET
-    if request.kind in (OrderKind.DEPOSIT, OrderKind.WITHDRAW):
-        return orders.QUOTE_MARKET
-    return request.market
+def _never_reached(request: TradeRequest, trade: ApprovedTrade | None = None) -> OrderResult:
+    """The executor, with its order record loaded, does not know the id: never received, so
+    nothing traded. FAILED (not REJECTED) is a legal end for a PENDING or UNKNOWN."""
+    return OrderResult(
+        client_order_id=request.request_id, kind=request.kind, status=OrderStatus.FAILED,
+        market=request.order_market if trade is not None else "",
+        side=trade.side if trade is not None else None,
+        requested_size=trade.size if trade is not None else None,
+        error_code=ErrorCode.VENUE_REJECTED,
+        error_message="the order never reached the venue; nothing was traded")
+
+
+def _unknown(trade: ApprovedTrade) -> OrderResult:
+    request = trade.request
+    return OrderResult(
+        client_order_id=request.request_id, kind=request.kind, status=OrderStatus.UNKNOWN,
+        market=request.order_market, side=trade.side, requested_size=trade.size,
+        error_code=ErrorCode.VENUE_UNAVAILABLE,
+        error_message="the executor could not be reached after every retry: the outcome is "
+                      "unknown; verify the order before trading again")
 
 
 def discard_read(task: asyncio.Future) -> None:  # type: ignore[type-arg]
     """Cancels reads nobody will use; their outcome is taken so no error is left unread."""
     task.cancel()
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
-

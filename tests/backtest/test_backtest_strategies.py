@@ -112,3 +112,33 @@ def test_rotate_holds_at_least_its_minimum_and_switches_only_past_the_margin() -
 def test_the_default_rotation_set_is_the_markets_with_recorded_rates() -> None:
     assert DATA.recorded_markets(START, END) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
     assert len(DATA.tradable_markets()) > 3
+
+
+def test_a_short_the_venue_refuses_after_the_spot_leg_is_unwound_by_the_engine_s_entry(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The carry's entry is the engine's HedgedEntry itself: when the paper venue refuses the
+    short after the spot was bought, the spot is sold back (the engine's rollback leg) and the
+    entry is asked again the next hour, where it goes through."""
+    from services.common.venue import OrderKind, OrderResult
+    from services.executor.paper_driver import PaperDriver
+
+    opened = PaperDriver.open_position
+    refused: list[str] = []
+
+    async def refuse_the_first_short(self, order):  # type: ignore[no-untyped-def]
+        if order.kind is OrderKind.PERP_OPEN and not refused:
+            refused.append(order.client_order_id)
+            return OrderResult.refused(order, "VENUE_REJECTED", "the venue is busy")
+        return await opened(self, order)
+
+    monkeypatch.setattr(PaperDriver, "open_position", refuse_the_first_short)
+    start = datetime(2026, 2, 21, 1, tzinfo=UTC)   # the first hour the gates pass the short
+    carry = run(Carry(Decimal(50)), start=start, end=start + 4 * HOUR)
+    trades = [(t.time, t.kind, t.size, t.reason) for t in carry.ledger.trades]
+    assert trades[:4] == [
+        (start, "spot_buy", 50, "carry: buy the spot leg"),
+        (start, "spot_sell", 50, "carry: the short was refused, sell the spot back"),
+        (start + HOUR, "spot_buy", 50, "carry: buy the spot leg"),
+        (start + HOUR, "perp_open", 50, "carry: short the hedge")]
+    assert refused == ["backtest-carry-perp_open-1"]
+    assert all(row.position == -50 for row in carry.ledger.hours[1:])

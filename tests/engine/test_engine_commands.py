@@ -13,7 +13,8 @@ from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
 from dne.executor.v1 import executor_pb2 as X
 from services.common.errors import DomainError
-from services.engine import commands, orders
+from services.engine import commands, outcome
+from services.engine.outcome_wire import command_result_proto
 from tests.kit.confirmations import confirm_quoted
 from tests.kit.engine_fakes import EngineHarness, build_engine
 
@@ -22,7 +23,7 @@ async def deposit(h: EngineHarness, amount: str, rid: str = "dep") -> E.CommandR
     try:
         request = commands.deposit(E.DepositRequest(request_id=rid, amount=amount))
     except DomainError as refused:  # what the servicer answers for malformed input
-        return orders.failure(rid, commands.DEPOSIT, refused)
+        return command_result_proto(outcome.failure(rid, commands.DEPOSIT, refused))
     return await h.engine.trade(request)  # type: ignore[attr-defined]
 
 

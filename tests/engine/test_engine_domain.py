@@ -18,12 +18,14 @@ from services.engine.account import AccountView
 from services.engine.gates import GateDenied
 from services.engine.preflight import MarketTerms, Preflight, TradeContext, VenueStatus
 from services.engine.settings import EngineSettings
-from services.engine.trade_request import TradeRequest
+from services.engine.trade_request import ACTION_BY_KIND, TradeRequest
 
 DECISION_MODULES = ("services.engine.preflight", "services.engine.gates",
                     "services.engine.delta", "services.engine.entry_economics",
                     "services.engine.account", "services.engine.trade_request",
-                    "services.common.venue")
+                    "services.common.venue", "services.engine.outcome",
+                    "services.engine.confirmations", "services.engine.trade_path",
+                    "services.engine.hedged_entry")
 AT = datetime(2026, 2, 15, tzinfo=UTC)
 
 
@@ -99,3 +101,24 @@ def test_the_executor_answer_reads_back_as_the_state_it_was_written_from() -> No
     # A position the wire gives no side holds nothing the engine could act on: left out.
     wire.positions.add(market="BTC-PERP", side=common_pb2.SIDE_UNSPECIFIED, size="1")
     assert account_state_of(wire).positions == [held]
+
+
+def test_a_resolved_intent_answers_as_the_command_that_sent_it() -> None:
+    """After a restart an intent is answered under ACTION_BY_KIND's name: the same one its
+    command's parser gave it (a swap is "SWAP" to the engine, never "DRIFT_SWAP")."""
+    from dne.engine.v1 import engine_pb2 as E
+    from services.engine import commands
+    parsed = [
+        commands.deposit(E.DepositRequest(request_id="d", amount="5")),
+        commands.withdraw(E.WithdrawRequest(request_id="w", amount="5")),
+        commands.open_position(E.OpenPositionRequest(
+            request_id="o", market="BTC-PERP", direction="short", size="1")),
+        commands.close_position(E.ClosePositionRequest(request_id="c", market="BTC-PERP")),
+        commands.settle_pnl(E.SettlePnlRequest(request_id="s", market="BTC-PERP")),
+        commands.swap(E.SwapRequest(request_id="b", direction="buy", size="1")),
+        commands.swap(E.SwapRequest(request_id="x", direction="sell", size="1")),
+    ]
+    assert {request.kind for request in parsed} == set(ACTION_BY_KIND) - {
+        OrderKind.PERP_REBALANCE}
+    for request in parsed:
+        assert request.action == ACTION_BY_KIND[request.kind], request

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.errors import ErrorCode
-from services.engine import gates, orders
+from services.engine import gates
+from services.engine.outcome import Denial
 
 money = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(1_000_000), places=6)
 any_amount = st.decimals(min_value=Decimal(-1000), max_value=Decimal(1_000_000), places=6)
@@ -209,9 +210,9 @@ def test_a_denied_gate_raises_with_its_code_message_and_details() -> None:
     try:
         decision.raise_if_denied()
     except gates.GateDenied as denied:
-        proto = orders.error_proto(denied)
-        assert proto.code == "INSUFFICIENT_GAS" and proto.message
-        assert proto.details["gate"] == "balance"
+        denial = Denial.of(denied)
+        assert denial.code == "INSUFFICIENT_GAS" and denial.message
+        assert denial.details["gate"] == "balance"
     else:
         raise AssertionError("expected a denial")
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dne.common.v1 import common_pb2 as K
 from dne.engine.v1 import engine_pb2 as E
+from services.common.venue import OrderKind, OrderResult, OrderStatus
 from services.engine import commands
 from services.engine.ledger import Ledger
 from tests.kit.engine_fakes import EngineHarness, build_engine
@@ -179,7 +180,7 @@ class _RefusingVault:
 async def test_a_completion_the_vault_refuses_for_good_is_not_kept_to_block_trading() -> None:
     vault = _RefusingVault(grpc.StatusCode.FAILED_PRECONDITION)
     ledger = Ledger(vault, "paper-wallet", 0)  # type: ignore[arg-type]
-    written = await ledger.complete("conflict", K.OrderResult(client_order_id="conflict"))
+    written = await ledger.complete("conflict", _filled_deposit("conflict"))
     assert written is False
     assert ledger.outbox == []
 
@@ -187,6 +188,11 @@ async def test_a_completion_the_vault_refuses_for_good_is_not_kept_to_block_trad
 async def test_a_completion_the_vault_could_not_hear_is_kept_in_the_outbox() -> None:
     vault = _RefusingVault(grpc.StatusCode.UNAVAILABLE)
     ledger = Ledger(vault, "paper-wallet", 0)  # type: ignore[arg-type]
-    written = await ledger.complete("lost", K.OrderResult(client_order_id="lost"))
+    written = await ledger.complete("lost", _filled_deposit("lost"))
     assert written is False
     assert [pending.client_order_id for pending in ledger.outbox] == ["lost"]
+
+
+def _filled_deposit(client_order_id: str) -> OrderResult:
+    return OrderResult(client_order_id, OrderKind.DEPOSIT, OrderStatus.FILLED, "USDC",
+                       filled_size=Decimal(5))
