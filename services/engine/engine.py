@@ -35,10 +35,10 @@ from services.engine.executor_orders import ExecutorOrders
 from services.engine.health import HealthAlerter
 from services.engine.hedged_entry import EntryJournal, HedgedEntry, HedgedExit, HedgeLegs
 from services.engine.ledger import Ledger
-from services.engine.outcome import Outcome, RecordedOrder
+from services.engine.outcome import Denial, Outcome, RecordedOrder
 from services.engine.outcome_wire import command_result_proto
 from services.engine.preflight import Preflight
-from services.engine.session import Session
+from services.engine.session import Session, VaultMirror
 from services.engine.settings import EngineSettings
 from services.engine.trade_path import TradePath, discard_read, timed_hop
 from services.engine.trade_request import TradeRequest
@@ -106,10 +106,6 @@ class FundingEngine:
         self._state = EngineState()
         self.running = False
         self._session: Session | None = None   # the run under way; None while stopped
-        self.sync_error: common_pb2.Error | None = None
-        self._recovering = False
-        self.unknown_positions: list[str] = []
-        self._closed_since_sync: set[str] = set()
         # The account read started after the last fill of the command under way (see
         # _read_account_after_fill).
         self._after_fill: asyncio.Future[AccountView] | None = None
@@ -122,8 +118,6 @@ class FundingEngine:
         # an exit's short closed and synced, the engine killed before the spot sale, and no
         # alert).
         self._sync_with_completion = False
-        self._vault_status: vault_pb2.VaultStatus | None = None
-        self._last_synced_as_of: datetime | None = None
         self.last_update: E.FundingUpdate | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._stop_loop = asyncio.Event()
@@ -169,6 +163,20 @@ class FundingEngine:
     def _hedged_exit(self) -> HedgedExit | None:
         return self._session.hedged_exit if self._session else None
 
+    @property
+    def _mirror(self) -> VaultMirror:
+        """The run's view of the vault: there is one only while a run is under way."""
+        assert self._session is not None, "the vault mirror belongs to a run"
+        return self._session.vault
+
+    @property
+    def sync_error(self) -> Denial | None:
+        return self._session.vault.error if self._session else None
+
+    @property
+    def unknown_positions(self) -> list[str]:
+        return self._session.vault.unknown_positions if self._session else []
+
     # --- state -------------------------------------------------------------------------------
 
     @property
@@ -206,7 +214,7 @@ class FundingEngine:
 
         if self.sync_error is not None:
             return f"{self.sync_error.message}; run ResetVault"
-        if self._recovering:
+        if self._mirror.recovering:
             return "re-syncing the vault after a failed sync"
         if self._ledger is not None and self._ledger.outbox:
             return f"{len(self._ledger.outbox)} trade outcome(s) wait to be written to the vault"
@@ -241,7 +249,8 @@ class FundingEngine:
         return status
 
     def _set_recovering(self, recovering: bool) -> None:
-        self._recovering = recovering
+        if self._session is not None:
+            self._session.vault.recovering = recovering
 
     # --- start / stop ------------------------------------------------------------------------
 
@@ -286,13 +295,11 @@ class FundingEngine:
         started_at = await self._refresh_market_clock()
         account = venue.account or "paper-wallet"
         ledger = Ledger(self._vault, account, sub_account)
-        self._vault_status = await ledger.open()
-        known_before = list(self._vault_status.positions)
+        opened = await ledger.open()
+        known_before = list(opened.positions)
         self._session = self._new_session(mode, sub_account, account, venue.venue, started_at,
-                                          ledger)
+                                          ledger, VaultMirror(opened))
         self._state = self._state_file.load()
-        self.sync_error, self._recovering = None, False
-        self._last_synced_as_of = None
         unresolved = await ledger.unresolved() if resuming else []
         self._stopping = False
         self._reconciling = resuming
@@ -322,8 +329,8 @@ class FundingEngine:
         synced = await self._sync_vault()
         if synced is not None:
             if resuming:  # the resume's report has said it
-                self.unknown_positions = list(self.resume_report.unknown_positions
-                                              if self.resume_report else [])
+                self._mirror.unknown_positions = list(self.resume_report.unknown_positions
+                                                      if self.resume_report else [])
             else:
                 self._report_unknown_positions(known_before, synced)
             await self._publish_update(synced)
@@ -338,7 +345,7 @@ class FundingEngine:
                                               name="engine-tick-loop")
 
     def _new_session(self, mode: str, sub_account: int, account: str, venue: str,
-                     started_at: datetime, ledger: Ledger) -> Session:
+                     started_at: datetime, ledger: Ledger, mirror: VaultMirror) -> Session:
         trade_path = TradePath(
             settings=self.settings, upstream=self.upstream, ledger=ledger,
             preflight=Preflight(self.settings, self.settings.leverage_limit(mode)),
@@ -364,7 +371,7 @@ class FundingEngine:
                                leg=trade_path.leg)
         return Session(mode, sub_account, account, venue, started_at, ledger, trade_path,
                        HedgedEntry(legs, journal, critical_stop=self._critical_stop),
-                       HedgedExit(legs, alert=self._critical_alert))
+                       HedgedExit(legs, alert=self._critical_alert), mirror)
 
     async def stop(self, request_id: str) -> E.CommandResult:
         was_resuming = self.resuming
@@ -543,12 +550,12 @@ class FundingEngine:
         since = (recorded.as_of - FUNDING_OVERLAP
                  if recorded is not None and recorded.as_of is not None else None)
         venue = await self.upstream.account(self.sub_account, since)
-        vault_balance = self._vault_status.balance if self._vault_status is not None else ""
+        vault_balance = self._mirror.status.balance
         report = resume.reconcile_resume(known=known, venue=venue.state, recorded=recorded,
                                          resolved=resolved, vault_balance=vault_balance)
         self.resume_report = report
         # The report has said these: the first sync does not say them again.
-        self._closed_since_sync.update(item.split(" ", 1)[0]
+        self._mirror.closed_since_sync.update(item.split(" ", 1)[0]
                                        for item in report.vanished_positions)
         log.info("resume reconciliation", extra={"summary": report.summary(),
                                                  "clean": report.clean})
@@ -692,7 +699,8 @@ class FundingEngine:
 
     def _funding_since(self) -> datetime | None:
         """Where an account read's funding payments start: a little before the last sync."""
-        return (self._last_synced_as_of - FUNDING_OVERLAP) if self._last_synced_as_of else None
+        synced = self._mirror.last_synced_as_of
+        return synced - FUNDING_OVERLAP if synced else None
 
     async def _push_to_vault(self, account: AccountView, *, patient: bool = False) -> AccountView:
         assert self._ledger is not None
@@ -718,10 +726,10 @@ class FundingEngine:
         return answer
 
     def _synced(self, account: AccountView, reply: vault_pb2.SyncAccountResponse) -> None:
-        if self._vault_status is not None:
-            self._report_vanished_positions(self._vault_status.positions, account)
-        self._vault_status = reply.status
-        self._last_synced_as_of = account.as_of or self._last_synced_as_of
+        mirror = self._mirror
+        self._report_vanished_positions(mirror.status.positions, account)
+        mirror.status = reply.status
+        mirror.last_synced_as_of = account.as_of or mirror.last_synced_as_of
 
     async def _complete_trade(
         self, request_id: str, order: OrderResult, settlement: OrderResult | None,
@@ -739,7 +747,7 @@ class FundingEngine:
             return
         if order.kind is OrderKind.PERP_CLOSE:
             # Ours: the sync below must not report its position as vanished.
-            self._closed_since_sync.add(order.market)
+            self._mirror.closed_since_sync.add(order.market)
         async with self._sync_lock:
             account = AccountView(state)
             reply = await self._recording_balances(account, lambda: ledger.complete_and_sync(
@@ -785,13 +793,13 @@ class FundingEngine:
             try:
                 return await self._synchronizer.run(push)
             except SyncFailed as failure:
-                self.sync_error = common_pb2.Error(
-                    code=ErrorCode.VAULT_SYNC_ERROR,
-                    message=f"vault sync failed after {failure.attempts} attempts "
-                            f"({failure.last_error})",
-                )
+                error = self._mirror.error = Denial(
+                    ErrorCode.VAULT_SYNC_ERROR,
+                    f"vault sync failed after {failure.attempts} attempts "
+                    f"({failure.last_error})")
                 self.bus.emit(E.EVENT_TYPE_VAULT_SYNC_ERROR, E.VaultSyncError(
-                    attempts=failure.attempts, error=self.sync_error))
+                    attempts=failure.attempts,
+                    error=common_pb2.Error(code=error.code, message=error.message)))
                 self._emit_status()
                 return None
 
@@ -807,7 +815,7 @@ class FundingEngine:
             log.info("the vault is still away", extra={
                 "reason": getattr(error, "message", str(error))})
             return None
-        self.sync_error = None
+        self._mirror.error = None
         log.warning("the vault answers again: re-synced, trading enabled")
         self._emit_status()
         return account
@@ -826,7 +834,7 @@ class FundingEngine:
             log.error("vault reset failed", extra={"reason": message}, exc_info=error)
             return self.publish_result(outcome.failure(request_id, action, DomainError(
                 ErrorCode.VAULT_SYNC_ERROR, f"vault reset failed: {message}")))
-        self.sync_error = None
+        self._mirror.error = None
         self._emit_status()
         await self._publish_update(account)
         return self.publish_result(outcome.success(request_id, action,
@@ -881,7 +889,7 @@ class FundingEngine:
                 self._sync_with_completion = False
         self._alert_if_unknown(result)
         if result.ok and result.order is not None and result.order.kind is OrderKind.PERP_CLOSE:
-            self._closed_since_sync.add(result.order.market or request.market)
+            self._mirror.closed_since_sync.add(result.order.market or request.market)
         if result.ok and not result.replayed and self.running:
             with timed_hop("publish"):
                 await self._after_trade()
@@ -911,7 +919,7 @@ class FundingEngine:
     ) -> None:
         """Positions the venue holds that the vault did not know are reported, never ignored."""
         surprises = reconcile.unknown_positions(known, account.state.positions)
-        self.unknown_positions = surprises
+        self._mirror.unknown_positions = surprises
         if surprises:
             self._warn("the venue holds positions the vault did not know: "
                        + ", ".join(surprises) + "; they are now in the vault: check them")
@@ -919,9 +927,9 @@ class FundingEngine:
     def _report_vanished_positions(self, known: list, account: AccountView) -> None:  # type: ignore[type-arg]
         """A position the vault held and the venue dropped without a close of ours is news a
         trader must hear (a liquidation, a close elsewhere), not a row silently deleted."""
-        vanished = reconcile.vanished_positions(known, account.state.positions,
-                                                self._closed_since_sync)
-        self._closed_since_sync.clear()
+        closed = self._mirror.closed_since_sync
+        vanished = reconcile.vanished_positions(known, account.state.positions, closed)
+        closed.clear()
         if vanished:
             self._warn("the venue no longer holds positions the vault had, and the engine did "
                        "not close them: " + ", ".join(vanished) + "; liquidated or closed "
@@ -1114,7 +1122,7 @@ class FundingEngine:
             sol_price = position.mark_price if position and position.mark_price else None
         update = snapshot.funding_update(
             account=account, hedge_market=hedge, reserved_sol=self.settings.reserved_sol,
-            sol_price=sol_price, vault_status=self._vault_status, mode=self.mode,
+            sol_price=sol_price, vault_status=self._mirror.status, mode=self.mode,
             blocked_reason=self.blocked_reason(),
             moment=account.as_of or await self._market_now(),
         )

@@ -114,6 +114,21 @@ async def test_a_sync_error_clears_by_itself_once_the_vault_answers_again(
     assert (await deposit(running, "10", "after-recovery")).ok
 
 
+async def test_a_stop_drops_the_run_s_view_of_the_vault_and_a_start_builds_it_anew(
+    running: EngineHarness,
+) -> None:
+    engine = running.engine
+    running.vault.sync_failures = 4
+    await engine.tick()  # type: ignore[attr-defined]
+    assert engine.sync_error is not None  # type: ignore[attr-defined]
+    await engine.shutdown()  # type: ignore[attr-defined]
+    assert engine.sync_error is None and engine.unknown_positions == []  # type: ignore
+    # The next run starts from the vault's answer to its own OpenVault, not from the last run's.
+    assert (await engine.start("paper", 0, "again")).ok  # type: ignore[attr-defined]
+    assert engine.status().trading_enabled  # type: ignore[attr-defined]
+    assert (await deposit(running, "10", "next-run")).ok
+
+
 async def test_property_45_trades_are_refused_while_the_sync_is_retrying() -> None:
     harness = build_engine()
     engine = harness.engine
