@@ -22,8 +22,8 @@ from solders.pubkey import Pubkey
 from services.common.account_layouts import AccountLayoutError
 
 DISCRIMINATOR_SIZE = 8
-# (size, alignment on SBF, decoder of the bytes at an offset)
 Reader = Callable[[bytes, int], Any]
+Writer = Callable[[Any], bytes]
 _INTEGERS = {"u8": "<B", "i8": "<b", "u16": "<H", "i16": "<h", "u32": "<I", "i32": "<i",
              "u64": "<Q", "i64": "<q", "f32": "<f", "f64": "<d"}
 SBF_U128_ALIGN = 8
@@ -40,12 +40,14 @@ class InvalidValue(ValueError):
 @dataclass(frozen=True)
 class Layout:
     """How one type sits in bytes: `size` (None: borsh, variable), its SBF alignment, a
-    name as the IDL writes it, and `read(data, offset) -> (value, next offset)`."""
+    name as the IDL writes it, `read(data, offset) -> (value, next offset)` and `write(value)
+    -> bytes`, its inverse."""
 
     name: str
     size: int | None
     align: int
     read: Callable[[bytes, int], tuple[Any, int]]
+    write: Writer
 
 
 @dataclass(frozen=True)
@@ -81,26 +83,33 @@ class DecodedAccount:
     values: dict[str, Any]
 
 
-def _fixed(name: str, size: int, align: int, reader: Reader) -> Layout:
-    return Layout(name, size, align, lambda data, at: (reader(data, at), at + size))
+def _fixed(name: str, size: int, align: int, reader: Reader, writer: Writer) -> Layout:
+    return Layout(name, size, align, lambda data, at: (reader(data, at), at + size), writer)
 
 
 def _primitive(name: str) -> Layout:
     if name in _INTEGERS:
         codec = struct.Struct(_INTEGERS[name])
         return _fixed(name, codec.size, codec.size,
-                      lambda data, at: codec.unpack_from(data, at)[0])
+                      lambda data, at: codec.unpack_from(data, at)[0], codec.pack)
     if name in ("u128", "i128"):
         signed = name == "i128"
         return _fixed(name, 16, SBF_U128_ALIGN,
-                      lambda data, at: int.from_bytes(data[at:at + 16], "little", signed=signed))
+                      lambda data, at: int.from_bytes(data[at:at + 16], "little", signed=signed),
+                      lambda value: int(value).to_bytes(16, "little", signed=signed))
     if name == "bool":
-        return _fixed(name, 1, 1, _read_bool)
+        return _fixed(name, 1, 1, _read_bool, lambda value: b"\x01" if value else b"\x00")
     if name == "pubkey":
-        return _fixed(name, 32, 1, lambda data, at: str(Pubkey.from_bytes(data[at:at + 32])))
+        return _fixed(name, 32, 1, lambda data, at: str(Pubkey.from_bytes(data[at:at + 32])),
+                      lambda value: bytes(Pubkey.from_string(str(value))))
     if name in ("string", "bytes"):
-        return Layout(name, None, 1, _read_sized(name == "string"))
+        return Layout(name, None, 1, _read_sized(name == "string"), _write_sized)
     raise IdlError(f"the IDL type {name!r} is none this decoder knows")
+
+
+def _write_sized(value: str | bytes) -> bytes:
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return len(raw).to_bytes(4, "little") + raw
 
 
 def _read_bool(data: bytes, at: int) -> bool:
@@ -142,6 +151,14 @@ class AnchorIdl:
     @property
     def label(self) -> str:
         return f"{self.name} {self.version}"
+
+    def kind_of(self, type_name: str) -> str:
+        """"struct" or "enum" for a type the IDL defines, "" for a primitive or an array."""
+        definition = self._types.get(type_name)
+        return definition["type"]["kind"] if definition else ""
+
+    def variants(self, type_name: str) -> list[str]:
+        return [variant["name"] for variant in self._types[type_name]["type"]["variants"]]
 
     def struct_fields(self, type_name: str) -> tuple[FieldLayout, ...]:
         """A struct type's fields with their offsets, as laid out here."""
@@ -211,13 +228,21 @@ class AnchorIdl:
         self._fields[name] = tuple(fields)
         names = [field_name for field_name, _ in named]
         readers = [layout.read for _, layout in named]
+        writers = [layout.write for _, layout in named]
 
         def read(data: bytes, at: int) -> tuple[Any, int]:
             values = {}
             for field_name, reader in zip(names, readers, strict=True):
                 values[field_name], at = reader(data, at)
             return values, at
-        return Layout(name, size, align, read)
+
+        def write(values: dict[str, Any]) -> bytes:
+            missing = set(names) - set(values)
+            if missing:
+                raise ValueError(f"{name} needs {sorted(missing)}")
+            return b"".join(writer(values[field_name])
+                            for field_name, writer in zip(names, writers, strict=True))
+        return Layout(name, size, align, read, write)
 
     def _enum(self, definition: dict[str, Any]) -> Layout:
         name = definition["name"]
@@ -245,15 +270,27 @@ class AnchorIdl:
             for field_name, layout in fields:
                 values[field_name], at = layout.read(data, at)
             return {variant: values}, at
+
+        tags = {variant: tag for tag, (variant, _) in enumerate(shapes)}
+
+        def write(value: str | dict[str, dict[str, Any]]) -> bytes:
+            variant = value if isinstance(value, str) else next(iter(value))
+            if variant not in tags:
+                raise ValueError(f"{name} has no variant {variant!r}")
+            _, fields = shapes[tags[variant]]
+            given = {} if isinstance(value, str) else value[variant]
+            return bytes([tags[variant]]) + b"".join(
+                layout.write(given[field_name]) for field_name, layout in fields)
         # A field-less enum is one byte (Drift's and Velocity's zero-copy enums all are);
         # one with data is borsh, variable.
-        return Layout(name, 1 if field_less else None, 1, read)
+        return Layout(name, 1 if field_less else None, 1, read, write)
 
 
 def _array(item: Layout, count: int) -> Layout:
     name = f"[{item.name};{count}]"
     if item.name == "u8" and item.size == 1:
-        return _fixed(name, count, 1, lambda data, at: bytes(data[at:at + count]))
+        return _fixed(name, count, 1, lambda data, at: bytes(data[at:at + count]),
+                      lambda value: _exactly(bytes(value), count, name))
     size = item.size * count if item.size is not None else None
 
     def read(data: bytes, at: int) -> tuple[Any, int]:
@@ -262,7 +299,17 @@ def _array(item: Layout, count: int) -> Layout:
             value, at = item.read(data, at)
             values.append(value)
         return values, at
-    return Layout(name, size, item.align, read)
+
+    def write(values: list[Any]) -> bytes:
+        _exactly(values, count, name)
+        return b"".join(item.write(value) for value in values)
+    return Layout(name, size, item.align, read, write)
+
+
+def _exactly(values: Any, count: int, name: str) -> Any:
+    if len(values) != count:
+        raise ValueError(f"{name} takes {count} items, given {len(values)}")
+    return values
 
 
 def _option(inner: Layout) -> Layout:
@@ -271,7 +318,8 @@ def _option(inner: Layout) -> Layout:
         if tag > 1:
             raise InvalidValue(f"an option holds the tag {tag} at byte {at}")
         return inner.read(data, at + 1) if tag else (None, at + 1)
-    return Layout(f"Option<{inner.name}>", None, 1, read)
+    return Layout(f"Option<{inner.name}>", None, 1, read,
+                  lambda value: b"\x00" if value is None else b"\x01" + inner.write(value))
 
 
 def _vec(inner: Layout) -> Layout:
@@ -283,7 +331,9 @@ def _vec(inner: Layout) -> Layout:
             value, at = inner.read(data, at)
             values.append(value)
         return values, at
-    return Layout(f"Vec<{inner.name}>", None, 1, read)
+    return Layout(f"Vec<{inner.name}>", None, 1, read,
+                  lambda values: len(values).to_bytes(4, "little")
+                  + b"".join(inner.write(value) for value in values))
 
 
 def _check_c_layout(name: str, fields: list[tuple[str, Layout]], packed: int | None) -> None:
@@ -328,6 +378,19 @@ class AnchorAccountsDecoder:
                 "another program's layout", account=account.name, expected=account.size,
                 actual=actual)
         return account
+
+    def encode(self, name: str, values: dict[str, Any]) -> bytes:
+        """The account's bytes, discriminator first: what the venue stand-in serves."""
+        account = self.idl.accounts[name]
+        return account.discriminator + account.layout.write(values)
+
+    def blank(self, name: str) -> dict[str, Any]:
+        """The account's values with every byte zero (the first variant of each enum)."""
+        account = self.idl.accounts[name]
+        if account.size is None:
+            raise ValueError(f"{name} has no fixed size to be blank in")
+        return self.decode(account.discriminator + bytes(account.size - DISCRIMINATOR_SIZE)
+                           ).values
 
     def decode(self, data: bytes) -> DecodedAccount:
         account = self.check(data)

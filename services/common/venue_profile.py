@@ -45,13 +45,14 @@ class VenueProfile(BaseModel):
                 f"venue profile {self.name!r} is not supported: {self.unsupported.strip()}")
 
     def idl_json(self) -> str:
-        """The IDL text: `driftpy:<file>` means the one bundled with driftpy."""
+        """The IDL text: `driftpy:<file>` means the one bundled with driftpy; a relative path
+        is read from config/venues (where the vendored IDLs are)."""
         if self.idl.startswith("driftpy:"):
             import driftpy
 
             return (Path(driftpy.__file__).parent / "idl" / self.idl.removeprefix("driftpy:")
                     ).read_text()
-        return Path(self.idl).read_text()
+        return (PROFILE_DIR / self.idl).read_text()
 
 
 def load_profile(name: str = "drift", path: str | Path | None = None) -> VenueProfile:

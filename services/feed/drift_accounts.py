@@ -70,16 +70,20 @@ class PerpMarketSnapshot:
 
 
 @cache
-def _accounts_coder() -> StrictAccountsCoder:
+def drift_accounts_coder() -> StrictAccountsCoder:
     """driftpy's IDL, refusing a buffer of another size or discriminator (another layout)."""
     idl_path = Path(driftpy.__file__).parent / "idl" / "drift.json"
     return StrictAccountsCoder(Idl.from_json(idl_path.read_text()))
 
 
+def snake_case(name: str) -> str:
+    """"FundingPaused" -> "funding_paused", "HighlySpeculative" -> "highly_speculative"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _snake(enum_value: Any) -> str:
     """MarketStatus.FundingPaused() -> "funding_paused" (anchorpy enums are classes by name)."""
-    name = type(enum_value).__name__
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return snake_case(type(enum_value).__name__)
 
 
 def hourly_rate_fraction(last_funding_rate: int, oracle_twap_raw: int) -> Decimal:
@@ -120,7 +124,7 @@ def perp_market_snapshot(market: Any, source: str = "") -> PerpMarketSnapshot:
 
 def decode_perp_market(buffer: bytes, source: str = "") -> PerpMarketSnapshot:
     """Decodes one PerpMarket account (with its 8-byte discriminator)."""
-    return perp_market_snapshot(_accounts_coder().decode(buffer), source)
+    return perp_market_snapshot(drift_accounts_coder().decode(buffer), source)
 
 
 def _recency(snapshot: PerpMarketSnapshot) -> tuple[int, datetime]:

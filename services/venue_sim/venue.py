@@ -87,6 +87,7 @@ class Venue:
     @classmethod
     def from_file(cls, path: Path, *, profile: VenueProfile, paused: bool = False,
                   wallets: tuple[Pubkey, ...] = (), genesis_hash: str = "") -> Venue:
+        profile.require_supported()  # before its IDL is read with Drift's coder
         records = load_snapshot(path, program_coder(profile))
         store = build_store(records, profile=profile, paused=paused, wallets=wallets)
         return cls(store, Chain(start_slot=_latest_recorded_slot(store) + 1_000),

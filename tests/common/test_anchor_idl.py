@@ -13,6 +13,8 @@ from pathlib import Path
 import driftpy
 import pytest
 from anchorpy import Idl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
 from services.common.account_layouts import AccountLayoutError, StrictAccountsCoder
@@ -216,3 +218,42 @@ def test_an_idl_that_hides_repr_c_padding_is_refused() -> None:
     pool["type"]["fields"] = [f for f in pool["type"]["fields"] if f["name"] != "padding"]
     with pytest.raises(IdlError, match=r"PoolBalance\.pending_interest_split_dust would sit at 18"):
         AnchorIdl(document)
+
+
+INTEGER_RANGES = {"u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1), "u32": (0, 2**32 - 1),
+                  "u64": (0, 2**64 - 1), "u128": (0, 2**128 - 1), "i8": (-(2**7), 2**7 - 1),
+                  "i16": (-(2**15), 2**15 - 1), "i32": (-(2**31), 2**31 - 1),
+                  "i64": (-(2**63), 2**63 - 1), "i128": (-(2**127), 2**127 - 1)}
+
+
+@st.composite
+def account_values(draw: st.DrawFn, account: str) -> dict:
+    """The blank account with every integer field at its top level drawn from its whole range."""
+    values = VELOCITY.blank(account)
+    for field in IDL.accounts[account].fields:
+        if field.type_name in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[field.type_name]
+            values[field.name] = draw(st.integers(low, high))
+    return values
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), account=st.sampled_from(sorted(LAYOUT_DIFF["accounts"])))
+def test_an_encoded_account_decodes_to_its_values(data: st.DataObject, account: str) -> None:
+    values = data.draw(account_values(account))
+    encoded = VELOCITY.encode(account, values)
+    assert len(encoded) == IDL.accounts[account].size
+    assert VELOCITY.decode(encoded).values == values
+
+
+def test_a_decoded_account_encodes_to_its_bytes() -> None:
+    market = blank("PerpMarket")
+    put(market, diff_offset("PerpMarket", "name"), "32s", b"BTC-PERP".ljust(32))
+    put(market, diff_offset("PerpMarket", "status"), "<B", 4)
+    put(market, diff_offset("PerpMarket", "base_asset_amount_short"), "<16s",
+        (-(10**15)).to_bytes(16, "little", signed=True))
+    user = blank("User")
+    put(user, diff_offset("User", "orders") + 104 + type_offset("Order", "post_only"), "<B", 1)
+    for buffer in (bytes(market), bytes(user)):
+        decoded = VELOCITY.decode(buffer)
+        assert VELOCITY.encode(decoded.name, decoded.values) == buffer

@@ -1,8 +1,10 @@
+import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from services.common.anchor_idl import AnchorIdl
 from services.common.venue_profile import UnsupportedVenueError, load_profile
 
 
@@ -17,6 +19,13 @@ def test_the_velocity_profile_is_a_fork_with_usdt() -> None:
     velocity = load_profile("velocity")
     assert velocity.program_id == "vELoC1audYbSYVRXn1vPaV8Axoa9oU6BYmNGZZBDZ1P"
     assert velocity.quote_symbol == "USDT"
+
+
+def test_the_velocity_profile_names_its_own_idl_for_its_own_program() -> None:
+    velocity = load_profile("velocity")
+    idl = AnchorIdl(json.loads(velocity.idl_json()))
+    assert idl.address == velocity.program_id
+    assert idl.accounts["PerpMarket"].size == 1304   # Drift's is 1,216
 
 
 def test_the_velocity_profile_loads_but_says_why_it_is_unsupported() -> None:

@@ -159,14 +159,14 @@ def recorded_perp_accounts() -> list[Any]:
     import base64
     import json
 
-    from services.feed.drift_accounts import _accounts_coder
+    from services.feed.drift_accounts import drift_accounts_coder
     from tests.kit.feed_builders import SNAPSHOTS
 
     latest: dict[int, Any] = {}
     for record in json.loads(SNAPSHOTS.read_text())["accounts"]:
         if record["kind"] != "PerpMarket":
             continue
-        market = _accounts_coder().decode(base64.b64decode(record["base64"]))
+        market = drift_accounts_coder().decode(base64.b64decode(record["base64"]))
         key = (market.amm.last_update_slot,
                market.amm.historical_oracle_data.last_oracle_price_twap_ts)
         held = latest.get(market.market_index)
