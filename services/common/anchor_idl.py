@@ -138,6 +138,8 @@ class AnchorIdl:
         self.version: str = metadata.get("version", "")
         self.address: str = document.get("address", "")
         self._types = {t["name"]: t for t in document.get("types", [])}
+        # Laid out by anchor_instructions.py, when asked for.
+        self.instruction_documents: list[dict[str, Any]] = document.get("instructions", [])
         self._layouts: dict[str, Layout] = {}
         self._fields: dict[str, tuple[FieldLayout, ...]] = {}
         self.accounts = {account["name"]: self._account(account)
@@ -169,6 +171,10 @@ class AnchorIdl:
         name = account["name"]
         return AccountLayout(name, bytes(account["discriminator"]), self._defined(name),
                              self._fields[name])
+
+    def layout_of(self, ty: Any) -> Layout:
+        """The layout of a type as the IDL writes one (`"u64"`, `{"option": ...}`, ...)."""
+        return self._type(ty)
 
     def _type(self, ty: Any) -> Layout:
         if isinstance(ty, str):
