@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ EMPTIED_INTO_THE_ACCOUNT = ("amm",)
 RENAMED_VARIANTS = {"Future": "DeprecatedFuture", "Prediction": "DeprecatedPrediction",
                     "Switchboard": "DeprecatedSwitchboard",
                     "SwitchboardOnDemand": "DeprecatedSwitchboardOnDemand"}
+
+
+_ARRAY = re.compile(r"^\[(?P<item>\w+);(?P<count>\d+)\]$")
 
 
 def _key(name: str) -> str:
@@ -79,6 +83,8 @@ class DriftToVelocity:
                 self._fill(field.type_name, values[field.name], inner)
             elif found is None:
                 continue
+            elif isinstance(values[field.name], list):
+                self._fill_items(field.type_name, values[field.name], list(found))
             elif kind == "enum":
                 variant = type(found).__name__
                 variant = RENAMED_VARIANTS.get(variant, variant)
@@ -94,6 +100,19 @@ class DriftToVelocity:
                 values[field.name] = found
             elif field.type_name == "pubkey":
                 values[field.name] = str(found)
+
+
+    def _fill_items(self, type_name: str, items: list[Any], found: list[Any]) -> None:
+        """An array of structs (a User's positions and orders), item by item."""
+        array = _ARRAY.match(type_name)
+        if array is None or len(found) != len(items):
+            return
+        item_type = array["item"]
+        for index, drift_item in enumerate(found):
+            if self._idl.kind_of(item_type) == "struct":
+                self._fill(item_type, items[index], [drift_item])
+            elif isinstance(items[index], int) and isinstance(drift_item, int):
+                items[index] = drift_item
 
 
 def reencoded_perp_markets(data_dir: Path) -> list[tuple[bytes, str]]:

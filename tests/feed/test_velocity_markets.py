@@ -11,6 +11,7 @@ from dataclasses import fields, replace
 from decimal import Decimal
 
 import pytest
+from solders.pubkey import Pubkey
 
 from services.common.account_layouts import AccountLayoutError
 from services.feed.drift_accounts import (
@@ -22,7 +23,8 @@ from services.feed.drift_accounts import (
 from services.feed.market_table import not_tradable_reason
 from services.feed.settings import DEFAULT_DATA_DIR
 from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
-from services.venue_sim.velocity_markets import LABEL, reencoded_perp_markets
+from services.venue_sim.velocity_markets import LABEL, DriftToVelocity, reencoded_perp_markets
+from tests.kit.foreign_layouts import recorded_accounts
 
 RECORDED = [base64.b64decode(r["base64"])
             for r in json.loads((DEFAULT_DATA_DIR / SNAPSHOTS_FILE).read_text())["accounts"]
@@ -88,3 +90,57 @@ def test_each_decoder_refuses_the_other_venue_s_market() -> None:
             decode_velocity_perp_market(drift)
         with pytest.raises(AccountLayoutError, match="1216"):
             drift_accounts_coder().decode(velocity)
+
+
+USER_FIELDS = ("authority", "delegate", "name", "sub_account_id", "total_deposits",
+               "total_withdraws", "total_social_loss", "settled_perp_pnl",
+               "cumulative_spot_fees", "cumulative_perp_funding", "next_order_id",
+               "max_margin_ratio", "next_liquidation_id", "open_orders", "has_open_order")
+PERP_POSITION_FIELDS = ("market_index", "base_asset_amount", "quote_asset_amount",
+                        "quote_entry_amount", "quote_break_even_amount", "settled_pnl",
+                        "open_orders", "open_bids", "open_asks", "last_cumulative_funding_rate")
+SPOT_POSITION_FIELDS = ("scaled_balance", "market_index", "open_orders", "open_bids",
+                        "open_asks", "cumulative_deposits")
+ORDER_FIELDS = ("slot", "price", "base_asset_amount", "base_asset_amount_filled",
+                "quote_asset_amount_filled", "trigger_price", "max_ts", "order_id",
+                "market_index", "user_order_id", "reduce_only", "post_only",
+                "oracle_price_offset", "auction_duration")
+
+
+def same(velocity: dict, drift: object, names: tuple[str, ...], where: str) -> None:
+    for name in names:
+        recorded = getattr(drift, name)
+        if isinstance(recorded, Pubkey):
+            recorded = str(recorded)
+        elif isinstance(recorded, list):
+            recorded = bytes(recorded)
+        assert velocity[name] == recorded, (where, name)
+
+
+def test_every_recorded_user_keeps_its_positions_and_orders_in_velocity_s_layout() -> None:
+    # 93 real mainnet Users (90 of December 2023, 3 in the snapshots): their positions and
+    # orders written in Velocity's layout (PerpPosition 80 bytes, Order 104 with an i64 price
+    # offset) and read back by Velocity's decoder.
+    decoder = velocity_decoder()
+    converter = DriftToVelocity(decoder.idl, decoder)
+    users = [a for a in recorded_accounts() if a.kind == "User"]
+    assert len(users) == 93
+    held = recorded_held = 0
+    for user in users:
+        drift = drift_accounts_coder().decode(user.data)
+        encoded = decoder.encode("User", converter.values("User", drift))
+        assert len(encoded) == 4496
+        velocity = decoder.decode(encoded).values
+        same(velocity, drift, USER_FIELDS, user.where)
+        for mine, theirs in zip(velocity["perp_positions"], drift.perp_positions, strict=True):
+            same(mine, theirs, PERP_POSITION_FIELDS, user.where)
+            held += mine["base_asset_amount"] != 0
+            recorded_held += theirs.base_asset_amount != 0
+        for mine, theirs in zip(velocity["spot_positions"], drift.spot_positions, strict=True):
+            same(mine, theirs, SPOT_POSITION_FIELDS, user.where)
+            assert mine["balance_type"] == type(theirs.balance_type).__name__
+        for mine, theirs in zip(velocity["orders"], drift.orders, strict=True):
+            same(mine, theirs, ORDER_FIELDS, user.where)
+            assert (mine["status"], mine["direction"]) == (
+                type(theirs.status).__name__, type(theirs.direction).__name__)
+    assert held == recorded_held > 0   # every held position came through
