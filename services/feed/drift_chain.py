@@ -23,22 +23,16 @@ from driftpy.constants.perp_markets import mainnet_perp_market_configs
 from driftpy.types import OraclePriceData, is_variant
 from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
-from tenacity import AsyncRetrying, stop_after_attempt, wait_chain, wait_fixed, wait_none
 
 from services.common.account_layouts import AccountLayoutError, StrictAccountsCoder
 from services.common.venue_profile import VenueProfile
+from services.feed.chain_accounts import ChainAccounts, ChainReadError
 
 log = logging.getLogger(__name__)
 
-# Solana's getMultipleAccounts takes at most 100 addresses.
-MAX_ACCOUNTS_PER_CALL = 100
 PERP_MARKET_ACCOUNT = "PerpMarket"
 RPC_TIMEOUT_SECONDS = 10.0
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class ChainReadError(RuntimeError):
-    """The RPC could not be read, after every retry."""
 
 
 class AccountLayoutRefused(ChainReadError):
@@ -66,10 +60,6 @@ def mainnet_market_indexes() -> list[int]:
     return sorted(config.market_index for config in mainnet_perp_market_configs)
 
 
-def _chunks(items: Sequence[Pubkey]) -> list[Sequence[Pubkey]]:
-    return [items[i:i + MAX_ACCOUNTS_PER_CALL] for i in range(0, len(items), MAX_ACCOUNTS_PER_CALL)]
-
-
 def oracle_of(market: Any) -> tuple[Pubkey, Any] | None:
     """The market's oracle account and source; None when it has no account (quote asset)."""
     amm = market.amm
@@ -90,12 +80,11 @@ class DriftChainReader:
     ) -> None:
         profile.require_supported()
         self._connection = connection
+        self._chain = ChainAccounts(connection, retry_delays, sleep)
         self._program_id = Pubkey.from_string(profile.program_id)
         self._coder = StrictAccountsCoder(Idl.from_json(profile.idl_json()))
         self._indexes = list(market_indexes if market_indexes is not None
                              else mainnet_market_indexes())
-        self._delays = tuple(retry_delays)
-        self._sleep = sleep
 
     @classmethod
     def connect(cls, rpc_url: str, profile: VenueProfile, **options: Any) -> DriftChainReader:
@@ -104,34 +93,8 @@ class DriftChainReader:
     async def close(self) -> None:
         await self._connection.close()
 
-    async def _retrying(self, what: str, read: Callable[[], Awaitable[Any]]) -> Any:
-        """One read with tenacity: waits of `retry_delays` between attempts, then the error."""
-        waits = wait_chain(*(wait_fixed(delay) for delay in self._delays)) if self._delays \
-            else wait_none()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(len(self._delays) + 1), wait=waits, sleep=self._sleep,
-            reraise=True,
-            before_sleep=lambda state: log.warning(
-                "RPC read failed, retrying", extra={
-                    "read": what, "attempt": state.attempt_number,
-                    "error": repr(state.outcome.exception()) if state.outcome else ""}),
-        )
-        try:
-            return await retrying(read)
-        except Exception as error:
-            raise ChainReadError(f"{what}: {type(error).__name__}: {error}") from error
-
     async def _accounts(self, addresses: Sequence[Pubkey]) -> tuple[int, list[Any]]:
-        """(slot, account or None per address), every batch read with retries."""
-        slot, found = 0, []
-        for batch in _chunks(addresses):
-            async def read(batch: Sequence[Pubkey] = batch) -> Any:
-                return await self._connection.get_multiple_accounts(list(batch))
-
-            response = await self._retrying("getMultipleAccounts", read)
-            slot = max(slot, response.context.slot)
-            found.extend(response.value)
-        return slot, found
+        return await self._chain.read(addresses)
 
     def _decode_market(self, index: int, address: Pubkey, account: Any) -> Any | None:
         if account is None:

@@ -1,0 +1,80 @@
+"""Reads Velocity's perp markets over Solana JSON-RPC: at the addresses Velocity's IDL derives
+(its `perp_market` seeds), owned by Velocity's program, decoded with Velocity's IDL into the
+feed's `PerpMarketSnapshot`s.
+
+The feed does not serve Velocity yet (its profile is refused until the executor trades it: issue
+14); this is the reading a Velocity source will stand on. As with Drift's reader, an account in
+another layout fails the whole read (AccountLayoutRefused), never misread or skipped quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
+
+from services.common.account_layouts import AccountLayoutError
+from services.common.anchor_instructions import AnchorInstructions
+from services.feed.chain_accounts import ChainAccounts, Sleep
+from services.feed.drift_accounts import PerpMarketSnapshot
+from services.feed.drift_chain import AccountLayoutRefused
+from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VelocityMarkets:
+    slot: int                              # the RPC's slot when the markets were read
+    markets: list[PerpMarketSnapshot]      # by index
+    missing: list[int]                     # indices the RPC has no Velocity account for
+
+
+class VelocityChainReader:
+    def __init__(self, connection: AsyncClient, *, market_indexes: Sequence[int],
+                 retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self._chain = ChainAccounts(connection, retry_delays, sleep)
+        self._instructions = AnchorInstructions(velocity_decoder().idl)
+        self.program_id = self._instructions.program_id
+        self._indexes = list(market_indexes)
+
+    def market_address(self, index: int) -> Pubkey:
+        return self._instructions.address("perp_market", market_index=index)
+
+    async def read_markets(self) -> VelocityMarkets:
+        addresses = [self.market_address(index) for index in self._indexes]
+        slot, accounts = await self._chain.read(addresses)
+        markets, missing = [], []
+        for index, address, account in zip(self._indexes, addresses, accounts, strict=True):
+            market = self._decode(index, address, account)
+            if market is None:
+                missing.append(index)
+            else:
+                markets.append(market)
+        return VelocityMarkets(slot, markets, missing)
+
+    def _decode(self, index: int, address: Pubkey, account: Any) -> PerpMarketSnapshot | None:
+        if account is None:
+            return None
+        if account.owner != self.program_id:
+            log.warning("perp market account not owned by Velocity's program; skipped",
+                        extra={"market_index": index, "owner": str(account.owner)})
+            return None
+        try:
+            market = decode_velocity_perp_market(bytes(account.data), f"velocity {address}")
+        except AccountLayoutError as error:
+            reason = f"perp market {index} ({address}): {error}"
+            log.error("perp market account refused: not Velocity's layout",
+                      extra={"market_index": index, "address": str(address), "reason": reason})
+            raise AccountLayoutRefused(reason) from None
+        if market.market_index != index:
+            log.warning("perp market account holds another index; skipped",
+                        extra={"market_index": index, "found": market.market_index})
+            return None
+        return market
