@@ -20,7 +20,8 @@ from solders.pubkey import Pubkey
 
 from services.common.account_layouts import AccountLayoutError
 from services.common.anchor_instructions import AnchorInstructions
-from services.feed.chain_accounts import ChainAccounts, Sleep
+from services.common.exchange_status import halt_reason
+from services.feed.chain_accounts import ChainAccounts, ChainReadError, Sleep
 from services.feed.drift_accounts import PerpMarketSnapshot
 from services.feed.drift_chain import AccountLayoutRefused
 from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
@@ -35,6 +36,13 @@ class VelocityMarkets:
     missing: list[int]                     # indices the RPC has no Velocity account for
 
 
+@dataclass(frozen=True)
+class VelocityState:
+    slot: int
+    exchange_status: int   # ExchangeStatus bits, as Drift's (velocity-v1 state/state.rs)
+    halt_reason: str       # empty while every operation runs
+
+
 class VelocityChainReader:
     def __init__(self, connection: AsyncClient, *, market_indexes: Sequence[int],
                  retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
@@ -43,6 +51,24 @@ class VelocityChainReader:
         self._instructions = AnchorInstructions(velocity_decoder().idl)
         self.program_id = self._instructions.program_id
         self._indexes = list(market_indexes)
+        self.state_address = self._instructions.address("state")
+
+    async def read_state(self) -> VelocityState:
+        """The program's State: a paused program (or paused operations) is named, so nothing
+        trades on it. No State at Velocity's address, or one in another layout, is an error."""
+        address = self.state_address
+        slot, (account,) = await self._chain.read([address])
+        if account is None or account.owner != self.program_id:
+            raise ChainReadError(f"no Velocity State at {address}: is the RPC on Velocity's "
+                                 "cluster?")
+        try:
+            state = velocity_decoder().decode(bytes(account.data))
+        except AccountLayoutError as error:
+            raise AccountLayoutRefused(f"the State at {address}: {error}") from None
+        if state.name != "State":
+            raise AccountLayoutRefused(f"a {state.name} account at the State's address {address}")
+        status = state.values["exchange_status"]
+        return VelocityState(slot, status, halt_reason(status))
 
     def market_address(self, index: int) -> Pubkey:
         return self._instructions.address("perp_market", market_index=index)

@@ -12,10 +12,11 @@ from dataclasses import replace
 import pytest
 from solana.rpc.async_api import AsyncClient
 
+from services.feed.chain_accounts import ChainReadError
 from services.feed.drift_accounts import SNAPSHOTS_FILE, PerpMarketSnapshot, decode_perp_market
 from services.feed.drift_chain import AccountLayoutRefused
 from services.feed.settings import DEFAULT_DATA_DIR
-from services.feed.velocity_accounts import decode_velocity_perp_market
+from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
 from services.feed.velocity_chain import VelocityChainReader
 from services.venue_sim.accounts import ServedAccount
 from services.venue_sim.velocity_markets import LABEL, reencoded_perp_markets
@@ -86,3 +87,45 @@ async def test_an_account_another_program_owns_is_not_read(sim: SimAndWallet) ->
     finally:
         await connection.close()
     assert (read.markets, read.missing) == ([], [0])
+
+
+def serve_state(sim: SimAndWallet, reader: VelocityChainReader, data: bytes) -> None:
+    sim.venue.store.put(ServedAccount(
+        reader.state_address, data, reader.program_id, "State", "SYNTHETIC",
+        "a Velocity State encoded from its IDL"))
+
+
+@pytest.mark.parametrize(("status", "says"), [
+    (0x00, ""),
+    (0xFF, "the venue program is paused (exchange_status 0xFF"),
+    (0x08, "fill_paused"),
+])
+async def test_the_state_says_whether_velocity_s_program_is_paused(
+    sim: SimAndWallet, status: int, says: str,
+) -> None:
+    decoder = velocity_decoder()
+    state = decoder.blank("State")
+    state["exchange_status"] = status
+    connection = AsyncClient(sim.sim.rpc_url)
+    try:
+        reader = VelocityChainReader(connection, market_indexes=[], retry_delays=())
+        serve_state(sim, reader, decoder.encode("State", state))
+        read = await reader.read_state()
+    finally:
+        await connection.close()
+    assert read.exchange_status == status
+    assert (says in read.halt_reason) and bool(read.halt_reason) == bool(status)
+
+
+async def test_a_drift_state_at_velocity_s_state_address_is_refused(sim: SimAndWallet) -> None:
+    drift_state = sim.venue.store.of_kind("State")[0].data   # the stand-in's Drift State
+    connection = AsyncClient(sim.sim.rpc_url)
+    try:
+        reader = VelocityChainReader(connection, market_indexes=[], retry_delays=())
+        with pytest.raises(ChainReadError, match="no Velocity State"):
+            await reader.read_state()
+        serve_state(sim, reader, drift_state)
+        with pytest.raises(AccountLayoutRefused, match="State account is 992 bytes"):
+            await reader.read_state()
+    finally:
+        await connection.close()

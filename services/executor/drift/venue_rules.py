@@ -1,16 +1,22 @@
 """What the program's State and a market's status allow, and the price limit of an order.
 
-driftpy 0.8.89's `math.exchange_status.exchange_paused` treats the State's u8 as an enum variant
-and answers True for every State, so the bits are read here, as protocol-v2 defines them
-(programs/drift/src/state/state.rs, ExchangeStatus).
+The State's exchange_status bits are read in services/common/exchange_status.py.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from enum import IntFlag
 
 from services.common.errors import DomainError, ErrorCode
+from services.common.exchange_status import (  # noqa: F401  (the executor's names for them)
+    DEPOSIT,
+    PERP_ORDER,
+    SETTLE,
+    WITHDRAW,
+    ExchangeBits,
+    halt_reason,
+    paused_operations,
+)
 from services.common.venue import Side
 
 SLOT_MS = 400.0  # Solana's target slot time
@@ -27,42 +33,10 @@ def oracle_staleness_ms(rpc_slot: int, oracle_slot: int,
     return behind * SLOT_MS if behind > max_stale_slots else 0.0
 
 
-class ExchangeBits(IntFlag):
-    DEPOSIT_PAUSED = 0b0000_0001
-    WITHDRAW_PAUSED = 0b0000_0010
-    AMM_PAUSED = 0b0000_0100
-    FILL_PAUSED = 0b0000_1000
-    LIQ_PAUSED = 0b0001_0000
-    FUNDING_PAUSED = 0b0010_0000
-    SETTLE_PNL_PAUSED = 0b0100_0000
-    AMM_IMMEDIATE_FILL_PAUSED = 0b1000_0000
-
-
-# The bits that stop each operation of ours.
-DEPOSIT = ExchangeBits.DEPOSIT_PAUSED
-WITHDRAW = ExchangeBits.WITHDRAW_PAUSED
-PERP_ORDER = ExchangeBits.FILL_PAUSED | ExchangeBits.AMM_PAUSED
-SETTLE = ExchangeBits.SETTLE_PNL_PAUSED
-
 OPEN_STATUSES = {"Active"}
 # A position can still be reduced in these (Drift allows reduce-only orders there).
 REDUCE_STATUSES = {"Active", "ReduceOnly", "FundingPaused"}
 PRICE_STEP = Decimal("0.000001")  # Drift PRICE_PRECISION 1e6
-
-
-def paused_operations(exchange_status: int) -> list[str]:
-    return [bit.name.lower() for bit in ExchangeBits if exchange_status & bit]  # type: ignore[union-attr]
-
-
-def halt_reason(exchange_status: int) -> str:
-    """Empty when the program is fully active; otherwise a sentence naming what is paused."""
-    paused = paused_operations(exchange_status)
-    if not paused:
-        return ""
-    if exchange_status == 0xFF:
-        return "the venue program is paused (exchange_status 0xFF: every operation is paused)"
-    return (f"the venue program has paused operations (exchange_status "
-            f"0x{exchange_status:02X}: {', '.join(paused)})")
 
 
 def require_operation(exchange_status: int, needed: ExchangeBits, what: str) -> None:
