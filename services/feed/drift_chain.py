@@ -13,20 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from anchorpy import Idl
-from driftpy.accounts.oracle import decode_oracle
 from driftpy.addresses import get_perp_market_public_key
 from driftpy.constants.perp_markets import mainnet_perp_market_configs
-from driftpy.types import OraclePriceData, is_variant
+from driftpy.types import is_variant
 from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 
 from services.common.account_layouts import AccountLayoutError, StrictAccountsCoder
 from services.common.venue_profile import VenueProfile
 from services.feed.chain_accounts import ChainAccounts, ChainReadError
+from services.feed.oracle_reads import OracleReadings, read_oracle_prices
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class AccountLayoutRefused(ChainReadError):
     """The RPC serves a market account that is not in the profile IDL's layout."""
-
-
-@dataclass(frozen=True)
-class OracleReadings:
-    """Decoded oracle prices at an RPC slot; oracles that could not be read, with the reason."""
-
-    slot: int
-    prices: dict[Pubkey, OraclePriceData]
-    unreadable: dict[Pubkey, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,16 +132,4 @@ class DriftChainReader:
             oracle = oracle_of(market)
             if oracle is not None:
                 sources.setdefault(*oracle)
-        addresses = list(sources)
-        slot, accounts = await self._accounts(addresses) if addresses else (0, [])
-        prices: dict[Pubkey, OraclePriceData] = {}
-        unreadable: dict[Pubkey, str] = {}
-        for address, account in zip(addresses, accounts, strict=True):
-            if account is None:
-                unreadable[address] = "the RPC has no such account"
-                continue
-            try:
-                prices[address] = decode_oracle(bytes(account.data), sources[address])
-            except Exception as error:
-                unreadable[address] = f"driftpy cannot decode it: {type(error).__name__}: {error}"
-        return OracleReadings(slot, prices, unreadable)
+        return await read_oracle_prices(self._chain, sources)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftpy.types import OracleSource
 from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 
@@ -24,16 +25,39 @@ from services.common.exchange_status import halt_reason
 from services.feed.chain_accounts import ChainAccounts, ChainReadError, Sleep
 from services.feed.drift_accounts import PerpMarketSnapshot
 from services.feed.drift_chain import AccountLayoutRefused
-from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
+from services.feed.oracle_reads import OracleReadings, read_oracle_prices
+from services.feed.velocity_accounts import (
+    PERP_MARKET,
+    velocity_decoder,
+    velocity_perp_market_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class VelocityMarket:
+    values: dict[str, Any]          # the decoded account, as Velocity's IDL names its fields
+    snapshot: PerpMarketSnapshot
+
+    @property
+    def oracle(self) -> tuple[Pubkey, Any] | None:
+        """The oracle account and its source as driftpy decodes it; None without one, or
+        for a source driftpy does not know (Velocity's `Deprecated...` variants)."""
+        address = Pubkey.from_string(self.values["oracle"])
+        source = getattr(OracleSource, self.values["oracle_source"], None)
+        if address == Pubkey.default() or source is None or (
+                self.values["oracle_source"] == "QuoteAsset"):
+            return None
+        return address, source()
+
+
+@dataclass(frozen=True)
 class VelocityMarkets:
-    slot: int                              # the RPC's slot when the markets were read
-    markets: list[PerpMarketSnapshot]      # by index
-    missing: list[int]                     # indices the RPC has no Velocity account for
+    slot: int                       # the RPC's slot when the markets were read
+    markets: list[VelocityMarket]   # by index
+    missing: list[int]              # indices the RPC has no Velocity account for
+    oracles: OracleReadings
 
 
 @dataclass(frozen=True)
@@ -83,9 +107,11 @@ class VelocityChainReader:
                 missing.append(index)
             else:
                 markets.append(market)
-        return VelocityMarkets(slot, markets, missing)
+        sources = dict(oracle for oracle in (m.oracle for m in markets) if oracle is not None)
+        oracles = await read_oracle_prices(self._chain, sources)
+        return VelocityMarkets(max(slot, oracles.slot), markets, missing, oracles)
 
-    def _decode(self, index: int, address: Pubkey, account: Any) -> PerpMarketSnapshot | None:
+    def _decode(self, index: int, address: Pubkey, account: Any) -> VelocityMarket | None:
         if account is None:
             return None
         if account.owner != self.program_id:
@@ -93,7 +119,12 @@ class VelocityChainReader:
                         extra={"market_index": index, "owner": str(account.owner)})
             return None
         try:
-            market = decode_velocity_perp_market(bytes(account.data), f"velocity {address}")
+            decoded = velocity_decoder().decode(bytes(account.data))
+            if decoded.name != PERP_MARKET:
+                raise AccountLayoutError(f"a {decoded.name} account at a perp market's address",
+                                         account=decoded.name, expected=None,
+                                         actual=len(account.data))
+            market = velocity_perp_market_snapshot(decoded.values, f"velocity {address}")
         except AccountLayoutError as error:
             reason = f"perp market {index} ({address}): {error}"
             log.error("perp market account refused: not Velocity's layout",
@@ -103,4 +134,4 @@ class VelocityChainReader:
             log.warning("perp market account holds another index; skipped",
                         extra={"market_index": index, "found": market.market_index})
             return None
-        return market
+        return VelocityMarket(decoded.values, market)

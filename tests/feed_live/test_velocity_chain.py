@@ -8,16 +8,20 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from solana.rpc.async_api import AsyncClient
 
+from services.common.venue_profile import load_profile
 from services.feed.chain_accounts import ChainReadError
 from services.feed.drift_accounts import SNAPSHOTS_FILE, PerpMarketSnapshot, decode_perp_market
-from services.feed.drift_chain import AccountLayoutRefused
+from services.feed.drift_chain import AccountLayoutRefused, DriftChainReader
+from services.feed.drift_live_rows import live_market
 from services.feed.settings import DEFAULT_DATA_DIR
 from services.feed.velocity_accounts import decode_velocity_perp_market, velocity_decoder
 from services.feed.velocity_chain import VelocityChainReader
+from services.feed.velocity_rows import velocity_row
 from services.venue_sim.accounts import ServedAccount
 from services.venue_sim.velocity_markets import LABEL, reencoded_perp_markets
 from tests.kit.venue_sim_builders import SimAndWallet
@@ -56,7 +60,7 @@ async def test_the_reader_finds_velocity_s_markets_at_its_own_addresses(sim: Sim
     finally:
         await connection.close()
     assert read.missing == [3] and read.slot > 0
-    for market in read.markets:
+    for market in (m.snapshot for m in read.markets):
         recorded = latest_recorded(SYMBOLS[market.market_index])
         assert market == replace(recorded, source=market.source)
         assert market.source.startswith("velocity ")
@@ -129,3 +133,32 @@ async def test_a_drift_state_at_velocity_s_state_address_is_refused(sim: SimAndW
             await reader.read_state()
     finally:
         await connection.close()
+
+
+async def test_velocity_s_table_rows_match_drift_s_for_the_same_recorded_markets(
+    sim: SimAndWallet,
+) -> None:
+    # The stand-in serves the recorded markets at Drift's addresses and, re-encoded, at
+    # Velocity's; both readers read the same oracle accounts. Their rows must agree, except the
+    # next-rate estimate, which only driftpy's Drift reader makes.
+    connection = AsyncClient(sim.sim.rpc_url)
+    try:
+        velocity = VelocityChainReader(connection, market_indexes=[0, 1, 2], retry_delays=())
+        for index, symbol in SYMBOLS.items():
+            serve(sim, velocity, index, latest_reencoded(symbol))
+        read = await velocity.read_markets()
+        drift = DriftChainReader(connection, load_profile("drift"), market_indexes=[0, 1, 2],
+                                 retry_delays=())
+        drift_read = await drift.read_markets()
+    finally:
+        await connection.close()
+    now = datetime(2026, 3, 9, 17, tzinfo=UTC)
+    drift_rows = {m.row.symbol: m.row for m in [
+        await live_market(market, drift_read.oracles, now, "drift") for market in
+        drift_read.markets]}
+    assert not read.oracles.unreadable and len(read.oracles.prices) == 3
+    for market in read.markets:
+        row = velocity_row(market, read.oracles)
+        expected = drift_rows[row.symbol]
+        assert row == replace(expected, estimated_next_rate_1h=None), row.symbol
+        assert row.oracle_price > 0 and row.mark_price > 0

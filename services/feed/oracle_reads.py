@@ -1,0 +1,39 @@
+"""Oracle accounts read over Solana JSON-RPC and decoded by driftpy (Pyth and the other oracle
+programs are the same whichever Drift-family venue points at them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftpy.accounts.oracle import decode_oracle
+from driftpy.types import OraclePriceData
+from solders.pubkey import Pubkey
+
+from services.feed.chain_accounts import ChainAccounts
+
+
+@dataclass(frozen=True)
+class OracleReadings:
+    """Decoded oracle prices at an RPC slot; oracles that could not be read, with the reason."""
+
+    slot: int
+    prices: dict[Pubkey, OraclePriceData]
+    unreadable: dict[Pubkey, str] = field(default_factory=dict)
+
+
+async def read_oracle_prices(chain: ChainAccounts, sources: dict[Pubkey, Any]) -> OracleReadings:
+    """Each oracle account, decoded as its source (driftpy's OracleSource) says, in one batch."""
+    addresses = list(sources)
+    slot, accounts = await chain.read(addresses) if addresses else (0, [])
+    prices: dict[Pubkey, OraclePriceData] = {}
+    unreadable: dict[Pubkey, str] = {}
+    for address, account in zip(addresses, accounts, strict=True):
+        if account is None:
+            unreadable[address] = "the RPC has no such account"
+            continue
+        try:
+            prices[address] = decode_oracle(bytes(account.data), sources[address])
+        except Exception as error:
+            unreadable[address] = f"driftpy cannot decode it: {type(error).__name__}: {error}"
+    return OracleReadings(slot, prices, unreadable)
