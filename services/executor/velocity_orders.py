@@ -70,7 +70,8 @@ class VelocityOrders:
     def __init__(self, instructions: AnchorInstructions, authority: Pubkey, sub_account: int,
                  *, program_signer: Pubkey) -> None:
         """`program_signer`: the State's `signer`, the vault authority a withdrawal needs
-        (read from the State rather than derived: the IDL records no seeds for it)."""
+        (read from the State, `VelocityChainReader.read_state().signer`, rather than derived:
+        the IDL records no seeds for it)."""
         self._instructions = instructions
         self._authority = authority
         self._sub_account = sub_account

@@ -65,6 +65,7 @@ class VelocityState:
     slot: int
     exchange_status: int   # ExchangeStatus bits, as Drift's (velocity-v1 state/state.rs)
     halt_reason: str       # empty while every operation runs
+    signer: Pubkey         # the program's vault authority, which a withdrawal names
 
 
 class VelocityChainReader:
@@ -92,7 +93,8 @@ class VelocityChainReader:
         if state.name != "State":
             raise AccountLayoutRefused(f"a {state.name} account at the State's address {address}")
         status = state.values["exchange_status"]
-        return VelocityState(slot, status, halt_reason(status))
+        return VelocityState(slot, status, halt_reason(status),
+                             Pubkey.from_string(state.values["signer"]))
 
     def market_address(self, index: int) -> Pubkey:
         return self._instructions.address("perp_market", market_index=index)

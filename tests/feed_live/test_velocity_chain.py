@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
 
 from services.common.venue_profile import load_profile
 from services.feed.chain_accounts import ChainReadError
@@ -110,6 +111,8 @@ async def test_the_state_says_whether_velocity_s_program_is_paused(
     decoder = velocity_decoder()
     state = decoder.blank("State")
     state["exchange_status"] = status
+    signer = Pubkey.new_unique()
+    state["signer"] = str(signer)
     connection = AsyncClient(sim.sim.rpc_url)
     try:
         reader = VelocityChainReader(connection, market_indexes=[], retry_delays=())
@@ -117,7 +120,7 @@ async def test_the_state_says_whether_velocity_s_program_is_paused(
         read = await reader.read_state()
     finally:
         await connection.close()
-    assert read.exchange_status == status
+    assert (read.exchange_status, read.signer) == (status, signer)
     assert (says in read.halt_reason) and bool(read.halt_reason) == bool(status)
 
 
