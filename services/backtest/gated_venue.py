@@ -85,11 +85,9 @@ class Venue:
         """One order as the engine's trade path sends it: the gates of this hour (a refusal is
         recorded and answered as the gates' error, nothing trades), then the paper venue's
         answer, filled or not. A fill is recorded with `reason`."""
-        try:
-            approved = await self._approve(request)
-        except DomainError as refused:
-            self._note_refusal(request, refused)
-            return refused
+        approved = await self._gated(request)
+        if isinstance(approved, DomainError):
+            return approved
         result = await self._fill(approved)
         if result.status is OrderStatus.FILLED:
             self._note_trade(result, request.kind.value, reason)
@@ -98,21 +96,14 @@ class Venue:
     async def preview(self, request: TradeRequest) -> DomainError | None:
         """The gates' answer without trading (the engine's preview of a hedged entry): None
         when the order would go ahead; a refusal is recorded and answered."""
-        try:
-            await self._approve(request)
-        except DomainError as refused:
-            self._note_refusal(request, refused)
-            return refused
-        return None
+        gated = await self._gated(request)
+        return gated if isinstance(gated, DomainError) else None
 
     async def would_pass(self, market: str, side: Side, size: Decimal) -> bool:
         """Would the engine's gates let this open through now? Nothing trades or is recorded:
         a strategy weighing its choices."""
-        try:
-            await self._approve(self._request("probe", OrderKind.PERP_OPEN, market, side, size))
-        except DomainError:
-            return False
-        return True
+        probe = self._request("probe", OrderKind.PERP_OPEN, market, side, size)
+        return not isinstance(await self._gated(probe, record=False), DomainError)
 
     async def price(self, market: str) -> Decimal:
         return (await self.market_data.price(market)).oracle_price
@@ -140,6 +131,16 @@ class Venue:
         self._orders += 1
         return TradeRequest(f"backtest-{what}-{self._orders}", ACTION_BY_KIND[kind], kind,
                             market, side, size, confirmed=True, **fields)
+
+    async def _gated(self, request: TradeRequest, *,
+                     record: bool = True) -> ApprovedTrade | DomainError:
+        """The gates' approval, or their refusal (kept in `refusals` when `record`)."""
+        try:
+            return await self._approve(request)
+        except DomainError as refused:
+            if record:
+                self._note_refusal(request, refused)
+            return refused
 
     async def _approve(self, request: TradeRequest) -> ApprovedTrade:
         """The gates' approval on the account and prices of this hour, as the trade path reads
