@@ -74,6 +74,28 @@ class AccountLayoutError(ValueError):
         self.actual = actual
 
 
+def require_layout(data: bytes, name: str | None, size: LayoutSize | None,
+                   idl_label: str) -> None:
+    """Refuses `data` unless its discriminator names an account of the IDL (`name`, None when
+    it names none) and it is the size the IDL gives that account (`size`; None: a size only
+    decoding can check)."""
+    actual = len(data)
+    if name is None:
+        raise AccountLayoutError(
+            f"an account of {actual} bytes starts with "
+            f"{bytes(data[:ACCOUNT_DISCRIMINATOR_SIZE]).hex() or 'nothing'}, the "
+            f"discriminator of no account in this venue's IDL ({idl_label}): the RPC "
+            "serves another program's account",
+            account=None, expected=None, actual=actual)
+    if size is None or actual == size.least or (not size.fixed and actual > size.least):
+        return
+    says = f"{size.least}" if size.fixed else f"at least {size.least}"
+    raise AccountLayoutError(
+        f"the {name} account is {actual} bytes; this venue's IDL ({idl_label}) says "
+        f"{says} for {name}: the RPC serves another program's layout",
+        account=name, expected=size.least, actual=actual)
+
+
 def _sum(sizes: list[LayoutSize]) -> LayoutSize:
     total = _NOTHING
     for size in sizes:
@@ -141,23 +163,10 @@ class StrictAccountsCoder(AccountsCoder):
 
     def check(self, data: bytes) -> str:
         """The IDL's account name for `data`; AccountLayoutError when it is not one, in size."""
-        actual = len(data)
         name = self.discriminator_to_acc_name.get(bytes(data[:ACCOUNT_DISCRIMINATOR_SIZE]))
-        if name is None:
-            raise AccountLayoutError(
-                f"an account of {actual} bytes starts with "
-                f"{bytes(data[:ACCOUNT_DISCRIMINATOR_SIZE]).hex() or 'nothing'}, the "
-                f"discriminator of no account in this venue's IDL ({self.idl_label}): the RPC "
-                "serves another program's account",
-                account=None, expected=None, actual=actual)
-        size = self.sizes[name]
-        if actual == size.least or (not size.fixed and actual > size.least):
-            return name
-        says = f"{size.least}" if size.fixed else f"at least {size.least}"
-        raise AccountLayoutError(
-            f"the {name} account is {actual} bytes; this venue's IDL ({self.idl_label}) says "
-            f"{says} for {name}: the RPC serves another program's layout",
-            account=name, expected=size.least, actual=actual)
+        require_layout(data, name, self.sizes[name] if name else None, self.idl_label)
+        assert name is not None
+        return name
 
     def decode(self, obj: bytes) -> Any:
         self.check(obj)

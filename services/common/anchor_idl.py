@@ -19,7 +19,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from services.common.account_layouts import AccountLayoutError
+from services.common.account_layouts import AccountLayoutError, LayoutSize, require_layout
 
 DISCRIMINATOR_SIZE = 8
 Reader = Callable[[bytes, int], Any]
@@ -367,22 +367,13 @@ class AnchorAccountsDecoder:
         self.idl = idl
 
     def check(self, data: bytes) -> AccountLayout:
-        actual = len(data)
-        head = bytes(data[:DISCRIMINATOR_SIZE])
-        account = self.idl.by_discriminator.get(head)
-        if account is None:
-            raise AccountLayoutError(
-                f"an account of {actual} bytes starts with {head.hex() or 'nothing'}, the "
-                f"discriminator of no account in this venue's IDL ({self.idl.label}): the RPC "
-                "serves another program's account", account=None, expected=None, actual=actual)
+        account = self.idl.by_discriminator.get(bytes(data[:DISCRIMINATOR_SIZE]))
         # A borsh account of variable size is checked only by decoding it (weaker: Anchor
         # allocates such accounts with room to spare).
-        if account.size is not None and actual != account.size:
-            raise AccountLayoutError(
-                f"the {account.name} account is {actual} bytes; this venue's IDL "
-                f"({self.idl.label}) says {account.size} for {account.name}: the RPC serves "
-                "another program's layout", account=account.name, expected=account.size,
-                actual=actual)
+        size = (LayoutSize(account.size, fixed=True)
+                if account is not None and account.size is not None else None)
+        require_layout(data, account.name if account else None, size, self.idl.label)
+        assert account is not None
         return account
 
     def encode(self, name: str, values: dict[str, Any]) -> bytes:
