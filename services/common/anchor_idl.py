@@ -376,6 +376,15 @@ class AnchorAccountsDecoder:
         assert account is not None
         return account
 
+    def decode_as(self, name: str, data: bytes) -> dict[str, Any]:
+        """decode() of an account that must be `name` (a market's address holding another of
+        the IDL's accounts is refused as another layout would be)."""
+        decoded = self.decode(data)
+        if decoded.name != name:
+            raise AccountLayoutError(f"a {decoded.name} account where a {name} was expected",
+                                     account=decoded.name, expected=None, actual=len(data))
+        return decoded.values
+
     def encode(self, name: str, values: dict[str, Any]) -> bytes:
         """The account's bytes, discriminator first: what the venue stand-in serves."""
         account = self.idl.accounts[name]

@@ -73,7 +73,5 @@ def velocity_perp_market_snapshot(market: dict[str, Any], source: str = "") -> P
 def decode_velocity_perp_market(buffer: bytes, source: str = "") -> PerpMarketSnapshot:
     """One Velocity PerpMarket account (with its discriminator); any other account, or a
     Drift-sized one, is refused (AccountLayoutError)."""
-    decoded = velocity_decoder().decode(buffer)
-    if decoded.name != PERP_MARKET:
-        raise ValueError(f"a {decoded.name} account where a PerpMarket was expected")
-    return velocity_perp_market_snapshot(decoded.values, source)
+    return velocity_perp_market_snapshot(velocity_decoder().decode_as(PERP_MARKET, buffer),
+                                         source)

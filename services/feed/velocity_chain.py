@@ -87,14 +87,11 @@ class VelocityChainReader:
             raise ChainReadError(f"no Velocity State at {address}: is the RPC on Velocity's "
                                  "cluster?")
         try:
-            state = velocity_decoder().decode(bytes(account.data))
+            state = velocity_decoder().decode_as("State", bytes(account.data))
         except AccountLayoutError as error:
             raise AccountLayoutRefused(f"the State at {address}: {error}") from None
-        if state.name != "State":
-            raise AccountLayoutRefused(f"a {state.name} account at the State's address {address}")
-        status = state.values["exchange_status"]
-        return VelocityState(slot, status, halt_reason(status),
-                             Pubkey.from_string(state.values["signer"]))
+        status = state["exchange_status"]
+        return VelocityState(slot, status, halt_reason(status), Pubkey.from_string(state["signer"]))
 
     def market_address(self, index: int) -> Pubkey:
         return self._instructions.address("perp_market", market_index=index)
@@ -121,12 +118,8 @@ class VelocityChainReader:
                         extra={"market_index": index, "owner": str(account.owner)})
             return None
         try:
-            decoded = velocity_decoder().decode(bytes(account.data))
-            if decoded.name != PERP_MARKET:
-                raise AccountLayoutError(f"a {decoded.name} account at a perp market's address",
-                                         account=decoded.name, expected=None,
-                                         actual=len(account.data))
-            market = velocity_perp_market_snapshot(decoded.values, f"velocity {address}")
+            values = velocity_decoder().decode_as(PERP_MARKET, bytes(account.data))
+            market = velocity_perp_market_snapshot(values, f"velocity {address}")
         except AccountLayoutError as error:
             reason = f"perp market {index} ({address}): {error}"
             log.error("perp market account refused: not Velocity's layout",
@@ -136,4 +129,4 @@ class VelocityChainReader:
             log.warning("perp market account holds another index; skipped",
                         extra={"market_index": index, "found": market.market_index})
             return None
-        return VelocityMarket(decoded.values, market)
+        return VelocityMarket(values, market)
