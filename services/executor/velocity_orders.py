@@ -105,28 +105,24 @@ class VelocityOrders:
             "auction_duration": None, "auction_start_price": None, "auction_end_price": None,
             "builder_idx": None, "builder_fee_tenth_bps": None,
         }
-        return self._with_markets("place_perp_order", {"params": params},
-                                  self._signed(), [(market, False)], held)
+        return self._build("place_perp_order", {"params": params}, self._signed(),
+                           [(market, False)], held)
 
     def cancel_order(self, order_id: int | None = None,
                      held: Sequence[PerpMarketRef] = ()) -> Instruction:
-        return self._with_markets("cancel_order", {"order_id": order_id}, self._signed(), [],
-                                  held)
+        return self._build("cancel_order", {"order_id": order_id}, self._signed(), [], held)
 
     def settle_pnl(self, market: PerpMarketRef,
                    held: Sequence[PerpMarketRef] = ()) -> Instruction:
         accounts = {**self._signed(), "spot_market_vault": self._instructions.address(
             "spot_market_vault", market_index=market.quote.index)}
-        remaining = _Remaining(self._instructions)
-        remaining.spot(market.quote, writable=True)
         return self._build("settle_pnl", {"market_index": market.index}, accounts,
-                           [(market, True)], held, remaining)
+                           [(market, True)], held, writes=market.quote)
 
     def settle_funding(self, held: Sequence[PerpMarketRef]) -> Instruction:
         accounts = {"state": self._instructions.address("state"), "user": self.user}
         return self._build("settle_funding_payment", {}, accounts,
-                           [(market, True) for market in held], (), _Remaining(
-                               self._instructions))
+                           [(market, True) for market in held], ())
 
     def _transfer(self, name: str, quote: SpotMarketRef, amount: int, token_account: Pubkey,
                   token_program: Pubkey, held: Sequence[PerpMarketRef]) -> Instruction:
@@ -138,23 +134,21 @@ class VelocityOrders:
             "velocity_signer": self._signer,
             "user_token_account": token_account, "token_program": token_program,
         }
-        remaining = _Remaining(self._instructions)
-        remaining.spot(quote, writable=True)
         args = {"market_index": quote.index, "amount": amount, "reduce_only": False}
-        return self._build(name, args, accounts, [], held, remaining)
+        return self._build(name, args, accounts, [], held, writes=quote)
 
     def _signed(self) -> dict[str, Pubkey]:
         return {"state": self._instructions.address("state"), "user": self.user,
                 "authority": self._authority}
 
-    def _with_markets(self, name: str, args: dict[str, Any], accounts: dict[str, Pubkey],
-                      touched: list[tuple[PerpMarketRef, bool]],
-                      held: Sequence[PerpMarketRef]) -> Instruction:
-        return self._build(name, args, accounts, touched, held, _Remaining(self._instructions))
-
     def _build(self, name: str, args: dict[str, Any], accounts: dict[str, Pubkey],
-               touched: list[tuple[PerpMarketRef, bool]], held: Sequence[PerpMarketRef],
-               remaining: _Remaining) -> Instruction:
+               touched: list[tuple[PerpMarketRef, bool]], held: Sequence[PerpMarketRef], *,
+               writes: SpotMarketRef | None = None) -> Instruction:
+        """The IDL's instruction with the remaining accounts: `writes`, the spot market it
+        changes, then the perp markets held and those it touches (writable as given)."""
+        remaining = _Remaining(self._instructions)
+        if writes is not None:
+            remaining.spot(writes, writable=True)
         for market in held:
             remaining.perp(market)
         for market, writable in touched:
