@@ -23,6 +23,7 @@ from services.common.venue import (
     OrderStatus,
     Side,
 )
+from services.engine.delta import RebalancePlan
 from services.engine.preflight import ApprovedTrade
 from services.engine.trade_request import ACTION_BY_KIND, TradeRequest
 from services.executor.paper_driver import PaperDriver
@@ -69,13 +70,12 @@ class Venue:
         return await self._filled(self._request("close", OrderKind.PERP_CLOSE, market, None,
                                                 ZERO), reason)
 
-    async def reduce(self, market: str, side: Side, size: Decimal,
-                     reason: str) -> OrderResult | None:
-        return await self._rebalance(market, side, size, reason, reduce_only=True)
-
-    async def expand(self, market: str, side: Side, size: Decimal,
-                     reason: str) -> OrderResult | None:
-        return await self._rebalance(market, side, size, reason, reduce_only=False)
+    async def rebalance(self, plan: RebalancePlan, market: str,
+                        reason: str) -> OrderResult | None:
+        """The engine's correction of the plan, as its rebalancer sends it."""
+        self._orders += 1
+        return await self._filled(plan.request(f"backtest-rebalance-{self._orders}", market),
+                                  reason)
 
     async def swap(self, side: Side, size: Decimal, reason: str) -> OrderResult | None:
         kind = OrderKind.SPOT_BUY if side is Side.LONG else OrderKind.SPOT_SELL
@@ -107,12 +107,6 @@ class Venue:
 
     async def price(self, market: str) -> Decimal:
         return (await self.market_data.price(market)).oracle_price
-
-    async def _rebalance(self, market: str, side: Side, size: Decimal, reason: str, *,
-                         reduce_only: bool) -> OrderResult | None:
-        request = self._request("rebalance", OrderKind.PERP_REBALANCE, market, side, size,
-                                source="rebalance", reduce_only=reduce_only)
-        return await self._filled(request, reason)
 
     async def _filled(self, request: TradeRequest, reason: str) -> OrderResult | None:
         """submit() for a strategy that cannot go on without the fill: None when the gates

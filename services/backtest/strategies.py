@@ -94,13 +94,10 @@ class Carry:
             min_trade_size_sol=self.settings.min_trade_size_sol, now=venue.now,
             last_rebalance=self._last_rebalance,
             cooldown_sec=self.settings.rebalance_cooldown_sec)
+        if not plan.actionable:
+            return
         reason = f"carry: rebalance, drift {plan.drift_pct:.2f} %"
-        done = None
-        if plan.action == delta.EXPAND_SHORT:
-            done = await venue.expand(SOL_MARKET, Side.SHORT, plan.correction_size, reason)
-        elif plan.action == delta.REDUCE_SHORT:
-            done = await venue.reduce(SOL_MARKET, Side.LONG, plan.correction_size, reason)
-        if done is not None:
+        if await venue.rebalance(plan, SOL_MARKET, reason) is not None:
             self._last_rebalance = venue.now
 
     async def finish(self, venue: Venue) -> None:

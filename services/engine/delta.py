@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from services.common.venue import OrderKind, Side
+from services.engine.trade_request import ACTION_BY_KIND, TradeRequest
+
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
@@ -82,6 +85,15 @@ class RebalancePlan:
     @property
     def actionable(self) -> bool:
         return self.action != NO_ACTION
+
+    def request(self, request_id: str, hedge_market: str) -> TradeRequest:
+        """The correction as the trade path takes it: expanding sells more of the hedge
+        market, reducing buys back (reduce-only, so it can never turn the short long)."""
+        expand = self.action == EXPAND_SHORT
+        return TradeRequest(request_id, ACTION_BY_KIND[OrderKind.PERP_REBALANCE],
+                            OrderKind.PERP_REBALANCE, hedge_market,
+                            Side.SHORT if expand else Side.LONG, self.correction_size,
+                            source="rebalance", reduce_only=not expand)
 
 
 def plan_rebalance(

@@ -24,7 +24,7 @@ from services.common.decimals import to_wire
 from services.common.errors import DomainError, ErrorCode
 from services.common.market_clock import FeedClock
 from services.common.timeutil import to_timestamp
-from services.common.venue import AccountState, OrderKind, OrderResult, OrderStatus, Side
+from services.common.venue import AccountState, OrderKind, OrderResult, OrderStatus
 from services.engine import commands, delta, outcome, reconcile, resume, snapshot
 from services.engine.account import AccountView
 from services.engine.auto_resume import AutoResume, NotYet
@@ -1051,12 +1051,7 @@ class FundingEngine:
         assert self._trade_path is not None
         self._forget_read_after_fill()  # only this correction's own fill counts
         planned_at = await self._market_now()
-        expand = plan.action == delta.EXPAND_SHORT
-        request = TradeRequest(
-            request_id, commands.REBALANCE, OrderKind.PERP_REBALANCE,
-            self.settings.hedge_market, Side.SHORT if expand else Side.LONG,
-            plan.correction_size, source="rebalance", reduce_only=not expand,
-        )
+        request = plan.request(request_id, self.settings.hedge_market)
         log.info("rebalancing", extra={"action": plan.action, "size": str(plan.correction_size),
                                        "drift_pct": str(plan.drift_pct)})
         result = await self._trade_path.execute(request)

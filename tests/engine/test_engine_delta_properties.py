@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from services.common.venue import OrderKind, Side
 from services.engine import delta
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -168,3 +169,22 @@ def test_property_18_the_spot_leg_sold_at_an_exit_is_what_the_short_hedged(
     assert sell == min(max(-perp, Decimal(0)), max(spot - reserved, Decimal(0)))
     left = max(spot - reserved, Decimal(0)) - sell   # hedgeable spot still held afterwards
     assert left >= 0 and (left == 0 or sell == max(-perp, Decimal(0)))
+
+
+@settings(max_examples=200)
+@given(hedgeable=st.decimals(min_value=Decimal(1), max_value=Decimal(10_000), places=3),
+       gap_pct=st.decimals(min_value=Decimal(5), max_value=Decimal(90), places=2),
+       expand=st.booleans())
+def test_a_correction_expands_the_short_by_selling_or_reduces_it_reduce_only(
+    hedgeable: Decimal, gap_pct: Decimal, expand: bool,
+) -> None:
+    # The one request both the engine's rebalancer and the backtester send for a plan: a short
+    # smaller than the spot it hedges is expanded, a larger one reduced.
+    short = hedgeable * (1 - gap_pct / 100 if expand else 1 + gap_pct / 100)
+    planned = plan(spot_sol=hedgeable + Decimal("0.017"), perp_sol=-short)
+    assert planned.action == (delta.EXPAND_SHORT if expand else delta.REDUCE_SHORT)
+    request = planned.request("r-1", "SOL-PERP")
+    assert (request.kind, request.action, request.market, request.size, request.source) == (
+        OrderKind.PERP_REBALANCE, "REBALANCE", "SOL-PERP", planned.correction_size, "rebalance")
+    assert (request.side, request.reduce_only) == (
+        (Side.SHORT, False) if expand else (Side.LONG, True))
