@@ -138,6 +138,11 @@ def account_state_proto(state: AccountState) -> common_pb2.AccountState:
     return message
 
 
+def _optional(text: str) -> Decimal | None:
+    """A decimal a trusted service wrote, or None where it left the field empty."""
+    return Decimal(text) if text else None
+
+
 # --- answers, wire -> domain (from a trusted service; a position or payment without a side
 # holds nothing and is left out)
 
@@ -155,7 +160,7 @@ def _position_of(message: common_pb2.Position) -> PositionState | None:
         unrealized_pnl=from_wire(message.unrealized_pnl),
         settled_pnl=from_wire(message.settled_pnl),
         total_pnl=from_wire(message.total_pnl),
-        liq_price=from_wire(message.liq_price) if message.liq_price else None,
+        liq_price=_optional(message.liq_price),
         notional=from_wire(message.notional),
         funding_pnl=from_wire(message.funding_pnl),
     )
@@ -200,10 +205,6 @@ def account_state_of(message: common_pb2.AccountState) -> AccountState:
         positions=positions,
         funding_payments=payments,
     )
-
-
-def _optional(text: str) -> Decimal | None:
-    return Decimal(text) if text else None
 
 
 def order_result_of(message: common_pb2.OrderResult, asked: OrderKind | None = None
