@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.common.venue import OrderKind, Side
-from services.engine import engine as engine_module
+from services.engine import delta as delta_module
 from services.engine.trade_request import TradeRequest
 from sim import schedule as S
 from sim.runner import Workspace, run_seed
@@ -56,7 +56,8 @@ def test_an_engine_whose_rebalancer_flips_the_hedge_is_caught(
             size = size * 5
         return TradeRequest(request_id, action, kind, market, side, size, **fields)
 
-    monkeypatch.setattr(engine_module, "TradeRequest", flipping)
+    # The rebalancer's correction is built by RebalancePlan.request (services/engine/delta.py).
+    monkeypatch.setattr(delta_module, "TradeRequest", flipping)
     outcome = run_seed(900_001, workspace, schedule=DRIFT_THEN_TICK)
     assert "position_resized" in outcome.kinds, "\n".join(outcome.trace)
 
