@@ -21,6 +21,18 @@ class ExchangeBits(IntFlag):
     AMM_IMMEDIATE_FILL_PAUSED = 0b1000_0000
 
 
+class PerpOperation(IntFlag):
+    """A perp market's `paused_operations` bits (protocol-v2 state/paused_operations.rs; the
+    same in velocity-v1, where a paused market is Active with these bits, not a status)."""
+
+    UPDATE_FUNDING = 0b0000_0001
+    AMM_FILL = 0b0000_0010
+    FILL = 0b0000_0100
+    SETTLE_PNL = 0b0000_1000
+    SETTLE_PNL_WITH_POSITION = 0b0001_0000
+    LIQUIDATION = 0b0010_0000
+
+
 # The bits that stop each operation of ours.
 DEPOSIT = ExchangeBits.DEPOSIT_PAUSED
 WITHDRAW = ExchangeBits.WITHDRAW_PAUSED

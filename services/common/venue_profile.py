@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,9 @@ class VenueProfile(BaseModel):
     display_name: str
     program_id: str = Field(pattern=_BASE58)
     idl: str
+    # The program's code base, which fixes its account layouts and rules: driftpy reads
+    # "drift"; "velocity" is read with its own IDL (services/executor/velocity).
+    family: Literal["drift", "velocity"] = "drift"
     cluster: str
     genesis_hash: str = Field(pattern=_BASE58)
     quote_symbol: str

@@ -6,8 +6,8 @@ The accounts the IDL names come from the IDL (its PDAs, its signer and writable 
 program also reads the markets and oracles an instruction touches from its remaining accounts,
 which no IDL describes. Those follow Drift's convention, which the fork kept (driftpy's
 `get_remaining_accounts`): every oracle, then every spot market, then every perp market, each
-writable only where the instruction changes it, and with each market held by the account. The
-driver that sends these is not built yet (issue 14): this is what it will send.
+writable only where the instruction changes it, and with each market held by the account.
+The live driver sends them through services/executor/velocity/velocity_view.py.
 """
 
 from __future__ import annotations
@@ -84,11 +84,14 @@ class VelocityOrders:
 
     def deposit(self, quote: SpotMarketRef, amount: int, token_account: Pubkey,
                 token_program: Pubkey, held: Sequence[PerpMarketRef] = ()) -> Instruction:
-        return self._transfer("deposit", quote, amount, token_account, token_program, held)
+        return self._transfer("deposit", quote, amount, token_account, token_program, held,
+                              reduce_only=False)
 
     def withdraw(self, quote: SpotMarketRef, amount: int, token_account: Pubkey,
                  token_program: Pubkey, held: Sequence[PerpMarketRef] = ()) -> Instruction:
-        return self._transfer("withdraw", quote, amount, token_account, token_program, held)
+        # reduce_only: never borrow, only take back what is deposited.
+        return self._transfer("withdraw", quote, amount, token_account, token_program, held,
+                              reduce_only=True)
 
     def market_order(self, market: PerpMarketRef, side: Side, base_amount: int,
                      limit_price: int, *, reduce_only: bool, max_ts: int, user_order_id: int,
@@ -125,7 +128,8 @@ class VelocityOrders:
                            [(market, True) for market in held], ())
 
     def _transfer(self, name: str, quote: SpotMarketRef, amount: int, token_account: Pubkey,
-                  token_program: Pubkey, held: Sequence[PerpMarketRef]) -> Instruction:
+                  token_program: Pubkey, held: Sequence[PerpMarketRef], *,
+                  reduce_only: bool) -> Instruction:
         accounts = {
             **self._signed(),
             "user_stats": self._instructions.address("user_stats", authority=self._authority),
@@ -134,7 +138,7 @@ class VelocityOrders:
             "velocity_signer": self._signer,
             "user_token_account": token_account, "token_program": token_program,
         }
-        args = {"market_index": quote.index, "amount": amount, "reduce_only": False}
+        args = {"market_index": quote.index, "amount": amount, "reduce_only": reduce_only}
         return self._build(name, args, accounts, [], held, writes=quote)
 
     def _signed(self) -> dict[str, Pubkey]:

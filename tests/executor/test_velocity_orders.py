@@ -62,11 +62,13 @@ def test_a_market_order_carries_velocity_s_params_and_reads_the_markets_it_needs
 
 def test_a_deposit_and_a_withdrawal_write_the_quote_market_and_its_vault() -> None:
     token_account = Pubkey.new_unique()
-    for name, build in (("deposit", ORDERS.deposit), ("withdraw", ORDERS.withdraw)):
+    # A withdrawal is reduce-only: it takes back what is deposited and never borrows.
+    for name, build, reduce_only in (("deposit", ORDERS.deposit, False),
+                                     ("withdraw", ORDERS.withdraw, True)):
         instruction = build(USDT, 25_000_000, token_account, TOKEN_PROGRAM, held=[SOL])
         decoded = IX.decode(instruction)
         assert (decoded.name, decoded.args) == (
-            name, {"market_index": 0, "amount": 25_000_000, "reduce_only": False})
+            name, {"market_index": 0, "amount": 25_000_000, "reduce_only": reduce_only})
         assert decoded.accounts["spot_market_vault"] == IX.address("spot_market_vault",
                                                                    market_index=0)
         assert decoded.accounts["user_stats"] == IX.address("user_stats", authority=AUTHORITY)

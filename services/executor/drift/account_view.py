@@ -13,7 +13,7 @@ from driftpy.math.perp_position import (
 )
 
 from services.common.venue import AccountState, PositionState, Side
-from services.executor.drift.drift_view import DriftView
+from services.executor.drift.venue_view import VenueView
 
 QUOTE = Decimal(10**6)  # QUOTE_PRECISION and PRICE_PRECISION
 BASE = Decimal(10**9)  # BASE_PRECISION
@@ -29,7 +29,7 @@ def base(value: int) -> Decimal:
     return Decimal(value) / BASE
 
 
-def positions(view: DriftView) -> list[PositionState]:
+def positions(view: VenueView) -> list[PositionState]:
     user = view.user
     found = []
     for position in view.user_account().perp_positions:
@@ -59,7 +59,7 @@ def positions(view: DriftView) -> list[PositionState]:
     return found
 
 
-def unsettled_pnl(view: DriftView, market_index: int) -> Decimal:
+def unsettled_pnl(view: VenueView, market_index: int) -> Decimal:
     """What settle_pnl would move for this market: the position's PnL with funding."""
     for position in view.user_account().perp_positions:
         if position.market_index == market_index:
@@ -69,7 +69,7 @@ def unsettled_pnl(view: DriftView, market_index: int) -> Decimal:
     return Decimal(0)
 
 
-def account_state(view: DriftView, *, account: str, venue: str, wallet_usdc: Decimal,
+def account_state(view: VenueView, *, account: str, venue: str, wallet_usdc: Decimal,
                   wallet_sol: Decimal, as_of: datetime) -> AccountState:
     user = view.user
     quote_market = view.spot_market(view.quote_spot_index)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from anchorpy import Idl, Program
 from driftpy.account_subscription_config import AccountSubscriptionConfig
@@ -24,26 +23,28 @@ from driftpy.drift_client import DriftClient
 from driftpy.drift_user import DriftUser
 from driftpy.oracles.oracle_id import get_oracle_id
 from driftpy.types import (
-    OraclePriceData,
-    PerpMarketAccount,
-    SpotMarketAccount,
-    StateAccount,
+    MarketType,
+    OrderParams,
+    OrderType,
+    PositionDirection,
     TxParams,
-    UserAccount,
 )
 from solana.rpc.async_api import AsyncClient
+from solders.address_lookup_table_account import AddressLookupTableAccount
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from services.common.account_layouts import StrictAccountsCoder
-from services.common.errors import DomainError, ErrorCode
 from services.common.venue_profile import VenueProfile
+from services.executor.drift.venue_view import (  # noqa: F401  (MarketRef: callers' name)
+    MarketRef,
+    PerpOrderParams,
+    VenueView,
+    market_name,
+)
 
 COMPUTE_UNITS = 600_000
-
-
-def market_name(raw: Iterable[int]) -> str:
-    return bytes(raw).decode(errors="replace").strip().strip("\x00")
 
 
 def build_drift_client(connection: AsyncClient, keypair: Keypair, profile: VenueProfile,
@@ -70,15 +71,11 @@ def build_drift_client(connection: AsyncClient, keypair: Keypair, profile: Venue
     return client
 
 
-@dataclass(frozen=True)
-class MarketRef:
-    symbol: str
-    index: int
-
-
-class DriftView:
+class DriftView(VenueView):
     def __init__(self, client: DriftClient, sub_account: int, quote_spot_index: int) -> None:
         self.client = client
+        self.accounts = client
+        self.authority = client.authority
         self.sub_account = sub_account
         self.quote_spot_index = quote_spot_index
         self.perp_by_symbol: dict[str, int] = {}
@@ -87,7 +84,6 @@ class DriftView:
     # --- reads
 
     async def load_all(self) -> None:
-        """State, every market and oracle, the user: the first sync and every re-sync."""
         if self.client.users:
             await self.client.account_subscriber.fetch()
             await self.user.account_subscriber.fetch()
@@ -100,7 +96,6 @@ class DriftView:
                                for m in cache["spot_markets"]}
 
     async def refresh(self, perp_indexes: Iterable[int] = ()) -> None:
-        """The user, then the State, its markets (and `perp_indexes`) with their oracles."""
         await self.user.account_subscriber.fetch()
         account = self.user_account()
         perps = set(perp_indexes) | {p.market_index for p in account.perp_positions
@@ -128,7 +123,6 @@ class DriftView:
             cache["oracle_price_data"][get_oracle_id(key, source)] = price
 
     async def refresh_status(self, perp_index: int | None) -> None:
-        """The State and one market's oracle: what the venue status reports."""
         program = self.client.program
         cache = self.client.account_subscriber.cache
         market = self.client.get_perp_market_account(perp_index) \
@@ -143,63 +137,42 @@ class DriftView:
             oracle_id = get_oracle_id(market.amm.oracle, market.amm.oracle_source)
             cache["oracle_price_data"][oracle_id] = answers[1]
 
-    # --- what was read
+    async def lookup_tables(self) -> list[AddressLookupTableAccount]:
+        return await self.client.fetch_market_lookup_table_accounts()
 
     @property
     def user(self) -> DriftUser:
         return self.client.get_user(self.sub_account)
 
-    def has_user(self) -> bool:
-        try:
-            return self.user.get_user_account_and_slot() is not None
-        except KeyError:
-            return False
+    # --- instructions
 
-    def user_account(self) -> UserAccount:
-        if not self.has_user():
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"the wallet {self.client.authority} has no venue user account for sub-account "
-                f"{self.sub_account}; initialize it first",
-            )
-        return self.user.get_user_account()
+    async def deposit_instructions(self, units: int, token_account: Pubkey) -> list[Instruction]:
+        return await self.client.get_deposit_collateral_ix(
+            units, self.quote_spot_index, token_account, self.sub_account, False, True)
 
-    def state(self) -> StateAccount:
-        state = self.client.get_state_account()
-        if state is None:
-            raise DomainError(ErrorCode.VENUE_UNAVAILABLE, "the program's State is not loaded")
-        return state
+    async def withdraw_instructions(self, units: int,
+                                    token_account: Pubkey) -> list[Instruction]:
+        return await self.client.get_withdraw_collateral_ix(
+            units, self.quote_spot_index, token_account, True, self.sub_account)
 
-    def perp_ref(self, symbol: str) -> MarketRef:
-        index = self.perp_by_symbol.get(symbol)
-        if index is None:
-            known = ", ".join(sorted(self.perp_by_symbol)[:12])
-            raise DomainError(ErrorCode.INVALID_MARKET,
-                              f"unknown market {symbol[:40]!r}; the venue lists: {known or 'none'}")
-        return MarketRef(symbol, index)
+    def perp_order_instruction(self, order: PerpOrderParams) -> Instruction:
+        params = OrderParams(
+            order_type=OrderType.Market(),
+            market_type=MarketType.Perp(),
+            direction=PositionDirection.Long() if order.long else PositionDirection.Short(),
+            base_asset_amount=order.base_units,
+            market_index=order.index,
+            price=order.limit_price,
+            user_order_id=order.user_order_id,
+            reduce_only=order.reduce_only,
+            max_ts=order.max_ts,
+        )
+        return self.client.get_place_perp_order_ix(params, self.sub_account)
 
-    def perp_symbol(self, index: int) -> str:
-        market = self.client.get_perp_market_account(index)
-        return market_name(market.name) if market else f"PERP-{index}"
-
-    def perp_market(self, index: int) -> PerpMarketAccount:
-        market = self.client.get_perp_market_account(index)
-        if market is None:
-            raise DomainError(ErrorCode.INVALID_MARKET, f"perp market {index} is not loaded")
-        return market
-
-    def spot_market(self, index: int) -> SpotMarketAccount:
-        market = self.client.get_spot_market_account(index)
-        if market is None:
-            raise DomainError(ErrorCode.INVALID_MARKET, f"spot market {index} is not loaded")
-        return market
-
-    def perp_oracle(self, index: int) -> OraclePriceData:
-        price = self.client.get_oracle_price_data_for_perp_market(index)
-        if price is None:
-            raise DomainError(ErrorCode.VENUE_UNAVAILABLE,
-                              f"no oracle price for perp market {index}")
-        return price
+    def settle_pnl_instruction(self, perp_index: int) -> Instruction:
+        return self.client.get_settle_pnl_ix(
+            self.client.get_user_account_public_key(self.sub_account), self.user_account(),
+            perp_index)
 
 
 def _replace_markets(cached: list, fresh: list) -> None:

@@ -43,7 +43,6 @@ from services.common.venue import (
 from services.common.venue_profile import VenueProfile
 from services.executor.drift import account_view, order_prep, venue_rules
 from services.executor.drift.account_view import LAMPORTS, QUOTE, base, quote
-from services.executor.drift.drift_view import DriftView
 from services.executor.drift.funding import funding_payments
 from services.executor.drift.link import RpcLink
 from services.executor.drift.order_log import OrderLog, SentOrder
@@ -51,6 +50,7 @@ from services.executor.drift.order_prep import Finish, PerpOrder, Prepared
 from services.executor.drift.outcomes import Outcomes
 from services.executor.drift.sending import OrderSender
 from services.executor.drift.session import DriverTiming, VenueSession
+from services.executor.drift.venue_view import VenueView
 from services.executor.drift.wallet_key import WalletKey
 from services.executor.order_journal import OrderJournal
 from services.executor.order_record import OrderRecord
@@ -188,9 +188,7 @@ class DriftDriver:
                 raise DomainError(ErrorCode.INSUFFICIENT_BALANCE,
                                   f"deposit of {amount} {QUOTE_MARKET} exceeds the wallet's "
                                   f"{usdc} {QUOTE_MARKET}")
-            ixs = await view.client.get_deposit_collateral_ix(
-                units, session.profile.quote_spot_market_index, session.quote_token_account(),
-                session.sub_account, False, True)
+            ixs = await view.deposit_instructions(units, session.quote_token_account())
             return Prepared(self._pending(intent), self._transfer_done(amount), ixs)
 
         return (await self._order(intent, prepare)).result
@@ -211,10 +209,7 @@ class DriftDriver:
                 raise DomainError(ErrorCode.INSUFFICIENT_COLLATERAL,
                                   f"withdrawal of {amount} {QUOTE_MARKET} exceeds free "
                                   f"collateral {free:.6f} {QUOTE_MARKET}")
-            # reduce_only: never borrow, only take back what is deposited.
-            ixs = await view.client.get_withdraw_collateral_ix(
-                units, session.profile.quote_spot_market_index, session.quote_token_account(),
-                True, session.sub_account)
+            ixs = await view.withdraw_instructions(units, session.quote_token_account())
             return Prepared(self._pending(intent), self._transfer_done(amount), ixs)
 
         return (await self._order(intent, prepare)).result
@@ -368,25 +363,23 @@ class DriftDriver:
     def _pending(self, intent: OrderIntent) -> SentOrder:
         return order_prep.pending(intent, self._clock.now())
 
-    def _quote_units(self, view: DriftView, amount: Decimal) -> int:
+    def _quote_units(self, view: VenueView, amount: Decimal) -> int:
         return order_prep.quote_units(view, self._session.profile.quote_spot_market_index,
                                       amount)
 
-    def _perp_prepared(self, view: DriftView, intent: OrderIntent, index: int, side: Side,
+    def _perp_prepared(self, view: VenueView, intent: OrderIntent, index: int, side: Side,
                        units: int, limit: Decimal, oracle: Decimal, *,
                        reduce_only: bool) -> Prepared:
         return order_prep.perp_prepared(
             view, intent, PerpOrder(index, side, units, limit, oracle, reduce_only),
-            sub_account=self._session.sub_account, now=self._clock.now(),
+            now=self._clock.now(),
             fill_wait=self._timing.fill_wait, finish=self._sender.perp_done)
 
-    def _settle_prepared(self, view: DriftView, intent: OrderIntent, index: int) -> Prepared:
+    def _settle_prepared(self, view: VenueView, intent: OrderIntent, index: int) -> Prepared:
         venue_rules.require_operation(view.state().exchange_status, venue_rules.SETTLE,
                                       f"settle PnL on {intent.market}")
         amount = account_view.unsettled_pnl(view, index)
-        sub_account = self._session.sub_account
-        ix = view.client.get_settle_pnl_ix(view.client.get_user_account_public_key(
-            sub_account), view.user_account(), index)
+        ix = view.settle_pnl_instruction(index)
         record = self._pending(intent)
         record.extra = {"unsettled_pnl": str(amount)}
 

@@ -28,12 +28,12 @@ from driftpy.constants.numeric_constants import (
 )
 
 from services.common.venue import FundingPayment, Side
-from services.executor.drift.drift_view import DriftView
+from services.executor.drift.venue_view import VenueView
 
 HOUR = timedelta(hours=1)
 
 
-def funding_payments(view: DriftView, since: datetime | None = None) -> list[FundingPayment]:
+def funding_payments(view: VenueView, since: datetime | None = None) -> list[FundingPayment]:
     """The latest funding update's payment to each position still owed it; `since` keeps
     those settled at or after it (a payment for hour H is made at H + 1 h, as in paper)."""
     found = []

@@ -9,16 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from driftpy.types import MarketType, OrderParams, OrderType, PositionDirection
 from solders.instruction import Instruction
 
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue import OrderIntent, OrderResult, OrderStatus, Side
 from services.executor.drift import venue_rules
 from services.executor.drift.account_view import BASE, QUOTE, base, quote
-from services.executor.drift.drift_view import DriftView
 from services.executor.drift.order_log import SentOrder
 from services.executor.drift.transactions import Signed
+from services.executor.drift.venue_view import PerpOrderParams, VenueView
 
 ZERO = Decimal(0)
 LIVE_MAX_LEVERAGE = Decimal(5)  # property 4, live venue
@@ -45,7 +44,7 @@ def pending(intent: OrderIntent, now: datetime) -> SentOrder:
         requested_size=intent.size, executed_at=now))
 
 
-def quote_units(view: DriftView, quote_market_index: int, amount: Decimal) -> int:
+def quote_units(view: VenueView, quote_market_index: int, amount: Decimal) -> int:
     decimals = view.spot_market(quote_market_index).decimals
     units = int((amount * Decimal(10**decimals)).to_integral_value(ROUND_DOWN))
     if units <= 0:
@@ -54,12 +53,12 @@ def quote_units(view: DriftView, quote_market_index: int, amount: Decimal) -> in
     return units
 
 
-def base_amount(view: DriftView, index: int) -> int:
+def base_amount(view: VenueView, index: int) -> int:
     position = view.user.get_perp_position(index)
     return position.base_asset_amount if position else 0
 
 
-def base_units(view: DriftView, index: int, size: Decimal) -> int:
+def base_units(view: VenueView, index: int, size: Decimal) -> int:
     """The size on the market's order step; a size below its minimum is refused."""
     amm = view.perp_market(index).amm
     units = int((size * BASE).to_integral_value(ROUND_DOWN))
@@ -72,7 +71,7 @@ def base_units(view: DriftView, index: int, size: Decimal) -> int:
     return units
 
 
-def check_market(view: DriftView, index: int, symbol: str, *, increasing: bool) -> None:
+def check_market(view: VenueView, index: int, symbol: str, *, increasing: bool) -> None:
     venue_rules.require_operation(view.state().exchange_status, venue_rules.PERP_ORDER,
                                   f"trade {symbol}")
     market = view.perp_market(index)
@@ -81,7 +80,7 @@ def check_market(view: DriftView, index: int, symbol: str, *, increasing: bool) 
                                increasing=increasing)
 
 
-def check_leverage(view: DriftView, symbol: str, units: int, oracle: Decimal) -> None:
+def check_leverage(view: VenueView, symbol: str, units: int, oracle: Decimal) -> None:
     user = view.user
     collateral = quote(user.get_total_collateral())
     exposure = sum((base(abs(p.base_asset_amount)) * quote(view.perp_oracle(
@@ -106,7 +105,7 @@ class PerpOrder:
     reduce_only: bool
 
 
-def perp_prepared(view: DriftView, intent: OrderIntent, order: PerpOrder, *, sub_account: int,
+def perp_prepared(view: VenueView, intent: OrderIntent, order: PerpOrder, *,
                   now: datetime, fill_wait: float, finish: Finish) -> Prepared:
     """A market order on a perp, with what its fill is measured against later."""
     position = view.user.get_perp_position(order.index)
@@ -115,20 +114,16 @@ def perp_prepared(view: DriftView, intent: OrderIntent, order: PerpOrder, *, sub
     record.quote_before = position.quote_asset_amount if position else 0
     record.extra = {"market_index": str(order.index), "oracle_price": str(order.oracle),
                     "price_limit": str(order.limit)}
-    long = order.side is Side.LONG
-    params = OrderParams(
-        order_type=OrderType.Market(),
-        market_type=MarketType.Perp(),
-        direction=PositionDirection.Long() if long else PositionDirection.Short(),
-        base_asset_amount=order.units,
-        market_index=order.index,
-        price=int((order.limit * QUOTE).to_integral_value(ROUND_DOWN)),
-        user_order_id=user_order_id(intent.client_order_id),
+    ix = view.perp_order_instruction(PerpOrderParams(
+        index=order.index,
+        long=order.side is Side.LONG,
+        base_units=order.units,
+        limit_price=int((order.limit * QUOTE).to_integral_value(ROUND_DOWN)),
         reduce_only=order.reduce_only,
+        user_order_id=user_order_id(intent.client_order_id),
         # The order cannot fill after this: an unfilled market order expires on chain.
         max_ts=int(now.timestamp() + fill_wait),
-    )
-    ix = view.client.get_place_perp_order_ix(params, sub_account)
+    ))
     return Prepared(record, finish, [ix])
 
 

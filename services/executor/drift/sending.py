@@ -14,12 +14,12 @@ from services.common.account_layouts import AccountLayoutError
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue import OrderIntent, OrderKind, OrderResult, OrderStatus, Side
 from services.executor.drift.account_view import BASE, base, quote
-from services.executor.drift.drift_view import DriftView
 from services.executor.drift.link import LinkDown
 from services.executor.drift.order_log import SentOrder
 from services.executor.drift.order_prep import Prepared
 from services.executor.drift.outcomes import Outcomes
 from services.executor.drift.session import VenueSession
+from services.executor.drift.venue_view import VenueView
 from services.executor.order_journal import OrderJournal
 from services.executor.order_record import NOT_FINAL
 
@@ -177,7 +177,7 @@ class OrderSender:
         return self._outcomes.filled(record, fill_from_moves(view, record, moved, quote_moved))
 
 
-def fill_from_moves(view: DriftView, record: SentOrder, moved: int,
+def fill_from_moves(view: VenueView, record: SentOrder, moved: int,
                     quote_moved: int) -> OrderResult:
     """Size and price from the position's change; the taker fee from the State's first fee
     tier (Drift charges it in the quote asset amount)."""

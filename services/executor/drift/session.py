@@ -28,11 +28,12 @@ from services.common.venue_profile import VenueProfile
 from services.executor.drift import venue_rules
 from services.executor.drift.account_view import LAMPORTS
 from services.executor.drift.confirmation import Confirmer, ConfirmTiming
-from services.executor.drift.drift_view import DriftView, build_drift_client
 from services.executor.drift.link import LinkDown, RpcLink, is_transport_error
 from services.executor.drift.swap_api import SwapApi
 from services.executor.drift.transactions import TxPipeline
+from services.executor.drift.venue_view import VenueView
 from services.executor.drift.wallet_key import WalletKey
+from services.executor.venue_views import open_venue_view
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class VenueSession:
         self._mainnet_refusal = "the cluster has not been identified yet"
         self._layout_refusal = ""  # why the venue's accounts are not read, when they are not
         self.connection: AsyncClient | None = None
-        self.view: DriftView | None = None
+        self.view: VenueView | None = None
         self.link: RpcLink | None = None
         self.pipeline: TxPipeline | None = None
         self.confirmer: Confirmer | None = None
@@ -99,9 +100,8 @@ class VenueSession:
     async def open(self) -> None:
         """Connects and syncs; an unreachable venue is reconnected in the background."""
         self.connection = AsyncClient(self._rpc_url, timeout=RPC_TIMEOUT_SECONDS)
-        client = build_drift_client(self.connection, self.wallet.keypair(), self.profile,
+        self.view = open_venue_view(self.connection, self.wallet.keypair(), self.profile,
                                     self.sub_account)
-        self.view = DriftView(client, self.sub_account, self.profile.quote_spot_market_index)
         timing = self.timing
         self.link = RpcLink(self._probe, self._sync, sleep=self._sleep,
                             retry_delays=timing.retry_delays,
@@ -148,7 +148,7 @@ class VenueSession:
             raise
         self._layout_refusal = ""
         try:
-            self.lookup_tables = await self.view.client.fetch_market_lookup_table_accounts()
+            self.lookup_tables = await self.view.lookup_tables()
         except Exception:
             log.warning("market lookup tables not readable; sending without them")
             self.lookup_tables = []
@@ -227,7 +227,7 @@ class VenueSession:
         reasons = []
         if self._mainnet_refusal:
             reasons.append(self._mainnet_refusal)
-        state = self.view.client.get_state_account()
+        state = self.view.state_or_none()
         if state is not None and venue_rules.halt_reason(state.exchange_status):
             reasons.append(venue_rules.halt_reason(state.exchange_status))
         if not self.view.has_user():
@@ -240,7 +240,7 @@ class VenueSession:
         index = self.view.perp_by_symbol.get(SPOT_PRICE_MARKET)
         if index is None:
             return 0.0
-        oracle = self.view.client.get_oracle_price_data_for_perp_market(index)
+        oracle = self.view.perp_oracle_or_none(index)
         if oracle is None or not oracle.slot:
             return 0.0
         return venue_rules.oracle_staleness_ms(slot, oracle.slot, self._max_stale_slots)
@@ -299,7 +299,7 @@ class VenueSession:
                 f"this executor trades sub-account {self.sub_account} (DRIFT_SUB_ACCOUNT); "
                 f"sub-account {sub_account} was asked for")
 
-    def require_link(self) -> DriftView:
+    def require_link(self) -> VenueView:
         assert self.link is not None and self.view is not None
         if not self.link.connected:
             why = self._layout_refusal or f"the venue link is down ({self.link.reason})"
@@ -308,7 +308,7 @@ class VenueSession:
                 f"{why}; trading resumes once it is re-established and the account re-synced")
         return self.view
 
-    async def require_trading(self, perp_indexes: tuple[int, ...] = ()) -> DriftView:
+    async def require_trading(self, perp_indexes: tuple[int, ...] = ()) -> VenueView:
         """Before every trade: link up, not an unconfirmed mainnet, fresh State and user."""
         view = self.require_link()
         if self._mainnet_refusal:
