@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from driftpy.constants.numeric_constants import PRICE_PRECISION
-
 from services.common.clock import Clock
 from services.common.errors import DomainError, ErrorCode
 from services.feed.data_api_history import DataApiHistory
@@ -35,21 +33,20 @@ from services.feed.drift_chain import (
 )
 from services.feed.drift_live_rows import (
     ACCOUNT_ORACLE_SOURCE,
+    DRIFT_ROWS,
     ORACLE_SOURCE,
     SECONDS_PER_SLOT,
     LiveMarket,
     age_slots,
-    live_market,
-    live_oracle,
     slots_to_seconds,
 )
 from services.feed.funding_math import HOUR, apr_percent, last_settled_period
+from services.feed.live_venue import LiveReader, LiveRows
 from services.feed.market_table import listed_by_default, market_stats, sort_by_apr
 from services.feed.replay_market import ClockState, FundingRecordRow, FundingTable
 
 log = logging.getLogger(__name__)
 
-SOURCE_NAME = "drift"
 CLOCK_MODE = "wall"
 HISTORY_DEFAULT_LIMIT = 10_000
 HISTORY_SOURCE = "data_api_hourly"
@@ -78,9 +75,12 @@ class LiveTable:
 
 
 class DriftLiveMarket:
+    """The live source of a Drift-family venue: Drift's by default; `rows` and a reader of the
+    venue's chain make it another's (velocity_live.py)."""
+
     def __init__(
         self,
-        reader: DriftChainReader,
+        reader: DriftChainReader | LiveReader,
         history: DataApiHistory,
         clock: Clock,
         *,
@@ -88,8 +88,10 @@ class DriftLiveMarket:
         price_refresh_seconds: float = 3.0,
         failure_backoff_seconds: float = 30.0,
         venue_name: str = "drift",
+        rows: LiveRows = DRIFT_ROWS,
     ) -> None:
         self._reader = reader
+        self._venue_rows = rows
         self._history = history
         self._clock = clock
         self._ttl = cache_ttl_seconds
@@ -109,7 +111,7 @@ class DriftLiveMarket:
 
     @property
     def source_name(self) -> str:
-        return SOURCE_NAME
+        return self._venue_rows.source_name
 
     async def close(self) -> None:
         await self._reader.close()
@@ -140,7 +142,8 @@ class DriftLiveMarket:
                 why = self._failure[1] if self._failure else "not read yet"
                 raise DomainError(
                     ErrorCode.VENUE_UNAVAILABLE,
-                    f"the Drift markets could not be read from the RPC and none were read "
+                    f"the {self._venue_rows.venue_label} markets could not be read from the RPC "
+                    f"and none were read "
                     f"before: {why}",
                 )
             return self._table
@@ -151,7 +154,8 @@ class DriftLiveMarket:
         except ChainReadError as error:
             self._failure = (self._clock.now(), str(error))
             # A refused layout is a venue/profile mismatch, said in full: no traceback.
-            log.error("Drift markets not refreshed; serving the last table",
+            log.error("%s markets not refreshed; serving the last table",
+                      self._venue_rows.venue_label,
                       exc_info=None if isinstance(error, AccountLayoutRefused) else error,
                       extra={"table_age_seconds": self._age(self._table.fetched_at)
                              if self._table else None, "error": str(error)})
@@ -159,14 +163,15 @@ class DriftLiveMarket:
         now = self._clock.now()
         markets: dict[str, LiveMarket] = {}
         for account in chain.markets:
-            source = f"{self._venue} perp market {int(account.market_index)} at slot {chain.slot}"
-            market = await live_market(account, chain.oracles, now, source)
+            index = self._venue_rows.market_index(account)
+            source = f"{self._venue} perp market {index} at slot {chain.slot}"
+            market = await self._venue_rows.live_market(account, chain, now, source)
             markets[market.snapshot.symbol] = market
         self._table = LiveTable(now, chain, markets)
         self._oracles = (now, chain.oracles)
         self._oracles_failed_at = None
         self._failure = None
-        log.info("Drift markets read", extra={
+        log.info("%s markets read", self._venue_rows.venue_label, extra={
             "markets": len(markets), "missing": len(chain.missing), "slot": chain.slot})
 
     # ---- markets -------------------------------------------------------------------------
@@ -207,12 +212,10 @@ class DriftLiveMarket:
         chain = table.chain
         notes = [
             f"Live {self._venue} perp market accounts read over RPC at slot {chain.slot}, "
-            f"{table.fetched_at.isoformat()}, decoded by driftpy; the table is re-read at most "
+            f"{table.fetched_at.isoformat()}, decoded by {self._venue_rows.decoded_by}; the "
+            f"table is re-read at most "
             f"every {self._ttl:g} s (data_age_seconds is its age).",
-            "rate_1h is each market's last settled hourly rate (amm.last_funding_rate over the "
-            "oracle TWAP; rate_period_start is the hour it covers); estimated_next_rate_1h is "
-            "driftpy's estimate of the next hour for longs, from live TWAPs with the AMM reserve "
-            "price as mark price.",
+            *self._venue_rows.notes(chain),
             "Open interest is (long base + |short base|) x the oracle price; 24h volume is the "
             "account's volume24h.",
             f"Oracle ages are counted in slots from the RPC's slot to the oracle's last update "
@@ -221,8 +224,8 @@ class DriftLiveMarket:
         ]
         if chain.missing:
             notes.append(
-                f"{len(chain.missing)} markets of driftpy's mainnet list are not served by this "
-                "RPC and are skipped (market indices "
+                f"{len(chain.missing)} markets of {self._venue_rows.market_list} are not served "
+                "by this RPC and are skipped (market indices "
                 f"{', '.join(map(str, chain.missing[:20]))}"
                 f"{', ...' if len(chain.missing) > 20 else ''})."
             )
@@ -271,17 +274,16 @@ class DriftLiveMarket:
         table = await self._current()
         read_at, readings = await self._oracle_readings(table)
         live = table.markets[snapshot.symbol]
-        oracle = live_oracle(live.account, readings)
+        oracle = self._venue_rows.live_oracle(live.account, readings)
         rpc_slot = max(readings.slot, table.chain.slot)
         oracle_slots = age_slots(rpc_slot, oracle.last_update_slot)
-        mark_slots = age_slots(table.chain.slot, int(live.account.amm.last_update_slot))
-        # The TWAP funding is computed against: the market's on-chain oracle TWAP.
-        twap = live.account.amm.historical_oracle_data.last_oracle_price_twap
+        mark_slots = age_slots(table.chain.slot, live.snapshot.last_update_slot)
         return LivePrice(
             market=snapshot.symbol,
             oracle=oracle.price,
             mark=live.mark_price,
-            oracle_twap=Decimal(twap) / PRICE_PRECISION,
+            # The TWAP funding is computed against: the market's on-chain oracle TWAP.
+            oracle_twap=live.snapshot.oracle_twap,
             as_of=read_at,
             oracle_age_slots=oracle_slots,
             # slots at 0.4 s, plus the wall seconds since the reading was taken

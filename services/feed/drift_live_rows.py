@@ -123,3 +123,33 @@ async def live_market(
     estimate = await estimated_next_rate(market, oracle.data, mark_raw, int(now.timestamp()))
     row = replace(funding_market_row(snapshot, rate, quote), estimated_next_rate_1h=estimate)
     return LiveMarket(market, snapshot, oracle, mark, row)
+
+
+class DriftRows:
+    """Drift's rows for the live source (live_venue.LiveRows): driftpy's accounts and estimate."""
+
+    source_name = "drift"
+    venue_label = "Drift"
+    decoded_by = "driftpy"
+    market_list = "driftpy's mainnet list"
+
+    def market_index(self, account: Any) -> int:
+        return int(account.market_index)
+
+    async def live_market(self, account: Any, chain: Any, now: datetime,
+                          source: str) -> LiveMarket:
+        return await live_market(account, chain.oracles, now, source)
+
+    def live_oracle(self, account: Any, readings: OracleReadings) -> LiveOracle:
+        return live_oracle(account, readings)
+
+    def notes(self, chain: Any) -> list[str]:
+        return [
+            "rate_1h is each market's last settled hourly rate (amm.last_funding_rate over the "
+            "oracle TWAP; rate_period_start is the hour it covers); estimated_next_rate_1h is "
+            "driftpy's estimate of the next hour for longs, from live TWAPs with the AMM reserve "
+            "price as mark price.",
+        ]
+
+
+DRIFT_ROWS = DriftRows()

@@ -8,7 +8,11 @@ from services.common.venue_profile import VenueProfile, load_profile
 from services.feed.data_api_history import DataApiHistory
 from services.feed.drift_chain import DriftChainReader
 from services.feed.drift_live import DriftLiveMarket
+from services.feed.drift_live_rows import DRIFT_ROWS
+from services.feed.live_venue import LiveRows
 from services.feed.settings import FeedSettings
+from services.feed.velocity_chain import VelocityChainReader
+from services.feed.velocity_live import VelocityLiveReader, VelocityRows
 
 
 def venue_profile(settings: FeedSettings) -> VenueProfile:
@@ -22,21 +26,32 @@ def venue_profile(settings: FeedSettings) -> VenueProfile:
 def build_live_market(
     settings: FeedSettings, profile: VenueProfile, clock: Clock | None = None
 ) -> DriftLiveMarket:
+    """Drift's live source, or Velocity's when the profile is Velocity's (its accounts need its
+    own IDL, its State counts its markets and its funding rules are its own: velocity_live.py)."""
     clock = clock or SystemClock()
     data_api_url = (
         settings.data_api_url if settings.data_api_url is not None else profile.data_api_url
-    )
-    reader = DriftChainReader.connect(
-        settings.rpc_url, profile, retry_delays=settings.rpc_retry_delays
     )
     history = DataApiHistory(
         data_api_url, clock, shape=settings.data_api_shape,
         ttl_seconds=settings.cache_ttl_sec, retry_delays=settings.rpc_retry_delays,
     )
+    reader: DriftChainReader | VelocityLiveReader
+    rows: LiveRows
+    if profile.family == "velocity":
+        reader = VelocityLiveReader(VelocityChainReader.connect(
+            settings.rpc_url, market_indexes=[], retry_delays=settings.rpc_retry_delays))
+        rows = VelocityRows(profile.quote_symbol)
+    else:
+        reader = DriftChainReader.connect(
+            settings.rpc_url, profile, retry_delays=settings.rpc_retry_delays
+        )
+        rows = DRIFT_ROWS
     return DriftLiveMarket(
         reader, history, clock,
         cache_ttl_seconds=settings.cache_ttl_sec,
         price_refresh_seconds=settings.price_refresh_sec,
         failure_backoff_seconds=settings.rpc_failure_backoff_sec,
         venue_name=profile.name,
+        rows=rows,
     )

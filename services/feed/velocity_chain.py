@@ -2,9 +2,10 @@
 (its `perp_market` seeds), owned by Velocity's program, decoded with Velocity's IDL into the
 feed's `PerpMarketSnapshot`s.
 
-The feed does not serve Velocity yet (its profile is refused until the executor trades it: issue
-14); this is the reading a Velocity source will stand on. As with Drift's reader, an account in
-another layout fails the whole read (AccountLayoutRefused), never misread or skipped quietly.
+The feed's Velocity mode (velocity_live.py) reads through it: the State (paused operations and
+how many markets there are), then the markets and their oracles. As with Drift's reader, an
+account in another layout fails the whole read (AccountLayoutRefused), never misread or skipped
+quietly.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from services.common.anchor_instructions import AnchorInstructions
 from services.common.exchange_status import halt_reason
 from services.feed.chain_accounts import ChainAccounts, ChainReadError, Sleep
 from services.feed.drift_accounts import PerpMarketSnapshot
-from services.feed.drift_chain import AccountLayoutRefused
+from services.feed.drift_chain import RPC_TIMEOUT_SECONDS, AccountLayoutRefused
 from services.feed.oracle_reads import OracleReadings, read_oracle_prices
 from services.feed.velocity_accounts import (
     PERP_MARKET,
@@ -66,17 +67,26 @@ class VelocityState:
     exchange_status: int   # ExchangeStatus bits, as Drift's (velocity-v1 state/state.rs)
     halt_reason: str       # empty while every operation runs
     signer: Pubkey         # the program's vault authority, which a withdrawal names
+    number_of_markets: int = 0   # perp markets the program has made: indices 0 .. n-1
 
 
 class VelocityChainReader:
     def __init__(self, connection: AsyncClient, *, market_indexes: Sequence[int],
                  retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
                  sleep: Sleep = asyncio.sleep) -> None:
+        self._connection = connection
         self._chain = ChainAccounts(connection, retry_delays, sleep)
         self._instructions = AnchorInstructions(velocity_decoder().idl)
         self.program_id = self._instructions.program_id
         self._indexes = list(market_indexes)
         self.state_address = self._instructions.address("state")
+
+    @classmethod
+    def connect(cls, rpc_url: str, **options: Any) -> VelocityChainReader:
+        return cls(AsyncClient(rpc_url, timeout=RPC_TIMEOUT_SECONDS), **options)
+
+    async def close(self) -> None:
+        await self._connection.close()
 
     async def read_state(self) -> VelocityState:
         """The program's State: a paused program (or paused operations) is named, so nothing
@@ -91,24 +101,31 @@ class VelocityChainReader:
         except AccountLayoutError as error:
             raise AccountLayoutRefused(f"the State at {address}: {error}") from None
         status = state["exchange_status"]
-        return VelocityState(slot, status, halt_reason(status), Pubkey.from_string(state["signer"]))
+        return VelocityState(slot, status, halt_reason(status), Pubkey.from_string(state["signer"]),
+                             state["number_of_markets"])
 
     def market_address(self, index: int) -> Pubkey:
         return self._instructions.address("perp_market", market_index=index)
 
-    async def read_markets(self) -> VelocityMarkets:
-        addresses = [self.market_address(index) for index in self._indexes]
+    async def read_markets(self, market_indexes: Sequence[int] | None = None) -> VelocityMarkets:
+        """The markets at these indices (by default the reader's), and their oracles' prices."""
+        indexes = list(self._indexes if market_indexes is None else market_indexes)
+        addresses = [self.market_address(index) for index in indexes]
         slot, accounts = await self._chain.read(addresses)
         markets, missing = [], []
-        for index, address, account in zip(self._indexes, addresses, accounts, strict=True):
+        for index, address, account in zip(indexes, addresses, accounts, strict=True):
             market = self._decode(index, address, account)
             if market is None:
                 missing.append(index)
             else:
                 markets.append(market)
-        sources = dict(oracle for oracle in (m.oracle for m in markets) if oracle is not None)
-        oracles = await read_oracle_prices(self._chain, sources)
+        oracles = await self.read_oracles(markets)
         return VelocityMarkets(max(slot, oracles.slot), markets, missing, oracles)
+
+    async def read_oracles(self, markets: Sequence[VelocityMarket]) -> OracleReadings:
+        """The oracle prices of these markets, decoded by driftpy (one batch call)."""
+        sources = dict(oracle for oracle in (m.oracle for m in markets) if oracle is not None)
+        return await read_oracle_prices(self._chain, sources)
 
     def _decode(self, index: int, address: Pubkey, account: Any) -> VelocityMarket | None:
         if account is None:

@@ -3,8 +3,9 @@
 As Drift's live rows (drift_live_rows.py): `rate_1h` is the last settled rate, for the hour
 before its settlement; the oracle price is the oracle account's, or the one the market last
 recorded when that cannot be read; the mark price is the AMM's reserve price (driftpy's
-`calculate_price` on Velocity's reserves and peg, which kept their meaning). There is no
-estimate of the next rate: driftpy's estimator reads Drift's account, not Velocity's.
+`calculate_price` on Velocity's reserves and peg, which kept their meaning). The row has no
+estimate of the next rate: driftpy's estimator reads Drift's account, not Velocity's; the live
+source adds Velocity's own (velocity_next_funding.py, in velocity_live.py).
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ def oracle_price(market: VelocityMarket, readings: OracleReadings) -> Decimal:
     return market.snapshot.oracle_price   # what the program last recorded
 
 
-def mark_price(market: VelocityMarket) -> Decimal:
+def mark_price_raw(market: VelocityMarket) -> int:
+    """The AMM's reserve price, PRICE_PRECISION."""
     amm = market.values["amm"]
-    raw = calculate_price(amm["base_asset_reserve"], amm["quote_asset_reserve"],
-                          amm["peg_multiplier"])
-    return Decimal(raw) / PRICE_PRECISION
+    return calculate_price(amm["base_asset_reserve"], amm["quote_asset_reserve"],
+                           amm["peg_multiplier"])
+
+
+def mark_price(market: VelocityMarket) -> Decimal:
+    return Decimal(mark_price_raw(market)) / PRICE_PRECISION
 
 
 def velocity_row(market: VelocityMarket, readings: OracleReadings) -> FundingMarketRow:
