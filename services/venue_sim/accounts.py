@@ -34,7 +34,12 @@ from spl.token.instructions import get_associated_token_address
 from services.common.account_layouts import AccountLayoutError
 from services.common.venue_profile import VenueProfile, load_profile
 from services.venue_sim import synthetic
-from services.venue_sim.drift_coder import ProgramCoder, program_coder, replace
+from services.venue_sim.drift_coder import (
+    ProgramCoder,
+    program_coder,
+    replace,
+    serves_velocity,
+)
 
 RECORDED = "recorded"
 SYNTHETIC = "synthetic"
@@ -147,6 +152,14 @@ class OracleNeed:
     market: str
 
 
+@dataclass(frozen=True)
+class MarketOracle:
+    market_index: int
+    address: Pubkey
+    source: Any              # driftpy's OracleSource, which decode_oracle reads it with
+    market: str              # the market's name
+
+
 @dataclass
 class AccountStore:
     """Address -> served account; listeners hear every change (the WebSocket's notifications).
@@ -183,8 +196,27 @@ class AccountStore:
     def sol_mint(self) -> Pubkey:
         return Pubkey.from_string(self.profile.sol_mint)
 
+    @property
+    def oracle_coder(self) -> ProgramCoder:
+        """The coder oracle accounts of the venue program's kind (PythLazerOracle...) are built
+        with."""
+        return self.coder
+
     def decoded(self, address: Pubkey) -> Any:
         return self.coder.decode(self.accounts[address].data)
+
+    def perp_market_address(self, market_index: int) -> Pubkey:
+        return get_perp_market_public_key(self.program_id, market_index)
+
+    def spot_market_address(self, market_index: int) -> Pubkey:
+        return get_spot_market_public_key(self.program_id, market_index)
+
+    def market_oracle(self, address: Pubkey) -> MarketOracle:
+        """The oracle of a served perp or spot market."""
+        market = self.decoded(address)
+        holder = market.amm if hasattr(market, "amm") else market
+        return MarketOracle(market.market_index, holder.oracle, holder.oracle_source,
+                            bytes(market.name).decode(errors="replace").strip())
 
     def write(self, address: Pubkey, name: str, account: Any) -> None:
         self.update_data(address, self.coder.encode(name, account))
@@ -355,6 +387,26 @@ def _oracle_needs(markets: list[tuple[str, Any]]) -> dict[Pubkey, OracleNeed]:
     return needs
 
 
+def latest_by_address(
+    records: Iterable[SnapshotRecord], coder: ProgramCoder, program: Pubkey,
+) -> tuple[dict[Pubkey, tuple[int, SnapshotRecord, Any]], list[tuple[Pubkey, SnapshotRecord]]]:
+    """The latest recording at each of the program's addresses (recency, record, decoded), and
+    the others at those addresses (shadowed), in the order met."""
+    chosen: dict[Pubkey, tuple[int, SnapshotRecord, Any]] = {}
+    shadowed: list[tuple[Pubkey, SnapshotRecord]] = []
+    for record in records:
+        account = coder.decode(record.data)
+        address, recency = _address_and_recency(program, record.kind, account)
+        previous = chosen.get(address)
+        if previous is None or recency > previous[0]:
+            if previous is not None:
+                shadowed.append((address, previous[1]))
+            chosen[address] = (recency, record, account)
+        else:
+            shadowed.append((address, record))
+    return chosen, shadowed
+
+
 def build_store(
     records: list[SnapshotRecord],
     *,
@@ -364,19 +416,19 @@ def build_store(
     wallet_usdc: int = 10_000 * 10**6,
     wallet_lamports: int = LAMPORTS_PER_SOL,
 ) -> AccountStore:
-    store = AccountStore(profile or load_profile(DEFAULT_PROFILE))
+    profile = profile or load_profile(DEFAULT_PROFILE)
+    if serves_velocity(profile):
+        # Velocity: the recordings re-encoded into its layout (velocity_store builds on this
+        # module, hence imported here).
+        from services.venue_sim.velocity_store import build_velocity_store
+
+        return build_velocity_store(records, profile=profile, paused=paused, wallets=wallets,
+                                    wallet_usdc=wallet_usdc, wallet_lamports=wallet_lamports)
+    store = AccountStore(profile)
     coder, program = store.coder, store.program_id
-    chosen: dict[Pubkey, tuple[int, SnapshotRecord, Any]] = {}
-    for record in records:
-        account = coder.decode(record.data)
-        address, recency = _address_and_recency(program, record.kind, account)
-        previous = chosen.get(address)
-        if previous is None or recency > previous[0]:
-            if previous is not None:
-                store.shadowed.append({"address": str(address), "source": previous[1].source})
-            chosen[address] = (recency, record, account)
-        else:
-            store.shadowed.append({"address": str(address), "source": record.source})
+    chosen, shadowed = latest_by_address(records, coder, program)
+    store.shadowed.extend({"address": str(address), "source": record.source}
+                          for address, record in shadowed)
     for address, (_, record, account) in chosen.items():
         store.put(_served_record(store, address, record, account))
 

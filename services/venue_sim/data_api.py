@@ -28,6 +28,7 @@ from driftpy.constants.numeric_constants import FUNDING_RATE_PRECISION, PRICE_PR
 
 from services.feed.daily_funding import load_daily_funding
 from services.venue_sim.accounts import AccountStore
+from services.venue_sim.drift_coder import serves_velocity
 
 # Drift settles funding a few seconds after the hour (the SOL-PERP account shows 16:00:08).
 SETTLE_DELAY = timedelta(seconds=8)
@@ -77,8 +78,10 @@ def _settled_hour(ts: int) -> int:
 
 def funding_history(store: AccountStore, data_dir: Path) -> dict[str, list[HourlyFunding]]:
     """{symbol: hourly records in ts order} for every served perpetual market."""
-    daily = load_daily_funding(data_dir)
     history: dict[str, list[HourlyFunding]] = {}
+    if serves_velocity(store.profile):
+        return history  # Velocity publishes no Data API (its profile's data_api_url is empty)
+    daily = load_daily_funding(data_dir)
     for account in store.of_kind("PerpMarket"):
         market = store.coder.decode(account.data)
         if type(market.contract_type).__name__ != "Perpetual":

@@ -20,6 +20,7 @@ from anchorpy import Idl
 from anchorpy.coder.accounts import ACCOUNT_DISCRIMINATOR_SIZE
 from anchorpy.coder.instruction import InstructionCoder
 from anchorpy.program.common import NamedInstruction
+from solders.instruction import AccountMeta
 from solders.pubkey import Pubkey
 
 from services.common.account_layouts import StrictAccountsCoder
@@ -52,6 +53,16 @@ class ProgramCoder:
         zeros = bytes(self.accounts.sizes[name].least - ACCOUNT_DISCRIMINATOR_SIZE)
         return self.decode(self.accounts.acc_name_to_discriminator[name] + zeros)
 
+    def read_instruction(self, data: bytes,
+                         metas: list[AccountMeta]) -> tuple[str, Any, dict[str, str]]:
+        """(name, arguments, named accounts) of one of the program's instructions; anchorpy's
+        coder does not name the accounts, so that dict is empty."""
+        named = self.instructions.parse(data)
+        return named.name, named.data, {}
+
+    def error_code(self, name: str) -> int:
+        return next(error.code for error in self.idl.errors if error.name == name)
+
 
 @cache
 def _coder(program_id: str, idl_json: str) -> ProgramCoder:
@@ -62,6 +73,12 @@ def _coder(program_id: str, idl_json: str) -> ProgramCoder:
 
 def program_coder(profile: VenueProfile) -> ProgramCoder:
     return _coder(profile.program_id, profile.idl_json())
+
+
+def serves_velocity(profile: VenueProfile) -> bool:
+    """True for a Velocity profile: its IDL (Anchor >= 0.30, which anchorpy cannot read) and
+    layouts go through services/common/anchor_idl.py (velocity_coder.py), not this coder."""
+    return profile.family == "velocity"
 
 
 def replace(account: Any, **changes: Any) -> Any:

@@ -19,6 +19,7 @@ Each effect answers a sentence for the journal.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,15 +39,14 @@ from driftpy.types import (
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
-from services.venue_sim import perp_math, synthetic
+from services.venue_sim import perp_math, spot_math, synthetic
 from services.venue_sim.accounts import AccountStore
 from services.venue_sim.drift_coder import replace
 from services.venue_sim.tx_decode import MEMO_PROGRAM, DecodedInstruction, DecodedTransaction
 
 SWAP_MEMO_PREFIX = "venue_sim swap "
-# protocol-v2 math/spot_balance.rs: balance = token_amount * 10^(19 - decimals) / cumulative
-# interest (SPOT_CUMULATIVE_INTEREST_PRECISION 1e10), so 1 token = SPOT_BALANCE_PRECISION 1e9.
-_BALANCE_DECIMALS = 19
+# One venue-program instruction's effect: a journal sentence, or OnChainFailure.
+ProgramEffect = Callable[[AccountStore, DecodedInstruction, int], str]
 
 
 @dataclass
@@ -71,17 +71,21 @@ class OnChainFailure(Exception):
         return f"failed: {self.error_name} ({self.code}): {self.message}"
 
 
-def apply_confirmed(store: AccountStore, tx: DecodedTransaction, slot: int) -> list[str]:
-    """Applies every instruction; raises OnChainFailure (with its index) when one is refused.
+def apply_confirmed(store: AccountStore, tx: DecodedTransaction, slot: int,
+                    program_effect: ProgramEffect | None = None) -> list[str]:
+    """Applies every instruction (the venue program's through `program_effect`, Drift's by
+    default); raises OnChainFailure (with its index and the IDL's code) when one is refused.
     Callers run this inside store.atomic() so a refusal changes nothing."""
+    apply_program = program_effect or apply_drift_instruction
     notes = []
     for index, ix in enumerate(tx.instructions):
         if ix.is_drift:
             try:
-                notes.append(_apply_drift(store, ix, slot))
+                notes.append(apply_program(store, ix, slot))
             except OnChainFailure as failure:
                 failure.instruction_index = index
-                failure.code = _error_code(store, failure.error_name)
+                # a code given is another program's (a token transfer's); else the IDL's
+                failure.code = failure.code or store.coder.error_code(failure.error_name)
                 raise
         elif ix.program_id == str(MEMO_PROGRAM) and ix.args.get("text", "").startswith(
             SWAP_MEMO_PREFIX
@@ -90,11 +94,7 @@ def apply_confirmed(store: AccountStore, tx: DecodedTransaction, slot: int) -> l
     return notes
 
 
-def _error_code(store: AccountStore, name: str) -> int:
-    return next(error.code for error in store.coder.idl.errors if error.name == name)
-
-
-def _apply_drift(store: AccountStore, ix: DecodedInstruction, slot: int) -> str:
+def apply_drift_instruction(store: AccountStore, ix: DecodedInstruction, slot: int) -> str:
     try:
         if ix.name == "place_perp_order":
             return _place_perp_order(store, ix, slot)
@@ -266,9 +266,8 @@ def _settle_pnl(store: AccountStore, ix: DecodedInstruction) -> str:
 # -- collateral --------------------------------------------------------------------------------
 
 def _scaled(amount: int, spot_market: Any, round_up: bool = False) -> int:
-    numerator = amount * 10 ** (_BALANCE_DECIMALS - spot_market.decimals)
-    interest = spot_market.cumulative_deposit_interest
-    return -(-numerator // interest) if round_up else numerator // interest
+    return spot_math.scaled_balance(amount, spot_market.decimals,
+                                    spot_market.cumulative_deposit_interest, round_up)
 
 
 def _spot_slot(positions: list[Any], market_index: int) -> int:
@@ -323,4 +322,5 @@ def _apply_swap(store: AccountStore, ix: DecodedInstruction, wallet: str) -> str
     store.put(replace(account, lamports=account.balance() + sol_delta))
     store.update_data(quote_address, synthetic.with_token_amount(quote.data,
                                                                  held_quote + usdc_delta))
-    return f"swap: SOL {sol_delta:+d} lamports, USDC {usdc_delta:+d} base units"
+    return (f"swap: SOL {sol_delta:+d} lamports, {store.profile.quote_symbol} {usdc_delta:+d} "
+            "base units")

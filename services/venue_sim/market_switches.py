@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from driftpy.addresses import get_perp_market_public_key
+from driftpy.accounts.oracle import decode_oracle
+from solders.pubkey import Pubkey
 
 from services.venue_sim.accounts import AccountStore, OracleNeed, oracle_account
 from services.venue_sim.drift_coder import replace
-from services.venue_sim.effects import oracle_price
 from services.venue_sim.perp_math import FUNDING_RATE_BUFFER, PRICE_PRECISION
 
 MAX_STALE_SLOTS = 10_000_000
@@ -38,18 +38,18 @@ def _decimal(value: object, name: str) -> Decimal:
     return number
 
 
-def _market(store: AccountStore, market_index: object) -> tuple[object, object]:
+def _market(store: AccountStore, market_index: object) -> Pubkey:
     if not isinstance(market_index, int) or isinstance(market_index, bool):
         raise ValueError("market_index must be an integer")
-    address = get_perp_market_public_key(store.program_id, market_index)
+    address = store.perp_market_address(market_index)
     if address not in store.accounts:
         raise ValueError(f"no perp market {market_index} is served")
-    return address, store.decoded(address)
+    return address
 
 
 def set_oracle(store: AccountStore, current_slot: int, market_index: object, price: object,
                stale_slots: object = 0) -> dict[str, object]:
-    _, market = _market(store, market_index)
+    oracle = store.market_oracle(_market(store, market_index))
     usd = _decimal(price, "price")
     if usd <= 0 or usd > 10**9:
         raise ValueError("price must be a positive USD price below 1e9")
@@ -59,29 +59,45 @@ def set_oracle(store: AccountStore, current_slot: int, market_index: object, pri
     raw = int((usd * PRICE_PRECISION).to_integral_value(ROUND_HALF_EVEN))
     posted = current_slot - stale_slots
     published = int(time.time() - float(stale_slots * SLOT_SECONDS))
-    amm = market.amm
-    need = OracleNeed(amm.oracle, amm.oracle_source, raw, published, posted,
-                      bytes(market.name).decode(errors="replace").strip())
-    built = oracle_account(store.coder, need)
+    need = OracleNeed(oracle.address, oracle.source, raw, published, posted, oracle.market)
+    built = oracle_account(store.oracle_coder, need)
     if built is None:
-        raise ValueError(f"{type(amm.oracle_source).__name__} oracles cannot be set")
+        raise ValueError(f"{type(oracle.source).__name__} oracles cannot be set")
     store.put(replace(built, note=f"set by /_control/oracle: {usd} USD, {stale_slots} slots old"))
-    store.oracle_stale_slots[amm.oracle] = stale_slots
-    return {"market_index": market_index, "oracle": str(amm.oracle), "price": raw,
+    store.oracle_stale_slots[oracle.address] = stale_slots
+    return {"market_index": market_index, "oracle": str(oracle.address), "price": raw,
             "slot": posted, "stale_slots": stale_slots}
 
 
 def apply_funding(store: AccountStore, market_index: object, rate_1h: object,
                   now: int | None = None) -> dict[str, object]:
-    address, market = _market(store, market_index)
+    address = _market(store, market_index)
     rate = _decimal(rate_1h, "rate_1h")
     if abs(rate) > MAX_RATE_1H:
         raise ValueError(f"|rate_1h| must be at most {MAX_RATE_1H} (a fraction per hour)")
-    price = oracle_price(store, market)
+    oracle = store.market_oracle(address)
+    price = decode_oracle(store.accounts[oracle.address].data, oracle.source).price
     # quote per base x FUNDING_RATE_PRECISION (1e9) = rate x price(1e6) x 1e3
     delta = int((rate * price * FUNDING_RATE_BUFFER).to_integral_value(ROUND_HALF_EVEN))
-    amm = market.amm
     stamp = int(time.time()) if now is None else now
+    long, short = _add_funding(store, address, delta, stamp)
+    return {"market_index": market_index, "rate_1h": str(rate), "oracle_price": price,
+            "funding_rate": delta, "cumulative_funding_rate_long": long,
+            "cumulative_funding_rate_short": short}
+
+
+def _add_funding(store: AccountStore, address: Pubkey, delta: int, stamp: int) -> tuple[int, int]:
+    """Writes one funding update; answers the new cumulative long and short rates. Drift keeps
+    the funding fields in the AMM, Velocity (decoded as a dict) at the market's top level."""
+    market = store.decoded(address)
+    if isinstance(market, dict):
+        market["cumulative_funding_rate_long"] += delta
+        market["cumulative_funding_rate_short"] += delta
+        market.update(last_funding_rate=delta, last_funding_rate_long=delta,
+                      last_funding_rate_short=delta, last_funding_rate_ts=stamp)
+        store.write(address, "PerpMarket", market)
+        return market["cumulative_funding_rate_long"], market["cumulative_funding_rate_short"]
+    amm = market.amm
     store.write(address, "PerpMarket", replace(market, amm=replace(
         amm,
         cumulative_funding_rate_long=amm.cumulative_funding_rate_long + delta,
@@ -89,7 +105,4 @@ def apply_funding(store: AccountStore, market_index: object, rate_1h: object,
         last_funding_rate=delta, last_funding_rate_long=delta, last_funding_rate_short=delta,
         last_funding_rate_ts=stamp,
     )))
-    return {"market_index": market_index, "rate_1h": str(rate), "oracle_price": price,
-            "funding_rate": delta,
-            "cumulative_funding_rate_long": amm.cumulative_funding_rate_long + delta,
-            "cumulative_funding_rate_short": amm.cumulative_funding_rate_short + delta}
+    return (amm.cumulative_funding_rate_long + delta, amm.cumulative_funding_rate_short + delta)

@@ -12,9 +12,9 @@ import asyncio
 import logging
 from decimal import Decimal
 
+from driftpy.accounts.oracle import decode_oracle
 from driftpy.constants.numeric_constants import PRICE_PRECISION
 
-from services.venue_sim.effects import oracle_price
 from services.venue_sim.market_switches import set_oracle
 from services.venue_sim.venue import Venue
 
@@ -27,12 +27,13 @@ def refresh_oracles(venue: Venue) -> int:
     for account in list(store.accounts.values()):
         if account.kind != "PerpMarket":
             continue
-        market = store.decoded(account.address)
-        if store.oracle_stale_slots.get(market.amm.oracle, 0) > 0:
+        oracle = store.market_oracle(account.address)
+        if store.oracle_stale_slots.get(oracle.address, 0) > 0:
             continue
         try:
-            price = Decimal(oracle_price(store, market)) / PRICE_PRECISION
-            set_oracle(store, slot, market.market_index, str(price))
+            price = Decimal(decode_oracle(store.accounts[oracle.address].data, oracle.source)
+                            .price) / PRICE_PRECISION
+            set_oracle(store, slot, oracle.market_index, str(price))
         except (KeyError, ValueError):
             continue  # an oracle kind the stand-in cannot rebuild keeps its recorded bytes
         refreshed += 1

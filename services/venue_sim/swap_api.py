@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 from driftpy.accounts.oracle import decode_oracle
-from driftpy.addresses import get_spot_market_public_key
 from solders.compute_budget import set_compute_unit_limit
 from solders.instruction import AccountMeta, Instruction
 from solders.message import MessageV0
@@ -40,16 +39,16 @@ ROUTE_LABEL = "venue_sim stand-in route"
 
 
 def sol_price(venue: Venue) -> Decimal:
-    """USD per SOL from the served oracle of Drift's SOL spot market."""
-    market_account = venue.store.get(get_spot_market_public_key(venue.store.program_id,
-                                                                 SOL_SPOT_MARKET_INDEX))
-    if market_account is None:
+    """USD per SOL from the served oracle of the venue's SOL spot market."""
+    store = venue.store
+    address = store.spot_market_address(SOL_SPOT_MARKET_INDEX)
+    if store.get(address) is None:
         raise LookupError("no SOL spot market is served")
-    market = venue.store.coder.decode(market_account.data)
-    oracle = venue.store.get(market.oracle)
+    market_oracle = store.market_oracle(address)
+    oracle = store.get(market_oracle.address)
     if oracle is None:
         raise LookupError("the SOL oracle is not served")
-    return Decimal(decode_oracle(oracle.data, market.oracle_source).price) / Decimal(10**6)
+    return Decimal(decode_oracle(oracle.data, market_oracle.source).price) / Decimal(10**6)
 
 
 def price_impact(notional_usd: Decimal) -> Decimal:

@@ -1,6 +1,11 @@
-"""Received transactions, decoded: solders for the wire format and signatures, anchorpy's
-InstructionCoder (the venue profile's IDL) for the venue program's instructions, and a journal
-tests read.
+"""Received transactions, decoded: solders for the wire format and signatures, the venue
+profile's coder for the venue program's instructions (anchorpy's InstructionCoder for Drift's
+legacy IDL, services/common/anchor_instructions.py for Velocity's: velocity_coder.py), and a
+journal tests read.
+
+Each instruction's accounts carry the signer and writable flags the message gives them (its
+header, and the lookup tables' writable and read-only lists), so a coder that checks them against
+its IDL (Velocity's) judges what a real program would be given.
 """
 
 from __future__ import annotations
@@ -10,13 +15,12 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from construct import Container, ListContainer
+from solders.instruction import AccountMeta
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
-
-from services.venue_sim.drift_coder import ProgramCoder
 
 COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
@@ -34,6 +38,9 @@ class DecodedInstruction:
     accounts: list[str]
     data: bytes = b""
     is_drift: bool = False      # an instruction of the venue program (Drift or its fork)
+    # the IDL's name of each account (Velocity's coder names them; anchorpy's does not)
+    named_accounts: dict[str, str] = field(default_factory=dict)
+    why_undecodable: str = ""   # for name "undecodable": what the IDL refused
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ def plain(value: Any) -> Any:
         return value.hex()
     if isinstance(value, Container):
         return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, ListContainer | list | tuple):
         return [plain(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -78,25 +87,50 @@ def _decode_compute_budget(data: bytes) -> tuple[str, dict[str, Any]]:
     return "unknown", {}
 
 
-def _decode_instruction(coder: ProgramCoder, program: Pubkey, data: bytes,
-                        accounts: list[str]) -> DecodedInstruction:
-    name, args = "unknown", {}
+class InstructionReader(Protocol):
+    """What decoding needs of a venue coder (drift_coder.ProgramCoder, VelocityCoder)."""
+
+    program_id: Pubkey
+
+    def read_instruction(self, data: bytes,
+                         metas: list[AccountMeta]) -> tuple[str, Any, dict[str, str]]: ...
+
+
+def _decode_instruction(coder: InstructionReader, program: Pubkey, data: bytes,
+                        metas: list[AccountMeta]) -> DecodedInstruction:
+    name, args, named, why = "unknown", {}, {}, ""
     if program == coder.program_id:
         try:
-            named = coder.instructions.parse(data)
-            name, args = named.name, plain(named.data)
-        except Exception:  # construct raises many types; an unknown Drift ix is journalled as such
-            name = "undecodable"
+            name, decoded, named = coder.read_instruction(data, metas)
+            args = plain(decoded)
+        except Exception as error:  # construct raises many types; journalled as undecodable
+            name, why = "undecodable", str(error) or type(error).__name__
     elif program == COMPUTE_BUDGET_PROGRAM:
         name, args = _decode_compute_budget(data)
     elif program == MEMO_PROGRAM:
         name, args = "memo", {"text": data.decode(errors="replace")}
-    return DecodedInstruction(str(program), name, args, accounts, data,
-                              program == coder.program_id)
+    return DecodedInstruction(str(program), name, args, [str(meta.pubkey) for meta in metas],
+                              data, program == coder.program_id, named, why)
+
+
+def _flags(message: Any, static: int, loaded_writable: int) -> Callable[[int], tuple[bool, bool]]:
+    """(signer, writable) of the message's key at an index: the header splits the static keys
+    into writable and read-only signers, then writable and read-only others; loaded keys come
+    writable first."""
+    header = message.header
+    signers = header.num_required_signatures
+
+    def flags(index: int) -> tuple[bool, bool]:
+        if index < signers:
+            return True, index < signers - header.num_readonly_signed_accounts
+        if index < static:
+            return False, index < static - header.num_readonly_unsigned_accounts
+        return False, index < static + loaded_writable
+    return flags
 
 
 def decode_transaction(
-    raw: bytes, lookup_table: Callable[[Pubkey], list[Pubkey] | None], coder: ProgramCoder
+    raw: bytes, lookup_table: Callable[[Pubkey], list[Pubkey] | None], coder: InstructionReader
 ) -> DecodedTransaction:
     try:
         tx = VersionedTransaction.from_bytes(raw)
@@ -117,11 +151,12 @@ def decode_transaction(
             raise UndecodableTransaction(
                 f"lookup table {lookup.account_key} has no such index"
             ) from None
+    flags = _flags(message, len(keys), len(loaded_writable))
     keys += loaded_writable + loaded_readonly
     instructions = [
         _decode_instruction(
             coder, keys[ix.program_id_index], bytes(ix.data),
-            [str(keys[i]) for i in bytes(ix.accounts)],
+            [AccountMeta(keys[i], *flags(i)) for i in bytes(ix.accounts)],
         )
         for ix in message.instructions
     ]
@@ -154,7 +189,7 @@ class JournalEntry:
             "effects": self.effects, "error": self.error,
             "instructions": [
                 {"program_id": ix.program_id, "name": ix.name, "args": ix.args,
-                 "accounts": ix.accounts}
+                 "accounts": ix.accounts, "named_accounts": ix.named_accounts}
                 for ix in tx.instructions
             ],
         }

@@ -1,4 +1,4 @@
-"""The recorded Drift markets re-encoded into Velocity's layout.
+"""The recorded Drift markets (perp, and spot) re-encoded into Velocity's layout.
 
 No Velocity account was ever recorded (data/velocity/README.md), so where Velocity must be shown
 with real numbers, the recorded Drift PerpMarkets are written in Velocity's layout: every field
@@ -24,6 +24,9 @@ from services.feed.drift_accounts import (
     drift_accounts_coder,
 )
 from services.feed.velocity_accounts import PERP_MARKET, velocity_decoder
+
+SPOT_MARKET = "SpotMarket"
+SPOT_MARKET_KIND = "SpotMarket"
 
 LABEL = "recorded Drift values re-encoded into Velocity's layout"
 # Drift's statuses that Velocity states as a paused operation instead (its MarketStatus has no
@@ -125,6 +128,36 @@ def reencoded_perp_markets(data_dir: Path) -> list[tuple[bytes, str]]:
             continue
         drift = drift_accounts_coder().decode(base64.b64decode(record["base64"]))
         buffer = velocity_decoder().encode(PERP_MARKET, converter.values(PERP_MARKET, drift))
+        origin = record.get("source") or {}
+        accounts.append((buffer, f"{LABEL}: {origin.get('repo', '?')}@"
+                                 f"{str(origin.get('commit', '?'))[:8]} record {number}"))
+    return accounts
+
+
+def velocity_spot_market_values(drift: Any, mint: str | None = None) -> dict[str, Any]:
+    """A driftpy-decoded SpotMarket as Velocity's SpotMarket values; `mint` replaces the
+    recorded one (the quote market of a venue whose quote is not the recorded USDC)."""
+    values = DriftToVelocity(velocity_decoder().idl, velocity_decoder()).values(SPOT_MARKET,
+                                                                               drift)
+    if mint is not None:
+        values["mint"] = mint
+    return values
+
+
+def reencoded_spot_markets(data_dir: Path, quote_mint: str, quote_index: int = 0,
+                           indexes: tuple[int, ...] = (0, 1)) -> list[tuple[bytes, str]]:
+    """The recorded Drift SpotMarkets of `indexes` (the quote and SOL) as Velocity SpotMarket
+    accounts, the quote market's mint set to `quote_mint`, with their sources."""
+    document = json.loads((data_dir / SNAPSHOTS_FILE).read_text())
+    accounts = []
+    for number, record in enumerate(document["accounts"]):
+        if record.get("kind") != SPOT_MARKET_KIND:
+            continue
+        drift = drift_accounts_coder().decode(base64.b64decode(record["base64"]))
+        if drift.market_index not in indexes:
+            continue
+        mint = quote_mint if drift.market_index == quote_index else None
+        buffer = velocity_decoder().encode(SPOT_MARKET, velocity_spot_market_values(drift, mint))
         origin = record.get("source") or {}
         accounts.append((buffer, f"{LABEL}: {origin.get('repo', '?')}@"
                                  f"{str(origin.get('commit', '?'))[:8]} record {number}"))

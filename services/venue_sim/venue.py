@@ -21,8 +21,13 @@ from services.common.venue_profile import VenueProfile
 from services.venue_sim.accounts import AccountStore, build_store, load_snapshot
 from services.venue_sim.chain import Chain
 from services.venue_sim.control import Control
-from services.venue_sim.drift_coder import program_coder
-from services.venue_sim.effects import OnChainFailure, apply_confirmed
+from services.venue_sim.drift_coder import program_coder, serves_velocity
+from services.venue_sim.effects import (
+    OnChainFailure,
+    ProgramEffect,
+    apply_confirmed,
+    apply_drift_instruction,
+)
 from services.venue_sim.synthetic import ADDRESS_LOOKUP_TABLE_PROGRAM
 from services.venue_sim.tx_decode import (
     DecodedTransaction,
@@ -31,6 +36,8 @@ from services.venue_sim.tx_decode import (
     UndecodableTransaction,
     decode_transaction,
 )
+from services.venue_sim.velocity_effects import apply_velocity_instruction
+from services.venue_sim.velocity_store import VelocityAccountStore, recorded_coder
 
 logger = logging.getLogger(__name__)
 LOOKUP_TABLE_META_SIZE = 56
@@ -70,11 +77,16 @@ class Venue:
     # never_confirm transactions by signature: they can still land late (land_held).
     held: dict[str, tuple[DecodedTransaction, JournalEntry]] = field(default_factory=dict)
     genesis_hash: str = ""  # getGenesisHash; "" means the profile's cluster genesis hash
+    # what an instruction of the venue program does: Drift's effects, or Velocity's on its layouts
+    program_effect: ProgramEffect = field(init=False)
 
     def __post_init__(self) -> None:
         if self.control is None:
             self.control = Control(self.store.program_id)
         self.genesis_hash = self.genesis_hash or self.store.profile.genesis_hash
+        self.program_effect = (apply_velocity_instruction
+                               if isinstance(self.store, VelocityAccountStore)
+                               else apply_drift_instruction)
 
     @property
     def profile(self) -> VenueProfile:
@@ -88,7 +100,10 @@ class Venue:
     def from_file(cls, path: Path, *, profile: VenueProfile, paused: bool = False,
                   wallets: tuple[Pubkey, ...] = (), genesis_hash: str = "") -> Venue:
         profile.require_supported()  # before its IDL is read with Drift's coder
-        records = load_snapshot(path, program_coder(profile))
+        # The recordings are Drift's; a venue of the current IDL format (Velocity) serves them
+        # re-encoded into its own layout.
+        records = load_snapshot(path, recorded_coder() if serves_velocity(profile)
+                                else program_coder(profile))
         store = build_store(records, profile=profile, paused=paused, wallets=wallets)
         return cls(store, Chain(start_slot=_latest_recorded_slot(store) + 1_000),
                    genesis_hash=genesis_hash)
@@ -110,7 +125,7 @@ class Venue:
     def _dry_run(self, tx: DecodedTransaction, slot: int) -> OnChainFailure | None:
         try:
             with self.store.atomic(keep=False):
-                apply_confirmed(self.store, tx, slot)
+                apply_confirmed(self.store, tx, slot, self.program_effect)
         except OnChainFailure as failure:
             return failure
         return None
@@ -179,7 +194,7 @@ class Venue:
     def _land(self, tx: DecodedTransaction, entry: JournalEntry, slot: int) -> None:
         try:
             with self.store.atomic():
-                entry.effects = apply_confirmed(self.store, tx, slot)
+                entry.effects = apply_confirmed(self.store, tx, slot, self.program_effect)
         except OnChainFailure as failure:
             self.statuses[tx.signature] = SignatureStatus(slot, failure.err())
             entry.effects, entry.error = [failure.note()], failure.err()
@@ -212,6 +227,7 @@ def _preflight_data(err: Any, logs: list[str]) -> dict[str, Any]:
 
 
 def _latest_recorded_slot(store: AccountStore) -> int:
-    slots = [store.coder.decode(a.data).amm.last_update_slot
-             for a in store.of_kind("PerpMarket")]
+    markets = [store.decoded(a.address) for a in store.of_kind("PerpMarket")]
+    slots = [m["amm"]["last_update_slot"] if isinstance(m, dict) else m.amm.last_update_slot
+             for m in markets]
     return max(slots, default=300_000_000)
