@@ -122,16 +122,20 @@ def set_genesis(venue: Venue, genesis: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def live_rig(*, paused: bool = False) -> AsyncIterator[LiveRig]:
+async def live_rig(*, paused: bool = False,
+                   profile: VenueProfile | None = None) -> AsyncIterator[LiveRig]:
+    """The stand-in serving the profile's venue (Drift's by default) and a funded wallet."""
     _serve_genesis_if_missing(SIM_GENESIS)
+    profile = profile or load_profile("drift")
     wallet = Keypair()
     clock = ManualChainClock()
-    store = build_store(list(recorded_records()), paused=paused, wallets=[wallet.pubkey()],
-                        wallet_usdc=WALLET_USDC, wallet_lamports=WALLET_LAMPORTS)
+    store = build_store(list(recorded_records()), profile=profile, paused=paused,
+                        wallets=[wallet.pubkey()], wallet_usdc=WALLET_USDC,
+                        wallet_lamports=WALLET_LAMPORTS)
     venue = Venue(store, Chain(start_slot=405_300_000, clock=clock))
     set_genesis(venue, SIM_GENESIS)
     sim = await start_venue_sim(venue, DEFAULT_DATA_DIR)
     try:
-        yield LiveRig(sim, wallet, clock, FastTime(), load_profile("drift"))
+        yield LiveRig(sim, wallet, clock, FastTime(), profile)
     finally:
         await sim.stop()
