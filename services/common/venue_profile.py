@@ -48,6 +48,14 @@ class VenueProfile(BaseModel):
             raise UnsupportedVenueError(
                 f"venue profile {self.name!r} is not supported: {self.unsupported.strip()}")
 
+    def require_family(self, family: str, reader: str) -> None:
+        """Refuses a profile of another code base than `reader` reads (its layouts differ)."""
+        self.require_supported()
+        if self.family != family:
+            raise UnsupportedVenueError(
+                f"venue profile {self.name!r} is of the {self.family} family; {reader} reads "
+                f"the {family} family's layouts and would misread its accounts")
+
     def idl_json(self) -> str:
         """The IDL text: `driftpy:<file>` means the one bundled with driftpy; a relative path
         is read from config/venues (where the vendored IDLs are)."""

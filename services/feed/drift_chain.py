@@ -69,7 +69,7 @@ class DriftChainReader:
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        profile.require_supported()
+        profile.require_family("drift", "Drift's chain reader")
         self._connection = connection
         self._chain = ChainAccounts(connection, retry_delays, sleep)
         self._program_id = Pubkey.from_string(profile.program_id)

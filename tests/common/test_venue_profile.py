@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from services.common.anchor_idl import AnchorIdl
 from services.common.venue_profile import UnsupportedVenueError, load_profile
+from tests.kit.unsupported_profile import REFUSAL, unsupported_profile_file
 
 
 def test_the_drift_profile_names_drifts_program_and_usdc() -> None:
@@ -28,17 +29,20 @@ def test_the_velocity_profile_names_its_own_idl_for_its_own_program() -> None:
     assert idl.accounts["PerpMarket"].size == 1304   # Drift's is 1,216
 
 
-def test_the_velocity_profile_loads_but_says_why_it_is_unsupported() -> None:
+def test_an_unsupported_profile_loads_but_says_why_and_each_reader_keeps_to_its_family(
+    tmp_path: Path,
+) -> None:
+    refused_profile = load_profile(path=unsupported_profile_file(tmp_path))
     with pytest.raises(UnsupportedVenueError) as refused:
-        load_profile("velocity").require_supported()
-    message = str(refused.value)
-    assert message.startswith("venue profile 'velocity' is not supported: ")
-    for says in ("accounts and order instructions differ from Drift's", "wrong values",
-                 "issue 14"):
-        assert says in message
-    drift = load_profile("drift")
-    assert drift.unsupported == ""
-    drift.require_supported()
+        refused_profile.require_supported()
+    assert str(refused.value) == REFUSAL
+    for name, family in (("drift", "drift"), ("velocity", "velocity")):
+        profile = load_profile(name)
+        assert (profile.unsupported, profile.family) == ("", family)
+        profile.require_supported()
+        profile.require_family(family, "its reader")
+    with pytest.raises(UnsupportedVenueError, match="'velocity' is of the velocity family"):
+        load_profile("velocity").require_family("drift", "driftpy")
 
 
 def test_an_unknown_profile_names_the_known_ones() -> None:

@@ -23,11 +23,10 @@ from services.executor.settings import ExecutorSettings
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from tests.kit.executor_live_builders import LiveRig
 from tests.kit.foreign_layouts import resized, velocity_size
+from tests.kit.unsupported_profile import REFUSAL, unsupported_profile_file
 
 REASON = ("the PerpMarket account is 1304 bytes; this venue's IDL (drift 2.142.0) says 1216 for "
           "PerpMarket: the RPC serves another program's layout")
-VELOCITY_REFUSAL = ("venue profile 'velocity' is not supported: Velocity's accounts and order "
-                    "instructions differ from Drift's")
 
 
 def grow_sol_perp(rig: LiveRig) -> bytes:
@@ -101,34 +100,37 @@ async def test_an_account_of_another_layout_after_start_refuses_the_order_not_mi
     assert status.trading_halted and status.halt_reason.startswith(REASON)
 
 
-async def test_the_driver_refuses_the_velocity_profile_before_it_connects(rig: LiveRig) -> None:
-    with pytest.raises(UnsupportedVenueError, match=VELOCITY_REFUSAL):
-        rig.driver(profile=load_profile("velocity"))
+async def test_the_driver_refuses_an_unsupported_profile_before_it_connects(
+    rig: LiveRig, tmp_path: Path
+) -> None:
+    with pytest.raises(UnsupportedVenueError, match=REFUSAL):
+        rig.driver(profile=load_profile(path=unsupported_profile_file(tmp_path)))
     assert rig.venue.calls["getAccountInfo"] == 0
 
 
-def test_the_live_driver_check_refuses_the_velocity_profile(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_live_driver_check_refuses_an_unsupported_profile(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name, value in {"EXECUTOR_DRIVER": "drift", "RPC_URL": "http://127.0.0.1:1",
-                        "VENUE_PROFILE": "velocity"}.items():
+                        "VENUE_PROFILE_FILE": str(unsupported_profile_file(tmp_path))}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(DriverUnavailableError) as refused:
         check_driver(ExecutorSettings())
-    assert str(refused.value).startswith(f"VENUE_PROFILE: {VELOCITY_REFUSAL}")
+    assert str(refused.value).startswith(f"VENUE_PROFILE: {REFUSAL}")
 
 
 @pytest.mark.integration
-async def test_the_live_executor_on_the_velocity_profile_refuses_to_start_with_the_reason(
+async def test_the_live_executor_on_an_unsupported_profile_refuses_to_start_with_the_reason(
     tmp_path: Path,
 ) -> None:
     process = ServiceProcess("executor", {"PORT": "0", "EXECUTOR_DRIVER": "drift",
                                           "RPC_URL": "http://127.0.0.1:1",
-                                          "VENUE_PROFILE": "velocity"},
+                                          "VENUE_PROFILE_FILE": str(
+                                              unsupported_profile_file(tmp_path))},
                              tmp_path / "executor.log")
     with pytest.raises(ServiceStartError):
         await process.start(timeout=30)
     assert await process.wait() == 2
     said = process.log_tail()
-    assert f"executor: VENUE_PROFILE: {VELOCITY_REFUSAL}" in said
-    assert "issue 14" in said and "Traceback" not in said
+    assert f"executor: VENUE_PROFILE: {REFUSAL}" in said
+    assert "Traceback" not in said

@@ -20,6 +20,7 @@ from services.feed.drift_live import DriftLiveMarket
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from tests.kit.feed_live_builders import TTL_SECONDS
 from tests.kit.foreign_layouts import resized, velocity_size
+from tests.kit.unsupported_profile import REFUSAL, unsupported_profile_file
 from tests.kit.venue_sim_builders import SimAndWallet
 
 
@@ -62,27 +63,31 @@ async def test_after_a_good_read_the_last_table_is_served_stale_with_the_reason(
     assert says_why(note, address)
 
 
-async def test_the_chain_reader_refuses_the_velocity_profile() -> None:
+async def test_drift_s_chain_reader_refuses_velocity_and_an_unsupported_profile(
+    tmp_path: Path,
+) -> None:
     connection = AsyncClient("http://127.0.0.1:9")
     try:
-        with pytest.raises(UnsupportedVenueError, match="issue 14"):
+        with pytest.raises(UnsupportedVenueError, match="is of the velocity family; Drift's "
+                                                        "chain reader reads the drift family"):
             DriftChainReader(connection, load_profile("velocity"))
+        with pytest.raises(UnsupportedVenueError, match=REFUSAL):
+            DriftChainReader(connection, load_profile(path=unsupported_profile_file(tmp_path)))
     finally:
         await connection.close()
 
 
 @pytest.mark.integration
-async def test_the_live_feed_on_the_velocity_profile_refuses_to_start_with_the_reason(
+async def test_the_live_feed_on_an_unsupported_profile_refuses_to_start_with_the_reason(
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "feed.log"
     env = {"PORT": "0", "FEED_SOURCE": "drift", "RPC_URL": "http://127.0.0.1:9",
-           "VENUE_PROFILE": "velocity"}
+           "VENUE_PROFILE_FILE": str(unsupported_profile_file(tmp_path))}
     process = ServiceProcess("feed", env, log)
     with pytest.raises(ServiceStartError):
         await process.start(timeout=30)
     assert await process.wait() == 2
     said = await asyncio.to_thread(log.read_text)
-    assert ("feed: refusing to start: venue profile 'velocity' is not supported: Velocity's "
-            "accounts and order instructions differ from Drift's") in said
-    assert "issue 14" in said and "Traceback" not in said
+    assert f"feed: refusing to start: {REFUSAL}" in said
+    assert "Traceback" not in said

@@ -1,6 +1,6 @@
-"""The stand-in serves no venue its IDL misreads: the velocity profile is refused (in process, as
-`python -m services.venue_sim`, and under `make run-live-sim`'s launcher), and a recorded
-account of another layout is not served."""
+"""The stand-in serves no venue its IDL misreads: a profile marked unsupported is refused (in
+process, as `python -m services.venue_sim`, and under `make run-live-sim`'s launcher), and a
+recorded account of another layout is not served."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from services.common.venue_profile import UnsupportedVenueError, load_profile
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from services.venue_sim.accounts import SnapshotError, build_store, load_snapshot
 from tests.kit.foreign_layouts import resized, velocity_size
+from tests.kit.unsupported_profile import REFUSAL, unsupported_profile_file
 from tests.kit.venue_sim_builders import decode_account, recorded_records, snapshot_path
 from tests.launcher.test_launcher_process import launcher_env
 
-REFUSAL = "venue profile 'velocity' is not supported: Velocity's accounts and order instructions"
 
-
-def test_the_store_refuses_to_serve_the_velocity_profile() -> None:
-    with pytest.raises(UnsupportedVenueError, match="issue 14"):
-        build_store(list(recorded_records()), profile=load_profile("velocity"))
+def test_the_store_refuses_to_serve_an_unsupported_profile(tmp_path: Path) -> None:
+    profile = load_profile(path=unsupported_profile_file(tmp_path))
+    with pytest.raises(UnsupportedVenueError, match=REFUSAL):
+        build_store(list(recorded_records()), profile=profile)
 
 
 def test_the_stand_ins_coder_refuses_a_buffer_of_another_layout() -> None:
@@ -49,10 +49,11 @@ def test_a_recorded_account_in_another_programs_size_is_not_served(tmp_path: Pat
 
 
 @pytest.mark.integration
-async def test_the_process_on_the_velocity_profile_refuses_to_start_with_the_reason(
+async def test_the_process_on_an_unsupported_profile_refuses_to_start_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    process = ServiceProcess("venue_sim", {"PORT": "0", "VENUE_PROFILE": "velocity"},
+    process = ServiceProcess("venue_sim", {"PORT": "0", "VENUE_PROFILE_FILE": str(
+                                 unsupported_profile_file(tmp_path))},
                              tmp_path / "venue_sim.log", readiness="http")
     with pytest.raises(ServiceStartError):
         await process.start(timeout=30)
@@ -63,9 +64,12 @@ async def test_the_process_on_the_velocity_profile_refuses_to_start_with_the_rea
 
 
 @pytest.mark.integration
-async def test_run_live_sim_on_the_velocity_profile_ends_with_the_reason(tmp_path: Path) -> None:
-    # what `make run-live-sim VENUE_PROFILE=velocity` runs: the stand-in starts first, and refuses
-    env = {**launcher_env(tmp_path / "var"), "VENUE_PROFILE": "velocity"}
+async def test_run_live_sim_on_an_unsupported_profile_ends_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # what `make run-live-sim VENUE_PROFILE_FILE=...` runs: the stand-in starts first, and refuses
+    env = {**launcher_env(tmp_path / "var"),
+           "VENUE_PROFILE_FILE": str(unsupported_profile_file(tmp_path))}
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.launcher", "--live-sim", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -73,5 +77,5 @@ async def test_run_live_sim_on_the_velocity_profile_ends_with_the_reason(tmp_pat
     assert child.returncode == 1
     said = err.decode()
     assert "start-up failed: venue_sim did not start" in said
-    assert REFUSAL in said and "issue 14" in said
+    assert REFUSAL in said
     assert "Traceback" not in said and "Ready." not in out.decode()
