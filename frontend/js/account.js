@@ -15,6 +15,12 @@ export function healthBand(health) {
 export class AccountView {
   constructor() {
     this.maxLeverage = 10;
+    this.quote = "USDC";
+  }
+
+  /** The venue's quote asset, which the wallet's balance is counted in. */
+  setQuote(symbol) {
+    if (symbol) this.quote = symbol;
   }
 
   setMaxLeverage(value) {
@@ -53,7 +59,7 @@ export class AccountView {
     $("#collateral-value").textContent = fmt.usd(update.total_collateral);
     $("#free-collateral").textContent = `free ${fmt.usd(update.free_collateral)}`;
     $("#equity-value").textContent = fmt.usd(update.equity);
-    $("#wallet-usdc").textContent = `wallet ${fmt.usd(update.wallet_usdc)} USDC`;
+    $("#wallet-usdc").textContent = `wallet ${fmt.usd(update.wallet_usdc)} ${this.quote}`;
     const funding = $("#funding-received");
     funding.textContent = fmt.signedUsd(update.funding_received, 4);
     funding.className = `metric-value ${fmt.signClass(update.funding_received)}`;

@@ -35,7 +35,7 @@ class DashboardApp {
   constructor() {
     this.token = takeTokenFromUrl();
     this.api = new Api(this.token);
-    this.config = { mode_label: "", confirm_above_usd: 100, confirm_timeout_sec: 30, hedge_market: "" };
+    this.config = { mode_label: "", venue: "", quote_symbol: "USDC", confirm_above_usd: 100, confirm_timeout_sec: 30, hedge_market: "" };
     this.engine = { running: false, mode: "" };
     this.account = null; // the last FUNDING_UPDATE payload
     this.marketsTimer = null;
@@ -107,9 +107,12 @@ class DashboardApp {
       this.toasts.show({ kind: "warning", title: "Configuration unavailable", message: error.message, code: error.code });
     }
     this.markets.setHedgeMarket(this.hedgeMarket());
+    this.accountView.setQuote(this.config.quote_symbol);
+    this.amountModal.setVenue(this.config.quote_symbol || "USDC", this.config.venue || "Drift");
     const badge = $("#mode-badge");
     const label = this.config.mode_label || "UNKNOWN";
-    badge.textContent = label;
+    // Live mode names the venue it trades (paper simulates on recorded Drift data).
+    badge.textContent = label.startsWith("LIVE") && this.config.venue ? `${label} · ${this.config.venue}` : label;
     badge.dataset.mode = label.startsWith("LIVE") ? (label === "LIVE" ? "live" : "simulated") : "paper";
     for (const node of $$(".confirm-threshold")) node.textContent = String(this.config.confirm_above_usd);
   }

@@ -258,11 +258,12 @@ export class LeaveModal {
   }
 }
 
-const QUICK = {
-  DRIFT_DEPOSIT: { title: "Deposit collateral", label: "Amount (USDC)", hint: "Moves USDC from the wallet into the Drift sub-account.", field: "amount" },
-  DRIFT_WITHDRAW: { title: "Withdraw collateral", label: "Amount (USDC)", hint: "Refused when it would drop account health too low.", field: "amount" },
-  DRIFT_SWAP: { title: "Buy SOL (spot leg)", label: "Size (SOL)", hint: "Buys SOL with wallet USDC at the oracle price.", field: "size" },
-};
+// Written for the venue's quote asset (USDC on Drift, USDT on Velocity) and name.
+const quickActions = (quote, venue) => ({
+  DRIFT_DEPOSIT: { title: "Deposit collateral", label: `Amount (${quote})`, hint: `Moves ${quote} from the wallet into the ${venue} sub-account.`, field: "amount" },
+  DRIFT_WITHDRAW: { title: "Withdraw collateral", label: `Amount (${quote})`, hint: "Refused when it would drop account health too low.", field: "amount" },
+  DRIFT_SWAP: { title: "Buy SOL (spot leg)", label: "Size (SOL)", hint: `Buys SOL with wallet ${quote} at the oracle price.`, field: "size" },
+});
 
 export class AmountModal {
   constructor() {
@@ -271,6 +272,7 @@ export class AmountModal {
     this.input = $("#amount-input");
     this.error = $("#amount-error");
     this.resolve = null;
+    this.actions = quickActions("USDC", "Drift");
     onDismiss(this.dialog, () => this.finish(null));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -283,9 +285,13 @@ export class AmountModal {
     });
   }
 
+  setVenue(quote, venue) {
+    this.actions = quickActions(quote, venue);
+  }
+
   /** Answers the payload to send, or null. */
   ask(action) {
-    const spec = QUICK[action];
+    const spec = this.actions[action];
     this.label = spec.field === "size" ? "Size" : "Amount";
     $("#amount-title").textContent = spec.title;
     $("#amount-label").textContent = spec.label;

@@ -76,6 +76,11 @@ class MarketDirectory:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise ApiError(404, ErrorCode.NOT_FOUND,
                                f"no funding history for market {market!r}") from error
+            if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                # The feed answered: this venue publishes none (Velocity has no Data API).
+                raise ApiError(404, ErrorCode.NOT_FOUND,
+                               f"no funding history for market {market!r}: "
+                               f"{error.details()}") from error
             raise feed_unavailable(self._timeout) from error
         return list(reply.records)
 

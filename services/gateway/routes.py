@@ -169,7 +169,9 @@ def build_router() -> APIRouter:
                 responses=responses(429))
     async def config(gw: GatewayDep) -> dict[str, Any]:
         settings = gw.settings
-        return {"mode_label": settings.mode_label,
+        venue = settings.venue()
+        return {"mode_label": settings.mode_label, "venue": venue.display_name,
+                "quote_symbol": venue.quote_symbol,
                 "confirm_above_usd": settings.confirm_above_usd,
                 "confirm_timeout_sec": settings.confirm_timeout_sec,
                 "hedge_market": settings.hedge_market, "version": VERSION}

@@ -58,6 +58,8 @@ class FundingHistoryResponse(BaseModel):
 
 class ConfigResponse(BaseModel):
     mode_label: str
+    venue: str              # the venue profile's display name (Drift, Velocity)
+    quote_symbol: str       # its quote asset: what balances and transfers are counted in
     confirm_above_usd: int
     confirm_timeout_sec: int
     hedge_market: str

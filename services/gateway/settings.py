@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from functools import cache
 from pathlib import Path
 
 import limits
@@ -11,8 +12,10 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.grpc_tls import check_all_or_none
+from services.common.venue_profile import VenueProfile, load_profile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_load_profile = cache(load_profile)
 MIN_TOKEN_LENGTH = 16
 MODE_LABELS = ("PAPER", "LIVE", "LIVE (SIMULATED VENUE)")
 
@@ -35,6 +38,9 @@ class GatewaySettings(BaseSettings):
     grpc_tls_key_file: Path | None = None
     grpc_tls_ca_file: Path | None = None
     mode_label: str = "PAPER"
+    # The venue the dashboard names beside a LIVE label, with its quote asset (USDC, USDT).
+    venue_profile: str = Field(default="drift", pattern=r"^[a-z][a-z0-9_-]*$")
+    venue_profile_file: Path | None = None
     # Host names the gateway answers to (a request for another, as after a DNS rebinding, is
     # refused 400), comma separated, "*.example.com" allowed; the bind address is added.
     allowed_hosts: str = "127.0.0.1,localhost"
@@ -126,6 +132,14 @@ class GatewaySettings(BaseSettings):
     def _tls_all_or_none(self) -> GatewaySettings:
         check_all_or_none(self)
         return self
+
+    @model_validator(mode="after")
+    def _profile_loads(self) -> GatewaySettings:
+        self.venue()  # an unknown profile refuses to boot, as in the other services
+        return self
+
+    def venue(self) -> VenueProfile:
+        return _load_profile(self.venue_profile, self.venue_profile_file)
 
     @field_validator("mode_label")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from solders.keypair import Keypair
 
+from services.common.venue_profile import VenueProfile, load_profile
 from services.launcher.ports import free_port, free_port_pair
 
 MODE_LABEL = "LIVE (SIMULATED VENUE)"
@@ -32,8 +33,16 @@ def write_key_file(var: Path, wallet: Keypair) -> Path:
     return path
 
 
-def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, str]]:
-    """Per-service settings that point every service at the stand-ins."""
+def environment_profile() -> VenueProfile:
+    """The profile the services will load (VENUE_PROFILE or VENUE_PROFILE_FILE)."""
+    return load_profile(os.environ.get("VENUE_PROFILE") or "drift",
+                        os.environ.get("VENUE_PROFILE_FILE") or None)
+
+
+def live_sim_env(var: Path, rpc_port: int | None = None,
+                 profile: VenueProfile | None = None) -> dict[str, dict[str, str]]:
+    """Per-service settings that point every service at the stand-ins (the profile's venue)."""
+    profile = profile or environment_profile()
     rpc_port = rpc_port or free_port_pair()
     data_api_port, swap_port = free_port(), free_port()
     wallet = Keypair()
@@ -52,7 +61,9 @@ def live_sim_env(var: Path, rpc_port: int | None = None) -> dict[str, dict[str, 
         "feed": {
             "FEED_SOURCE": "drift",
             "RPC_URL": rpc_url,
-            "DATA_API_URL": f"http://127.0.0.1:{data_api_port}",
+            # The stand-in's Data API, for a venue that has one (Velocity publishes none: its
+            # history comes by import only, as on the real venue).
+            "DATA_API_URL": f"http://127.0.0.1:{data_api_port}" if profile.data_api_url else "",
         },
         "executor": {
             "EXECUTOR_DRIVER": "drift",

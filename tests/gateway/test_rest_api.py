@@ -92,7 +92,8 @@ async def test_funding_history_with_bad_hours_is_422_invalid_argument(system, qu
 async def test_config_tells_the_dashboard_mode_and_confirmation_rules(system):
     reply = await get(system, "/api/config")
     assert reply.status_code == 200
-    assert reply.json() == {"mode_label": "PAPER", "confirm_above_usd": 100,
+    assert reply.json() == {"mode_label": "PAPER", "venue": "Drift", "quote_symbol": "USDC",
+                            "confirm_above_usd": 100,
                             "confirm_timeout_sec": 30, "hedge_market": "SOL-PERP",
                             "version": "0.1.0"}
 

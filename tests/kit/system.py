@@ -14,6 +14,7 @@ from dne.executor.v1 import executor_pb2_grpc
 from dne.feed.v1 import feed_pb2_grpc
 from dne.vault.v1 import vault_pb2_grpc
 from services.common.grpc_client import open_channel
+from services.common.venue_profile import load_profile
 from services.launcher.live_sim import live_sim_env
 from services.launcher.processes import ServiceProcess
 from services.launcher.run_secrets import new_service_token
@@ -54,6 +55,7 @@ class RunningSystem:
     api_token: str = ""
     service_token: str = ""  # what the engine sends the executor and the vault
     live_env: Mapping[str, Mapping[str, str]] | None = None  # set in live-sim mode
+    profile_name: str = "drift"  # the venue profile every service runs on
 
     @property
     def venue_sim_url(self) -> str:
@@ -97,7 +99,8 @@ async def running_system(
     service_token, token_files = new_service_token(var_dir)
     for name, values in token_files.items():
         per_service[name].update(values)
-    live_env = live_sim_env(var_dir) if live_sim else None
+    profile = load_profile((common_env or {}).get("VENUE_PROFILE") or "drift")
+    live_env = live_sim_env(var_dir, profile=profile) if live_sim else None
     services = ORDER if gateway else BACKEND
     if live_env is not None:
         # Live mode against the stand-ins, exactly as `make run-live-sim` wires it.
@@ -129,7 +132,7 @@ async def running_system(
             backtest=backtest_pb2_grpc.BacktestServiceStub(channels["engine"]),
         )
         yield RunningSystem(system, stubs, var_dir, TEST_API_TOKEN if gateway else "",
-                            service_token, live_env)
+                            service_token, live_env, profile.name)
     finally:
         for channel in channels.values():
             await channel.close()

@@ -86,6 +86,7 @@ class DriftDriver:
     ) -> None:
         profile.require_supported()  # never connect with an IDL that misreads the venue
         self.name = profile.name
+        self._quote = profile.quote_symbol  # what messages count transfers in (USDC, USDT)
         timing = timing or DriverTiming()
         self._clock = clock or SystemClock()
         self._timing = timing
@@ -186,8 +187,8 @@ class DriftDriver:
             usdc, _ = await session.wallet_balances()
             if amount > usdc:
                 raise DomainError(ErrorCode.INSUFFICIENT_BALANCE,
-                                  f"deposit of {amount} {QUOTE_MARKET} exceeds the wallet's "
-                                  f"{usdc} {QUOTE_MARKET}")
+                                  f"deposit of {amount} {self._quote} exceeds the wallet's "
+                                  f"{usdc} {self._quote}")
             ixs = await view.deposit_instructions(units, session.quote_token_account())
             return Prepared(self._pending(intent), self._transfer_done(amount), ixs)
 
@@ -207,8 +208,8 @@ class DriftDriver:
             free = quote(view.user.get_free_collateral())
             if amount > free:
                 raise DomainError(ErrorCode.INSUFFICIENT_COLLATERAL,
-                                  f"withdrawal of {amount} {QUOTE_MARKET} exceeds free "
-                                  f"collateral {free:.6f} {QUOTE_MARKET}")
+                                  f"withdrawal of {amount} {self._quote} exceeds free "
+                                  f"collateral {free:.6f} {self._quote}")
             ixs = await view.withdraw_instructions(units, session.quote_token_account())
             return Prepared(self._pending(intent), self._transfer_done(amount), ixs)
 
@@ -317,7 +318,7 @@ class DriftDriver:
                 if spend > usdc:
                     raise DomainError(ErrorCode.INSUFFICIENT_BALANCE,
                                       f"buying {size} SOL costs about {spend} "
-                                      f"{QUOTE_MARKET}; the wallet holds {usdc}")
+                                      f"{self._quote}; the wallet holds {usdc}")
                 offer = await swap_api.quote(quote_mint, sol_mint,
                                              self._quote_units(view, spend), self._swap_bps)
                 sol_amount = Decimal(offer.out_amount) / LAMPORTS
@@ -336,7 +337,7 @@ class DriftDriver:
             if price_limit is not None and (price > price_limit if side is Side.LONG
                                             else price < price_limit):
                 raise DomainError(ErrorCode.PRICE_LIMIT,
-                                  f"the swap quotes {price:.6f} {QUOTE_MARKET}/SOL, beyond the "
+                                  f"the swap quotes {price:.6f} {self._quote}/SOL, beyond the "
                                   f"limit {price_limit}")
             unsigned, last_valid = await swap_api.transaction(offer, session.wallet.pubkey)
             assert session.pipeline is not None
