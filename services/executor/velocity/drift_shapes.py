@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -34,6 +35,7 @@ from services.common.exchange_status import PerpOperation
 
 # Where Velocity spread the fields of a Drift struct (searched after the same-named struct).
 SPREAD_INTO = ("market_stats", "fee_ledger", "amm")
+SPREAD_KEYS = tuple(name.replace("_", "") for name in SPREAD_INTO)
 PAUSED_STATUS_BY_OPERATION = (  # the first paused operation names the status
     (PerpOperation.FILL, "FillPaused"),
     (PerpOperation.AMM_FILL, "AmmPaused"),
@@ -69,48 +71,73 @@ def drift_state(values: dict[str, Any]) -> drift_types.StateAccount:
 
 def shape(cls: type, sources: list[dict[str, Any]]) -> Any:
     """An instance of driftpy's dataclass `cls`, each field found by name in `sources`."""
-    values = {}
-    for name, hint in _hints(cls).items():
-        found = _find(name, sources)
-        values[name] = _convert(hint, found, sources)
-    return cls(**values)
+    return _shape(cls, [_index(source) for source in sources])
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    key: str      # the name compared: lower case, no underscores
+    kind: str     # struct, list, pubkey, enum, bool, int, other
+    inner: Any    # the struct's class, the list item's hint, the enum
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def _fields(cls: type) -> tuple[_Field, ...]:
+    """How each field of `cls` is filled: worked out once per class (a User has 32 orders)."""
     names = {f.name for f in dataclasses.fields(cls)}
-    return {name: hint for name, hint in typing.get_type_hints(cls).items() if name in names}
+    return tuple(_field(name, _unwrap_optional(hint))
+                 for name, hint in typing.get_type_hints(cls).items() if name in names)
 
 
-def _find(name: str, sources: list[dict[str, Any]]) -> Any:
-    for source in sources:
-        for key, value in source.items():
-            if _key(key) == _key(name):
-                return value
-    return None
-
-
-def _convert(hint: Any, found: Any, sources: list[dict[str, Any]]) -> Any:
-    hint = _unwrap_optional(hint)
-    origin = typing.get_origin(hint)
+def _field(name: str, hint: Any) -> _Field:
     if dataclasses.is_dataclass(hint):
-        inner = [found] if isinstance(found, dict) else []
-        spread = [s[key] for s in sources for key in SPREAD_INTO if isinstance(s.get(key), dict)]
-        return shape(hint, [*inner, *sources, *spread])
-    if origin is list:
+        return _Field(name, _key(name), "struct", hint)
+    if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint) or (int,)
+        return _Field(name, _key(name), "list", _unwrap_optional(item))
+    if hint is Pubkey:
+        return _Field(name, _key(name), "pubkey", None)
+    if _is_rust_enum(hint):
+        return _Field(name, _key(name), "enum", hint)
+    kind = "bool" if hint is bool else "int" if hint is int else "other"
+    return _Field(name, _key(name), kind, None)
+
+
+def _index(source: dict[str, Any]) -> dict[str, Any]:
+    return {_key(key): value for key, value in source.items()}
+
+
+def _shape(cls: type, indexes: list[dict[str, Any]]) -> Any:
+    values = {}
+    for field in _fields(cls):
+        found = next((index[field.key] for index in indexes if field.key in index), None)
+        values[field.name] = _convert(field, found, indexes)
+    return cls(**values)
+
+
+def _convert(field: _Field, found: Any, indexes: list[dict[str, Any]]) -> Any:
+    if field.kind == "struct":
+        inner = [_index(found)] if isinstance(found, dict) else []
+        spread = [_index(index[key]) for index in indexes for key in SPREAD_KEYS
+                  if isinstance(index.get(key), dict)]
+        return _shape(field.inner, [*inner, *indexes, *spread])
+    if field.kind == "list":
         if found is None:
             return []
         if isinstance(found, bytes | bytearray):
             return list(found)
-        return [_convert(item, each, [each] if isinstance(each, dict) else []) for each in found]
-    if hint is Pubkey:
+        item = field.inner
+        if dataclasses.is_dataclass(item):
+            return [_shape(item, [_index(each)]) for each in found]
+        return list(found)
+    if field.kind == "pubkey":
         return Pubkey.from_string(found) if isinstance(found, str) else Pubkey.default()
-    if _is_rust_enum(hint):
-        return _variant(hint, found)
-    if hint is bool:
+    if field.kind == "enum":
+        return _variant(field.inner, found)
+    if field.kind == "bool":
         return bool(found)
-    if hint is int:
+    if field.kind == "int":
         return found if isinstance(found, int) else 0
     return found
 
