@@ -314,7 +314,7 @@ class AccountStore:
         }
 
 
-def _contiguous_count(indices: Iterable[int]) -> int:
+def contiguous_count(indices: Iterable[int]) -> int:
     present, count = set(indices), 0
     while count in present:
         count += 1
@@ -435,8 +435,8 @@ def build_store(
     markets = [(r.kind, a) for _, r, a in chosen.values() if r.kind in ("PerpMarket", "SpotMarket")]
     state_address = get_state_public_key(program)
     if state_address not in store.accounts:
-        perp = _contiguous_count(a.market_index for k, a in markets if k == "PerpMarket")
-        spot = _contiguous_count(a.market_index for k, a in markets if k == "SpotMarket")
+        perp = contiguous_count(a.market_index for k, a in markets if k == "PerpMarket")
+        spot = contiguous_count(a.market_index for k, a in markets if k == "SpotMarket")
         store.put(ServedAccount(
             state_address, synthetic.state_account(coder, perp, spot, paused), program, "State",
             SYNTHETIC,
@@ -444,13 +444,7 @@ def build_store(
             "cover the contiguous recorded indices so driftpy's find-all subscription finds "
             "every market it asks for; exchange_status selects paused or active",
         ))
-    for need in _oracle_needs(markets).values():
-        built = oracle_account(coder, need)
-        if built is None:
-            store.unbuilt.append({"address": str(need.address), "market": need.market,
-                                  "reason": f"{type(need.source).__name__} oracles are not built"})
-        elif need.address not in store.accounts:
-            store.put(built)
+    add_oracles(store, coder, markets)
     _add_mints(store)
     _add_lookup_tables(store)
     for wallet in wallets:
@@ -470,6 +464,19 @@ def _served_record(store: AccountStore, address: Pubkey, record: SnapshotRecord,
         return ServedAccount(address, data, store.program_id, record.kind, RECORDED, note)
     return ServedAccount(address, record.data, store.program_id, record.kind, RECORDED,
                          record.source)
+
+
+def add_oracles(store: AccountStore, coder: ProgramCoder,
+                markets: list[tuple[str, Any]]) -> None:
+    """One oracle account per oracle the markets name, where none is served yet; the kinds
+    not built are listed in the manifest."""
+    for need in _oracle_needs(markets).values():
+        built = oracle_account(coder, need)
+        if built is None:
+            store.unbuilt.append({"address": str(need.address), "market": need.market,
+                                  "reason": f"{type(need.source).__name__} oracles are not built"})
+        elif need.address not in store.accounts:
+            store.put(built)
 
 
 def _add_mints(store: AccountStore) -> None:

@@ -35,10 +35,9 @@ from services.venue_sim.accounts import (
     MarketOracle,
     ServedAccount,
     SnapshotRecord,
-    _contiguous_count,
-    _oracle_needs,
+    add_oracles,
+    contiguous_count,
     latest_by_address,
-    oracle_account,
 )
 from services.venue_sim.drift_coder import ProgramCoder, program_coder
 from services.venue_sim.velocity_coder import VelocityCoder, velocity_coder
@@ -260,8 +259,8 @@ def build_velocity_store(
         address = (store.perp_market_address if record.kind == "PerpMarket"
                    else store.spot_market_address)(drift.market_index)
         store.shadowed.append({"address": str(address), "source": record.source})
-    perp = _contiguous_count(m.market_index for k, m in markets if k == "PerpMarket")
-    spot = _contiguous_count(m.market_index for k, m in markets if k == "SpotMarket")
+    perp = contiguous_count(m.market_index for k, m in markets if k == "PerpMarket")
+    spot = contiguous_count(m.market_index for k, m in markets if k == "SpotMarket")
     store.put(ServedAccount(
         store.state_address, _state(store, perp, spot, paused), store.program_id, "State",
         SYNTHETIC,
@@ -269,13 +268,7 @@ def build_velocity_store(
         f"{spot} (the contiguous served indices), exchange_status paused or active, Drift's "
         "mainnet tier-1 fees and oracle guard rails, signer the stand-in's vault authority",
     ))
-    for need in _oracle_needs(markets).values():
-        built = oracle_account(drift_coder, need)
-        if built is None:
-            store.unbuilt.append({"address": str(need.address), "market": need.market,
-                                  "reason": f"{type(need.source).__name__} oracles are not built"})
-        elif need.address not in store.accounts:
-            store.put(built)
+    add_oracles(store, drift_coder, markets)
     _add_mints_and_vaults(store)
     for wallet in wallets:
         store.fund_wallet(wallet, wallet_usdc, wallet_lamports)
