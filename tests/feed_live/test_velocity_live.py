@@ -71,7 +71,7 @@ async def velocity(sim: SimAndWallet) -> AsyncIterator[DriftLiveMarket]:
     settings = FeedSettings(feed_source="drift", rpc_url=sim.sim.rpc_url,
                             venue_profile="velocity", rpc_retry_delays_sec="")
     # The profile stays refused until the executor trades Velocity; the feed's mode is tested.
-    profile = load_profile("velocity").model_copy(update={"unsupported": ""})
+    profile = load_profile("velocity")
     market = build_live_market(settings, profile, ManualClock(NOW))
     try:
         yield market

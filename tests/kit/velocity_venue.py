@@ -1,6 +1,6 @@
-"""Builders for tests of the stand-in serving Velocity: its profile made supported for the test,
-markets as VelocityOrders names them, sending an instruction signed, reading an account back with
-Velocity's decoder."""
+"""Builders for tests of the stand-in serving Velocity: its profile, markets as VelocityOrders
+names them, sending an instruction signed, reading an account back with Velocity's
+decoder."""
 
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ from services.executor.velocity_orders import PerpMarketRef, SpotMarketRef
 from services.feed.velocity_accounts import velocity_decoder
 from tests.kit.venue_sim_builders import SimAndWallet
 
-# The profile refuses to start until the whole chain works (issue 14): the stand-in's own tests
-# serve it regardless.
-VELOCITY = load_profile("velocity").model_copy(update={"unsupported": ""})
+VELOCITY = load_profile("velocity")
 
 
 def velocity_refs(sim: SimAndWallet, perp_index: int = 0) -> tuple[SpotMarketRef, PerpMarketRef]:
