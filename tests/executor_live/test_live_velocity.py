@@ -227,3 +227,25 @@ async def test_a_drift_layout_market_at_velocity_s_address_halts_trading_with_th
     assert "1216" in opened.error_message and "1304" in opened.error_message
     assert not status.connected or status.trading_halted
     assert received(rig, "place_perp_order") == []
+
+
+async def test_a_market_s_taker_fee_add_on_is_in_the_reported_fee_not_the_price(
+    rig: LiveRig, driver: DriftDriver
+) -> None:
+    # Velocity added a per-market taker fee on top of the State's tier; the fill is read from the
+    # position's quote, so a driver that knew only the tier would report the add-on as price.
+    await driver.deposit("dep", 0, Decimal(1000))
+    plain = await driver.open_position(OpenOrder("plain", 0, "SOL-PERP", Side.SHORT,
+                                                 Decimal(1)))
+    await driver.close_position("close", 0, "SOL-PERP")
+    store = rig.venue.store
+    address = store.perp_market_address(0)
+    market = store.decoded(address)
+    market["taker_fee_addon_tenth_bps"] = 50   # 50 tenths of a bp: 5 bp
+    store.write(address, "PerpMarket", market)
+    charged = await driver.open_position(OpenOrder("charged", 0, "SOL-PERP", Side.SHORT,
+                                                   Decimal(1)))
+    assert charged.status is OrderStatus.FILLED, charged.error_message
+    assert charged.fill_price == pytest.approx(plain.fill_price, abs=Decimal("0.000002"))
+    assert charged.fee - plain.fee == pytest.approx(charged.notional * Decimal("0.0005"),
+                                                    abs=Decimal("0.000002"))

@@ -179,14 +179,12 @@ class OrderSender:
 
 def fill_from_moves(view: VenueView, record: SentOrder, moved: int,
                     quote_moved: int) -> OrderResult:
-    """Size and price from the position's change; the taker fee from the State's first fee
-    tier (Drift charges it in the quote asset amount)."""
+    """Size and price from the position's change, less the venue's taker fee (charged in the
+    quote asset amount)."""
     size = base(abs(moved))
     side = Side.LONG if moved > 0 else Side.SHORT
     effective = quote(abs(quote_moved)) / size
-    tier = view.state().perp_fee_structure.fee_tiers[0]
-    rate = Decimal(tier.fee_numerator) / Decimal(tier.fee_denominator) \
-        if tier.fee_denominator else ZERO
+    rate = view.taker_fee_rate(int(record.extra["market_index"]))
     price = effective / (1 + rate) if side is Side.LONG else effective / (1 - rate)
     price = price.quantize(Decimal("0.000001"))
     oracle = Decimal(record.extra.get("oracle_price", "0")) or price

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from driftpy.types import OraclePriceData
@@ -142,6 +143,13 @@ class VenueView:
         if market is None:
             raise DomainError(ErrorCode.INVALID_MARKET, f"spot market {index} is not loaded")
         return market
+
+    def taker_fee_rate(self, perp_index: int) -> Decimal:
+        """The taker fee of a fill: the State's first fee tier (Drift charges it in the
+        position's quote amount)."""
+        tier = self.state().perp_fee_structure.fee_tiers[0]
+        return Decimal(tier.fee_numerator) / Decimal(tier.fee_denominator) \
+            if tier.fee_denominator else Decimal(0)
 
     def perp_oracle_or_none(self, index: int) -> OraclePriceData | None:
         return self.accounts.get_oracle_price_data_for_perp_market(index)

@@ -12,6 +12,7 @@ trust than a partial one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from driftpy.accounts.oracle import decode_oracle
@@ -32,6 +33,7 @@ from services.executor.velocity_orders import PerpMarketRef, SpotMarketRef, Velo
 
 MAX_ACCOUNTS_PER_CALL = 100  # Solana's getMultipleAccounts limit
 TOKEN_2022_FLAG = 0b1  # SpotMarket.token_program_flag (velocity-v1 state/spot_market.rs)
+TENTH_BPS = Decimal(100_000)  # PerpMarket.taker_fee_addon_tenth_bps: 1 / 100,000 of the quote
 
 
 class VelocityView(VenueView):
@@ -50,6 +52,7 @@ class VelocityView(VenueView):
         self._user = BookUser(self.accounts, self.user_address)
         self._signer = Pubkey.default()
         self._token_program_flags: dict[int, int] = {}
+        self._taker_addons: dict[int, int] = {}  # tenths of a bp, per perp market
         self._market_counts = (0, 0)  # perp, spot: from the State
         self.perp_by_symbol: dict[str, int] = {}
         self.spot_by_symbol: dict[str, int] = {}
@@ -75,9 +78,11 @@ class VelocityView(VenueView):
         self._take_state(book, state)
         book.user = self._decoded("User", user, drift_shapes.drift_user)
         for account in found[2:2 + perp_count]:
-            market = self._decoded("PerpMarket", account, drift_shapes.drift_perp_market)
-            if market is not None:
+            values = self._values("PerpMarket", account)
+            if values is not None:
+                market = drift_shapes.drift_perp_market(values)
                 book.perp_markets[market.market_index] = market
+                self._taker_addons[market.market_index] = values["taker_fee_addon_tenth_bps"]
         for account in found[2 + perp_count:]:
             values = self._values("SpotMarket", account)
             if values is not None:
@@ -101,6 +106,11 @@ class VelocityView(VenueView):
     @property
     def user(self) -> BookUser:
         return self._user
+
+    def taker_fee_rate(self, perp_index: int) -> Decimal:
+        """The State's tier, plus the market's own taker fee add-on, which Velocity added."""
+        addon = Decimal(self._taker_addons.get(perp_index, 0)) / TENTH_BPS
+        return super().taker_fee_rate(perp_index) + addon
 
     async def _read_state(self) -> None:
         _, (state,) = await self._read([self._state_address()])
