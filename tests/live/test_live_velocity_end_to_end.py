@@ -73,6 +73,7 @@ async def test_the_carry_round_trip_on_velocity_through_the_gateway(live: Runnin
     async with browser(live) as page:
         deposited = await page.command("DRIFT_DEPOSIT", {"amount": "2000"}, timeout=15)
         assert deposited["payload"]["ok"], deposited
+        assert deposited["payload"]["message"] == "DRIFT_DEPOSIT done: 2000 USDT"
         before = await journal(live)
         opened = await open_short(page, "2")
         assert opened["payload"]["ok"], opened

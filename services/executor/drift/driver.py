@@ -27,7 +27,6 @@ from decimal import ROUND_DOWN, Decimal
 from services.common.clock import Clock, SystemClock
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue import (
-    QUOTE_MARKET,
     SPOT_MARKET,
     SPOT_PRICE_MARKET,
     AccountState,
@@ -86,7 +85,8 @@ class DriftDriver:
     ) -> None:
         profile.require_supported()  # never connect with an IDL that misreads the venue
         self.name = profile.name
-        self._quote = profile.quote_symbol  # what messages count transfers in (USDC, USDT)
+        # The quote a transfer moves (USDC, USDT): its order's market and its messages' unit.
+        self._quote = profile.quote_symbol
         timing = timing or DriverTiming()
         self._clock = clock or SystemClock()
         self._timing = timing
@@ -175,7 +175,7 @@ class DriftDriver:
     # --- orders
 
     async def deposit(self, client_order_id: str, sub_account: int, amount: Decimal) -> OrderResult:
-        intent = OrderIntent(client_order_id, OrderKind.DEPOSIT, QUOTE_MARKET, size=amount)
+        intent = OrderIntent(client_order_id, OrderKind.DEPOSIT, self._quote, size=amount)
 
         async def prepare() -> Prepared:
             session = self._session
@@ -196,7 +196,7 @@ class DriftDriver:
 
     async def withdraw(self, client_order_id: str, sub_account: int,
                        amount: Decimal) -> OrderResult:
-        intent = OrderIntent(client_order_id, OrderKind.WITHDRAW, QUOTE_MARKET, size=amount)
+        intent = OrderIntent(client_order_id, OrderKind.WITHDRAW, self._quote, size=amount)
 
         async def prepare() -> Prepared:
             session = self._session
