@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from services.common.clock import Clock, SystemClock
 from services.common.venue_profile import VenueProfile, load_profile
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.data_api_history import DataApiHistory
 from services.feed.drift_chain import DriftChainReader
-from services.feed.drift_live import DriftLiveMarket
 from services.feed.drift_live_rows import DRIFT_ROWS
 from services.feed.live_venue import LiveRows
 from services.feed.settings import FeedSettings
@@ -25,7 +25,7 @@ def venue_profile(settings: FeedSettings) -> VenueProfile:
 
 def build_live_market(
     settings: FeedSettings, profile: VenueProfile, clock: Clock | None = None
-) -> DriftLiveMarket:
+) -> ChainLiveMarket:
     """Drift's live source, or Velocity's when the profile is Velocity's (its accounts need its
     own IDL, its State counts its markets and its funding rules are its own: velocity_live.py)."""
     clock = clock or SystemClock()
@@ -47,7 +47,7 @@ def build_live_market(
             settings.rpc_url, profile, retry_delays=settings.rpc_retry_delays
         )
         rows = DRIFT_ROWS
-    return DriftLiveMarket(
+    return ChainLiveMarket(
         reader, history, clock,
         cache_ttl_seconds=settings.cache_ttl_sec,
         price_refresh_seconds=settings.price_refresh_sec,

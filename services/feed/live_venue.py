@@ -1,4 +1,4 @@
-"""What the live source (drift_live.py) needs of a venue: a reader of its chain and the rows it
+"""What the live source (chain_live.py) needs of a venue: a reader of its chain and the rows it
 makes from what was read. Drift's are drift_chain.py and drift_live_rows.DriftRows; Velocity's
 are velocity_live.py. The source's caching, failures, prices and clock are the venue's to share.
 

@@ -24,7 +24,7 @@ from services.common.errors import DomainError, ErrorCode
 from services.common.metrics import FEED_DATA_AGE, FUNDING_APR
 from services.common.timeutil import from_timestamp, is_set, to_timestamp
 from services.feed import wire
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.replay_market import ReplayMarket
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ _NO_SUCH_PRICE = {ErrorCode.NOT_FOUND, ErrorCode.INVALID_ARGUMENT, ErrorCode.INV
 MAX_PRICES_PER_CALL = 200
 
 Reply = TypeVar("Reply")
-MarketSource = ReplayMarket | DriftLiveMarket
+MarketSource = ReplayMarket | ChainLiveMarket
 
 
 async def _settled(value: Reply | Awaitable[Reply]) -> Reply:

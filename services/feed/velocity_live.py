@@ -1,4 +1,4 @@
-"""The feed's Velocity mode: the live source (drift_live.DriftLiveMarket) on Velocity's chain.
+"""The feed's Velocity mode: the live source (chain_live.ChainLiveMarket) on Velocity's chain.
 
 Each refresh reads the program's State first (its paused operations, and `number_of_markets`:
 the market indices asked for are 0 .. n-1 unless the reader is given a list), then the markets

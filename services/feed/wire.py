@@ -7,7 +7,7 @@ from decimal import Decimal
 from dne.feed.v1 import feed_pb2
 from services.common.decimals import to_wire
 from services.common.timeutil import to_timestamp
-from services.feed.drift_live import LivePrice
+from services.feed.chain_live import LivePrice
 from services.feed.market_table import FundingMarketRow, MarketStatsRow
 from services.feed.replay_market import ClockState, FundingRecordRow, MarketPrice
 

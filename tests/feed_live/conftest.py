@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.common.clock import ManualClock
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from tests.kit.feed_live_builders import NOW, RecordedSleep, live_market
 from tests.kit.venue_sim_builders import SimAndWallet, running_sim
 
@@ -31,7 +31,7 @@ def sleep() -> RecordedSleep:
 @pytest.fixture
 async def live(
     sim: SimAndWallet, clock: ManualClock, sleep: RecordedSleep
-) -> AsyncIterator[DriftLiveMarket]:
+) -> AsyncIterator[ChainLiveMarket]:
     market = live_market(sim, clock, sleep=sleep)
     try:
         yield market

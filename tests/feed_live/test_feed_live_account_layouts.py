@@ -15,8 +15,8 @@ from solana.rpc.async_api import AsyncClient
 from services.common.clock import ManualClock
 from services.common.errors import DomainError, ErrorCode
 from services.common.venue_profile import UnsupportedVenueError, load_profile
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.drift_chain import DriftChainReader
-from services.feed.drift_live import DriftLiveMarket
 from services.launcher.processes import ServiceProcess, ServiceStartError
 from tests.kit.feed_live_builders import TTL_SECONDS
 from tests.kit.foreign_layouts import resized, velocity_size
@@ -39,7 +39,7 @@ def says_why(text: str, address: str) -> bool:
 
 
 async def test_a_market_account_of_another_layout_fails_the_read_with_the_reason(
-    sim: SimAndWallet, live: DriftLiveMarket, caplog: pytest.LogCaptureFixture,
+    sim: SimAndWallet, live: ChainLiveMarket, caplog: pytest.LogCaptureFixture,
 ) -> None:
     address = grow_sol_perp(sim)
     with caplog.at_level(logging.ERROR), pytest.raises(DomainError) as refused:
@@ -52,7 +52,7 @@ async def test_a_market_account_of_another_layout_fails_the_read_with_the_reason
 
 
 async def test_after_a_good_read_the_last_table_is_served_stale_with_the_reason(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     first = await live.funding_table(include_untradable=True)
     address = grow_sol_perp(sim)

@@ -7,13 +7,13 @@ import pytest
 
 from services.common.clock import ManualClock
 from services.common.errors import DomainError, ErrorCode
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from tests.kit.feed_live_builders import BACKOFF_SECONDS, TTL_SECONDS, RecordedSleep, live_market
 from tests.kit.venue_sim_builders import SimAndWallet
 
 
 async def test_when_the_rpc_fails_the_last_table_is_served_with_its_age_then_it_recovers(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock, sleep: RecordedSleep,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock, sleep: RecordedSleep,
 ) -> None:
     first = await live.funding_table(include_untradable=False)
     sim.venue.control.set(drop=["*"])
@@ -40,7 +40,7 @@ async def test_when_the_rpc_fails_the_last_table_is_served_with_its_age_then_it_
 
 
 async def test_with_no_table_yet_an_rpc_failure_is_unavailable_not_a_crash(
-    sim: SimAndWallet, live: DriftLiveMarket,
+    sim: SimAndWallet, live: ChainLiveMarket,
 ) -> None:
     sim.venue.control.set(drop=["*"])
     with pytest.raises(DomainError) as refused:
@@ -65,7 +65,7 @@ async def test_a_read_that_fails_then_answers_within_its_retries_succeeds(
 
 
 async def test_prices_are_reread_after_the_refresh_interval_and_kept_when_the_rpc_fails(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     first = await live.price("SOL-PERP")
     sim.venue.control.set(drop=["*"])
@@ -77,7 +77,7 @@ async def test_prices_are_reread_after_the_refresh_interval_and_kept_when_the_rp
 
 
 async def test_a_price_held_through_rpc_failures_keeps_the_time_it_was_read_and_ages(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     first = await live.price("SOL-PERP")
     read_at = first.as_of

@@ -10,13 +10,13 @@ import grpc
 import pytest
 
 from dne.feed.v1 import feed_pb2
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from tests.kit.feed_live_builders import NOW, LiveStubs, live_feed_server
 from tests.kit.venue_sim_builders import SimAndWallet
 
 
 @pytest.fixture
-async def stubs(live: DriftLiveMarket) -> AsyncIterator[LiveStubs]:
+async def stubs(live: ChainLiveMarket) -> AsyncIterator[LiveStubs]:
     async with live_feed_server(live) as running:
         yield running
 

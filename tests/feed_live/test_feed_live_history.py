@@ -11,7 +11,7 @@ import pytest
 
 from services.common.clock import ManualClock
 from services.common.errors import DomainError, ErrorCode
-from services.feed.drift_live import HISTORY_SOURCE, DriftLiveMarket
+from services.feed.chain_live import HISTORY_SOURCE, ChainLiveMarket
 from tests.kit.feed_builders import recorded_daily_rate
 from tests.kit.feed_live_builders import live_market
 from tests.kit.venue_sim_builders import SimAndWallet
@@ -123,7 +123,7 @@ async def test_history_holds_only_settled_hours_within_start_and_end_up_to_the_l
         await market.close()
 
 
-async def test_bad_history_requests_are_refused_with_a_reason(live: DriftLiveMarket) -> None:
+async def test_bad_history_requests_are_refused_with_a_reason(live: ChainLiveMarket) -> None:
     with pytest.raises(DomainError) as unknown:
         await live.funding_history("DOGE-PERP", None, None, 0)
     assert unknown.value.code == ErrorCode.NOT_FOUND

@@ -83,7 +83,7 @@ def test_property_48_a_failed_refresh_is_logged_at_error_with_its_exception(
         clock.advance(BACKOFF_SECONDS / 2)
         await market.funding_table(False)
 
-    with caplog.at_level(logging.INFO, logger="services.feed.drift_live"):
+    with caplog.at_level(logging.INFO, logger="services.feed.chain_live"):
         asyncio.run(scenario())
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1

@@ -8,8 +8,8 @@ from decimal import Decimal
 import httpx
 
 from services.common.clock import ManualClock
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.drift_accounts import decode_perp_market
-from services.feed.drift_live import DriftLiveMarket
 from services.feed.drift_live_rows import SECONDS_PER_SLOT
 from services.feed.history_import import period_start_of
 from tests.kit.feed_live_builders import PRICE_REFRESH_SECONDS, TTL_SECONDS
@@ -28,7 +28,7 @@ async def _control(sim: SimAndWallet, switch: str, body: dict[str, object]) -> d
 
 
 async def test_a_moved_stale_oracle_shows_its_price_and_age_after_the_refresh_interval(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     before = await live.price("SOL-PERP")
     await _control(sim, "oracle", {"market_index": SOL, "price": "90.5", "stale_slots": 25})
@@ -42,7 +42,7 @@ async def test_a_moved_stale_oracle_shows_its_price_and_age_after_the_refresh_in
 
 
 async def test_a_funding_update_shows_as_the_last_settled_rate_after_the_cache_expires(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     await live.funding_table(include_untradable=False)
     await _control(sim, "funding", {"market_index": SOL, "rate_1h": "0.0001"})

@@ -8,7 +8,7 @@ from decimal import Decimal
 from driftpy.constants.numeric_constants import FUNDING_RATE_PRECISION, PRICE_PRECISION
 
 from services.common.clock import ManualClock
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.drift_live_rows import SECONDS_PER_SLOT
 from tests.kit.feed_builders import recorded_summaries, replay_market
 from tests.kit.feed_live_builders import (
@@ -24,7 +24,7 @@ SIM_START_SLOT = 405_300_000       # tests.kit.venue_sim_builders.make_venue
 
 
 async def test_rate_1h_is_each_recorded_accounts_last_settled_hourly_rate(
-    live: DriftLiveMarket,
+    live: ChainLiveMarket,
 ) -> None:
     table = await live.funding_table(include_untradable=True)
     summaries = recorded_summaries()
@@ -44,7 +44,7 @@ async def test_rate_1h_is_each_recorded_accounts_last_settled_hourly_rate(
 
 
 async def test_open_interest_is_both_sides_at_the_oracle_price_and_volume_is_volume24h(
-    live: DriftLiveMarket,
+    live: ChainLiveMarket,
 ) -> None:
     table = await live.funding_table(include_untradable=False)
     sol = next(row for row in table.rows if row.symbol == "SOL-PERP")
@@ -57,7 +57,7 @@ async def test_open_interest_is_both_sides_at_the_oracle_price_and_volume_is_vol
 
 
 async def test_the_estimated_next_rate_is_driftpys_own_estimate_on_the_same_account(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     table = await live.funding_table(include_untradable=True)
     assert len(table.rows) == 12
@@ -71,7 +71,7 @@ async def test_the_estimated_next_rate_is_driftpys_own_estimate_on_the_same_acco
 
 
 async def test_markets_of_driftpys_list_that_the_rpc_lacks_are_skipped(
-    sim: SimAndWallet, live: DriftLiveMarket,
+    sim: SimAndWallet, live: ChainLiveMarket,
 ) -> None:
     table = await live.funding_table(include_untradable=True)
     assert {row.symbol for row in table.rows} == served_perp_markets(sim)
@@ -102,7 +102,7 @@ async def test_the_program_id_is_the_venue_profiles_not_drifts(
 
 
 async def test_prediction_markets_are_listed_only_on_request_and_never_tradable(
-    live: DriftLiveMarket,
+    live: ChainLiveMarket,
 ) -> None:
     default = await live.funding_table(include_untradable=False)
     everything = await live.funding_table(include_untradable=True)
@@ -114,7 +114,7 @@ async def test_prediction_markets_are_listed_only_on_request_and_never_tradable(
 
 
 async def test_a_paused_funding_market_is_shown_paused_and_untradable(
-    live: DriftLiveMarket,
+    live: ChainLiveMarket,
 ) -> None:
     table = await live.funding_table(include_untradable=False)
     bonk = next(row for row in table.rows if row.symbol == "1MBONK-PERP")
@@ -124,7 +124,7 @@ async def test_a_paused_funding_market_is_shown_paused_and_untradable(
 
 
 async def test_status_type_and_tradability_are_the_replays_for_the_same_accounts(
-    live: DriftLiveMarket, tmp_path: object,
+    live: ChainLiveMarket, tmp_path: object,
 ) -> None:
     replay = replay_market(tmp_path)  # type: ignore[arg-type]
     replayed = {row.symbol: row for row in replay.funding_table(True).rows}
@@ -138,7 +138,7 @@ async def test_status_type_and_tradability_are_the_replays_for_the_same_accounts
 
 
 async def test_a_status_change_on_chain_shows_after_the_cache_expires(
-    sim: SimAndWallet, live: DriftLiveMarket, clock: ManualClock,
+    sim: SimAndWallet, live: ChainLiveMarket, clock: ManualClock,
 ) -> None:
     await live.funding_table(include_untradable=False)
     sim.venue.store.set_perp_market_status(0, "FundingPaused")
@@ -154,7 +154,7 @@ async def test_a_status_change_on_chain_shows_after_the_cache_expires(
 
 
 async def test_oracle_age_is_counted_in_slots_and_shown_at_0_4_seconds_per_slot(
-    live: DriftLiveMarket,
+    live: ChainLiveMarket,
 ) -> None:
     price = await live.price("sol-perp")
     assert price.oracle == Decimal("85.016475") and price.source == "onchain"

@@ -15,7 +15,7 @@ import pytest
 from dne.feed.v1 import feed_pb2
 from services.common.clock import ManualClock
 from services.common.venue_profile import load_profile
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.live_source import build_live_market
 from services.feed.settings import DEFAULT_DATA_DIR, FeedSettings
 from services.feed.velocity_accounts import PERP_MARKET, velocity_decoder
@@ -67,7 +67,7 @@ def serve(sim: SimAndWallet) -> Serve:
 
 
 @pytest.fixture
-async def velocity(sim: SimAndWallet) -> AsyncIterator[DriftLiveMarket]:
+async def velocity(sim: SimAndWallet) -> AsyncIterator[ChainLiveMarket]:
     settings = FeedSettings(feed_source="drift", rpc_url=sim.sim.rpc_url,
                             venue_profile="velocity", rpc_retry_delays_sec="")
     # The profile stays refused until the executor trades Velocity; the feed's mode is tested.
@@ -80,7 +80,7 @@ async def velocity(sim: SimAndWallet) -> AsyncIterator[DriftLiveMarket]:
 
 
 @pytest.fixture
-async def stubs(velocity: DriftLiveMarket) -> AsyncIterator[LiveStubs]:
+async def stubs(velocity: ChainLiveMarket) -> AsyncIterator[LiveStubs]:
     async with live_feed_server(velocity) as running:
         yield running
 

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 
 from dne.feed.v1 import feed_pb2_grpc
-from services.feed.drift_live import DriftLiveMarket
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.replay_market import ReplayMarket
 from services.feed.servicers import register
 from services.feed.settings import DEFAULT_DATA_DIR
@@ -81,7 +81,7 @@ class FeedStubs:
 
 
 @asynccontextmanager
-async def feed_server(market: ReplayMarket | DriftLiveMarket) -> AsyncIterator[FeedStubs]:
+async def feed_server(market: ReplayMarket | ChainLiveMarket) -> AsyncIterator[FeedStubs]:
     """The feed's servicers, over either source, on a real in-process gRPC server."""
     server = grpc.aio.server()
     register(market)(server)

@@ -22,10 +22,10 @@ from solders.pubkey import Pubkey
 
 from services.common.clock import ManualClock
 from services.common.venue_profile import VenueProfile, load_profile
+from services.feed.chain_live import ChainLiveMarket
 from services.feed.data_api_history import DataApiHistory
 from services.feed.drift_accounts import decode_perp_market
 from services.feed.drift_chain import DriftChainReader
-from services.feed.drift_live import DriftLiveMarket
 from tests.kit.feed_builders import FeedStubs, feed_server
 from tests.kit.venue_sim_builders import SimAndWallet
 
@@ -64,7 +64,7 @@ def live_market(
     data_api_client: httpx.AsyncClient | None = None,
     market_indexes: Sequence[int] | None = None,
     profile: VenueProfile | None = None,
-) -> DriftLiveMarket:
+) -> ChainLiveMarket:
     """The live source as __main__ builds it, on the stand-in; waits recorded, not slept."""
     sleep = sleep or RecordedSleep()
     profile = profile or drift_profile()
@@ -77,7 +77,7 @@ def live_market(
         shape=data_api_shape, ttl_seconds=TTL_SECONDS, retry_delays=retry_delays,
         client=data_api_client, sleep=sleep,
     )
-    return DriftLiveMarket(
+    return ChainLiveMarket(
         reader, history, clock, cache_ttl_seconds=TTL_SECONDS,
         price_refresh_seconds=PRICE_REFRESH_SECONDS, failure_backoff_seconds=BACKOFF_SECONDS,
     )
@@ -176,9 +176,9 @@ def recorded_perp_accounts() -> list[Any]:
     return list(latest.values())
 
 
-def offline_live_market(reader: FakeChainReader, clock: ManualClock) -> DriftLiveMarket:
+def offline_live_market(reader: FakeChainReader, clock: ManualClock) -> ChainLiveMarket:
     history = DataApiHistory("", clock)
-    return DriftLiveMarket(
+    return ChainLiveMarket(
         reader, history, clock, cache_ttl_seconds=TTL_SECONDS,  # type: ignore[arg-type]
         price_refresh_seconds=PRICE_REFRESH_SECONDS, failure_backoff_seconds=BACKOFF_SECONDS,
     )

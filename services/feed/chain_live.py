@@ -1,4 +1,5 @@
-"""The live source (FEED_SOURCE=drift): Drift's perp markets read over RPC, on wall time.
+"""The live source (FEED_SOURCE=drift): a Drift-family venue's perp markets over RPC, on wall
+time.
 
 - The markets table is read at most once per cache TTL (CACHE_TTL_SEC, 5 minutes) and served
   with its age (data_age_seconds). When a refresh fails after its retries, the last good table
@@ -74,7 +75,7 @@ class LiveTable:
     markets: dict[str, LiveMarket]
 
 
-class DriftLiveMarket:
+class ChainLiveMarket:
     """The live source of a Drift-family venue: Drift's by default; `rows` and a reader of the
     venue's chain make it another's (velocity_live.py)."""
 
