@@ -33,8 +33,8 @@ DEFAULT_STREAM_INTERVAL_SECONDS = 1.0
 MIN_STREAM_INTERVAL_SECONDS = 0.05
 MAX_STREAM_INTERVAL_SECONDS = 3600.0
 LIVE_REPLAY_CONTROL = (
-    "the feed runs on live Drift data (FEED_SOURCE=drift): its clock is wall time and its "
-    "prices are on-chain, so replay controls do not apply"
+    "the feed runs on live chain data (FEED_SOURCE=drift, any venue): its clock is wall time "
+    "and its prices are on-chain, so replay controls do not apply"
 )
 
 _STATUS = {

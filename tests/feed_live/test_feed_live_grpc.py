@@ -54,7 +54,7 @@ async def test_replay_controls_are_a_failed_precondition_in_live_mode(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await getattr(stubs.replay, call)(request_message)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "live Drift data" in (refused.value.details() or "")
+    assert "live chain data" in (refused.value.details() or "")
 
 
 async def test_get_price_answers_the_decoded_oracle_price_with_its_age(stubs: LiveStubs) -> None:
