@@ -1,6 +1,6 @@
-"""Issue 10 in live mode against the local Solana/Drift stand-ins: a killed engine resumes by
-itself when the venue, the vault and its state agree, and stays stopped with a CRITICAL alert
-when the venue holds a position the vault does not know."""
+"""Issue 10 in live mode against the local Solana stand-ins, on Drift and on Velocity: a killed
+engine resumes by itself when the venue, the vault and its state agree, and stays stopped with a
+CRITICAL alert when the venue holds a position the vault does not know."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import grpc
+import pytest
 
 from dne.common.v1 import common_pb2
 from dne.engine.v1 import engine_pb2, engine_pb2_grpc
@@ -40,10 +41,12 @@ async def restarted_engine_status(running: RunningSystem) -> engine_pb2.EngineSt
         return await wait_for(resume_ended, timeout=20)  # type: ignore[no-any-return]
 
 
+@pytest.mark.parametrize("venue", ["drift", "velocity"])
 async def test_live_resumes_when_clean_and_refuses_a_position_the_vault_does_not_know(
-    tmp_path: Path,
+    tmp_path: Path, venue: str
 ) -> None:
     async with running_system(tmp_path, sqlite_url(tmp_path), live_sim=True,
+                              common_env={"VENUE_PROFILE": venue},
                               executor_env=FAST_CONFIRMATION) as running:
         stubs = running.stubs
         started = await stubs.engine.StartEngine(engine_pb2.StartEngineRequest(
