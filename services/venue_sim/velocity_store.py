@@ -209,9 +209,11 @@ def _served_market(store: VelocityAccountStore, kind: str, record: SnapshotRecor
         quote = index == store.profile.quote_spot_market_index
         values = velocity_spot_market_values(drift, store.profile.quote_mint if quote else None)
         values["vault"] = str(store.coder.address("spot_market_vault", market_index=index))
+        if quote:  # the market is named for the quote it now holds (the recording: USDC)
+            values["name"] = store.profile.quote_symbol.encode().ljust(len(values["name"]))
         note = (f"{LABEL}: {record.source}; pubkey and vault set to Velocity's addresses"
-                + (f", mint to {store.profile.name}'s quote mint {store.profile.quote_mint}"
-                   if quote else ""))
+                + (f", mint and name to {store.profile.name}'s quote "
+                   f"({store.profile.quote_symbol}, {store.profile.quote_mint})" if quote else ""))
     values["pubkey"] = str(address)
     return ServedAccount(address, store.coder.encode(kind, values), store.program_id, kind,
                          REENCODED, note)

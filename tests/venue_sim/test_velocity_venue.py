@@ -102,6 +102,7 @@ async def test_the_state_markets_and_wallet_are_at_velocity_s_pdas(
     assert state["exchange_status"] == 0
     assert (state["number_of_markets"], state["number_of_spot_markets"]) == (3, 2)
     assert quote["mint"] == VELOCITY.quote_mint and quote["decimals"] == 6
+    assert bytes(quote["name"]).strip() == b"USDT"   # named for the quote it holds now
     assert bytes(sol["name"]).strip() == b"SOL-PERP" and sol["status"] == "Active"
     assert user["authority"] == str(velocity.wallet.pubkey()) and user["sub_account_id"] == 0
     assert int(balance.value.amount) == WALLET_USDC
