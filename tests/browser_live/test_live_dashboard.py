@@ -33,6 +33,9 @@ async def live(tmp_path_factory: pytest.TempPathFactory,
     async with running_system(
         var, sqlite_url(var), gateway=True, live_sim=True, gateway_env=GATEWAY_ENV,
         common_env={"VENUE_PROFILE": request.param},
+        # The page's flow is under test here, not the latency kill-switch (tests/live has it):
+        # a chromium start on a loaded 2-core CI runner once stalled a venue read past 300 ms.
+        engine_env={"LATENCY_LIMIT_MS": "2000"},
         feed_env={"CACHE_TTL_SEC": "1"}, venue_sim_env={"SIM_ORACLE_KEEPER_SEC": "0.4"},
     ) as running:
         async with httpx.AsyncClient(timeout=10) as http:
