@@ -276,12 +276,27 @@ class AccountStore:
         market = self.decoded(address)
         self.write(address, "PerpMarket", replace(market, status=getattr(MarketStatus, status)()))
 
+    # The wallet's venue accounts: Drift's here, Velocity's in velocity_store.
+    wallet_note = "test wallet, built with the real coders"
+
+    def user_address(self, authority: Pubkey, sub_account_id: int = 0) -> Pubkey:
+        return get_user_account_public_key(self.program_id, authority, sub_account_id)
+
+    def user_stats_address(self, authority: Pubkey) -> Pubkey:
+        return get_user_stats_account_public_key(self.program_id, authority)
+
+    def blank_user(self, authority: Pubkey) -> bytes:
+        return synthetic.user_account(self.coder, authority, 0)
+
+    def blank_user_stats(self, authority: Pubkey) -> bytes:
+        return synthetic.user_stats_account(self.coder, authority)
+
     def fund_wallet(self, authority: Pubkey, usdc: int, lamports: int) -> list[Pubkey]:
         """A test wallet: SOL, a quote-mint token account, and a User (sub-account 0) + stats."""
-        note = "test wallet, built with the real coders"
+        note = self.wallet_note
         program = self.program_id
-        user = get_user_account_public_key(program, authority, 0)
-        stats = get_user_stats_account_public_key(program, authority)
+        user = self.user_address(authority)
+        stats = self.user_stats_address(authority)
         quote_account = get_associated_token_address(authority, self.quote_mint)
         made = [
             ServedAccount(authority, b"", synthetic.SYSTEM_PROGRAM, "Wallet", SYNTHETIC, note,
@@ -290,11 +305,11 @@ class AccountStore:
                           synthetic.TOKEN_PROGRAM, "TokenAccount", SYNTHETIC, note),
         ]
         if user not in self.accounts:
-            made.append(ServedAccount(user, synthetic.user_account(self.coder, authority, 0),
-                                      program, "User", SYNTHETIC, note))
+            made.append(ServedAccount(user, self.blank_user(authority), program, "User",
+                                      SYNTHETIC, note))
         if stats not in self.accounts:
-            made.append(ServedAccount(stats, synthetic.user_stats_account(self.coder, authority),
-                                      program, "UserStats", SYNTHETIC, note))
+            made.append(ServedAccount(stats, self.blank_user_stats(authority), program,
+                                      "UserStats", SYNTHETIC, note))
         for account in made:
             self.put(account)
         return [account.address for account in made]

@@ -22,7 +22,6 @@ from typing import Any
 
 from driftpy.types import OracleSource
 from solders.pubkey import Pubkey
-from spl.token.instructions import get_associated_token_address
 
 from services.common.venue_profile import VenueProfile, load_profile
 from services.feed.drift_accounts import PERP_OPERATION_UPDATE_FUNDING
@@ -129,38 +128,18 @@ class VelocityAccountStore(AccountStore):
         market["paused_operations"] = operations
         self.write(address, "PerpMarket", market)
 
-    def fund_wallet(self, authority: Pubkey, usdc: int, lamports: int) -> list[Pubkey]:
-        """A test wallet: SOL, a quote-mint token account, and a Velocity User (sub-account 0)
-        and UserStats."""
-        note = "test wallet, built from Velocity's IDL"
-        program = self.program_id
-        user = self.user_address(authority)
-        stats = self.coder.address("user_stats", authority=authority)
-        quote_account = get_associated_token_address(authority, self.quote_mint)
-        made = [
-            ServedAccount(authority, b"", synthetic.SYSTEM_PROGRAM, "Wallet", SYNTHETIC, note,
-                          lamports=lamports),
-            ServedAccount(quote_account, synthetic.token_account(self.quote_mint, authority, usdc),
-                          synthetic.TOKEN_PROGRAM, "TokenAccount", SYNTHETIC, note),
-        ]
-        if user not in self.accounts:
-            made.append(ServedAccount(user, self._user(authority), program, "User", SYNTHETIC,
-                                      note))
-        if stats not in self.accounts:
-            made.append(ServedAccount(stats, self._user_stats(authority), program, "UserStats",
-                                      SYNTHETIC, note))
-        for account in made:
-            self.put(account)
-        return [account.address for account in made]
+    wallet_note = "test wallet, built from Velocity's IDL"
 
-    def _user(self, authority: Pubkey, name: str = "venue-sim") -> bytes:
+    def user_stats_address(self, authority: Pubkey) -> Pubkey:
+        return self.coder.address("user_stats", authority=authority)
+
+    def blank_user(self, authority: Pubkey) -> bytes:
         user = self.coder.blank("User")
         user.update(authority=str(authority), sub_account_id=0,
-                    name=name.encode()[:32].ljust(32, b" "), next_order_id=1,
-                    next_liquidation_id=1)
+                    name=b"venue-sim".ljust(32, b" "), next_order_id=1, next_liquidation_id=1)
         return self.coder.encode("User", user)
 
-    def _user_stats(self, authority: Pubkey) -> bytes:
+    def blank_user_stats(self, authority: Pubkey) -> bytes:
         stats = self.coder.blank("UserStats")
         stats.update(authority=str(authority), number_of_sub_accounts=1,
                      number_of_sub_accounts_created=1)

@@ -37,12 +37,7 @@ from solders.pubkey import Pubkey
 
 from services.common.account_layouts import StrictAccountsCoder
 from services.common.venue_profile import VenueProfile
-from services.executor.drift.venue_view import (  # noqa: F401  (MarketRef: callers' name)
-    MarketRef,
-    PerpOrderParams,
-    VenueView,
-    market_name,
-)
+from services.executor.drift.venue_view import PerpOrderParams, VenueView, market_name
 
 COMPUTE_UNITS = 600_000
 
