@@ -144,8 +144,7 @@ class ChainLiveMarket:
                 raise DomainError(
                     ErrorCode.VENUE_UNAVAILABLE,
                     f"the {self._venue_rows.venue_label} markets could not be read from the RPC "
-                    f"and none were read "
-                    f"before: {why}",
+                    f"and none were read before: {why}",
                 )
             return self._table
 
@@ -214,8 +213,7 @@ class ChainLiveMarket:
         notes = [
             f"Live {self._venue} perp market accounts read over RPC at slot {chain.slot}, "
             f"{table.fetched_at.isoformat()}, decoded by {self._venue_rows.decoded_by}; the "
-            f"table is re-read at most "
-            f"every {self._ttl:g} s (data_age_seconds is its age).",
+            f"table is re-read at most every {self._ttl:g} s (data_age_seconds is its age).",
             *self._venue_rows.notes(chain),
             "Open interest is (long base + |short base|) x the oracle price; 24h volume is the "
             "account's volume24h.",

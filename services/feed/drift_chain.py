@@ -24,9 +24,9 @@ from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 
 from services.common.account_layouts import AccountLayoutError, StrictAccountsCoder
+from services.common.oracle_reads import OracleReadings, read_oracle_prices
 from services.common.venue_profile import VenueProfile
 from services.feed.chain_accounts import ChainAccounts, ChainReadError
-from services.feed.oracle_reads import OracleReadings, read_oracle_prices
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.common.oracle_reads import OracleReadings
 from services.feed.drift_live_rows import LiveMarket, LiveOracle
-from services.feed.oracle_reads import OracleReadings
 
 
 class LiveChain(Protocol):

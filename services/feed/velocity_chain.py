@@ -23,10 +23,10 @@ from solders.pubkey import Pubkey
 from services.common.account_layouts import AccountLayoutError
 from services.common.anchor_instructions import AnchorInstructions
 from services.common.exchange_status import halt_reason
+from services.common.oracle_reads import OracleReadings, read_oracle_prices
 from services.feed.chain_accounts import ChainAccounts, ChainReadError, Sleep
 from services.feed.drift_accounts import PerpMarketSnapshot
 from services.feed.drift_chain import RPC_TIMEOUT_SECONDS, AccountLayoutRefused
-from services.feed.oracle_reads import OracleReadings, read_oracle_prices
 from services.feed.velocity_accounts import (
     PERP_MARKET,
     velocity_decoder,

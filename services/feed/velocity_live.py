@@ -20,9 +20,9 @@ from typing import Any
 from driftpy.types import OraclePriceData
 
 from services.common.exchange_status import PERP_ORDER, ExchangeBits
+from services.common.oracle_reads import OracleReadings
 from services.feed.drift_live_rows import LiveMarket, LiveOracle
 from services.feed.market_table import FundingMarketRow
-from services.feed.oracle_reads import OracleReadings
 from services.feed.velocity_chain import VelocityChainReader, VelocityMarket, VelocityState
 from services.feed.velocity_next_funding import next_funding
 from services.feed.velocity_rows import mark_price, mark_price_raw, velocity_row

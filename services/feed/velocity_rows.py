@@ -15,10 +15,10 @@ from decimal import Decimal
 from driftpy.constants.numeric_constants import PRICE_PRECISION
 from driftpy.math.amm import calculate_price
 
+from services.common.oracle_reads import OracleReadings
 from services.feed.funding_history import HourlyRate, RateSource
 from services.feed.history_import import period_start_of
 from services.feed.market_table import FundingMarketRow, funding_market_row
-from services.feed.oracle_reads import OracleReadings
 from services.feed.price_book import PriceQuote, PriceSource
 from services.feed.velocity_chain import VelocityMarket
 

@@ -11,7 +11,7 @@ trust than a partial one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 from services.common.anchor_idl import AnchorAccountsDecoder
 from services.common.anchor_instructions import AnchorInstructions
 from services.common.errors import DomainError, ErrorCode
+from services.common.oracle_reads import read_oracle_prices
 from services.common.venue import Side
 from services.executor.drift.venue_view import PerpOrderParams, VenueView, market_name
 from services.executor.velocity import drift_shapes
@@ -71,7 +72,7 @@ class VelocityView(VenueView):
                  for i in range(perp_count)]
         spots = [self._instructions.address("spot_market", market_index=i)
                  for i in range(spot_count)]
-        slot, found = await self._read([self._state_address(), self.user_address, *perps,
+        slot, found = await self.read([self._state_address(), self.user_address, *perps,
                                         *spots])
         state, user = found[0], found[1]
         book = AccountBook(slot=slot)
@@ -96,7 +97,7 @@ class VelocityView(VenueView):
         market = self.accounts.get_perp_market_account(perp_index) \
             if perp_index is not None else None
         oracle = [market.amm.oracle] if market is not None else []
-        slot, found = await self._read([self._state_address(), *oracle])
+        slot, found = await self.read([self._state_address(), *oracle])
         self._take_state(self.accounts, found[0])
         if market is not None and found[1] is not None:
             self.accounts.oracles[market.amm.oracle] = decode_oracle(
@@ -113,7 +114,7 @@ class VelocityView(VenueView):
         return super().taker_fee_rate(perp_index) + addon
 
     async def _read_state(self) -> None:
-        _, (state,) = await self._read([self._state_address()])
+        _, (state,) = await self.read([self._state_address()])
         self._take_state(self.accounts, state)
 
     def _state_address(self) -> Pubkey:
@@ -129,12 +130,12 @@ class VelocityView(VenueView):
         self._signer = Pubkey.from_string(values["signer"])
         self._market_counts = (values["number_of_markets"], values["number_of_spot_markets"])
 
-    async def _read(self, addresses: list[Pubkey]) -> tuple[int, list[Any]]:
+    async def read(self, addresses: Sequence[Pubkey]) -> tuple[int, list[Any]]:
         """(slot, account or None per address); transport errors reach the RPC link."""
         slot, found = 0, []
         for start in range(0, len(addresses), MAX_ACCOUNTS_PER_CALL):
             answer = await self.connection.get_multiple_accounts(
-                addresses[start:start + MAX_ACCOUNTS_PER_CALL], Confirmed)
+                list(addresses[start:start + MAX_ACCOUNTS_PER_CALL]), Confirmed)
             slot = max(slot, answer.context.slot)
             found.extend(answer.value)
         return slot, found
@@ -155,11 +156,9 @@ class VelocityView(VenueView):
         sources.update({m.oracle: m.oracle_source for m in book.spot_markets.values()
                         if type(m.oracle_source).__name__ != "QuoteAsset"})
         sources.pop(Pubkey.default(), None)
-        addresses = list(sources)
-        _, found = await self._read(addresses) if addresses else (0, [])
-        for address, account in zip(addresses, found, strict=True):
-            if account is not None:
-                book.oracles[address] = decode_oracle(bytes(account.data), sources[address])
+        # An oracle not served or not decodable is left out: its market has no price, and
+        # perp_oracle() refuses a trade on it with the reason.
+        book.oracles = (await read_oracle_prices(self, sources)).prices
 
     def _replace_book(self, book: AccountBook) -> None:
         # The user math and the driver hold `self.accounts`: refill it in place.

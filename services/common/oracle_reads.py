@@ -3,14 +3,13 @@ programs are the same whichever Drift-family venue points at them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from driftpy.accounts.oracle import decode_oracle
 from driftpy.types import OraclePriceData
 from solders.pubkey import Pubkey
-
-from services.feed.chain_accounts import ChainAccounts
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,14 @@ class OracleReadings:
     unreadable: dict[Pubkey, str] = field(default_factory=dict)
 
 
-async def read_oracle_prices(chain: ChainAccounts, sources: dict[Pubkey, Any]) -> OracleReadings:
+class AccountReads(Protocol):
+    """Batched getMultipleAccounts: the feed's ChainAccounts (retried), the executor's view
+    (whose RPC link retries)."""
+
+    async def read(self, addresses: Sequence[Pubkey]) -> tuple[int, list[Any]]: ...
+
+
+async def read_oracle_prices(chain: AccountReads, sources: dict[Pubkey, Any]) -> OracleReadings:
     """Each oracle account, decoded as its source (driftpy's OracleSource) says, in one batch."""
     addresses = list(sources)
     slot, accounts = await chain.read(addresses) if addresses else (0, [])
