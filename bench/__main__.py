@@ -31,7 +31,7 @@ THROUGHPUT_SECONDS = 5.0
 
 async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
     rows: list[Row] = []
-    for name in ("plain", "traced", "idle"):
+    for name in ("plain", "traced", "traced-all", "idle"):
         (workdir / name).mkdir()
     engine_metrics = free_port()
     async with running_floor() as floor, paper_system(workdir / "plain",
@@ -54,11 +54,13 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
                          "OTEL_EXPORTER_OTLP_INSECURE": "true",
                          # Exported every 100 ms: no trade's spans overflow the queue.
                          "OTEL_BSP_SCHEDULE_DELAY": "100"}
+            every_read = {**exporting, "TRACE_READ_RATIO": "1"}
             async with paper_system(workdir / "traced", free_port(), exporting) as traced, \
+                    paper_system(workdir / "traced-all", free_port(), every_read) as traced_all, \
                     running_floor(exporting) as traced_floor:
                 await plan.trade_path(traced, plan.Settings(samples=settings.samples), None)
-                rows += await plan.tracing_cost((running, traced), (floor, traced_floor),
-                                                THROUGHPUT_SECONDS)
+                rows += await plan.tracing_cost((running, traced, traced_all),
+                                                (floor, traced_floor), THROUGHPUT_SECONDS)
             await asyncio.sleep(1)   # the last spans exported
     # Idle as `make run` idles: a fresh system with the engine's default tick, nothing calling.
     async with paper_system(workdir / "idle", free_port(), fast_tick=False) as running:

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
 
 from services.common.telemetry import client_interceptors, server_interceptors, setup_tracing
 from services.gateway.__main__ import GatewayServer, bind, server_config
-from services.gateway.app import trace_requests
+from services.gateway.app import WITHOUT_NATIVE_TELEMETRY, trace_requests
 
 ECHO_METHOD = "/bench.floor.Echo/Echo"
 
@@ -83,7 +83,7 @@ def proxy_app(echo_address: str) -> FastAPI:
     """/static answers without a backend call (the floor of /api/config); /proxy?size=N makes
     one echo call and answers its bytes (the floor of /api/drift/markets and /health)."""
     _trace_as("floor-http")
-    app = FastAPI()
+    app = FastAPI(telemetry=WITHOUT_NATIVE_TELEMETRY)
     trace_requests(app)
     channel = grpc.aio.insecure_channel(echo_address, interceptors=client_interceptors())
     echo = echo_stub(channel)

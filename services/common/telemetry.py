@@ -9,6 +9,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from services.common.trace_policy import trace_client_call, trace_server_call
+
 # Span attribute names, defined once. Never a secret: no key, no token, no signature of a key.
 ATTR_ACTION = "dne.command.action"
 ATTR_REQUEST_ID = "dne.command.request_id"
@@ -27,7 +29,7 @@ _configured = False  # setup_tracing ran in this process
 
 def setup_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider | None:
     """Installs a tracer provider when spans have somewhere to go (an OTLP endpoint); once per
-    process, the first call deciding.
+    process, the first call deciding. Which calls it traces: services/common/trace_policy.py.
 
     Without an endpoint nothing is installed: OpenTelemetry's API answers non-recording spans
     and no interceptor joins a call. Spans nobody exports used to cost about 0.2 ms on each
@@ -53,11 +55,11 @@ def tracing() -> bool:
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    return [aio_server_interceptor()] if tracing() else []
+    return [aio_server_interceptor(filter_=trace_server_call)] if tracing() else []
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    return list(aio_client_interceptors()) if tracing() else []
+    return list(aio_client_interceptors(filter_=trace_client_call)) if tracing() else []
 
 
 def shutdown_tracing() -> None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 from starlette.datastructures import MutableHeaders
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.common.telemetry import tracing
+from services.common.trace_policy import SampledReads
 from services.gateway.backtests import build_backtest_router
 from services.gateway.clients import BackendClients
 from services.gateway.dispatch import CommandDispatcher
@@ -82,16 +84,31 @@ def redact_url_attributes(span: Span, scope: dict[str, Any]) -> None:
             span.set_attribute(key, _TOKEN_IN_QUERY.sub(r"\1[REDACTED]", value))
 
 
-def trace_requests(app: FastAPI) -> None:
-    """Spans for every HTTP request and WebSocket connection, when spans are exported; the
-    command spans that the dispatcher opens carry the trace on into the engine through gRPC
-    metadata. No span per ASGI send and receive: three spans per request (and one per
-    WebSocket message) for nothing an operator reads cost most of tracing's throughput
-    (issue 12). The bench's floor is traced by this same call."""
-    if tracing():
-        FastAPIInstrumentor.instrument_app(
-            app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes,
-            exclude_spans=["receive", "send"])
+# FastAPI's own OpenTelemetry (0.165 and later) stays off: the contrib instrumentation below
+# traces, with the gateway's redaction of the token in a URL. FastAPI's would check every
+# request for a provider and, were the contrib middleware ever not found in the stack, record
+# the URL's query with only its own list of secret parameters masked.
+WITHOUT_NATIVE_TELEMETRY: TelemetryConfig = {
+    "tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+def trace_requests(app: FastAPI, read_ratio: float = 1.0) -> None:
+    """Spans for every WebSocket connection and command, and for `read_ratio` of the reads
+    (SampledReads), when spans are exported; the command spans that the dispatcher opens
+    carry the trace on into the engine through gRPC metadata. No span per ASGI send and
+    receive: three spans per request (and one per WebSocket message) for nothing an operator
+    reads cost most of tracing's throughput (issue 12). The bench's floor is traced by this
+    same call."""
+    if not tracing():
+        return
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="health,metrics", server_request_hook=redact_url_attributes,
+        exclude_spans=["receive", "send"])
+    if read_ratio < 1:
+        # In front of the instrumentation, which FastAPI builds into its middleware stack.
+        instrumented = app.build_middleware_stack
+        app.build_middleware_stack = lambda: SampledReads(  # type: ignore[method-assign]
+            instrumented(), read_ratio)
 
 
 def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
@@ -119,9 +136,9 @@ def create_app(settings: GatewaySettings, clients: BackendClients) -> FastAPI:
         description="REST and WebSocket API of the dashboard; see docs/protocol.md.",
         # Swagger UI and ReDoc load their scripts from a CDN into the origin that holds the
         # token; the schema itself stays at /openapi.json.
-        docs_url=None, redoc_url=None,
+        docs_url=None, redoc_url=None, telemetry=WITHOUT_NATIVE_TELEMETRY,
     )
-    trace_requests(app)
+    trace_requests(app, settings.trace_read_ratio)
     app.state.gateway = Gateway(settings, clients, limits, markets, fanout)
     app.state.fanout = fanout
     install_error_handlers(app)

@@ -55,6 +55,9 @@ class GatewaySettings(BaseSettings):
     frontend_dir: Path = REPO_ROOT / "frontend"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     otel_exporter_otlp_endpoint: str | None = None
+    # Share of HTTP reads that start a trace when spans are exported; every command is traced
+    # (services/common/trace_policy.py).
+    trace_read_ratio: float = Field(default=0.1, ge=0, le=1)
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
     # design.md "Rate limiting"; strings in the `limits` notation ("10/minute").
