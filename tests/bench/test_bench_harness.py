@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from bench.report import table, write
 from bench.sampling import closed_loop, open_loop
 from bench.spans import covered_ns
 from bench.stats import Overhead, Row, Target, percentile
+from bench.websocket import floor_fanout_latencies, funding_frame_size, readers
 
 
 def test_percentile_is_the_nearest_rank() -> None:
@@ -88,6 +90,16 @@ async def test_the_floor_servers_answer_in_their_own_processes() -> None:
             assert await pool.get("/static") == b'{"ok":true}'
         finally:
             pool.close()
+
+
+async def test_the_fanout_browsers_stamp_every_frame_the_floor_sends_them() -> None:
+    async with running_floor() as floor, readers(f"ws://{floor.proxy_address}/ws", 3) as clients:
+        await asyncio.sleep(0.2)  # every browser joined the floor's set
+        latencies = await floor_fanout_latencies(floor.proxy_address, clients, 500, 1.0,
+                                                 interval=0.25)
+        assert len(latencies) == 4 * 3  # four frames, each to the three browsers
+        assert all(0 <= latency < 1000 for latency in latencies), latencies
+        assert funding_frame_size(clients) >= 500
 
 
 def test_calls_made_side_by_side_count_once_in_the_time_waited() -> None:
