@@ -17,7 +17,9 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-READ_METHOD_PREFIXES = ("Get", "List", "Stream", "Check", "Watch")
+READ_METHOD_PREFIXES = ("Get", "List", "Stream")
+# Not a prefix: the engine's CheckRebalance trades when it is not a simulation.
+HEALTH_METHODS = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch")
 READ_HTTP_METHODS = ("GET", "HEAD", "OPTIONS")
 TRACE_CONTEXT_HEADER = "traceparent"
 
@@ -25,7 +27,7 @@ TRACE_CONTEXT_HEADER = "traceparent"
 def is_read_method(method: str | bytes) -> bool:
     """A gRPC method ("/dne.feed.v1.FeedService/ListFundingMarkets") that only reads."""
     name = method.decode() if isinstance(method, bytes) else method
-    return name.rsplit("/", 1)[-1].startswith(READ_METHOD_PREFIXES)
+    return name in HEALTH_METHODS or name.rsplit("/", 1)[-1].startswith(READ_METHOD_PREFIXES)
 
 
 def trace_client_call(details: object) -> bool:

@@ -23,7 +23,9 @@ READS = ["/dne.feed.v1.FeedService/ListFundingMarkets", b"/dne.feed.v1.FeedServi
          "/dne.engine.v1.EngineService/StreamEvents", "/grpc.health.v1.Health/Check",
          "/grpc.health.v1.Health/Watch"]
 COMMANDS = ["/dne.engine.v1.EngineService/OpenPosition", b"/dne.vault.v1.VaultService/SyncAccount",
-            "/dne.vault.v1.VaultService/RecordIntent", "/dne.feed.v1.ReplayControlService/SetClock"]
+            "/dne.vault.v1.VaultService/RecordIntent", "/dne.feed.v1.ReplayControlService/SetClock",
+            # It trades when it is not a simulation.
+            "/dne.engine.v1.EngineService/CheckRebalance"]
 
 
 @pytest.mark.parametrize("method", READS)
