@@ -41,10 +41,15 @@ from services.feed.drift_live_rows import (
     age_slots,
     slots_to_seconds,
 )
-from services.feed.funding_math import HOUR, apr_percent, last_settled_period
+from services.feed.funding_math import apr_percent
 from services.feed.live_venue import LiveReader, LiveRows
 from services.feed.market_table import listed_by_default, market_stats, sort_by_apr
-from services.feed.replay_market import ClockState, FundingRecordRow, FundingTable
+from services.feed.replay_market import (
+    ClockState,
+    FundingRecordRow,
+    FundingTable,
+    settled_history_end,
+)
 
 log = logging.getLogger(__name__)
 
@@ -297,16 +302,8 @@ class ChainLiveMarket:
         self, market: str, start: datetime | None, end: datetime | None, limit: int
     ) -> list[FundingRecordRow]:
         snapshot = await self.require_market(market)
-        if start is not None and end is not None and start > end:
-            raise DomainError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"start {start.isoformat()} is after end {end.isoformat()}",
-            )
-        if limit < 0:
-            raise DomainError(ErrorCode.INVALID_ARGUMENT, f"limit must be >= 0, found {limit}")
+        end_at = settled_history_end(start, end, limit, self._clock.now())
         history = await self._history.history(snapshot.symbol)
-        settled_before = last_settled_period(self._clock.now()) + HOUR
-        end_at = settled_before if end is None else min(end, settled_before)
         rows = [
             FundingRecordRow(
                 snapshot.symbol, record.period_start, record.rate_1h,

@@ -81,6 +81,21 @@ class FundingRecordRow:
     source: str
 
 
+def settled_history_end(start: datetime | None, end: datetime | None, limit: int,
+                        now: datetime) -> datetime:
+    """A funding history request checked (INVALID_ARGUMENT), and where its rows end: before
+    `end`, and only settled hours (period_start + 1 h <= now)."""
+    if start is not None and end is not None and start > end:
+        raise DomainError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"start {start.isoformat()} is after end {end.isoformat()}",
+        )
+    if limit < 0:
+        raise DomainError(ErrorCode.INVALID_ARGUMENT, f"limit must be >= 0, found {limit}")
+    settled_before = last_settled_period(now) + HOUR
+    return settled_before if end is None else min(end, settled_before)
+
+
 class ReplayMarket:
     def __init__(
         self,
@@ -295,17 +310,7 @@ class ReplayMarket:
         self, market: str, start: datetime | None, end: datetime | None, limit: int
     ) -> list[FundingRecordRow]:
         snapshot = self.require_market(market)
-        if start is not None and end is not None and start > end:
-            raise DomainError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"start {start.isoformat()} is after end {end.isoformat()}",
-            )
-        if limit < 0:
-            raise DomainError(ErrorCode.INVALID_ARGUMENT, f"limit must be >= 0, found {limit}")
-        now = self._clock.now()
-        # Only settled hours: period_start + 1 h <= now.
-        settled_before = last_settled_period(now) + HOUR
-        end_at = settled_before if end is None else min(end, settled_before)
+        end_at = settled_history_end(start, end, limit, self._clock.now())
         start_at = start or self._history.window.start
         hours = self._history.between(
             snapshot.symbol, start_at, end_at, limit or HISTORY_DEFAULT_LIMIT
