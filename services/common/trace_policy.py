@@ -22,6 +22,7 @@ READ_METHOD_PREFIXES = ("Get", "List", "Stream")
 HEALTH_METHODS = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch")
 READ_HTTP_METHODS = ("GET", "HEAD", "OPTIONS")
 TRACE_CONTEXT_HEADER = "traceparent"
+_TRACE_CONTEXT_HEADER_BYTES = TRACE_CONTEXT_HEADER.encode()  # as ASGI carries header names
 
 
 def is_read_method(method: str | bytes) -> bool:
@@ -66,6 +67,6 @@ class SampledReads:
     def _left_out(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope.get("method") not in READ_HTTP_METHODS:
             return False
-        if any(name == TRACE_CONTEXT_HEADER.encode() for name, _ in scope.get("headers", ())):
+        if any(name == _TRACE_CONTEXT_HEADER_BYTES for name, _ in scope.get("headers", ())):
             return False
         return random.random() >= self.ratio  # noqa: S311 (a sample, not a secret)
