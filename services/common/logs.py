@@ -21,19 +21,26 @@ REDACTED = "[REDACTED]"
 #   is one of 64), also as a tuple.
 # Hex has no shape of its own (a sha256 is as long as a secret half: the paper venue's
 # signatures are one), so the hex forms of a key are redacted as known secrets (below).
+# A base58 run is tried only from its first character: tried from every character, a run too
+# short to be a key (a 64-character hex signature) cost up to 79 steps per character.
 _SECRET_SHAPES = (
-    re.compile(r"[1-9A-HJ-NP-Za-km-z]{80,}"),
+    re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{80,}"),
     re.compile(r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){31,}\s*,?\s*[\])]"),
 )
+# Neither shape fits in fewer characters (an array: two brackets, 32 digits, 31 commas), so a
+# shorter text, most fields of a log line, skips both searches.
+SHORTEST_SHAPE = 65
 # Exact secrets this process holds (the executor's key in its other forms, the vault's
 # database password), redacted wherever they appear. Too short a text would redact at random.
 _KNOWN_SECRETS: set[str] = set()
+_LONGEST_FIRST: list[str] = []  # a secret that holds another is replaced whole
 MIN_KNOWN_SECRET = 8
 
 
 def register_secret(*texts: str) -> None:
     """From now on every log line shows these texts as [REDACTED]."""
     _KNOWN_SECRETS.update(text for text in texts if len(text) >= MIN_KNOWN_SECRET)
+    _LONGEST_FIRST[:] = sorted(_KNOWN_SECRETS, key=len, reverse=True)
 # A password in a URL (postgresql://user:password@host, https://user:token@rpc): masked, the rest
 # of the URL kept.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^/\s'\"]+(?=@)")
@@ -43,11 +50,14 @@ _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "as
 
 def redact(text: str) -> str:
     """The text with every secret-shaped part replaced by [REDACTED]."""
-    for known in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+    for known in _LONGEST_FIRST:
         text = text.replace(known, REDACTED)
-    for shape in _SECRET_SHAPES:
-        text = shape.sub(REDACTED, text)
-    return _URL_PASSWORD.sub(r"\g<head>***", text)
+    if len(text) >= SHORTEST_SHAPE:
+        for shape in _SECRET_SHAPES:
+            text = shape.sub(REDACTED, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(r"\g<head>***", text)
+    return text
 
 
 def _redact_value(value: Any) -> Any:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from solders.keypair import Keypair
 
+from services.common import logs
 from services.common.logs import RedactSecrets, configure_logging
 from services.executor.drift.wallet_key import WalletKey
 from tests.kit.executor_live_secrets import secret_forms
@@ -128,3 +132,45 @@ def test_ordinary_values_pass_untouched() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == f"order abc filled 3 at [1, 2, 3] by {PAPER_SIGNATURE}\n"
+
+
+# --- redact's short cuts (issue 12): they skip searches, never a secret
+
+
+def every_search(text: str) -> str:
+    """redact as it was before its short cuts: every search on every text."""
+    for known in sorted(logs._KNOWN_SECRETS, key=len, reverse=True):
+        text = text.replace(known, logs.REDACTED)
+    for shape in (re.compile(r"[1-9A-HJ-NP-Za-km-z]{80,}"),
+                  re.compile(r"[\[(]\s*\d{1,3}(?:\s*,\s*\d{1,3}){31,}\s*,?\s*[\])]")):
+        text = shape.sub(logs.REDACTED, text)
+    return logs._URL_PASSWORD.sub(r"\g<head>***", text)
+
+
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Pieces at the edges of each shape: base58 runs around 80 characters, arrays around 32
+# numbers (the shortest at 65 characters), URLs with and without a password, a held key.
+base58_runs = st.text(alphabet=BASE58_ALPHABET, min_size=60, max_size=100)
+arrays = st.builds(
+    lambda numbers, space, close: ("[", "(")[close] + f",{space}".join(map(str, numbers))
+    + ("]", ")")[close],
+    st.lists(st.integers(0, 999), min_size=29, max_size=34), st.sampled_from(["", " ", "\n  "]),
+    st.integers(0, 1))
+urls = st.builds(lambda user, password: f"postgresql://{user}:{password}@db:5432/x",
+                 st.text(alphabet="abc", max_size=4), st.text(alphabet="pw!0", max_size=6))
+pieces = st.one_of(base58_runs, arrays, urls, st.just(BASE58), st.just(PAPER_SIGNATURE),
+                   st.text(max_size=20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(pieces, max_size=4), separator=st.sampled_from(["", " ", "0", "=", "\""]))
+def test_redact_answers_what_every_search_would(parts: list[str], separator: str) -> None:
+    text = separator.join(parts)
+    assert logs.redact(text) == every_search(text)
+
+
+def test_no_shape_fits_in_fewer_characters_than_the_short_cut_skips() -> None:
+    shortest_array = "[" + ",".join("0" * 32) + "]"
+    assert len(shortest_array) == logs.SHORTEST_SHAPE
+    assert logs.redact(shortest_array) == logs.REDACTED
+    assert logs.redact(shortest_array[:-2] + "]") == shortest_array[:-2] + "]"  # 31 numbers
