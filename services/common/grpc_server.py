@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.grpc_tls import TlsFiles
+from services.common.heap import freeze_startup_heap
 from services.common.logs import configure_logging
 from services.common.metrics import RpcMetricsInterceptor, serve_metrics
 from services.common.settings import ServiceSettings
@@ -100,6 +101,7 @@ async def run_service(
     server, port, health_servicer, names = await build_server(service, settings, register,
                                                               on_start, guard)
     health_only = await serve_health_only(health_servicer, settings)
+    freeze_startup_heap()
     await set_serving(health_servicer, names, True)
     # The launcher and the tests read this line to learn the port when it was 0.
     print(f"{service} listening on {settings.host}:{port}", flush=True)

@@ -19,6 +19,7 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
+from services.common.heap import freeze_startup_heap
 from services.common.logs import configure_logging
 from services.common.telemetry import setup_tracing, shutdown_tracing
 from services.gateway.app import create_app
@@ -107,6 +108,7 @@ async def serve(settings: GatewaySettings) -> None:
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     config = server_config(create_app(settings, clients))
+    freeze_startup_heap()
     print(f"gateway listening on {host}:{port}", flush=True)
     print(dashboard_line(settings, host, port), flush=True)
     try:
