@@ -38,7 +38,7 @@ async def measure(settings: plan.Settings, workdir: Path) -> list[Row]:
                                                       engine_metrics) as running:
         rows += await plan.grpc_paths(running, floor, settings)
         rows += await plan.rest_paths(running, floor, settings)
-        rows += await plan.open_load(running, settings)
+        rows += await plan.open_load(running, floor, settings)
         rows += await plan.websocket_paths(running, settings)
         rows += await plan.fanout_paths(running, floor, settings)
         async with running_trade_floor() as trade_floor:

@@ -125,18 +125,45 @@ async def _gateway_path(path: str, backend: str, calls: dict[str, Call], size: i
                                    targets=OVERHEAD, whole=real, part=direct)]
 
 
-async def open_load(running: RunningSystem, settings: Settings) -> list[Row]:
+OPEN_LOAD_ROUNDS = 3
+
+
+async def open_load(running: RunningSystem, floor: Floor, settings: Settings) -> list[Row]:
+    """The markets path and the floor's proxy of the same size under the same open load, in
+    alternate rounds: what the load costs a bare FastAPI app on this machine, beside the
+    gateway's."""
     gateway = ConnectionPool(running.system.address("gateway"), running.api_token)
+    bare = ConnectionPool(floor.proxy_address, None)
+    size = len(await gateway.get("/api/drift/markets"))
+    calls = {"floor": lambda: bare.get(f"/proxy?size={size}"),
+             "real": lambda: gateway.get("/api/drift/markets")}
+    latencies: dict[str, list[float]] = {name: [] for name in calls}
+    errors: dict[str, list[str]] = {name: [] for name in calls}
     try:
-        await closed_loop(lambda: gateway.get("/api/drift/markets"), 0, warmup=100)
-        latencies, errors = await open_loop(lambda: gateway.get("/api/drift/markets"),
-                                            settings.load_per_minute / 60, settings.load_seconds)
+        for call in calls.values():
+            await closed_loop(call, 0, warmup=100)
+        for _ in range(OPEN_LOAD_ROUNDS):
+            for name, call in calls.items():
+                taken, failed = await open_loop(call, settings.load_per_minute / 60,
+                                                settings.load_seconds / OPEN_LOAD_ROUNDS)
+                latencies[name] += taken
+                errors[name] += failed
     finally:
         gateway.close()
-    return [Row(f"GET /api/drift/markets open loop {settings.load_per_minute}/min "
-                f"x {settings.load_seconds:g} s", latencies, targets=(Target("p99", 5.0),),
-                errors=len(errors), note="latency from each request's scheduled start"
-                + (f"; first error: {errors[0]}" if errors else ""))]
+        bare.close()
+    load = f"open loop {settings.load_per_minute}/min x {settings.load_seconds:g} s"
+
+    def note(name: str) -> str:
+        return ("latency from each request's scheduled start; "
+                f"{OPEN_LOAD_ROUNDS} rounds in turn with the "
+                + ("gateway's" if name == "floor" else "floor's")
+                + (f"; first error: {errors[name][0]}" if errors[name] else ""))
+
+    floor_row = Row(f"floor: FastAPI -> grpc echo, {size} B, {load}", latencies["floor"],
+                    errors=len(errors["floor"]), note=note("floor"))
+    return [floor_row,
+            Row(f"GET /api/drift/markets {load}", latencies["real"], floor=floor_row,
+                targets=(Target("p99", 5.0),), errors=len(errors["real"]), note=note("real"))]
 
 
 async def websocket_paths(running: RunningSystem, settings: Settings) -> list[Row]:
