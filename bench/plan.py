@@ -234,15 +234,14 @@ async def fanout_paths(running: RunningSystem, floor: Floor, settings: Settings)
     second = Row("  ... with one stalled browser", stalled_beside,
                   note=f"{STALL_ROUNDS} rounds without it, with it, and with the control")
     control = Row("  ... with one more browser reading (the control)", reader_beside)
-    # The verdict compares the p99 of every round's samples: the rounds' own rises are ratios
-    # of two noisy p99s, biased upward (by them a browser that reads rose +8 % in a trial).
+    # The verdict is the median of the rounds' rises, as before the control: the control (its
+    # median rise the same way) shows how far that estimate moves for a browser that reads.
     rows += [floor_100, first, second, control, Row(
-        "  p99 rise from the stalled browser", value=_rise(stalled_beside, alone), unit="%",
+        "  p99 rise from the stalled browser", value=statistics.median(rises), unit="%",
         targets=(Target("value", 10.0),),
-        note=f"all {STALL_ROUNDS} rounds' samples; each round's: "
-        + ", ".join(f"{r:+.0f}" for r in rises) + f" (median {statistics.median(rises):+.0f});"
-        f" the control's {_rise(reader_beside, alone):+.0f} % (rounds' median "
-        f"{statistics.median(control_rises):+.0f})")]
+        note=f"median of {STALL_ROUNDS} rounds: " + ", ".join(f"{r:+.0f}" for r in rises)
+        + f"; the control's median {statistics.median(control_rises):+.0f} % (rounds: "
+        + ", ".join(f"{r:+.0f}" for r in control_rises) + ")")]
     async with readers(url, 1000) as clients:
         await asyncio.sleep(2)
         many = await fanout_latencies(engine, clients, settings.fanout_seconds)
