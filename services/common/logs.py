@@ -31,16 +31,17 @@ _SECRET_SHAPES = (
 # shorter text, most fields of a log line, skips both searches.
 SHORTEST_SHAPE = 65
 # Exact secrets this process holds (the executor's key in its other forms, the vault's
-# database password), redacted wherever they appear. Too short a text would redact at random.
-_KNOWN_SECRETS: set[str] = set()
-_LONGEST_FIRST: list[str] = []  # a secret that holds another is replaced whole
+# database password), redacted wherever they appear, longest first: a secret that holds
+# another is replaced whole. Too short a text would redact at random.
+_KNOWN_SECRETS: tuple[str, ...] = ()
 MIN_KNOWN_SECRET = 8
 
 
 def register_secret(*texts: str) -> None:
     """From now on every log line shows these texts as [REDACTED]."""
-    _KNOWN_SECRETS.update(text for text in texts if len(text) >= MIN_KNOWN_SECRET)
-    _LONGEST_FIRST[:] = sorted(_KNOWN_SECRETS, key=len, reverse=True)
+    global _KNOWN_SECRETS
+    known = {*_KNOWN_SECRETS, *(text for text in texts if len(text) >= MIN_KNOWN_SECRET)}
+    _KNOWN_SECRETS = tuple(sorted(known, key=len, reverse=True))
 # A password in a URL (postgresql://user:password@host, https://user:token@rpc): masked, the rest
 # of the URL kept.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^/\s'\"]+(?=@)")
@@ -50,7 +51,7 @@ _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "as
 
 def redact(text: str) -> str:
     """The text with every secret-shaped part replaced by [REDACTED]."""
-    for known in _LONGEST_FIRST:
+    for known in _KNOWN_SECRETS:
         text = text.replace(known, REDACTED)
     if len(text) >= SHORTEST_SHAPE:
         for shape in _SECRET_SHAPES:
